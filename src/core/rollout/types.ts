@@ -1,0 +1,52 @@
+// Inputs and outputs of the rollout state machine: `transition(state, event, now) -> {state, effects}`.
+// The server's engine driver and the simulator are the only callers; both persist or act on the
+// effects and feed back events. See ./transition.ts.
+import type { HostInfo, Instant, RolloutRecord, StepRecord, WaveRecord } from '../types.ts';
+
+export type RolloutEvent =
+  /** pending -> running. `hosts`: the fleet known at start (the engine keeps the targeted ones). */
+  | { readonly type: 'start'; readonly hosts: readonly HostInfo[] }
+  /** A host enrolled or changed labels during the rollout. Never joins a wave that already started. */
+  | { readonly type: 'hostSeen'; readonly host: HostInfo }
+  /** Any sign of life from a host (heartbeat, report). Only matters for hosts with work in flight. */
+  | { readonly type: 'heartbeat'; readonly host: string }
+  | { readonly type: 'applyResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
+  | { readonly type: 'checkResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
+  | { readonly type: 'rollbackResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
+  /** Time passed: bakes may end, in-flight hosts may go silent. */
+  | { readonly type: 'tick' }
+  | { readonly type: 'pause'; readonly actor?: string }
+  | { readonly type: 'resume'; readonly actor?: string }
+  | { readonly type: 'abort'; readonly actor?: string }
+  | { readonly type: 'approve'; readonly actor?: string }
+  | { readonly type: 'rollback'; readonly actor?: string };
+
+export type RolloutEventType = RolloutEvent['type'];
+
+export type RolloutEffect =
+  /** The rollout row changed (persist it). */
+  | { readonly type: 'rollout'; readonly rollout: RolloutRecord }
+  /** A wave was created or changed (persist it). */
+  | { readonly type: 'wave'; readonly wave: WaveRecord }
+  /** A step was created or changed (persist it). */
+  | { readonly type: 'step'; readonly step: StepRecord }
+  /** Hand the host work: the agent picks it up (the step record carries attempt and state). */
+  | { readonly type: 'assign'; readonly host: string; readonly action: 'apply' | 'rollback'; readonly attempt: number; readonly waveIndex: number }
+  /** A line for the rollout's event log (human-readable, also structured). */
+  | { readonly type: 'log'; readonly kind: string; readonly message: string; readonly host?: string; readonly wave?: string };
+
+export interface TransitionResult<S> {
+  readonly state: S;
+  readonly effects: readonly RolloutEffect[];
+}
+
+/** Everything needed to rebuild a rollout's engine state after a restart. */
+export interface RolloutSnapshot {
+  readonly rollout: RolloutRecord;
+  readonly waves: readonly WaveRecord[];
+  readonly steps: readonly StepRecord[];
+  /** Current inventory (the engine keeps the targeted hosts). */
+  readonly hosts: readonly HostInfo[];
+  /** Last sign of life per host, for silence detection after a restart. */
+  readonly lastSeen: ReadonlyMap<string, Instant>;
+}

@@ -1,0 +1,223 @@
+// Core domain types shared by the plan parser, the rollout engine, the server, the agent and the
+// simulator. Pure data: nothing here does I/O.
+//
+// Glossary (the same word means the same thing everywhere; see ../shared/DESIGN.md):
+//   host      a machine running the agent, identified by its unique name, with labels
+//   stratum   hosts sharing the values of some labels (os x provider, ...)
+//   change    what to do to a host (`command`, `apt`, `file`), each with a way back
+//   plan      a validated YAML file: a change, targeted hosts, waves, checks, budget, onFailure
+//   rollout   one execution of a plan: persisted, resumable, observable
+//   wave      a set of hosts changed together, then baked; a wave spec with `each` expands into
+//             one wave per label value (named `<spec>/<value>`)
+//   step      one host in one rollout
+//   check     a host-level test the agent runs after the change and through the bake
+//   bake      how long a wave must stay healthy before the next one starts
+//   budget    how many hosts may fail (per wave, across the rollout) before the rollout halts
+//   silence   a changed host that stops reporting counts as failed after `silentAfter`
+
+/** Milliseconds. Every duration in the core is a number of milliseconds. */
+export type Millis = number;
+/** Milliseconds since the Unix epoch. The core never reads a clock: `now` is always passed in. */
+export type Instant = number;
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** Label selector: every key must match; a list means "any of these values". */
+export type Selector = Readonly<Record<string, string | readonly string[]>>;
+
+/** A count of hosts, or a percentage of some pool (rounded up, at least 1 when the pool is not empty). */
+export type Quantity = { readonly count: number } | { readonly percent: number };
+
+export type ChangeKind = 'command' | 'apt' | 'file';
+export const CHANGE_KINDS: readonly ChangeKind[] = ['command', 'apt', 'file'];
+
+export interface CommandChange {
+  readonly kind: 'command';
+  readonly apply: readonly string[];
+  /** Missing means the change cannot be rolled back on a host (rollback then only restores invariants). */
+  readonly rollback?: readonly string[];
+  readonly timeout: Millis;
+}
+
+export interface AptChange {
+  readonly kind: 'apt';
+  /** package name -> exact version */
+  readonly install: Readonly<Record<string, string>>;
+  readonly remove: readonly string[];
+  readonly timeout: Millis;
+}
+
+export interface FileChange {
+  readonly kind: 'file';
+  readonly path: string;
+  readonly content: string;
+  /** e.g. 0o644 */
+  readonly mode: number;
+  readonly owner?: string;
+  readonly group?: string;
+  readonly reload?: readonly string[];
+  readonly timeout: Millis;
+}
+
+export type Change = CommandChange | AptChange | FileChange;
+
+export type CheckSpec =
+  | { readonly kind: 'command'; readonly name: string; readonly command: readonly string[]; readonly timeout: Millis }
+  | { readonly kind: 'tcp'; readonly name: string; readonly host: string; readonly port: number; readonly timeout: Millis }
+  | {
+      readonly kind: 'http';
+      readonly name: string;
+      readonly url: string;
+      readonly status: number;
+      readonly bodyMatch?: string;
+      readonly timeout: Millis;
+    }
+  | { readonly kind: 'systemdUnitActive'; readonly name: string; readonly unit: string; readonly timeout: Millis }
+  | { readonly kind: 'ipRulesPreserved'; readonly name: string; readonly timeout: Millis }
+  | { readonly kind: 'routesPreserved'; readonly name: string; readonly timeout: Millis };
+
+export type CheckKind = CheckSpec['kind'];
+
+export interface WaveSpec {
+  readonly name: string;
+  /** Restricts the wave to targeted hosts with these labels; missing = every remaining targeted host. */
+  readonly match?: Selector;
+  /** How many hosts the wave (each sub-wave with `each`) takes from its candidates; missing = all. */
+  readonly size?: Quantity;
+  /** How many of the wave's hosts are changed at once; missing = all of them. Percent is of the wave. */
+  readonly parallel?: Quantity;
+  /** Label keys: the wave includes at least one host of each stratum of these labels. */
+  readonly spread?: readonly string[];
+  /** A label key: one sub-wave per value, smallest first (ties by value, alphabetically). */
+  readonly each?: string;
+  /** With `each`: keep only the first N sub-waves. */
+  readonly limit?: number;
+  readonly bake: Millis;
+  /** The wave waits for `sluice rollout approve` before it starts (each sub-wave, with `each`). */
+  readonly approve: boolean;
+}
+
+export interface Budget {
+  /** Failed (or silent) hosts a wave may have; more halts the rollout. Percent is of the wave. */
+  readonly failedPerWave: Quantity;
+  /** Failed (or silent) hosts the whole rollout may have. Percent is of the targeted hosts. */
+  readonly failedTotal: Quantity;
+  /** A changed host that reports nothing for this long counts as failed (`silent`). */
+  readonly silentAfter: Millis;
+}
+
+export type OnFailure = 'halt' | 'rollback';
+export type PreflightMode = 'block' | 'warn';
+
+export interface Plan {
+  readonly name: string;
+  readonly change: Change;
+  /** Which hosts the rollout targets; empty selector = every host. */
+  readonly hosts: { readonly match: Selector };
+  readonly waves: readonly WaveSpec[];
+  readonly checks: readonly CheckSpec[];
+  /** How often the agent re-runs checks through the bake. */
+  readonly checkInterval: Millis;
+  readonly budget: Budget;
+  readonly onFailure: OnFailure;
+  readonly preflight: PreflightMode;
+  /** Commit-confirmed window on the agent (issue 3): roll back locally if it cannot confirm. */
+  readonly confirmWindow: Millis;
+}
+
+export interface HostInfo {
+  readonly name: string;
+  readonly labels: Labels;
+}
+
+// ---- Rollout state machine vocabulary --------------------------------------------------------
+
+export const ROLLOUT_STATES = [
+  'pending',
+  'running',
+  'paused',
+  'rolling_back',
+  'completed',
+  'halted',
+  'rolled_back',
+  'aborted',
+] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATES)[number];
+export const FINAL_ROLLOUT_STATES: readonly RolloutStatus[] = ['completed', 'halted', 'rolled_back', 'aborted'];
+
+/**
+ * pending: not started (an `approve` wave waits here as `awaiting_approval`);
+ * applying: hosts are being changed (at most `parallel` at once);
+ * baking: every host applied and passed its first checks; the bake timer runs;
+ * completed: baked without exceeding the budget; failed: exceeded its budget;
+ * rolling_back / rolled_back: its hosts are being / have been returned; skipped: never started
+ * because the rollout stopped first.
+ */
+export const WAVE_STATES = [
+  'pending',
+  'awaiting_approval',
+  'applying',
+  'baking',
+  'completed',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'skipped',
+] as const;
+export type WaveStatus = (typeof WAVE_STATES)[number];
+
+/** DESIGN.md's host step states. A step whose rollback failed stays `failed` with a message. */
+export const STEP_STATES = [
+  'pending',
+  'applying',
+  'verifying',
+  'healthy',
+  'failed',
+  'silent',
+  'rolling_back',
+  'rolled_back',
+] as const;
+export type StepStatus = (typeof STEP_STATES)[number];
+
+/** What an agent is asked to do for a step. `verify`: keep running checks through the bake. */
+export type AssignmentAction = 'apply' | 'verify' | 'rollback';
+
+// ---- Persisted records: the rows the store keeps; the engine state is rebuilt from them -------
+
+export interface RolloutRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly state: RolloutStatus;
+  /** Index of the next wave spec to expand (waves before it are expanded into WaveRecords). */
+  readonly nextSpec: number;
+  readonly failedTotal: number;
+  readonly reason: string | null;
+  readonly createdAt: Instant;
+  readonly updatedAt: Instant;
+}
+
+export interface WaveRecord {
+  readonly rolloutId: string;
+  /** Position in the rollout, 0-based, in execution order. */
+  readonly index: number;
+  /** The spec's name, or `<spec>/<value>` for a sub-wave of `each`. */
+  readonly name: string;
+  readonly specIndex: number;
+  readonly state: WaveStatus;
+  readonly hostCount: number;
+  readonly failed: number;
+  readonly startedAt: Instant | null;
+  readonly bakeStartedAt: Instant | null;
+  readonly finishedAt: Instant | null;
+}
+
+export interface StepRecord {
+  readonly rolloutId: string;
+  readonly host: string;
+  readonly waveIndex: number;
+  readonly state: StepStatus;
+  /** Increases every time the step gets a new assignment (apply, then rollback). */
+  readonly attempt: number;
+  readonly message: string | null;
+  readonly updatedAt: Instant;
+}
