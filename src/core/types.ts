@@ -219,5 +219,7 @@ export interface StepRecord {
   /** Increases every time the step gets a new assignment (apply, then rollback). */
   readonly attempt: number;
   readonly message: string | null;
+  /** When the host first passed its checks after this attempt's apply (null: not yet). */
+  readonly checkedAt: Instant | null;
   readonly updatedAt: Instant;
 }
