@@ -191,6 +191,11 @@ export interface RolloutRecord {
   /** Index of the next wave spec to expand (waves before it are expanded into WaveRecords). */
   readonly nextSpec: number;
   readonly failedTotal: number;
+  /**
+   * Targeted hosts known at start: the pool a `failedTotal` percentage is taken of. Optional so
+   * older rows load; without it a restored rollout counts the targeted hosts of the inventory.
+   */
+  readonly targetedHosts?: number;
   readonly reason: string | null;
   readonly createdAt: Instant;
   readonly updatedAt: Instant;

@@ -1,0 +1,310 @@
+// The rollout engine's in-memory state: the persisted rows (rollout, waves, steps) plus the
+// indices that keep every transition proportional to the hosts it touches (steps by host, per-wave
+// host lists and counters, the in-flight set ordered by last sign of life). Built by
+// createRolloutState, rebuilt from rows by restoreRolloutState; mutated only by ./transition.ts.
+import type {
+  HostInfo,
+  Instant,
+  Plan,
+  RolloutRecord,
+  RolloutStatus,
+  StepRecord,
+  StepStatus,
+  WaveRecord,
+  WaveSpec,
+  WaveStatus,
+} from '../types.ts';
+import { FINAL_ROLLOUT_STATES } from '../types.ts';
+import { compareStrings, resolveQuantity } from '../fleet/expand-waves.ts';
+import { matchesSelector } from '../fleet/select.ts';
+import type { RolloutSnapshot } from './types.ts';
+
+export interface StepState {
+  readonly host: string;
+  readonly waveIndex: number;
+  state: StepStatus;
+  attempt: number;
+  message: string | null;
+  checkedAt: Instant | null;
+  updatedAt: Instant;
+  /** Last sign of life while the step is in flight (not persisted in the step row). */
+  lastSeen: Instant;
+}
+
+export interface WaveState {
+  readonly index: number;
+  readonly name: string;
+  readonly specIndex: number;
+  readonly spec: WaveSpec;
+  /** Sorted by name: the order hosts are assigned in, and reproducible from the step rows. */
+  readonly hosts: readonly string[];
+  state: WaveStatus;
+  failed: number;
+  startedAt: Instant | null;
+  bakeStartedAt: Instant | null;
+  finishedAt: Instant | null;
+  /** Hosts changed at once. */
+  readonly parallel: number;
+  /** Failed hosts the wave may have (budget.failedPerWave of its host count, rounded down). */
+  readonly failedAllowed: number;
+  /** hosts[0..cursor) have been assigned; assignment only ever moves forward. */
+  cursor: number;
+  /** Steps counting against `parallel`: applying, or verifying before their first passed check. */
+  busy: number;
+  /** Steps rolling_back: the wave is rolled back when this reaches 0. */
+  rollingBack: number;
+}
+
+export interface RolloutState {
+  readonly id: string;
+  readonly plan: Plan;
+  status: RolloutStatus;
+  nextSpec: number;
+  failedTotal: number;
+  reason: string | null;
+  readonly createdAt: Instant;
+  updatedAt: Instant;
+  targetedHosts: number;
+  failedTotalAllowed: number;
+  /** Targeted hosts known (from start, then hostSeen). */
+  readonly known: Map<string, HostInfo>;
+  readonly steps: Map<string, StepState>;
+  readonly waves: WaveState[];
+  /** While running/paused: index of the wave being worked on (waves.length: expand the next spec). */
+  current: number;
+  /** While rolling_back: index of the wave being (or next to be) rolled back. */
+  rollbackWave: number;
+  /**
+   * Steps in applying/verifying/rolling_back, in order of lastSeen (a refreshed step is deleted and
+   * re-inserted, so Map order is lastSeen order as long as `now` does not go backwards). A tick
+   * looks only at the head: the hosts that may have gone silent.
+   */
+  readonly inFlight: Map<string, StepState>;
+  /** Hosts whose rollback failed / was not confirmed (for the final reason). */
+  readonly rollbackFailed: Set<string>;
+  readonly rollbackSilent: Set<string>;
+}
+
+export function isFinalStatus(s: RolloutStatus): boolean {
+  return FINAL_ROLLOUT_STATES.includes(s);
+}
+
+export function isInFlightStatus(s: StepStatus): boolean {
+  return s === 'applying' || s === 'verifying' || s === 'rolling_back';
+}
+
+export function countsAgainstParallel(step: StepState): boolean {
+  return step.state === 'applying' || (step.state === 'verifying' && step.checkedAt === null);
+}
+
+/** Apply is always a step's attempt 1 and rollback attempt 2: a step is assigned each at most once. */
+export function isRollbackAttempt(step: StepState): boolean {
+  return step.attempt >= 2;
+}
+
+export function failedTotalAllowed(plan: Plan, targetedHosts: number): number {
+  return resolveQuantity(plan.budget.failedTotal, targetedHosts, 'floor');
+}
+
+export function newWaveState(
+  plan: Plan,
+  index: number,
+  name: string,
+  specIndex: number,
+  hosts: readonly string[],
+): WaveState {
+  const spec = plan.waves[specIndex];
+  if (!spec) throw new Error(`wave ${name} refers to wave spec ${specIndex}, which the plan does not have`);
+  const parallel =
+    spec.parallel === undefined ? hosts.length : Math.max(1, resolveQuantity(spec.parallel, hosts.length, 'ceil'));
+  return {
+    index,
+    name,
+    specIndex,
+    spec,
+    hosts,
+    state: 'pending',
+    failed: 0,
+    startedAt: null,
+    bakeStartedAt: null,
+    finishedAt: null,
+    parallel,
+    failedAllowed: resolveQuantity(plan.budget.failedPerWave, hosts.length, 'floor'),
+    cursor: 0,
+    busy: 0,
+    rollingBack: 0,
+  };
+}
+
+export function createRolloutState(id: string, plan: Plan, now: Instant): RolloutState {
+  return {
+    id,
+    plan,
+    status: 'pending',
+    nextSpec: 0,
+    failedTotal: 0,
+    reason: null,
+    createdAt: now,
+    updatedAt: now,
+    targetedHosts: 0,
+    failedTotalAllowed: failedTotalAllowed(plan, 0),
+    known: new Map(),
+    steps: new Map(),
+    waves: [],
+    current: 0,
+    rollbackWave: -1,
+    inFlight: new Map(),
+    rollbackFailed: new Set(),
+    rollbackSilent: new Set(),
+  };
+}
+
+/**
+ * Rebuilds the state that produced `snapshot`: counters, queue cursors and the in-flight order
+ * come from the rows. A step's lastSeen is the later of the host's recorded last sign of life and
+ * the step row's updatedAt (the host table may hold a heartbeat older than the assignment).
+ */
+export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): RolloutState {
+  const r = snapshot.rollout;
+  const known = new Map<string, HostInfo>();
+  for (const h of snapshot.hosts) if (matchesSelector(h.labels, plan.hosts.match)) known.set(h.name, h);
+  const targetedHosts = r.targetedHosts ?? known.size;
+  const state: RolloutState = {
+    ...createRolloutState(r.id, plan, r.createdAt),
+    status: r.state,
+    nextSpec: r.nextSpec,
+    failedTotal: r.failedTotal,
+    reason: r.reason,
+    updatedAt: r.updatedAt,
+    targetedHosts,
+    failedTotalAllowed: failedTotalAllowed(plan, targetedHosts),
+    known,
+  };
+
+  const hostsByWave = new Map<number, string[]>();
+  for (const s of snapshot.steps) {
+    const seen = snapshot.lastSeen.get(s.host);
+    const step: StepState = {
+      host: s.host,
+      waveIndex: s.waveIndex,
+      state: s.state,
+      attempt: s.attempt,
+      message: s.message,
+      checkedAt: s.checkedAt,
+      updatedAt: s.updatedAt,
+      lastSeen: seen === undefined ? s.updatedAt : Math.max(seen, s.updatedAt),
+    };
+    state.steps.set(s.host, step);
+    const list = hostsByWave.get(s.waveIndex);
+    if (list) list.push(s.host);
+    else hostsByWave.set(s.waveIndex, [s.host]);
+    if (isRollbackAttempt(step) && step.state === 'failed') state.rollbackFailed.add(step.host);
+    if (isRollbackAttempt(step) && step.state === 'silent') state.rollbackSilent.add(step.host);
+  }
+
+  const waves = [...snapshot.waves].sort((a, b) => a.index - b.index);
+  for (const w of waves) {
+    const hosts = (hostsByWave.get(w.index) ?? []).sort(compareStrings);
+    const wave = newWaveState(plan, w.index, w.name, w.specIndex, hosts);
+    wave.state = w.state;
+    wave.failed = w.failed;
+    wave.startedAt = w.startedAt;
+    wave.bakeStartedAt = w.bakeStartedAt;
+    wave.finishedAt = w.finishedAt;
+    let cursor = -1;
+    hosts.forEach((h, i) => {
+      const step = state.steps.get(h);
+      if (!step) return;
+      if (step.state === 'pending' && cursor < 0) cursor = i;
+      if (countsAgainstParallel(step)) wave.busy++;
+      if (step.state === 'rolling_back') wave.rollingBack++;
+    });
+    wave.cursor = cursor < 0 ? hosts.length : cursor;
+    state.waves.push(wave);
+  }
+
+  const flying = [...state.steps.values()].filter((s) => isInFlightStatus(s.state));
+  flying.sort((a, b) => a.lastSeen - b.lastSeen || compareStrings(a.host, b.host));
+  for (const s of flying) state.inFlight.set(s.host, s);
+
+  const firstOpen = state.waves.findIndex((w) => w.state !== 'completed');
+  state.current = firstOpen < 0 ? state.waves.length : firstOpen;
+  let rollingBack = -1;
+  for (const w of state.waves) if (w.state === 'rolling_back') rollingBack = w.index;
+  state.rollbackWave = r.state === 'rolling_back' && rollingBack < 0 ? state.waves.length - 1 : rollingBack;
+  return state;
+}
+
+/** Earliest time a `tick` could change something: a bake end while running, or a silence deadline. */
+export function nextDeadline(state: RolloutState): Instant | null {
+  if (state.status === 'pending' || isFinalStatus(state.status)) return null;
+  let deadline: Instant | null = null;
+  const oldest = state.inFlight.values().next();
+  if (!oldest.done) deadline = oldest.value.lastSeen + state.plan.budget.silentAfter;
+  if (state.status === 'running') {
+    const wave = state.waves[state.current];
+    if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null) {
+      const bakeEnd = wave.bakeStartedAt + wave.spec.bake;
+      if (deadline === null || bakeEnd < deadline) deadline = bakeEnd;
+    }
+  }
+  return deadline;
+}
+
+export function rolloutRecord(state: RolloutState): RolloutRecord {
+  return {
+    id: state.id,
+    name: state.plan.name,
+    state: state.status,
+    nextSpec: state.nextSpec,
+    failedTotal: state.failedTotal,
+    targetedHosts: state.targetedHosts,
+    reason: state.reason,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+  };
+}
+
+export function waveRecord(state: RolloutState, w: WaveState): WaveRecord {
+  return {
+    rolloutId: state.id,
+    index: w.index,
+    name: w.name,
+    specIndex: w.specIndex,
+    state: w.state,
+    hostCount: w.hosts.length,
+    failed: w.failed,
+    startedAt: w.startedAt,
+    bakeStartedAt: w.bakeStartedAt,
+    finishedAt: w.finishedAt,
+  };
+}
+
+export function stepRecord(state: RolloutState, s: StepState): StepRecord {
+  return {
+    rolloutId: state.id,
+    host: s.host,
+    waveIndex: s.waveIndex,
+    state: s.state,
+    attempt: s.attempt,
+    message: s.message,
+    checkedAt: s.checkedAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+export function waveRecords(state: RolloutState): WaveRecord[] {
+  return state.waves.map((w) => waveRecord(state, w));
+}
+
+/** In wave order, then by host name. */
+export function stepRecords(state: RolloutState): StepRecord[] {
+  const out: StepRecord[] = [];
+  for (const w of state.waves) {
+    for (const h of w.hosts) {
+      const s = state.steps.get(h);
+      if (s) out.push(stepRecord(state, s));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,605 @@
+// Rollout: the pure state machine that drives one rollout through its waves, budgets, bakes,
+// silence and rollback. `transition(state, event, now) -> {state, effects}`; the server's engine
+// driver and the simulator both run it. No clock, no randomness, no I/O.
+//
+// THE SPEC (the tests in transition.test.ts hold the code to it):
+//
+// State ownership and cost. The engine owns the state object passed in and updates it in place;
+// callers that need the previous state clone it (or rebuild it with restoreRolloutState). A
+// transition costs in proportion to the hosts it touches, never the fleet: steps are indexed by
+// host, each wave keeps its sorted host list, an assignment cursor and counters, and in-flight
+// steps sit in a Map ordered by last sign of life, so a tick only looks at the ones that may have
+// gone silent. Expanding a wave spec costs O(candidates); completing or rolling back a wave costs
+// O(its hosts). Iteration orders are stable, so equal inputs give equal effects. `now` is expected
+// not to go backwards (if it does, a silence is detected at most that much late).
+//
+// 1. Targeting. `start {hosts}` keeps the hosts matching plan.hosts.match (`known`; later
+//    `hostSeen` events add/update targeted hosts and drop ones that no longer match). pending ->
+//    running, then the first wave spec is reached.
+// 2. Expansion happens when a spec is reached: candidates = known hosts no earlier wave took,
+//    filtered by spec.match (see ../fleet/expand-waves.ts for each/limit/size/spread). All
+//    sub-waves of a spec are created together, with a `pending` step per host (membership is fixed
+//    then: a host that enrolls later is never swept into an existing wave), and start one after
+//    the other. A spec selecting no host creates no wave ("selected no hosts"); the next spec is
+//    reached. No spec left: the rollout is `completed`.
+// 3. Wave start: `approve: true` -> `awaiting_approval` until `approve`; else `applying`. Applying
+//    keeps up to `parallel` hosts busy (count, or percent of the wave rounded up, at least 1;
+//    missing = all). Busy = step `applying`, or `verifying` before its first passed check
+//    (checkedAt null). Assign = pending -> applying, attempt+1, effects `step` + `assign`. Hosts are
+//    assigned in name order.
+// 4. applyResult ok -> `verifying` (no checks in the plan: checkedAt = now at once). checkResult ok
+//    on a verifying step with checkedAt null -> checkedAt = now; otherwise only lastSeen. A result
+//    not ok -> step `failed` with the message, wave.failed+1, rollout.failedTotal+1, then the budget
+//    check (6). Reports for unknown hosts, with another attempt than the step's, or that do not fit
+//    the step's state change nothing but lastSeen (a `report.ignored` log says so).
+// 5. When every host of an `applying` wave has been assigned and none is busy, the wave goes
+//    `baking` (bakeStartedAt = now; this also happens while paused). A tick at or after
+//    bakeStartedAt + bake while `running` completes it: verifying steps -> `healthy`, wave
+//    `completed`, and the next wave starts in the same transition (bake 0: at once).
+// 6. Budget: a wave may have floor(failedPerWave of its hosts) failures, the rollout
+//    floor(failedTotal of the targeted hosts known at start). More -> wave `failed`, no assignment
+//    from that moment; onFailure `rollback` -> rollout `rolling_back` (8); `halt` -> `halted`
+//    (final), waves not started -> `skipped`. Failures while paused count too.
+// 7. Silence: steps in applying/verifying/rolling_back have a lastSeen (assign time, then
+//    heartbeats and results from the host). On tick, now - lastSeen >= silentAfter -> step
+//    `silent`: a failure (6) for applying/verifying; for rolling_back, a rollback not confirmed.
+//    Heartbeats never produce effects (lastSeen is not a persisted column).
+// 8. Rollback (automatic, or `rollback` from running/paused/halted/completed): rollout
+//    `rolling_back`, no more apply assignments, waves not started -> `skipped`. Wave by wave, most
+//    recent first: every step ever assigned apply (applying, verifying, healthy, failed, silent)
+//    gets attempt+1, `rolling_back`, an `assign` rollback; wave `rolling_back`. When none of its
+//    steps is rolling_back any more (rollbackResult ok -> `rolled_back`; not ok -> `failed`,
+//    "rollback failed: ..."; or silent), the wave is `rolled_back` and the next earlier one starts.
+//    A started wave with nothing assigned is `skipped`. None left: rollout `rolled_back` (final),
+//    the reason says what failed and names hosts whose rollback failed or was not confirmed.
+// 9. Operator events: pause (running -> paused: no assignment, wave start or bake completion; the
+//    bake clock keeps running), resume (paused -> running, then catch up at once), approve (the
+//    current wave awaits approval, rollout running or paused -> applying; assigns only if running),
+//    abort (any non-final state, pending included -> `aborted`: nothing new assigned, no further
+//    rollbacks, waves not started -> skipped, in-flight steps keep their state), rollback (8).
+//    An event the state does not allow throws ConflictError before anything is changed: operator
+//    events in the wrong state, any event but start/abort on a `pending` rollout, start twice. On a
+//    final rollout only rollback results for rolling_back steps (or steps that went silent while
+//    rolling back) are recorded; every other event changes nothing.
+// 10. Effects: every created/changed row once per transition, in its last version: `rollout`, then
+//    `wave`s by index, then `step`s in the order first touched; then `assign`s, then `log`s, each
+//    in the order they happened.
+import type { HostInfo, Instant, RolloutStatus } from '../types.ts';
+import { ConflictError } from '../errors.ts';
+import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts';
+import { matchesSelector } from '../fleet/select.ts';
+import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
+import {
+  countsAgainstParallel,
+  failedTotalAllowed,
+  isFinalStatus,
+  isInFlightStatus,
+  isRollbackAttempt,
+  newWaveState,
+  rolloutRecord,
+  stepRecord,
+  waveRecord,
+  type RolloutState,
+  type StepState,
+  type WaveState,
+} from './rollout-state.ts';
+
+export {
+  createRolloutState,
+  isFinalStatus,
+  nextDeadline,
+  restoreRolloutState,
+  rolloutRecord,
+  stepRecords,
+  waveRecords,
+} from './rollout-state.ts';
+export type { RolloutState, StepState, WaveState } from './rollout-state.ts';
+
+/** Names listed in a reason before "and N more". */
+const REASON_HOST_LIMIT = 10;
+
+/** What one transition changed: collected, then turned into effects once at the end. */
+class Changes {
+  rollout = false;
+  readonly waves = new Set<WaveState>();
+  readonly steps = new Set<StepState>();
+  readonly assigns: RolloutEffect[] = [];
+  readonly logs: RolloutEffect[] = [];
+  constructor(
+    readonly s: RolloutState,
+    readonly now: Instant,
+  ) {}
+
+  log(kind: string, message: string, where: { host?: string; wave?: string } = {}): void {
+    this.logs.push({ type: 'log', kind, message, ...where });
+  }
+
+  touchRollout(): void {
+    this.rollout = true;
+    this.s.updatedAt = this.now;
+  }
+
+  effects(): RolloutEffect[] {
+    const out: RolloutEffect[] = [];
+    if (this.rollout) out.push({ type: 'rollout', rollout: rolloutRecord(this.s) });
+    const waves = [...this.waves].sort((a, b) => a.index - b.index);
+    for (const w of waves) out.push({ type: 'wave', wave: waveRecord(this.s, w) });
+    for (const st of this.steps) out.push({ type: 'step', step: stepRecord(this.s, st) });
+    out.push(...this.assigns, ...this.logs);
+    return out;
+  }
+}
+
+export function transition(state: RolloutState, event: RolloutEvent, now: Instant): TransitionResult<RolloutState> {
+  refuseIfNotAllowed(state, event);
+  const c = new Changes(state, now);
+  if (isFinalStatus(state.status) && event.type !== 'rollback') {
+    if (event.type === 'rollbackResult') onResult(c, event);
+    return { state, effects: c.effects() };
+  }
+  switch (event.type) {
+    case 'start':
+      onStart(c, event.hosts);
+      break;
+    case 'hostSeen':
+      onHostSeen(state, event.host);
+      break;
+    case 'heartbeat':
+      refresh(state, state.inFlight.get(event.host), now);
+      break;
+    case 'applyResult':
+    case 'checkResult':
+    case 'rollbackResult':
+      onResult(c, event);
+      break;
+    case 'tick':
+      onTick(c);
+      break;
+    case 'pause':
+      setStatus(c, 'paused', `paused${by(event.actor)}`);
+      break;
+    case 'resume':
+      setStatus(c, 'running', `resumed${by(event.actor)}`);
+      break;
+    case 'approve': {
+      const wave = state.waves[state.current];
+      if (wave) {
+        wave.state = 'applying';
+        wave.startedAt = now;
+        c.waves.add(wave);
+        c.log('wave.approved', `wave ${wave.name} approved${by(event.actor)}`, { wave: wave.name });
+      }
+      break;
+    }
+    case 'abort':
+      state.reason = `aborted${by(event.actor)}`;
+      setStatus(c, 'aborted', state.reason);
+      skipWavesNotStarted(c);
+      break;
+    case 'rollback': {
+      const before = state.status === 'halted' && state.reason ? ` after: ${state.reason}` : '';
+      startRollback(c, `rollback requested${by(event.actor)}${before}`);
+      break;
+    }
+  }
+  progress(c);
+  return { state, effects: c.effects() };
+}
+
+// ---- guards: every refusal happens here, before anything is changed ---------------------------
+
+function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent): void {
+  const status = s.status;
+  const refuse = (why: string): never => {
+    throw new ConflictError(`cannot ${event.type} rollout ${s.id}: ${why}`);
+  };
+  if (event.type === 'start') {
+    if (status !== 'pending') refuse(`it was already started (it is ${status})`);
+    return;
+  }
+  if (status === 'pending' && event.type !== 'abort') refuse('it has not started yet');
+  switch (event.type) {
+    case 'pause':
+      if (status !== 'running') refuse(`only a running rollout can be paused (it is ${status})`);
+      return;
+    case 'resume':
+      if (status !== 'paused') refuse(`only a paused rollout can be resumed (it is ${status})`);
+      return;
+    case 'approve': {
+      if (status !== 'running' && status !== 'paused') refuse(`it is ${status}`);
+      const wave = s.waves[s.current];
+      if (!wave || wave.state !== 'awaiting_approval') refuse('no wave is awaiting approval');
+      return;
+    }
+    case 'abort':
+      if (isFinalStatus(status)) refuse(`it is already ${status}`);
+      return;
+    case 'rollback':
+      if (status === 'rolling_back') refuse('it is already rolling back');
+      if (status !== 'running' && status !== 'paused' && status !== 'halted' && status !== 'completed') {
+        refuse(`a ${status} rollout cannot be rolled back`);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+// ---- events ------------------------------------------------------------------------------------
+
+function onStart(c: Changes, hosts: readonly HostInfo[]): void {
+  const s = c.s;
+  for (const h of hosts) if (matchesSelector(h.labels, s.plan.hosts.match)) s.known.set(h.name, h);
+  s.targetedHosts = s.known.size;
+  s.failedTotalAllowed = failedTotalAllowed(s.plan, s.targetedHosts);
+  setStatus(c, 'running', `started: ${s.targetedHosts} of ${hosts.length} hosts targeted`);
+}
+
+function onHostSeen(s: RolloutState, host: HostInfo): void {
+  if (matchesSelector(host.labels, s.plan.hosts.match)) s.known.set(host.name, host);
+  else s.known.delete(host.name);
+}
+
+type ResultEvent = Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'rollbackResult' }>;
+
+function onResult(c: Changes, e: ResultEvent): void {
+  const s = c.s;
+  const step = s.steps.get(e.host);
+  const ignore = (why: string): void =>
+    c.log('report.ignored', `${e.host}: ${e.type} (attempt ${e.attempt}) ignored: ${why}`, { host: e.host });
+  if (!step) return ignore('the host is not in any wave of this rollout');
+  // Any report is a sign of life, even one we cannot use.
+  if (!isFinalStatus(s.status)) refresh(s, s.inFlight.get(e.host), c.now);
+  if (e.attempt !== step.attempt) return ignore(`the step is at attempt ${step.attempt}`);
+  const detail = e.message ? `: ${e.message}` : '';
+  switch (e.type) {
+    case 'applyResult':
+      if (step.state !== 'applying') return ignore(`the step is ${step.state}`);
+      if (e.ok) setStep(c, step, 'verifying', { checkedAt: s.plan.checks.length === 0 ? c.now : null });
+      else failStep(c, step, 'failed', `apply failed${detail}`);
+      return;
+    case 'checkResult':
+      if (step.state !== 'verifying') return ignore(`the step is ${step.state}`);
+      if (!e.ok) failStep(c, step, 'failed', `check failed${detail}`);
+      else if (step.checkedAt === null) setStep(c, step, 'verifying', { checkedAt: c.now });
+      return;
+    case 'rollbackResult': {
+      const silentRollback = step.state === 'silent' && isRollbackAttempt(step);
+      if (step.state !== 'rolling_back' && !silentRollback) return ignore(`the step is ${step.state}`);
+      s.rollbackSilent.delete(step.host);
+      if (e.ok) {
+        setStep(c, step, 'rolled_back', { message: null });
+      } else {
+        s.rollbackFailed.add(step.host);
+        setStep(c, step, 'failed', { message: `rollback failed${detail || ': no message'}` });
+        c.log('host.rollback_failed', `${step.host}: rollback failed${detail}`, { host: step.host, wave: waveOf(s, step).name });
+      }
+      return;
+    }
+  }
+}
+
+function onTick(c: Changes): void {
+  const s = c.s;
+  const silentAfter = s.plan.budget.silentAfter;
+  const expired: StepState[] = [];
+  for (const step of s.inFlight.values()) {
+    if (c.now - step.lastSeen < silentAfter) break;
+    expired.push(step);
+  }
+  // Ties in lastSeen may sit in either order (a restored state sorts them by name): act by name.
+  expired.sort((a, b) => compareStrings(a.host, b.host));
+  for (const step of expired) {
+    // Stop once the rollout ended (halted) or the step moved on (rollback reassigned it).
+    if (isFinalStatus(s.status) || !s.inFlight.has(step.host) || c.now - step.lastSeen < silentAfter) continue;
+    const quiet = `no report for ${formatMillis(c.now - step.lastSeen)}`;
+    if (step.state === 'rolling_back') {
+      s.rollbackSilent.add(step.host);
+      setStep(c, step, 'silent', { message: `rollback not confirmed: ${quiet}` });
+      c.log('host.rollback_silent', `${step.host}: rollback not confirmed: ${quiet}`, { host: step.host, wave: waveOf(s, step).name });
+    } else {
+      failStep(c, step, 'silent', `silent: ${quiet}`);
+    }
+  }
+}
+
+// ---- steps ---------------------------------------------------------------------------------------
+
+function waveOf(s: RolloutState, step: StepState): WaveState {
+  const wave = s.waves[step.waveIndex];
+  if (!wave) throw new Error(`step ${step.host} refers to wave ${step.waveIndex}, which does not exist`);
+  return wave;
+}
+
+/** A sign of life: moves the step to the end of the in-flight order. */
+function refresh(s: RolloutState, step: StepState | undefined, now: Instant): void {
+  if (!step) return;
+  s.inFlight.delete(step.host);
+  s.inFlight.set(step.host, step);
+  step.lastSeen = now;
+}
+
+/** The one place a step changes: keeps the wave counters and the in-flight set right. */
+function setStep(
+  c: Changes,
+  step: StepState,
+  next: StepState['state'],
+  patch: { message?: string | null; checkedAt?: Instant | null; newAttempt?: boolean } = {},
+): void {
+  const wave = waveOf(c.s, step);
+  const wasBusy = countsAgainstParallel(step);
+  const wasRollingBack = step.state === 'rolling_back';
+  step.state = next;
+  if (patch.message !== undefined) step.message = patch.message;
+  if (patch.checkedAt !== undefined) step.checkedAt = patch.checkedAt;
+  step.updatedAt = c.now;
+  wave.busy += Number(countsAgainstParallel(step)) - Number(wasBusy);
+  wave.rollingBack += Number(step.state === 'rolling_back') - Number(wasRollingBack);
+  if (patch.newAttempt) {
+    step.attempt += 1;
+    refresh(c.s, step, c.now);
+  } else if (!isInFlightStatus(next)) {
+    c.s.inFlight.delete(step.host);
+  }
+  c.steps.add(step);
+}
+
+function failStep(c: Changes, step: StepState, next: 'failed' | 'silent', message: string): void {
+  const s = c.s;
+  const wave = waveOf(s, step);
+  setStep(c, step, next, { message });
+  wave.failed += 1;
+  s.failedTotal += 1;
+  c.waves.add(wave);
+  c.touchRollout();
+  c.log(next === 'silent' ? 'host.silent' : 'host.failed', `${step.host}: ${message}`, { host: step.host, wave: wave.name });
+  if (s.status !== 'running' && s.status !== 'paused') return;
+  const overWave = wave.failed > wave.failedAllowed;
+  const overTotal = s.failedTotal > s.failedTotalAllowed;
+  if (!overWave && !overTotal) return;
+  const what = overWave
+    ? `${wave.failed} of ${wave.hosts.length} hosts failed in wave ${wave.name} (allowed ${wave.failedAllowed})`
+    : `${s.failedTotal} hosts failed in the rollout (allowed ${s.failedTotalAllowed})`;
+  const reason = `failure budget exceeded: ${what}; last: ${step.host}: ${message}`;
+  c.log('budget.exceeded', reason, { host: step.host, wave: wave.name });
+  wave.state = 'failed';
+  wave.finishedAt = c.now;
+  c.log('wave.failed', `wave ${wave.name} failed`, { wave: wave.name });
+  if (s.plan.onFailure === 'rollback') {
+    startRollback(c, reason);
+  } else {
+    s.reason = reason;
+    setStatus(c, 'halted', `halted: ${reason}`);
+    skipWavesNotStarted(c);
+  }
+}
+
+// ---- rollout and waves ---------------------------------------------------------------------------
+
+function setStatus(c: Changes, status: RolloutStatus, message: string): void {
+  c.s.status = status;
+  c.touchRollout();
+  c.log(`rollout.${status}`, message);
+}
+
+function by(actor: string | undefined): string {
+  return actor ? ` by ${actor}` : '';
+}
+
+function skipWavesNotStarted(c: Changes): void {
+  for (let i = c.s.waves.length - 1; i >= 0; i--) {
+    const w = c.s.waves[i];
+    if (!w) continue;
+    if (w.state !== 'pending' && w.state !== 'awaiting_approval') break; // waves start in order
+    w.state = 'skipped';
+    w.finishedAt = c.now;
+    c.waves.add(w);
+    c.log('wave.skipped', `wave ${w.name} skipped`, { wave: w.name });
+  }
+}
+
+/** After an event: let the rollout move as far as it can at `now`. */
+function progress(c: Changes): void {
+  const s = c.s;
+  if (s.status === 'rolling_back') return continueRollback(c);
+  if (s.status === 'paused') {
+    const wave = s.waves[s.current];
+    if (wave) settle(c, wave);
+    return;
+  }
+  while (s.status === 'running') {
+    const wave = s.waves[s.current];
+    if (!wave) {
+      if (!expandNextSpec(c)) {
+        setStatus(c, 'completed', 'completed: every wave baked healthy');
+        return;
+      }
+      continue;
+    }
+    switch (wave.state) {
+      case 'pending':
+        if (wave.spec.approve) {
+          wave.state = 'awaiting_approval';
+          c.log('wave.awaiting_approval', `wave ${wave.name} awaits approval`, { wave: wave.name });
+        } else {
+          wave.state = 'applying';
+          wave.startedAt = c.now;
+          c.log('wave.started', `wave ${wave.name} started: ${wave.hosts.length} hosts, ${wave.parallel} at once`, {
+            wave: wave.name,
+          });
+        }
+        c.waves.add(wave);
+        continue;
+      case 'applying':
+        fill(c, wave);
+        settle(c, wave);
+        if (wave.state === 'applying') return;
+        continue;
+      case 'baking':
+        if (wave.bakeStartedAt === null || c.now < wave.bakeStartedAt + wave.spec.bake) return;
+        completeWave(c, wave);
+        s.current += 1;
+        continue;
+      case 'completed':
+        s.current += 1;
+        continue;
+      default:
+        return; // awaiting_approval, or a wave the budget stopped
+    }
+  }
+}
+
+function fill(c: Changes, wave: WaveState): void {
+  while (wave.busy < wave.parallel && wave.cursor < wave.hosts.length) {
+    const host = wave.hosts[wave.cursor++];
+    const step = host === undefined ? undefined : c.s.steps.get(host);
+    if (!step || step.state !== 'pending') continue;
+    setStep(c, step, 'applying', { message: null, checkedAt: null, newAttempt: true });
+    c.assigns.push({ type: 'assign', host: step.host, action: 'apply', attempt: step.attempt, waveIndex: wave.index });
+  }
+}
+
+/** applying -> baking once every host was assigned and none is busy. */
+function settle(c: Changes, wave: WaveState): void {
+  if (wave.state !== 'applying' || wave.busy > 0 || wave.cursor < wave.hosts.length) return;
+  wave.state = 'baking';
+  wave.bakeStartedAt = c.now;
+  c.waves.add(wave);
+  c.log('wave.baking', `wave ${wave.name} baking for ${formatMillis(wave.spec.bake)}`, { wave: wave.name });
+}
+
+function completeWave(c: Changes, wave: WaveState): void {
+  for (const host of wave.hosts) {
+    const step = c.s.steps.get(host);
+    if (step && step.state === 'verifying') setStep(c, step, 'healthy', { message: null });
+  }
+  wave.state = 'completed';
+  wave.finishedAt = c.now;
+  c.waves.add(wave);
+  const failed = wave.failed > 0 ? ` (${wave.failed} failed within budget)` : '';
+  c.log('wave.completed', `wave ${wave.name} completed${failed}`, { wave: wave.name });
+}
+
+/** Expands specs from nextSpec until one selects hosts. False when no spec is left. */
+function expandNextSpec(c: Changes): boolean {
+  const s = c.s;
+  while (s.nextSpec < s.plan.waves.length) {
+    const specIndex = s.nextSpec;
+    const spec = s.plan.waves[specIndex];
+    s.nextSpec += 1;
+    c.touchRollout();
+    if (!spec) continue;
+    const candidates: HostInfo[] = [];
+    for (const h of s.known.values()) if (!s.steps.has(h.name)) candidates.push(h);
+    const expanded = expandWaveSpecDetailed(spec, specIndex, candidates);
+    if (expanded.length === 0) {
+      c.log('wave.empty', `wave ${spec.name} selected no hosts`, { wave: spec.name });
+      continue;
+    }
+    for (const e of expanded) {
+      const wave = newWaveState(s.plan, s.waves.length, e.name, specIndex, e.hosts);
+      s.waves.push(wave);
+      c.waves.add(wave);
+      for (const host of e.hosts) {
+        const step: StepState = {
+          host,
+          waveIndex: wave.index,
+          state: 'pending',
+          attempt: 0,
+          message: null,
+          checkedAt: null,
+          updatedAt: c.now,
+          lastSeen: c.now,
+        };
+        s.steps.set(host, step);
+        c.steps.add(step);
+      }
+      c.log('wave.expanded', `wave ${e.name}: ${e.hosts.length} hosts`, { wave: e.name });
+      if (e.hosts.length > e.requested) {
+        c.log(
+          'wave.grown',
+          `wave ${e.name} grew from ${e.requested} to ${e.hosts.length} hosts to cover ${e.strata} strata of ${(spec.spread ?? []).join(', ')}`,
+          { wave: e.name },
+        );
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+// ---- rollback ------------------------------------------------------------------------------------
+
+function startRollback(c: Changes, reason: string): void {
+  const s = c.s;
+  s.reason = reason;
+  setStatus(c, 'rolling_back', `rolling back: ${reason}`);
+  skipWavesNotStarted(c);
+  s.rollbackWave = s.waves.length - 1;
+}
+
+/** Rolls back the most recent wave not rolled back yet; finishes the rollout when none is left. */
+function continueRollback(c: Changes): void {
+  const s = c.s;
+  while (s.rollbackWave >= 0) {
+    const wave = s.waves[s.rollbackWave];
+    if (!wave || wave.state === 'skipped' || wave.state === 'rolled_back') {
+      s.rollbackWave -= 1;
+      continue;
+    }
+    if (wave.state === 'rolling_back') {
+      if (wave.rollingBack > 0) return;
+      wave.state = 'rolled_back';
+      wave.finishedAt = c.now;
+      c.waves.add(wave);
+      c.log('wave.rolled_back', `wave ${wave.name} rolled back`, { wave: wave.name });
+      s.rollbackWave -= 1;
+      continue;
+    }
+    let assigned = 0;
+    for (const host of wave.hosts) {
+      const step = s.steps.get(host);
+      if (!step || step.state === 'pending' || step.state === 'rolling_back' || step.state === 'rolled_back') continue;
+      if (isRollbackAttempt(step)) continue; // already rolled back once (failed or silent rollback)
+      setStep(c, step, 'rolling_back', { newAttempt: true });
+      c.assigns.push({ type: 'assign', host: step.host, action: 'rollback', attempt: step.attempt, waveIndex: wave.index });
+      assigned += 1;
+    }
+    c.waves.add(wave);
+    if (assigned === 0) {
+      // Started but never changed a host (e.g. paused before its first assignment).
+      wave.state = 'skipped';
+      wave.finishedAt = c.now;
+      c.log('wave.skipped', `wave ${wave.name} had no changed host to roll back`, { wave: wave.name });
+      s.rollbackWave -= 1;
+      continue;
+    }
+    wave.state = 'rolling_back';
+    c.log('wave.rolling_back', `wave ${wave.name}: rolling back ${assigned} hosts`, { wave: wave.name });
+    return;
+  }
+  s.reason = finalRollbackReason(s);
+  setStatus(c, 'rolled_back', `rolled back: ${s.reason}`);
+}
+
+function finalRollbackReason(s: RolloutState): string {
+  let reason = s.reason ?? 'rolled back';
+  const failed = [...s.rollbackFailed].sort(compareStrings);
+  const silent = [...s.rollbackSilent].sort(compareStrings);
+  if (failed.length > 0) reason += `; rollback failed on ${listHosts(failed)}`;
+  if (silent.length > 0) reason += `; rollback not confirmed (silent) on ${listHosts(silent)}`;
+  return reason;
+}
+
+function listHosts(hosts: readonly string[]): string {
+  const shown = hosts.slice(0, REASON_HOST_LIMIT).join(', ');
+  return hosts.length > REASON_HOST_LIMIT ? `${shown} and ${hosts.length - REASON_HOST_LIMIT} more` : shown;
+}
+
+function formatMillis(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
