@@ -1,0 +1,100 @@
+// A short summary of what a plan will do, in words: `sluice plan check` prints it for a valid plan.
+import type { Change, CheckSpec, Plan, Quantity, Selector, WaveSpec } from '../types.ts';
+import { formatDuration } from './duration.ts';
+
+export function describePlan(plan: Plan): string[] {
+  const lines = [`plan "${plan.name}"`, `change: ${describeChange(plan.change)}`];
+  if (plan.change.kind === 'command' && plan.change.rollback === undefined) {
+    lines.push('  note: no rollback command; rolling back a host only restores its invariants');
+  }
+  lines.push(`targets: ${describeSelector(plan.hosts.match, 'every host')}`);
+  lines.push(`waves (${plan.waves.length}), in order; each takes hosts no earlier wave took:`);
+  plan.waves.forEach((wave, index) => lines.push(`  ${index + 1}. ${describeWave(wave)}`));
+  if (plan.checks.length === 0) {
+    lines.push('checks: none (a host is healthy once its change applies)');
+  } else {
+    lines.push(`checks (every ${formatDuration(plan.checkInterval)} through the bake):`);
+    for (const check of plan.checks) lines.push(`  - ${describeCheck(check)}`);
+  }
+  const budget = plan.budget;
+  lines.push(
+    `budget: ${describeQuantity(budget.failedPerWave, 'of the wave')} failed per wave, ` +
+      `${describeQuantity(budget.failedTotal, 'of targeted hosts')} in total; silent after ${formatDuration(budget.silentAfter)}`,
+  );
+  lines.push(
+    plan.onFailure === 'rollback'
+      ? 'on failure: stop and roll back every changed host, most recent wave first'
+      : 'on failure: halt and leave hosts as they are for investigation',
+  );
+  lines.push(`preflight: ${plan.preflight}; confirm window ${formatDuration(plan.confirmWindow)}`);
+  return lines;
+}
+
+function argvText(argv: readonly string[]): string {
+  const text = argv.map((arg) => (/^[A-Za-z0-9_./=:@%+-]+$/.test(arg) ? arg : JSON.stringify(arg))).join(' ');
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function describeChange(change: Change): string {
+  const timeout = `timeout ${formatDuration(change.timeout)}`;
+  switch (change.kind) {
+    case 'command': {
+      const rollback = change.rollback === undefined ? 'no rollback' : `rollback ${argvText(change.rollback)}`;
+      return `command ${argvText(change.apply)}; ${rollback}; ${timeout}`;
+    }
+    case 'apt': {
+      const parts = [
+        ...Object.entries(change.install).map(([pkg, version]) => `install ${pkg}=${version}`),
+        ...change.remove.map((pkg) => `remove ${pkg}`),
+      ];
+      return `apt ${parts.join(', ')}; ${timeout}`;
+    }
+    case 'file': {
+      const owner = change.owner === undefined && change.group === undefined ? '' : ` ${change.owner ?? ''}:${change.group ?? ''}`;
+      const reload = change.reload === undefined ? '' : `; then ${argvText(change.reload)}`;
+      return `file ${change.path} (${change.content.length} characters, mode ${change.mode.toString(8).padStart(4, '0')}${owner})${reload}; ${timeout}`;
+    }
+  }
+}
+
+function describeSelector(selector: Selector, none: string): string {
+  const parts = Object.entries(selector).map(([key, value]) =>
+    typeof value === 'string' ? `${key}=${value}` : `${key} in (${value.join(', ')})`,
+  );
+  return parts.length === 0 ? none : `hosts with ${parts.join(', ')}`;
+}
+
+function describeQuantity(quantity: Quantity, of: string): string {
+  return 'count' in quantity ? String(quantity.count) : `${quantity.percent}% ${of}`;
+}
+
+function describeWave(wave: WaveSpec): string {
+  const parts = [describeSelector(wave.match ?? {}, 'all remaining hosts')];
+  if (wave.each !== undefined) {
+    parts.push(`one sub-wave per ${wave.each}, smallest first${wave.limit === undefined ? '' : `, first ${wave.limit} only`}`);
+  }
+  if (wave.size !== undefined) parts.push(`size ${describeQuantity(wave.size, 'of candidates')}${wave.each === undefined ? '' : ' each'}`);
+  if (wave.spread !== undefined) parts.push(`at least one host per ${wave.spread.join(' x ')}`);
+  if (wave.parallel !== undefined) parts.push(`${describeQuantity(wave.parallel, 'of the wave')} at a time`);
+  parts.push(wave.bake === 0 ? 'no bake' : `bake ${formatDuration(wave.bake)}`);
+  if (wave.approve) parts.push('waits for approval');
+  return `${wave.name}: ${parts.join('; ')}`;
+}
+
+function describeCheck(check: CheckSpec): string {
+  const timeout = `timeout ${formatDuration(check.timeout)}`;
+  switch (check.kind) {
+    case 'command':
+      return `${check.name}: command ${argvText(check.command)} exits 0 (${timeout})`;
+    case 'tcp':
+      return `${check.name}: tcp connect to ${check.host}:${check.port} (${timeout})`;
+    case 'http':
+      return `${check.name}: GET ${check.url} answers ${check.status}${check.bodyMatch === undefined ? '' : ` with body matching ${JSON.stringify(check.bodyMatch)}`} (${timeout})`;
+    case 'systemdUnitActive':
+      return `${check.name}: unit ${check.unit} is active (${timeout})`;
+    case 'ipRulesPreserved':
+      return `${check.name}: routing-policy rules present before the change are still there (${timeout})`;
+    case 'routesPreserved':
+      return `${check.name}: routes present before the change are still there (${timeout})`;
+  }
+}
