@@ -13,6 +13,8 @@ export interface ChangeContext {
   readonly stateDir: string;
   /** Unique per rollout and host: `${rolloutId}`; records for rollback are keyed by it. */
   readonly stepKey: string;
+  /** The host's name as enrolled (the `command` runner passes it to commands as SLUICE_HOST). */
+  readonly host?: string;
   readonly timeout: Millis;
   /** Directories a `file` change may write under (the agent's own --file-dir config). */
   readonly fileDirs: readonly string[];

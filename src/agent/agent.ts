@@ -1,0 +1,302 @@
+// The host agent (`sluice agent`): enrolls, heartbeats, long-polls its assignments, applies and
+// rolls back changes it is allowed to run, runs checks, and delivers every result exactly once.
+// Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
+import { arch, hostname, platform, release } from 'node:os';
+import { resolve } from 'node:path';
+import type { ChangeKind, Labels } from '../core/types.ts';
+import type { Assignment, AssignmentsAnswer } from './assignment.ts';
+import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import type { AgentLog, ChangeRunner } from './changes/change-runner.ts';
+import { createChangeRunners } from './changes/index.ts';
+import type { InvariantSnapshot } from './checks/check-runner.ts';
+import { createCheckRunners, type CheckRunners } from './checks/index.ts';
+import { AgentClient } from './client.ts';
+import { createAgentLog } from './log.ts';
+import { OutboxSender } from './outbox-sender.ts';
+import { Session } from './session.ts';
+import { StateDir } from './state-dir.ts';
+import { StepActions, newReport } from './step-actions.ts';
+
+export type { AgentLog };
+
+export interface AgentOptions {
+  readonly server: string;
+  /** Enrollment token; needed only when the state dir holds no usable credential. */
+  readonly token?: string;
+  readonly name: string;
+  readonly labels: Labels;
+  /** Change kinds this agent runs; the server cannot make it run anything else. */
+  readonly allow: readonly ChangeKind[];
+  readonly stateDir: string;
+  readonly heartbeatMs?: number;
+  readonly pollWaitMs?: number;
+  readonly root?: string;
+  readonly fileDirs?: readonly string[];
+  readonly backoff?: BackoffOptions;
+  readonly log?: AgentLog;
+  readonly collectFacts?: () => Promise<Record<string, unknown>>;
+  /** Invariant snapshot taken just before each apply (ip rules, routes); default none. */
+  readonly takeBaseline?: () => Promise<InvariantSnapshot | null>;
+  /** Runners by kind; default createChangeRunners() / createCheckRunners(). */
+  readonly changeRunners?: ReadonlyMap<ChangeKind, ChangeRunner>;
+  readonly checkRunners?: CheckRunners;
+  /** For tests: the jitter source. */
+  readonly random?: () => number;
+}
+
+export interface AgentHandle {
+  readonly host: string;
+  /** Ends the loops, lets a running change finish (its own timeout bounds it), then resolves. */
+  stop(): Promise<void>;
+  /** Resolves once the agent has stopped. */
+  readonly done: Promise<void>;
+}
+
+/** The facts sent when no collector is given. */
+export async function basicFacts(): Promise<Record<string, unknown>> {
+  return { hostname: hostname(), platform: platform(), release: release(), arch: arch(), agent: 'sluice-agent/0.1.0' };
+}
+
+/** JSON with sorted keys, so equal facts compare equal whatever order they were built in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function keyOf(a: Assignment): string {
+  return `${a.action}:${a.attempt}`;
+}
+
+/** One rollout's work: one action at a time; a newer assignment ends a running verify loop. */
+class RolloutWorker {
+  private desired: Assignment | null = null;
+  private running: Promise<void> | null = null;
+  private verifyAbort: AbortController | null = null;
+  private verifyKey: string | null = null;
+  private readonly done = new Set<string>();
+
+  constructor(
+    private readonly actions: StepActions,
+    private readonly log: AgentLog,
+    private readonly stopSignal: AbortSignal,
+  ) {}
+
+  update(a: Assignment | null): void {
+    this.desired = a;
+    if (this.verifyAbort && this.verifyKey !== (a ? keyOf(a) : null)) this.verifyAbort.abort();
+    if (!this.running && a && !this.stopSignal.aborted) {
+      this.running = this.loop().finally(() => {
+        this.running = null;
+      });
+    }
+  }
+
+  async settled(): Promise<void> {
+    this.verifyAbort?.abort();
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopSignal.aborted) {
+      const a = this.desired;
+      if (!a) return;
+      const key = keyOf(a);
+      if (this.done.has(key)) return;
+      try {
+        if (a.action === 'verify') {
+          const abort = new AbortController();
+          this.verifyAbort = abort;
+          this.verifyKey = key;
+          const onStop = () => abort.abort();
+          this.stopSignal.addEventListener('abort', onStop, { once: true });
+          try {
+            await this.actions.verify(a, abort.signal);
+          } finally {
+            this.stopSignal.removeEventListener('abort', onStop);
+            this.verifyAbort = null;
+            this.verifyKey = null;
+          }
+          continue; // the assignment changed (or the agent stops): look again
+        }
+        if (a.action === 'apply') await this.actions.apply(a);
+        else await this.actions.rollback(a);
+        this.done.add(key);
+      } catch (err) {
+        // Journal or outbox trouble (disk full...): leave it for the next assignments answer.
+        this.log.error('could not carry out the assignment', { rolloutId: a.rolloutId, action: a.action, attempt: a.attempt, error: errorText(err) });
+        return;
+      }
+    }
+  }
+}
+
+export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const log = opts.log ?? createAgentLog();
+  const random = opts.random ?? Math.random;
+  const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+  const heartbeatMs = opts.heartbeatMs ?? 5000;
+  const pollWaitMs = opts.pollWaitMs ?? 25_000;
+  const collectFacts = opts.collectFacts ?? basicFacts;
+  const client = new AgentClient({ server: opts.server });
+  const state = await StateDir.open(resolve(opts.stateDir), log);
+  const stop = new AbortController();
+  const signal = stop.signal;
+
+  let acceptedFacts: string | null = null;
+  const session = new Session({
+    client,
+    state,
+    token: opts.token,
+    name: opts.name,
+    labels: opts.labels,
+    collectFacts,
+    backoff,
+    random,
+    log,
+    signal,
+    onEnrolled: (facts) => {
+      acceptedFacts = stableJson(facts);
+    },
+  });
+  const outbox = new OutboxSender({ client, session, state, log, backoff, random, signal });
+  const actions = new StepActions({
+    host: () => session.host,
+    state,
+    outbox,
+    allow: new Set(opts.allow),
+    changeRunners: opts.changeRunners ?? createChangeRunners(),
+    checkRunners: opts.checkRunners ?? createCheckRunners(),
+    root: opts.root ?? '/',
+    fileDirs: opts.fileDirs ?? [],
+    takeBaseline: opts.takeBaseline ?? (async () => null),
+    log,
+    now: () => Date.now(),
+  });
+  const workers = new Map<string, RolloutWorker>();
+  const reportedInvalid = new Set<string>();
+
+  async function heartbeatLoop(): Promise<void> {
+    const failures = new Backoff(backoff, random);
+    while (!signal.aborted) {
+      const credential = await session.get();
+      if (credential === undefined) return;
+      let facts: Record<string, unknown> | undefined;
+      let factsJson: string | null = null;
+      try {
+        const collected = await collectFacts();
+        factsJson = stableJson(collected);
+        if (factsJson !== acceptedFacts) facts = collected;
+      } catch (err) {
+        log.warn('collecting facts failed; heartbeat without them', { error: errorText(err) });
+      }
+      try {
+        await client.heartbeat(credential, { labels: opts.labels, ...(facts ? { facts } : {}) }, signal);
+        if (facts) acceptedFacts = factsJson;
+        failures.reset();
+        session.succeeded();
+        await sleep(heartbeatMs, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        if ((err as { code?: string }).code === 'unauthenticated') {
+          session.rejectedBy401(credential);
+          continue;
+        }
+        const delay = failures.next();
+        log.warn('heartbeat failed; retrying', { error: errorText(err), retryInMs: delay });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  function dispatch(answer: AssignmentsAnswer): void {
+    for (const bad of answer.invalid) {
+      const key = bad.step ? `${bad.step.rolloutId}:${bad.step.attempt}:${bad.step.action}` : `?:${bad.problem}`;
+      if (reportedInvalid.has(key)) continue;
+      reportedInvalid.add(key);
+      log.error('the server sent an assignment this agent cannot understand', { problem: bad.problem, step: bad.step });
+      if (bad.step) {
+        const kind = bad.step.action === 'verify' ? 'check' : bad.step.action;
+        const report = newReport(bad.step, kind, false, `the agent could not understand this assignment: ${bad.problem}`, Date.now());
+        outbox.queue(report).catch((err: unknown) => log.error('could not queue a report', { error: errorText(err) }));
+      }
+    }
+    const listed = new Set<string>();
+    for (const a of answer.assignments) {
+      listed.add(a.rolloutId);
+      let worker = workers.get(a.rolloutId);
+      if (!worker) {
+        worker = new RolloutWorker(actions, log, signal);
+        workers.set(a.rolloutId, worker);
+      }
+      worker.update(a);
+    }
+    for (const [rolloutId, worker] of workers) if (!listed.has(rolloutId)) worker.update(null);
+  }
+
+  async function pollLoop(): Promise<void> {
+    const failures = new Backoff(backoff, random);
+    let version: string | null = null;
+    while (!signal.aborted) {
+      const credential = await session.get();
+      if (credential === undefined) return;
+      const sent = version;
+      const started = Date.now();
+      try {
+        const answer = await client.assignments(credential, { waitMs: pollWaitMs, version, signal });
+        failures.reset();
+        session.succeeded();
+        version = answer.version;
+        dispatch(answer);
+        // A server that answers at once with an unchanged set must not make the agent spin.
+        const elapsed = Date.now() - started;
+        if (sent !== null && answer.version === sent && elapsed < 1000) await sleep(1000 - elapsed, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        if ((err as { code?: string }).code === 'unauthenticated') {
+          session.rejectedBy401(credential);
+          continue;
+        }
+        const delay = failures.next();
+        log.warn('polling assignments failed; retrying', { error: errorText(err), retryInMs: delay });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  log.info('agent starting', {
+    server: client.server,
+    name: opts.name,
+    allow: opts.allow.length === 0 ? 'none' : opts.allow.join(','),
+    stateDir: state.dir,
+  });
+  // Results finished while the server was away (or before a restart) go out first.
+  outbox.kick();
+  const loops = Promise.all([heartbeatLoop(), pollLoop()]);
+
+  let stopping: Promise<void> | null = null;
+  let markDone!: () => void;
+  const done = new Promise<void>((res) => {
+    markDone = res;
+  });
+  const stopAgent = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('agent stopping');
+      stop.abort();
+      await loops.catch((err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }));
+      await Promise.all([...workers.values()].map((w) => w.settled()));
+      await outbox.idle();
+      log.info('agent stopped');
+      markDone();
+    })();
+    return stopping;
+  };
+
+  return { host: opts.name, stop: stopAgent, done };
+}

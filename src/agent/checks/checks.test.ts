@@ -1,0 +1,90 @@
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckSpec } from '../../core/types.ts';
+import { createMemoryLog } from '../log.ts';
+import { bodyMatches } from './http.ts';
+import { runChecks } from './index.ts';
+
+const ctx = { root: '/', log: createMemoryLog(), baseline: null };
+const http = createHttpServer((req, res) => {
+  res.writeHead(req.url === '/health' ? 200 : 503);
+  res.end(req.url === '/health' ? 'status: green' : 'down');
+});
+const tcp = createTcpServer((s) => s.end());
+let httpPort = 0;
+let tcpPort = 0;
+let closedPort = 0;
+
+beforeAll(async () => {
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  httpPort = (http.address() as AddressInfo).port;
+  tcpPort = (tcp.address() as AddressInfo).port;
+  // A port that was free a moment ago: connecting to it is refused.
+  const tmp = createTcpServer();
+  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
+  closedPort = (tmp.address() as AddressInfo).port;
+  await new Promise<void>((r) => tmp.close(() => r()));
+});
+
+afterAll(() => {
+  http.close();
+  tcp.close();
+});
+
+async function one(spec: CheckSpec) {
+  const outcome = await runChecks([spec], ctx);
+  return outcome.results[0]!;
+}
+
+describe('checks', () => {
+  it('command: exit 0 passes, anything else fails with the reason', async () => {
+    expect((await one({ kind: 'command', name: 'c', command: ['true'], timeout: 5000 })).ok).toBe(true);
+    const failed = await one({ kind: 'command', name: 'c', command: ['sh', '-c', 'echo gone >&2; exit 1'], timeout: 5000 });
+    expect(failed).toEqual({ name: 'c', ok: false, message: 'expected exit code 0; "sh" exited with code 1: gone' });
+  });
+
+  it('tcp: connects, or says it was refused', async () => {
+    expect((await one({ kind: 'tcp', name: 't', host: '127.0.0.1', port: tcpPort, timeout: 2000 })).ok).toBe(true);
+    const refused = await one({ kind: 'tcp', name: 't', host: '127.0.0.1', port: closedPort, timeout: 2000 });
+    expect(refused.ok).toBe(false);
+    expect(refused.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('http: status and body must match', async () => {
+    const base = `http://127.0.0.1:${httpPort}`;
+    expect((await one({ kind: 'http', name: 'h', url: `${base}/health`, status: 200, bodyMatch: 'green', timeout: 2000 })).ok).toBe(true);
+    expect((await one({ kind: 'http', name: 'h', url: `${base}/health`, status: 200, bodyMatch: '/^status: (green|blue)$/', timeout: 2000 })).ok).toBe(true);
+    const wrongBody = await one({ kind: 'http', name: 'h', url: `${base}/health`, status: 200, bodyMatch: 'red', timeout: 2000 });
+    expect(wrongBody.message).toMatch(/does not match "red"/);
+    const wrongStatus = await one({ kind: 'http', name: 'h', url: `${base}/other`, status: 200, timeout: 2000 });
+    expect(wrongStatus).toMatchObject({ ok: false, message: `expected HTTP 200 from ${base}/other; got 503` });
+  });
+
+  it('http: only http and https URLs', async () => {
+    const file = await one({ kind: 'http', name: 'h', url: 'file:///etc/passwd', status: 200, timeout: 2000 });
+    expect(file).toMatchObject({ ok: false, message: 'only http: and https: URLs can be checked, got file:' });
+  });
+
+  it('fails a kind with no runner, and fails the whole set if one fails', async () => {
+    const outcome = await runChecks(
+      [
+        { kind: 'command', name: 'fine', command: ['true'], timeout: 5000 },
+        { kind: 'systemdUnitActive', name: 'unit', unit: 'x.service', timeout: 5000 },
+      ],
+      ctx,
+      new Map([...(await import('./index.ts')).createCheckRunners()].filter(([k]) => k === 'command')),
+    );
+    expect(outcome.ok).toBe(false);
+    expect(outcome.message).toBe('unit: check kind systemdUnitActive is not supported by this agent');
+  });
+
+  it('bodyMatches: /re/ is a regular expression, anything else a substring', () => {
+    expect(bodyMatches('a.c', 'a.c')).toBe(true);
+    expect(bodyMatches('abc', 'a.c')).toBe(false);
+    expect(bodyMatches('abc', '/a.c/')).toBe(true);
+    expect(bodyMatches('ABC', '/abc/i')).toBe(true);
+  });
+});

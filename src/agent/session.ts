@@ -1,0 +1,139 @@
+// The agent's identity with the server: the credential from the state dir, or a new one from
+// enrolling with the token. Every loop asks the session for the credential; a 401 makes the
+// session enroll again (once, shared by all loops), or keep retrying when there is no token.
+import type { Labels } from '../core/types.ts';
+import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import type { AgentLog } from './changes/change-runner.ts';
+import type { AgentClient } from './client.ts';
+import type { Credential, StateDir } from './state-dir.ts';
+
+export interface SessionOptions {
+  readonly client: AgentClient;
+  readonly state: StateDir;
+  readonly token: string | undefined;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly collectFacts: () => Promise<Record<string, unknown>>;
+  readonly backoff: BackoffOptions;
+  readonly random: () => number;
+  readonly log: AgentLog;
+  readonly signal: AbortSignal;
+  /** Called with the facts sent when enrollment succeeded (they count as accepted). */
+  readonly onEnrolled?: (facts: Record<string, unknown>) => void;
+}
+
+export class Session {
+  private current: Credential | null = null;
+  private rejected = false;
+  private loaded = false;
+  private pending: Promise<string | undefined> | null = null;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.backoff = new Backoff(opts.backoff, opts.random);
+  }
+
+  /** The host name the server knows this agent by. */
+  get host(): string {
+    return this.current?.host ?? this.opts.name;
+  }
+
+  /** The credential to call the server with; undefined only once the agent is stopping. */
+  get(): Promise<string | undefined> {
+    if (this.current && !this.rejected) return Promise.resolve(this.current.credential);
+    this.pending ??= this.acquire().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  /** A call with `credential` got 401. Ignored if the session has moved on to another one. */
+  rejectedBy401(credential: string): void {
+    if (this.current?.credential === credential) this.rejected = true;
+  }
+
+  /** A call succeeded: the next trouble starts with a short delay again. */
+  succeeded(): void {
+    this.backoff.reset();
+  }
+
+  private async acquire(): Promise<string | undefined> {
+    const { log, signal, client } = this.opts;
+    while (!signal.aborted) {
+      if (!this.loaded) {
+        this.loaded = true;
+        const stored = await this.opts.state.readCredential();
+        if (stored && stored.server === client.server && stored.host === this.opts.name) {
+          this.current = stored;
+        } else if (stored) {
+          log.warn('the stored credential is for another server or host name; enrolling again', {
+            storedServer: stored.server,
+            storedHost: stored.host,
+            server: client.server,
+            name: this.opts.name,
+          });
+        }
+      }
+      if (this.current && !this.rejected) return this.current.credential;
+
+      if (this.opts.token !== undefined) {
+        // A server that keeps refusing fresh credentials must not get an enrollment storm.
+        if (this.current && this.rejected && !(await sleep(this.backoff.next(), signal))) return undefined;
+        const enrolled = await this.enroll();
+        if (enrolled !== undefined) return enrolled;
+      } else if (this.current) {
+        // Without a token the only hope is that the server accepts this credential again
+        // (e.g. its database was being restored): try it again after a delay.
+        const delay = this.backoff.next();
+        log.error('the server rejected this host credential (401) and no --token was given to enroll again; retrying', {
+          server: client.server,
+          retryInMs: delay,
+        });
+        if (!(await sleep(delay, signal))) return undefined;
+        this.rejected = false;
+        return this.current.credential;
+      } else {
+        log.error('no credential in the state directory and no --token to enroll with; retrying', {
+          stateDir: this.opts.state.dir,
+        });
+        this.loaded = false; // the credential file may appear (copied in by an operator)
+      }
+      await sleep(this.backoff.next(), signal);
+    }
+    return undefined;
+  }
+
+  private async enroll(): Promise<string | undefined> {
+    const { log, client } = this.opts;
+    let facts: Record<string, unknown> = {};
+    try {
+      facts = await this.opts.collectFacts();
+    } catch (err) {
+      log.warn('collecting facts failed; enrolling without them', { error: String(err) });
+    }
+    try {
+      const answer = await client.enroll(
+        this.opts.token ?? '',
+        { name: this.opts.name, labels: this.opts.labels, facts },
+        this.opts.signal,
+      );
+      const credential: Credential = { server: client.server, host: answer.host, credential: answer.credential };
+      await this.opts.state.writeCredential(credential);
+      this.current = credential;
+      this.rejected = false;
+      this.opts.onEnrolled?.(facts);
+      log.info('enrolled', { server: client.server, host: answer.host });
+      return credential.credential;
+    } catch (err) {
+      if (this.opts.signal.aborted) return undefined;
+      const code = (err as { code?: string }).code;
+      log.error(
+        code === 'unauthenticated'
+          ? 'the server rejected the enrollment token (401); check --token / SLUICE_TOKEN; retrying'
+          : 'enrollment failed; retrying',
+        { server: client.server, error: err instanceof Error ? err.message : String(err) },
+      );
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,262 @@
+// The agent's state directory (mode 0700): its credential, one journal per rollout, and the outbox
+// of reports the server has not acknowledged yet. Every write is atomic (temp file, fsync, rename)
+// so a crash leaves the old or the new version, never half of one. A corrupt file is moved aside
+// and logged; it never stops the agent.
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.ts';
+import type { InvariantSnapshot } from './checks/check-runner.ts';
+import type { AgentLog } from './changes/change-runner.ts';
+
+export interface Credential {
+  readonly server: string;
+  readonly host: string;
+  readonly credential: string;
+}
+
+export type ReportKind = 'apply' | 'check' | 'rollback';
+
+/** One result for the server (`POST /v1/agent/reports`); `id` makes delivery idempotent. */
+export interface AgentReport {
+  readonly id: string;
+  readonly rolloutId: string;
+  readonly attempt: number;
+  readonly kind: ReportKind;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly at: number;
+}
+
+/** What the agent did for one action (apply or rollback) of a rollout. */
+export interface ActionEntry {
+  readonly attempt: number;
+  /** `started` with no `done` after a restart means the agent died in the middle. */
+  readonly state: 'started' | 'done';
+  readonly startedAt: number;
+  readonly finishedAt?: number;
+  readonly ok?: boolean;
+  readonly message?: string;
+  /** Whether the runner was invoked (false when the agent refused or could not start it). */
+  readonly ran?: boolean;
+  /** The runner's rollback record (apply only). */
+  readonly record?: unknown;
+  /** The reports queued for this action, kept so a repeat re-sends the same ids. */
+  readonly reports: readonly AgentReport[];
+}
+
+export interface StepJournal {
+  readonly rolloutId: string;
+  readonly apply: ActionEntry | null;
+  readonly rollback: ActionEntry | null;
+  /** Invariant snapshot taken just before apply. */
+  readonly baseline: InvariantSnapshot | null;
+  /** Set when the journal was unreadable: what the agent did for this rollout is unknown. */
+  readonly unknown: string | null;
+}
+
+const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
+const FILE_MODE = 0o600;
+
+const credentialSchema = z.object({
+  server: z.string().min(1),
+  host: z.string().min(1),
+  credential: z.string().min(1),
+});
+
+const reportSchema = z.object({
+  id: z.string().regex(SAFE_NAME),
+  rolloutId: z.string().regex(SAFE_NAME),
+  attempt: z.number().int().nonnegative(),
+  kind: z.enum(['apply', 'check', 'rollback']),
+  ok: z.boolean(),
+  message: z.string(),
+  at: z.number(),
+});
+
+const actionEntrySchema = z.object({
+  attempt: z.number().int().nonnegative(),
+  state: z.enum(['started', 'done']),
+  startedAt: z.number(),
+  finishedAt: z.number().optional(),
+  ok: z.boolean().optional(),
+  message: z.string().optional(),
+  ran: z.boolean().optional(),
+  record: z.unknown().optional(),
+  reports: z.array(reportSchema),
+});
+
+const journalSchema = z.object({
+  rolloutId: z.string().regex(SAFE_NAME),
+  apply: actionEntrySchema.nullable(),
+  rollback: actionEntrySchema.nullable(),
+  baseline: z
+    .object({
+      takenAt: z.number(),
+      rules: z.array(z.record(z.string(), z.unknown())),
+      routes: z.array(z.record(z.string(), z.unknown())),
+    })
+    .nullable(),
+  unknown: z.string().nullable(),
+});
+
+/** Rollout ids and report ids become file names: only plain names, never paths. */
+export function isSafeName(name: string): boolean {
+  return SAFE_NAME.test(name);
+}
+
+function assertSafeName(what: string, name: string): void {
+  if (!isSafeName(name)) throw new ValidationError(`${what} ${JSON.stringify(name)} is not a safe file name`);
+}
+
+/** Writes `data` to `file` atomically: temp file (0600), fsync, rename, fsync the directory. */
+export async function writeFileAtomic(file: string, data: string, mode = FILE_MODE): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await dir.close();
+  }
+}
+
+export class StateDir {
+  readonly credentialFile: string;
+  readonly stepsDir: string;
+  readonly outboxDir: string;
+
+  private constructor(
+    readonly dir: string,
+    private readonly log: AgentLog,
+  ) {
+    this.credentialFile = join(dir, 'credential.json');
+    this.stepsDir = join(dir, 'steps');
+    this.outboxDir = join(dir, 'outbox');
+  }
+
+  /** Creates the directory tree (0700) and removes temp files a crash left behind. */
+  static async open(dir: string, log: AgentLog): Promise<StateDir> {
+    const state = new StateDir(dir, log);
+    for (const d of [dir, state.stepsDir, state.outboxDir]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+      await chmod(d, 0o700);
+    }
+    for (const d of [dir, state.stepsDir, state.outboxDir]) {
+      for (const name of await readdir(d)) {
+        if (name.includes('.tmp-')) await rm(join(d, name), { force: true });
+      }
+    }
+    return state;
+  }
+
+  async readCredential(): Promise<Credential | null> {
+    return this.readJson(this.credentialFile, credentialSchema);
+  }
+
+  async writeCredential(credential: Credential): Promise<void> {
+    await writeFileAtomic(this.credentialFile, JSON.stringify(credential, null, 2) + '\n');
+    await chmod(this.credentialFile, FILE_MODE);
+  }
+
+  /**
+   * The rollout's journal, or null if the agent never did anything for it. An unreadable journal
+   * is moved aside and replaced by one whose `unknown` says so: forgetting it would let the agent
+   * apply the change a second time.
+   */
+  async readJournal(rolloutId: string): Promise<StepJournal | null> {
+    assertSafeName('rollout id', rolloutId);
+    const file = join(this.stepsDir, `${rolloutId}.json`);
+    let corruptAt: string | null = null;
+    const journal = await this.readJson(file, journalSchema, (movedTo) => {
+      corruptAt = movedTo;
+    });
+    if (journal) return journal as StepJournal;
+    if (corruptAt === null) return null;
+    const replacement: StepJournal = {
+      rolloutId,
+      apply: null,
+      rollback: null,
+      baseline: null,
+      unknown: `the step journal was unreadable (moved aside to ${corruptAt}); host state unknown`,
+    };
+    await this.writeJournal(replacement);
+    return replacement;
+  }
+
+  async writeJournal(journal: StepJournal): Promise<void> {
+    assertSafeName('rollout id', journal.rolloutId);
+    await writeFileAtomic(join(this.stepsDir, `${journal.rolloutId}.json`), JSON.stringify(journal, null, 2) + '\n');
+  }
+
+  /** Queues a report for delivery; the same id overwrites (a re-queue is harmless). */
+  async putReport(report: AgentReport): Promise<void> {
+    assertSafeName('report id', report.id);
+    await writeFileAtomic(join(this.outboxDir, `${report.id}.json`), JSON.stringify(report) + '\n');
+  }
+
+  /** Reports not acknowledged yet, oldest first. */
+  async listReports(): Promise<AgentReport[]> {
+    const names = (await readdir(this.outboxDir)).filter((n) => n.endsWith('.json'));
+    const reports: AgentReport[] = [];
+    for (const name of names) {
+      const report = await this.readJson(join(this.outboxDir, name), reportSchema);
+      if (report) reports.push(report);
+    }
+    return reports.sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+  }
+
+  async deleteReport(id: string): Promise<void> {
+    assertSafeName('report id', id);
+    await rm(join(this.outboxDir, `${id}.json`), { force: true });
+  }
+
+  /** Moves a report the server refuses for good out of the outbox, so it stops blocking the rest. */
+  async rejectReport(id: string): Promise<string> {
+    assertSafeName('report id', id);
+    const dir = join(this.dir, 'rejected');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const to = join(dir, `${id}.json`);
+    await rename(join(this.outboxDir, `${id}.json`), to);
+    return to;
+  }
+
+  /** Parses a JSON file with `schema`; missing -> null; corrupt -> moved aside, logged, null. */
+  private async readJson<T>(file: string, schema: z.ZodType<T>, onCorrupt?: (movedTo: string) => void): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    let problem: string;
+    try {
+      const parsed = schema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+      problem = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    } catch (err) {
+      problem = err instanceof Error ? err.message : String(err);
+    }
+    const movedTo = `${file}.corrupt-${Date.now()}`;
+    await rename(file, movedTo).catch(() => rm(file, { force: true }));
+    this.log.error('corrupt state file moved aside', { file, movedTo, problem });
+    onCorrupt?.(movedTo);
+    return null;
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../core/errors.ts';
+import { parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
+import { runCli } from './run-cli.ts';
+import { createTestIo } from './test-io.ts';
+
+describe('sluice agent flags', () => {
+  it('reads server and token from the environment when not given, with safe defaults', () => {
+    const opts = parseAgentFlags({}, { SLUICE_SERVER: 'http://10.0.0.5:7400/', SLUICE_TOKEN: 'sle_x' }, 'box-1');
+    expect(opts).toMatchObject({
+      server: 'http://10.0.0.5:7400',
+      token: 'sle_x',
+      name: 'box-1',
+      labels: {},
+      allow: [],
+      heartbeatMs: 5000,
+      fileDirs: [],
+      root: '/',
+    });
+    expect(opts.stateDir).toMatch(/\.sluice-agent$/);
+  });
+
+  it('flags win over the environment', () => {
+    const opts = parseAgentFlags(
+      { server: 'https://a', token: 't', name: 'n', labels: 'env=prod,zone=a', allow: 'command,apt', heartbeat: '2s', fileDir: ['/etc/x'] },
+      { SLUICE_SERVER: 'http://b', SLUICE_TOKEN: 'u' },
+    );
+    expect(opts).toMatchObject({ server: 'https://a', token: 't', labels: { env: 'prod', zone: 'a' }, allow: ['command', 'apt'], heartbeatMs: 2000, fileDirs: ['/etc/x'] });
+  });
+
+  it.each([
+    [{}, /--server URL \(or SLUICE_SERVER\) is required/],
+    [{ server: 'ftp://x' }, /http: or https:/],
+    [{ server: 'http://x', allow: 'command,shell' }, /unknown change kind "shell"/],
+    [{ server: 'http://x', labels: 'env' }, /"env" is not key=value/],
+    [{ server: 'http://x', labels: 'a=1,a=2' }, /"a" is given twice/],
+    [{ server: 'http://x', heartbeat: '5' }, /--heartbeat "5"/],
+    [{ server: 'http://x', name: 'bad name' }, /--name "bad name"/],
+  ])('rejects %j', (flags, message) => {
+    expect(() => parseAgentFlags(flags, {}, 'h')).toThrow(ValidationError);
+    expect(() => parseAgentFlags(flags, {}, 'h')).toThrow(message);
+  });
+
+  it('parses --allow and --labels', () => {
+    expect(parseAllowFlag('none')).toEqual([]);
+    expect(parseAllowFlag('file, command,file')).toEqual(['file', 'command']);
+    expect(parseLabelsFlag('k8s.io/role=node,empty=')).toEqual({ 'k8s.io/role': 'node', empty: '' });
+  });
+
+  it('exits 2 with a clear message for an unknown --allow kind', async () => {
+    const io = createTestIo();
+    const code = await runCli(['agent', '--server', 'http://127.0.0.1:1', '--allow', 'rpm'], io, registerAgentCommand);
+    expect(code).toBe(2);
+    expect(io.stderr.text).toContain('unknown change kind "rpm" (known: command, apt, file)');
+  });
+
+  it('explains --allow in its help', async () => {
+    const io = createTestIo();
+    const code = await runCli(['agent', '--help'], io, registerAgentCommand);
+    expect(code).toBe(0);
+    expect(io.stdout.text).toMatch(/defaults to none/);
+  });
+});

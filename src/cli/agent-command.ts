@@ -1,0 +1,142 @@
+// `sluice agent`: runs the host agent until SIGINT/SIGTERM. Flags are validated here, once, into
+// AgentOptions; a bad flag is a ValidationError (exit 2) before anything starts.
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { ValidationError } from '../core/errors.ts';
+import { parseDuration } from '../core/plan/duration.ts';
+import { CHANGE_KINDS, type ChangeKind } from '../core/types.ts';
+import { startAgent, type AgentOptions } from '../agent/agent.ts';
+import { normalizeServerUrl } from '../agent/client.ts';
+
+export interface AgentFlags {
+  readonly server?: string;
+  readonly token?: string;
+  readonly name?: string;
+  readonly labels?: string;
+  readonly allow?: string;
+  readonly stateDir?: string;
+  readonly heartbeat?: string;
+  readonly fileDir?: readonly string[];
+  readonly root?: string;
+}
+
+const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
+const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
+
+/** "env=prod,zone=a" -> {env: 'prod', zone: 'a'} */
+export function parseLabelsFlag(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (text.trim() === '') return labels;
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (eq < 0) throw new ValidationError(`--labels: "${part}" is not key=value (e.g. --labels env=prod,zone=a)`);
+    if (!LABEL_KEY.test(key)) throw new ValidationError(`--labels: key "${key}" must be 1-63 characters of A-Z a-z 0-9 . _ / -`);
+    if (value.length > 253) throw new ValidationError(`--labels: the value of "${key}" is longer than 253 characters`);
+    if (key in labels) throw new ValidationError(`--labels: "${key}" is given twice`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** "command,apt" -> ['command', 'apt']; "" or "none" -> []. Unknown kinds are an error. */
+export function parseAllowFlag(text: string): ChangeKind[] {
+  const trimmed = text.trim();
+  if (trimmed === '' || trimmed === 'none') return [];
+  const kinds: ChangeKind[] = [];
+  for (const raw of trimmed.split(',')) {
+    const kind = raw.trim();
+    if (!(CHANGE_KINDS as readonly string[]).includes(kind)) {
+      throw new ValidationError(`--allow: unknown change kind "${kind}" (known: ${CHANGE_KINDS.join(', ')})`);
+    }
+    if (!kinds.includes(kind as ChangeKind)) kinds.push(kind as ChangeKind);
+  }
+  return kinds;
+}
+
+/** Flags and environment -> AgentOptions. Throws ValidationError for anything wrong. */
+export function parseAgentFlags(
+  flags: AgentFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  defaultName: string = hostname(),
+): AgentOptions {
+  const server = flags.server ?? env['SLUICE_SERVER'];
+  if (!server) throw new ValidationError('--server URL (or SLUICE_SERVER) is required, e.g. --server http://127.0.0.1:7400');
+  let serverUrl: string;
+  try {
+    serverUrl = normalizeServerUrl(server);
+  } catch (err) {
+    throw new ValidationError(`--server: ${(err as Error).message}`);
+  }
+  const token = flags.token ?? env['SLUICE_TOKEN'];
+  const name = flags.name ?? defaultName;
+  if (!HOST_NAME.test(name)) throw new ValidationError(`--name "${name}" must be 1-253 characters of A-Z a-z 0-9 . _ -`);
+  let heartbeatMs = 5000;
+  if (flags.heartbeat !== undefined) {
+    const ms = parseDuration(flags.heartbeat);
+    if (ms === null || ms < 100) throw new ValidationError(`--heartbeat "${flags.heartbeat}" must be a duration of at least 100ms, e.g. 5s`);
+    heartbeatMs = ms;
+  }
+  const fileDirs = (flags.fileDir ?? []).map((d) => {
+    if (d === '') throw new ValidationError('--file-dir must not be empty');
+    return resolve(d);
+  });
+  return {
+    server: serverUrl,
+    ...(token ? { token } : {}),
+    name,
+    labels: parseLabelsFlag(flags.labels ?? ''),
+    allow: parseAllowFlag(flags.allow ?? ''),
+    stateDir: resolve(flags.stateDir ?? './.sluice-agent'),
+    heartbeatMs,
+    fileDirs,
+    root: resolve(flags.root ?? '/'),
+  };
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
+    .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
+    .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_TOKEN)')
+    .option('--name <name>', 'host name (default: this machine\'s hostname)')
+    .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
+    .option('--allow <kinds>', 'change kinds this agent may run: comma list of command,apt,file (default: none)')
+    .option('--state-dir <dir>', 'where the credential, step journal and outbox live (mode 0700)', './.sluice-agent')
+    .option('--heartbeat <duration>', 'heartbeat interval', '5s')
+    .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[]) => [...prev, d], [] as string[])
+    .option('--root <dir>', 'root of the filesystem view for package and config reads (tests)', '/')
+    .addHelpText(
+      'after',
+      `
+--allow is the host's own limit on what the server can make it do. It defaults to none, so a
+freshly enrolled agent reports facts and runs checks but changes nothing until its owner opts in:
+a compromised or mistaken control plane cannot run commands on hosts that never allowed them.
+An assignment of a kind that is not allowed is reported as a failed apply; nothing runs.
+
+Prefer SLUICE_TOKEN to --token: command lines are visible to other users in ps.
+The token is only needed to enroll; afterwards the agent uses STATE_DIR/credential.json (0600).
+
+Examples:
+  SLUICE_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
+      --labels env=staging,zone=a --allow command
+  sluice agent --server https://sluice.internal --allow apt,file --file-dir /etc/myapp`,
+    )
+    .action(async (flags: AgentFlags) => {
+      const options = parseAgentFlags(flags, process.env);
+      const agent = await startAgent(options);
+      let stopping = false;
+      const onSignal = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`received ${signal}, stopping the agent (a running change is allowed to finish)\n`);
+        void agent.stop();
+      };
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      await agent.done;
+    });
+}
