@@ -1,0 +1,99 @@
+// Test packages and a local apt repository, built with dpkg-deb and dpkg-scanpackages, plus
+// per-host roots with their own dpkg database that use the repository through a `file:` source.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runArgv } from '../../src/agent/exec.ts';
+import { aptEnvironment } from '../../src/agent/changes/apt.ts';
+import type { ArgvRunner } from '../../src/agent/facts/argv-runner.ts';
+
+export const TEST_PACKAGE = 'sluice-testpkg';
+export const BROKEN_PACKAGE = 'sluice-brokenpkg';
+
+/**
+ * What a systemd-networkd restart with ManageForeignRoutingPolicyRules=yes does: delete every
+ * routing-policy rule it does not own (all but priorities 0, 32766, 32767 and `proto kernel`).
+ */
+export const FLUSH_FOREIGN_RULES_POSTINST = `#!/bin/sh
+# sluice-testpkg 2: behaves like "systemctl restart systemd-networkd" did on 2023-03-08.
+set -u
+for fam in -4 -6; do
+  ip $fam -d rule show 2>/dev/null | while IFS= read -r line; do
+    prio=\${line%%:*}
+    case "$prio" in 0|32766|32767) continue ;; esac
+    case "$line" in *"proto kernel"*) continue ;; esac
+    ip $fam rule del priority "$prio" 2>/dev/null || true
+  done
+done
+exit 0
+`;
+
+interface DebSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly postinst: string;
+  readonly description: string;
+}
+
+const DEBS: readonly DebSpec[] = [
+  { name: TEST_PACKAGE, version: '1', postinst: '#!/bin/sh\nset -e\necho "sluice-testpkg 1 configured"\n', description: 'harmless test package' },
+  { name: TEST_PACKAGE, version: '2', postinst: FLUSH_FOREIGN_RULES_POSTINST, description: 'test package whose postinst deletes foreign ip rules' },
+  { name: BROKEN_PACKAGE, version: '1', postinst: '#!/bin/sh\necho "configuration failed" >&2\nexit 1\n', description: 'test package whose postinst fails' },
+];
+
+async function must(argv: string[], opts: { cwd?: string; env?: Record<string, string>; run?: ArgvRunner } = {}): Promise<string> {
+  const run = opts.run ?? runArgv;
+  const res = await run(argv, { timeoutMs: 60_000, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  if (res.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${res.error ?? ''} ${res.stderr.trim()} ${res.stdout.trim().slice(-500)}`);
+  return res.stdout;
+}
+
+/** Installs dpkg-dev and iproute2 with apt when missing (the machine's tools, not test packages). */
+export async function ensureDebTools(): Promise<void> {
+  const have = async (p: string) => (await runArgv(['sh', '-c', `command -v ${p}`], { timeoutMs: 5000 })).exitCode === 0;
+  if ((await have('dpkg-deb')) && (await have('dpkg-scanpackages')) && (await have('ip'))) return;
+  await must(['apt-get', 'update', '-q']);
+  await must(['apt-get', 'install', '-y', '-q', 'dpkg-dev', 'iproute2']);
+}
+
+/** Builds every test .deb into `dir/repo` and indexes it; returns the repository directory. */
+export async function buildTestRepo(dir: string): Promise<string> {
+  await ensureDebTools();
+  const repo = join(dir, 'repo');
+  await mkdir(repo, { recursive: true });
+  for (const d of DEBS) {
+    const tree = join(dir, 'build', `${d.name}_${d.version}`);
+    await mkdir(join(tree, 'DEBIAN'), { recursive: true });
+    await mkdir(join(tree, 'usr/share', d.name), { recursive: true });
+    await writeFile(join(tree, 'usr/share', d.name, 'version'), `${d.version}\n`);
+    await writeFile(
+      join(tree, 'DEBIAN/control'),
+      `Package: ${d.name}\nVersion: ${d.version}\nArchitecture: all\nMaintainer: Sluice tests <tests@sluice.invalid>\nDescription: ${d.description}\n`,
+    );
+    await writeFile(join(tree, 'DEBIAN/postinst'), d.postinst);
+    await chmod(join(tree, 'DEBIAN/postinst'), 0o755);
+    await must(['dpkg-deb', '--root-owner-group', '-Zgzip', '-b', tree, join(repo, `${d.name}_${d.version}_all.deb`)]);
+  }
+  const packages = await must(['dpkg-scanpackages', '--multiversion', '.'], { cwd: repo });
+  await writeFile(join(repo, 'Packages'), packages);
+  return repo;
+}
+
+/**
+ * A host root with its own empty dpkg database and apt state, whose only source is the test
+ * repository; the package lists are fetched. `run` lets apt run inside a namespace.
+ */
+export async function createHostRoot(root: string, repo: string, run?: ArgvRunner): Promise<string> {
+  for (const d of [
+    'etc/apt/apt.conf.d', 'etc/apt/preferences.d', 'etc/apt/sources.list.d', 'etc/apt/trusted.gpg.d',
+    'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg/info', 'var/lib/dpkg/updates',
+    'var/log/apt', 'etc/systemd/system',
+  ]) {
+    await mkdir(join(root, d), { recursive: true });
+  }
+  await writeFile(join(root, 'var/lib/dpkg/status'), '');
+  await writeFile(join(root, 'var/lib/dpkg/available'), '');
+  await writeFile(join(root, 'etc/apt/sources.list'), `deb [trusted=yes] file:${repo} ./\n`);
+  await writeFile(join(root, 'etc/os-release'), 'PRETTY_NAME="Sluice Test 1"\nID=sluicetest\nVERSION_ID="1"\n');
+  await must(['apt-get', '-q', 'update'], { env: await aptEnvironment(root), ...(run ? { run } : {}) });
+  return root;
+}
