@@ -1,0 +1,87 @@
+// `sluice plan analyze FILE [--fleet SCENARIO | --server URL]`: what the plan would do to a fleet
+// (a scenario's simulated one, or the live inventory), without running anything.
+import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { ValidationError } from '../core/errors.ts';
+import { formatProblem } from '../core/plan/parse-plan.ts';
+import type { HostInfo } from '../core/types.ts';
+import { analyzePlan, renderAnalysis } from '../sim/analyze-plan.ts';
+import { fleetHostInfos, generateFleet } from '../sim/fleet.ts';
+import { FileValidationError, loadPlan, loadScenario } from '../sim/load-scenario.ts';
+import { createProcessIo } from './io.ts';
+import type { CliIo } from './io.ts';
+import { connect } from './resolve-connection.ts';
+
+export interface AnalyzeCliOptions {
+  readonly fleet?: string;
+  readonly server?: string;
+  readonly token?: string;
+  readonly hosts?: number;
+  readonly json?: boolean;
+}
+
+function reportInvalid(err: unknown, io: Pick<CliIo, 'stderr'>): never {
+  if (err instanceof FileValidationError) {
+    for (const p of err.problems) io.stderr.write(`${formatProblem(err.file, p)}\n`);
+    throw new ValidationError(`${err.file} is not valid (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} above)`, err.problems);
+  }
+  throw err;
+}
+
+/** The action, callable from tests. */
+export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, io: CliIo): Promise<void> {
+  if ((options.fleet === undefined) === (options.server === undefined)) {
+    throw new ValidationError('give exactly one of --fleet SCENARIO (a simulated fleet) or --server URL (the live inventory)');
+  }
+  let plan;
+  try {
+    plan = loadPlan(file);
+  } catch (err) {
+    reportInvalid(err, io);
+  }
+  let hosts: HostInfo[];
+  let source: string;
+  if (options.fleet !== undefined) {
+    let loaded;
+    try {
+      loaded = loadScenario(options.fleet);
+    } catch (err) {
+      reportInvalid(err, io);
+    }
+    const n = options.hosts ?? loaded.scenario.fleet.hosts;
+    hosts = fleetHostInfos(generateFleet(loaded.scenario, n, 1));
+    source = `the ${loaded.scenario.name} fleet`;
+  } else {
+    const client = await connect({ server: options.server, ...(options.token ? { token: options.token } : {}) }, io);
+    hosts = (await client.listHosts()).map((h) => ({ name: h.name, labels: h.labels }));
+    source = `the inventory of ${options.server}`;
+  }
+  const analysis = analyzePlan(plan, hosts);
+  io.stdout.write(options.json ? `${JSON.stringify({ file, fleetSource: source, ...analysis })}\n` : renderAnalysis(analysis, source));
+}
+
+function parseHosts(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('expected a whole number from 1 to 1000000');
+  return n;
+}
+
+export function registerPlanAnalyze(planGroup: Command, io: CliIo = createProcessIo()): void {
+  planGroup
+    .command('analyze')
+    .description('Show what a plan would do to a fleet: worst case before a check can stop it, time to finish, warnings.')
+    .argument('<file>', 'the plan YAML file')
+    .option('--fleet <scenario>', 'analyse over a scenario\'s simulated fleet (a file or a built-in name, e.g. datadog-2023)')
+    .option('--hosts <n>', 'with --fleet: fleet size (default: the scenario\'s)', parseHosts)
+    .option('--server <url>', 'analyse over the live inventory of this server (GET /v1/hosts)')
+    .option('--token <token>', 'admin token for --server (env: SLUICE_TOKEN)')
+    .option('--json', 'print the analysis as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sluice plan analyze scenarios/plans/datadog-2023.yaml --fleet datadog-2023
+  SLUICE_TOKEN=... sluice plan analyze examples/canary-zone-region.yaml --server http://127.0.0.1:7400 --json`,
+    )
+    .action((file: string, options: AnalyzeCliOptions) => runPlanAnalyze(file, options, io));
+}

@@ -1,0 +1,253 @@
+// The controlled run: the agents' drift guard has neutralised the timers, so the change reaches
+// hosts only through the plan, driven by the real rollout engine (src/core/rollout/transition.ts).
+// Simulated agents answer the engine's assignments as the real agent does: heartbeats every 5 s,
+// apply then run the checks once and report both, checks through the bake, commit-confirmed local
+// rollback when they cannot reach the server or an invariant check fails.
+import { createRolloutState, nextDeadline, transition } from '../core/rollout/transition.ts';
+import type { RolloutState } from '../core/rollout/transition.ts';
+import type { RolloutEvent } from '../core/rollout/types.ts';
+import type { CheckSpec, Plan, RolloutStatus, StepStatus, WaveStatus } from '../core/types.ts';
+import { EventQueue } from './event-queue.ts';
+import type { QueuedEvent } from './event-queue.ts';
+import { fleetHostInfos } from './fleet.ts';
+import type { Fleet } from './fleet.ts';
+import { createPrng } from './prng.ts';
+import { runLoop } from './run-uncontrolled.ts';
+import type { Scenario } from './scenario.ts';
+import { EFFECT_BIT, SERVICE_BITS, World } from './world.ts';
+
+export const HEARTBEAT_INTERVAL = 5_000;
+/** Time the agent takes to notice an assignment (it long-polls). */
+const PICKUP_MAX = 1_000;
+/** Time a round of checks takes. */
+const CHECK_TIME = 1_000;
+
+const EV_START = 40;
+const EV_TICK = 41;
+const EV_APPROVE = 42;
+const EV_APPLY_START = 43;
+const EV_APPLY_DONE = 44;
+const EV_FIRST_CHECK = 45;
+const EV_CONFIRM_EXPIRED = 46;
+const EV_LOCAL_ROLLBACK_DONE = 47;
+const EV_PING = 48;
+const EV_ROLLBACK_START = 49;
+const EV_ROLLBACK_DONE = 50;
+
+const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
+const IN_FLIGHT = new Set([1, 2, 6]);
+
+/** Which breakage each check kind can see (see docs/simulator.md, "What checks detect"). */
+export const CHECK_SEES: Record<CheckSpec['kind'], number> = {
+  tcp: EFFECT_BIT.hostConnectivity,
+  http: EFFECT_BIT.hostConnectivity | EFFECT_BIT.crashLoop,
+  systemdUnitActive: EFFECT_BIT.crashLoop,
+  ipRulesPreserved: EFFECT_BIT.ipRulesLost,
+  routesPreserved: EFFECT_BIT.routesLost,
+  command: SERVICE_BITS,
+};
+const INVARIANT_KINDS = new Set<CheckSpec['kind']>(['ipRulesPreserved', 'routesPreserved']);
+
+export interface WaveSummary {
+  name: string;
+  state: WaveStatus;
+  hosts: number;
+  failed: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface ControlledOutcome {
+  readonly world: World;
+  readonly events: number;
+  readonly transitions: number;
+  readonly haltedAt: number | null;
+  readonly firstFailureAt: number | null;
+  readonly rolloutState: RolloutStatus;
+  readonly reason: string | null;
+  readonly waves: readonly WaveSummary[];
+}
+
+export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed: number): ControlledOutcome {
+  const queue = new EventQueue();
+  const world = new World(scenario, fleet, queue, createPrng(seed, 2));
+  const rng = createPrng(seed, 4);
+  const n = fleet.size;
+  const index = new Map<string, number>();
+  for (let h = 0; h < n; h++) index.set(fleet.names[h]!, h);
+
+  const stepCode = new Uint8Array(n);
+  const attempt = new Int32Array(n);
+  const applyEnd = new Float64Array(n).fill(-1);
+  const pinging = new Uint8Array(n);
+  const rolledBackLocally = new Uint8Array(n);
+  const awaitingRollback = new Int32Array(n);
+  const lastApplyAttempt = new Int32Array(n);
+
+  const silentAfter = plan.budget.silentAfter;
+  // The engine only needs the latest sign of life: deliver heartbeats less often than the agent
+  // sends them, but always within silentAfter, on the agent's own 5 s grid.
+  const pingEvery = Math.max(HEARTBEAT_INTERVAL, Math.floor((silentAfter - HEARTBEAT_INTERVAL) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL);
+  const phase = (h: number) => ((h * 2246822519) >>> 0) % HEARTBEAT_INTERVAL;
+  const alignDown = (h: number, t: number) => Math.floor((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
+  const alignUp = (h: number, t: number) => Math.ceil((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
+  const pickup = () => 100 + rng.next() * (PICKUP_MAX - 100);
+
+  let state: RolloutState = createRolloutState(`sim-${scenario.name}`, plan, scenario.plan.startAt);
+  let scheduledTick: number | null = null;
+  let haltedAt: number | null = null;
+  let firstFailureAt: number | null = null;
+  let reason: string | null = null;
+  let transitions = 0;
+  const waves: WaveSummary[] = [];
+
+  const failingChecks = (h: number): CheckSpec[] => plan.checks.filter((c) => (world.broken[h]! & CHECK_SEES[c.kind]) !== 0);
+
+  const feed = (event: RolloutEvent, t: number): void => {
+    transitions++;
+    const result = transition(state, event, t);
+    state = result.state;
+    for (const e of result.effects) {
+      if (e.type === 'step') {
+        const h = index.get(e.step.host);
+        if (h === undefined) continue;
+        const code = STEP_CODES.indexOf(e.step.state);
+        stepCode[h] = code;
+        if (IN_FLIGHT.has(code) && !pinging[h]) {
+          pinging[h] = 1;
+          queue.push(alignUp(h, t + 1) + pingEvery - HEARTBEAT_INTERVAL, EV_PING, h);
+        }
+      } else if (e.type === 'assign') {
+        const h = index.get(e.host);
+        if (h === undefined) continue;
+        attempt[h] = e.attempt;
+        queue.push(t + pickup(), e.action === 'apply' ? EV_APPLY_START : EV_ROLLBACK_START, h, e.attempt);
+      } else if (e.type === 'wave') {
+        const w = e.wave;
+        waves[w.index] = { name: w.name, state: w.state, hosts: w.hostCount, failed: w.failed, startedAt: w.startedAt, finishedAt: w.finishedAt };
+        // The simulator plays the operator who approves each wave as soon as it asks.
+        if (w.state === 'awaiting_approval') queue.push(t, EV_APPROVE);
+      } else if (e.type === 'rollout') {
+        const s = e.rollout.state;
+        reason = e.rollout.reason;
+        // A failed step may go on to rolling_back in the same transition: count from the rollout row.
+        if (e.rollout.failedTotal > 0 && firstFailureAt === null) firstFailureAt = t;
+        if (haltedAt === null && (s === 'halted' || s === 'rolling_back' || s === 'rolled_back' || s === 'aborted')) haltedAt = t;
+      }
+    }
+    const d = nextDeadline(state);
+    if (d !== null && (scheduledTick === null || d < scheduledTick)) {
+      scheduledTick = Math.max(d, t);
+      queue.push(scheduledTick, EV_TICK);
+    }
+  };
+
+  const report = (event: RolloutEvent, t: number) => feed(event, t);
+
+  queue.push(scenario.plan.startAt, EV_START);
+  const events = runLoop(world, queue, (ev: QueuedEvent) => {
+    const h = ev.host;
+    const t = ev.time;
+    switch (ev.kind) {
+      case EV_START:
+        feed({ type: 'start', hosts: fleetHostInfos(fleet) }, t);
+        return;
+      case EV_TICK:
+        if (scheduledTick !== t) return; // superseded by an earlier tick
+        scheduledTick = null;
+        feed({ type: 'tick' }, t);
+        return;
+      case EV_APPROVE:
+        if (state.status === 'running' || state.status === 'paused') {
+          try {
+            feed({ type: 'approve', actor: 'simulator' }, t);
+          } catch {
+            // Nothing awaits approval any more (already approved in this instant).
+          }
+        }
+        return;
+      case EV_PING: {
+        if (!IN_FLIGHT.has(stepCode[h]!)) {
+          pinging[h] = 0;
+          return;
+        }
+        if (world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
+        queue.push(t + pingEvery, EV_PING, h);
+        return;
+      }
+      case EV_APPLY_START: {
+        if (ev.arg !== attempt[h] || !world.reachable(h)) return;
+        const end = t + scenario.change.applyTime * (0.5 + rng.next());
+        applyEnd[h] = end;
+        lastApplyAttempt[h] = ev.arg;
+        // The last heartbeat before a change that cuts the network, at its exact time.
+        if (world.wouldLoseNetwork(h)) {
+          const last = alignDown(h, end);
+          if (last > t) queue.push(last, EV_PING, h);
+        }
+        queue.push(end, EV_APPLY_DONE, h, ev.arg);
+        return;
+      }
+      case EV_APPLY_DONE: {
+        world.applyChange(h, t);
+        if (world.reachable(h)) report({ type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, ev.arg);
+        return;
+      }
+      case EV_FIRST_CHECK: {
+        const failing = failingChecks(h);
+        const message = failing.length === 0 ? undefined : `${failing.map((c) => c.name).join(', ')} failed`;
+        if (world.reachable(h) && rolledBackLocally[h] === 0) {
+          report({ type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: failing.length === 0, ...(message ? { message } : {}) }, t);
+        }
+        if (failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
+          queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
+        } else if (!world.reachable(h)) {
+          queue.push(applyEnd[h]! + plan.confirmWindow, EV_CONFIRM_EXPIRED, h, ev.arg);
+        }
+        return;
+      }
+      case EV_CONFIRM_EXPIRED:
+        if (!world.reachable(h) && world.changed[h] && !rolledBackLocally[h]) {
+          queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
+        }
+        return;
+      case EV_LOCAL_ROLLBACK_DONE: {
+        if (rolledBackLocally[h] || !world.changed[h]) return;
+        rolledBackLocally[h] = 1;
+        const seen = failingChecks(h);
+        world.removeChange(h, t);
+        if (!world.reachable(h)) return; // replaced meanwhile: that agent is gone
+        const name = fleet.names[h]!;
+        // Reports queued while cut off go out now; the engine ignores what no longer fits the step.
+        const failing = `${seen.length > 0 ? `${seen.map((c) => c.name).join(', ')} failed; ` : 'could not reach the server; '}rolled back locally (commit-confirmed)`;
+        report({ type: 'applyResult', host: name, attempt: ev.arg, ok: true }, t);
+        report({ type: 'checkResult', host: name, attempt: ev.arg, ok: false, message: failing }, t);
+        if (awaitingRollback[h]! > 0) {
+          report({ type: 'rollbackResult', host: name, attempt: awaitingRollback[h]!, ok: true }, t);
+          awaitingRollback[h] = 0;
+        }
+        return;
+      }
+      case EV_ROLLBACK_START: {
+        if (ev.arg !== attempt[h]) return;
+        if (!world.reachable(h)) {
+          awaitingRollback[h] = ev.arg; // picked up once the host is back on the network
+          return;
+        }
+        const applying = applyEnd[h]! > t; // the agent finishes the apply it is in, then undoes it
+        if (!world.changed[h] && !applying) {
+          report({ type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+          return;
+        }
+        queue.push(Math.max(t, applyEnd[h]!) + scenario.change.rollbackTime, EV_ROLLBACK_DONE, h, ev.arg);
+        return;
+      }
+      case EV_ROLLBACK_DONE:
+        world.removeChange(h, t);
+        if (world.reachable(h)) report({ type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        return;
+    }
+  });
+  return { world, events, transitions, haltedAt, firstFailureAt, rolloutState: state.status, reason, waves: waves.filter(Boolean) };
+}

@@ -1,0 +1,104 @@
+// The normalised form of a scenario file (see docs/simulator.md for the YAML). Produced by
+// parseScenario; everything the simulator models comes from here, never from constants in code.
+import type { Instant, Millis, Selector } from '../core/types.ts';
+import type { CalendarSpec } from './calendar.ts';
+
+/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop. */
+export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'ipRulesLost', 'routesLost'] as const;
+export type Effect = (typeof EFFECTS)[number];
+
+/** One label and how its values are shared out: a single value has share 1. */
+export interface LabelMix {
+  readonly key: string;
+  readonly values: readonly { readonly value: string; readonly share: number }[];
+}
+
+export interface RegionSpec {
+  readonly name: string;
+  /** Share of the whole fleet, 0..1. */
+  readonly share: number;
+  readonly zones: readonly string[];
+  readonly clusters: number;
+  readonly labels: readonly LabelMix[];
+  /** The shared database restarting tasks read from; capacity is a share of the region's hosts served per second. */
+  readonly database: { readonly capacityPerSecond: number } | null;
+}
+
+export interface RemediationSpec {
+  readonly kind: 'replace';
+  /** Only hosts with these labels are in auto-healing groups. */
+  readonly match: Selector;
+  readonly statusCheckInterval: Millis;
+  /** A host whose status check has failed for this long is terminated and replaced. */
+  readonly failedFor: Millis;
+  /** A replacement serves this long after the termination. */
+  readonly replacementBoot: Millis;
+}
+
+export interface ProviderSpec {
+  readonly name: string;
+  readonly labels: readonly LabelMix[];
+  readonly regions: readonly RegionSpec[];
+  readonly remediation: RemediationSpec | null;
+}
+
+export interface TimerSpec {
+  readonly calendar: CalendarSpec;
+  readonly randomizedDelay: Millis;
+}
+
+export type SpreadSpec =
+  | {
+      readonly kind: 'timers';
+      /** When the package reaches each provider's mirror. */
+      readonly mirrors: ReadonlyMap<string, Instant>;
+      readonly download: TimerSpec;
+      readonly install: TimerSpec;
+      /** Operators turn the update channel off: no install after this. */
+      readonly stopAt: Instant | null;
+    }
+  | { readonly kind: 'replicate'; readonly at: Instant; readonly within: Millis };
+
+export interface RecoverySpec {
+  /** Operators repair impaired hosts (reboot, re-apply network config) from `after` the first impairment, spread over `over`. */
+  readonly repair: { readonly after: Millis; readonly over: Millis } | null;
+  /** A kill switch reverts the change on every host `after` the first impairment, reaching them within `within`. */
+  readonly revert: { readonly after: Millis; readonly within: Millis } | null;
+  /** How crash-looping tasks retry their start against the region's database. */
+  readonly restart: {
+    readonly backoff: 'none' | 'jittered';
+    readonly retryEvery: Millis;
+    readonly base: Millis;
+    readonly cap: Millis;
+  };
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly start: Instant;
+  readonly duration: Millis;
+  readonly fleet: {
+    readonly hosts: number;
+    readonly labels: readonly LabelMix[];
+    /** Share of hosts that keep data on local disk (label `data=local`). */
+    readonly dataBearing: number;
+    readonly providers: readonly ProviderSpec[];
+  };
+  readonly change: {
+    readonly name: string;
+    /** Hosts the change applies to (uncontrolled, these are the ones that get it). */
+    readonly hosts: Selector;
+    readonly applyTime: Millis;
+    readonly rollbackTime: Millis;
+    /** Changed hosts matching `match` suffer `effects`. */
+    readonly breaks: { readonly match: Selector; readonly effects: readonly Effect[] };
+  };
+  readonly spread: SpreadSpec;
+  readonly recovery: RecoverySpec;
+  readonly plan: {
+    /** Path of the default plan, relative to the scenario file. */
+    readonly file: string;
+    readonly startAt: Instant;
+  };
+}

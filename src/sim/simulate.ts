@@ -1,0 +1,152 @@
+// The incident-rehearsal simulator (`sluice sim run`): a discrete-event simulation of a fleet
+// that runs a scenario twice on one seed, as it happened (uncontrolled) and through a plan driven
+// by the real rollout engine (controlled), and reports both. Pure: no clock, no I/O, seeded random.
+import type { Plan } from '../core/types.ts';
+import { generateFleet } from './fleet.ts';
+import type { Fleet } from './fleet.ts';
+import { runControlled } from './run-controlled.ts';
+import type { WaveSummary } from './run-controlled.ts';
+import { runUncontrolled } from './run-uncontrolled.ts';
+import type { Scenario } from './scenario.ts';
+import { MINUTE } from './world.ts';
+import type { World } from './world.ts';
+
+export interface TimelinePoint {
+  t: string;
+  impairedPct: number;
+  terminatedPct: number;
+}
+
+export interface RegionResult {
+  name: string;
+  provider: string;
+  hosts: number;
+  peakImpairedPct: number;
+  terminatedPct: number;
+  /** When the region last went back to no impaired host (null: never impaired, or still impaired at the end). */
+  recoveredAt: string | null;
+  timeline: TimelinePoint[];
+}
+
+export interface RolloutResult {
+  plan: string;
+  state: string;
+  reason: string | null;
+  firstFailureAt: string | null;
+  waves: { name: string; state: string; hosts: number; failed: number; startedAt: string | null; finishedAt: string | null }[];
+}
+
+export interface RunResult {
+  hostsChanged: number;
+  impairedHosts: number;
+  peakImpaired: number;
+  peakImpairedPct: number;
+  terminated: number;
+  terminatedPct: number;
+  dataBearingLost: number;
+  dataBearingLostPct: number;
+  firstImpairedAt: string | null;
+  lastImpairedAt: string | null;
+  haltedAt: string | null;
+  events: number;
+  rollout: RolloutResult | null;
+  timeline: TimelinePoint[];
+  regions: RegionResult[];
+}
+
+export interface SimResult {
+  scenario: string;
+  seed: number;
+  hosts: number;
+  start: string;
+  end: string;
+  runs: { uncontrolled: RunResult; controlled: RunResult };
+}
+
+export interface SimOptions {
+  readonly hosts?: number;
+  readonly seed: number;
+}
+
+const iso = (t: number | null): string | null => (t === null || Number.isNaN(t) ? null : new Date(t).toISOString());
+const pct = (part: number, whole: number, digits = 3): number => {
+  if (whole === 0) return 0;
+  const f = 10 ** digits;
+  return Math.round((part / whole) * 100 * f) / f;
+};
+
+function summarise(world: World, fleet: Fleet, events: number, haltedAt: number | null, rollout: RolloutResult | null): RunResult {
+  const regions = fleet.regions;
+  const r = regions.length;
+  const start = world.scenario.start;
+  const times: string[] = Array.from({ length: world.sampleCount }, (_, i) => new Date(start + i * MINUTE).toISOString());
+  const timeline: TimelinePoint[] = times.map((t, i) => {
+    let imp = 0;
+    let term = 0;
+    for (let j = 0; j < r; j++) {
+      imp += world.sampleImpaired[i * r + j]!;
+      term += world.sampleTerminated[i * r + j]!;
+    }
+    return { t, impairedPct: pct(imp, fleet.size, 2), terminatedPct: pct(term, fleet.size, 2) };
+  });
+  let bearing = 0;
+  for (let h = 0; h < fleet.size; h++) bearing += fleet.dataBearing[h]!;
+  return {
+    hostsChanged: world.hostsChanged,
+    impairedHosts: world.everImpaired,
+    peakImpaired: world.peakImpaired,
+    peakImpairedPct: pct(world.peakImpaired, fleet.size),
+    terminated: world.terminated,
+    terminatedPct: pct(world.terminated, fleet.size),
+    dataBearingLost: world.dataBearingLost,
+    dataBearingLostPct: pct(world.dataBearingLost, bearing),
+    firstImpairedAt: iso(world.firstImpairedAt),
+    lastImpairedAt: iso(world.lastImpairedAt),
+    haltedAt: iso(haltedAt),
+    events,
+    rollout,
+    timeline,
+    regions: regions.map((region, j) => ({
+      name: region.name,
+      provider: region.provider,
+      hosts: region.hosts,
+      peakImpairedPct: pct(world.regionPeak[j]!, region.hosts),
+      terminatedPct: pct(world.regionTerminated[j]!, region.hosts),
+      recoveredAt: world.regionPeak[j]! > 0 ? iso(world.regionRecoveredAt[j]!) : null,
+      timeline: times.map((t, i) => ({
+        t,
+        impairedPct: pct(world.sampleImpaired[i * r + j]!, region.hosts, 2),
+        terminatedPct: pct(world.sampleTerminated[i * r + j]!, region.hosts, 2),
+      })),
+    })),
+  };
+}
+
+function waveResult(w: WaveSummary): RolloutResult['waves'][number] {
+  return { name: w.name, state: w.state, hosts: w.hosts, failed: w.failed, startedAt: iso(w.startedAt), finishedAt: iso(w.finishedAt) };
+}
+
+/** Runs both variants of the scenario on the same seed and fleet. */
+export function simulate(scenario: Scenario, plan: Plan, options: SimOptions): SimResult {
+  const hosts = options.hosts ?? scenario.fleet.hosts;
+  const fleet = generateFleet(scenario, hosts, options.seed);
+  const u = runUncontrolled(scenario, fleet, options.seed);
+  const c = runControlled(scenario, fleet, plan, options.seed);
+  return {
+    scenario: scenario.name,
+    seed: options.seed,
+    hosts,
+    start: new Date(scenario.start).toISOString(),
+    end: new Date(scenario.start + scenario.duration).toISOString(),
+    runs: {
+      uncontrolled: summarise(u.world, fleet, u.events, null, null),
+      controlled: summarise(c.world, fleet, c.events, c.haltedAt, {
+        plan: plan.name,
+        state: c.rolloutState,
+        reason: c.reason,
+        firstFailureAt: iso(c.firstFailureAt),
+        waves: c.waves.map(waveResult),
+      }),
+    },
+  };
+}

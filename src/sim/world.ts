@@ -1,0 +1,337 @@
+// The simulated hosts and everything that happens to them whoever changed them: breakage,
+// provider auto-healing, operators' repairs and kill switch, crash-looping tasks restarting against
+// their region's database, and the counters the timeline is sampled from. Both runs (uncontrolled
+// and controlled) drive one World each; only how the change reaches hosts differs.
+import { matchesSelector } from '../core/fleet/select.ts';
+import type { Labels } from '../core/types.ts';
+import type { EventQueue } from './event-queue.ts';
+import type { Fleet } from './fleet.ts';
+import type { Prng } from './prng.ts';
+import type { Effect, Scenario } from './scenario.ts';
+
+export const MINUTE = 60_000;
+
+// World event kinds (drivers use kinds >= 32).
+export const EV_TERMINATE = 1;
+export const EV_REPLACEMENT_READY = 2;
+export const EV_REPAIR = 3;
+export const EV_REVERT_ALL = 4;
+export const EV_REVERT = 5;
+export const EV_DB_SLOT = 6;
+
+export const EFFECT_BIT: Record<Effect, number> = {
+  hostConnectivity: 1,
+  podEgress: 2,
+  crashLoop: 4,
+  ipRulesLost: 8,
+  routesLost: 16,
+};
+/** Effects that take a host out of service (the others are only visible to invariant checks). */
+export const SERVICE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop;
+
+// Host status.
+const HEALTHY = 0;
+const IMPAIRED = 1;
+const REPLACING = 2; // terminated by auto-healing; the replacement is booting
+const REPLACED = 3; // a fresh instance: healthy, data gone
+const RESTARTING = 4; // change removed, the task waits for its region's database to let it start
+
+export class World {
+  readonly broken: Uint8Array;
+  readonly status: Uint8Array;
+  readonly changed: Uint8Array;
+  private readonly gen: Uint32Array;
+  /** Per-host flags computed once from labels: 1 = breaks when changed, 2 = in an auto-healing group. */
+  private readonly traits: Uint8Array;
+  private readonly breakMask: number;
+
+  readonly regionImpaired: Int32Array;
+  readonly regionPeak: Int32Array;
+  readonly regionTerminated: Int32Array;
+  readonly regionRecoveredAt: Float64Array;
+  impaired = 0;
+  peakImpaired = 0;
+  terminated = 0;
+  dataBearingLost = 0;
+  hostsChanged = 0;
+  everImpaired = 0;
+  firstImpairedAt: number | null = null;
+  lastImpairedAt: number | null = null;
+  killSwitched = false;
+
+  // Restart queue per region: second -> counts per attempt.
+  private readonly dbBuckets: Map<number, number[]>[];
+  private readonly dbQueued: Float64Array;
+  private readonly dbScheduled: Float64Array;
+
+  // Timeline samples, one per simulated minute: [sample * regions + region].
+  readonly sampleCount: number;
+  readonly sampleImpaired: Int32Array;
+  readonly sampleTerminated: Int32Array;
+  private nextSample = 0;
+
+  constructor(
+    readonly scenario: Scenario,
+    readonly fleet: Fleet,
+    private readonly queue: EventQueue,
+    private readonly rng: Prng,
+  ) {
+    const n = fleet.size;
+    this.broken = new Uint8Array(n);
+    this.status = new Uint8Array(n);
+    this.changed = new Uint8Array(n);
+    this.gen = new Uint32Array(n);
+    this.traits = new Uint8Array(n);
+    const r = fleet.regions.length;
+    this.regionImpaired = new Int32Array(r);
+    this.regionPeak = new Int32Array(r);
+    this.regionTerminated = new Int32Array(r);
+    this.regionRecoveredAt = new Float64Array(r).fill(NaN);
+    this.dbBuckets = Array.from({ length: r }, () => new Map());
+    this.dbQueued = new Float64Array(r);
+    this.dbScheduled = new Float64Array(r).fill(-1);
+    this.breakMask = scenario.change.breaks.effects.reduce((m, e) => m | EFFECT_BIT[e], 0);
+    this.sampleCount = Math.floor(scenario.duration / MINUTE) + 1;
+    this.sampleImpaired = new Int32Array(this.sampleCount * r);
+    this.sampleTerminated = new Int32Array(this.sampleCount * r);
+
+    // Selectors are evaluated once per distinct label object, not per host.
+    const cache = new Map<Labels, number>();
+    for (let h = 0; h < n; h++) {
+      const labels = fleet.labels[h]!;
+      let t = cache.get(labels);
+      if (t === undefined) {
+        t = matchesSelector(labels, scenario.change.breaks.match) ? 1 : 0;
+        const rem = fleet.providers[fleet.regions[fleet.regionOf[h]!]!.providerIndex]!.remediation;
+        if (rem && matchesSelector(labels, rem.match)) t |= 2;
+        cache.set(labels, t);
+      }
+      this.traits[h] = t;
+    }
+  }
+
+  get end(): number {
+    return this.scenario.start + this.scenario.duration;
+  }
+
+  /** Applying the change to `h` now would cut it off the network. */
+  wouldLoseNetwork(h: number): boolean {
+    return (this.traits[h]! & 1) !== 0 && !this.killSwitched && (this.breakMask & EFFECT_BIT.hostConnectivity) !== 0;
+  }
+
+  /** The host can talk to the network (heartbeats and reports get through). */
+  reachable(h: number): boolean {
+    return (this.broken[h]! & EFFECT_BIT.hostConnectivity) === 0 && this.status[h] !== REPLACING;
+  }
+
+  /** Records timeline samples for every minute before `t`; call before handling an event at `t`. */
+  advanceTo(t: number): void {
+    const start = this.scenario.start;
+    while (this.nextSample < this.sampleCount && start + this.nextSample * MINUTE < t) this.takeSample();
+  }
+
+  finish(): void {
+    while (this.nextSample < this.sampleCount) this.takeSample();
+  }
+
+  private takeSample(): void {
+    const r = this.fleet.regions.length;
+    const base = this.nextSample * r;
+    for (let i = 0; i < r; i++) {
+      this.sampleImpaired[base + i] = this.regionImpaired[i]!;
+      this.sampleTerminated[base + i] = this.regionTerminated[i]!;
+    }
+    this.nextSample++;
+  }
+
+  /** The change lands on host `h` (installed by a timer, or applied by the agent for a rollout). */
+  applyChange(h: number, t: number): void {
+    if (this.changed[h] || this.status[h] === REPLACED || this.status[h] === REPLACING) return;
+    this.changed[h] = 1;
+    this.hostsChanged++;
+    // After the kill switch the faulty code path is off: changing more hosts breaks nothing.
+    if ((this.traits[h]! & 1) === 0 || this.killSwitched) return;
+    this.broken[h] = this.breakMask;
+    if ((this.breakMask & SERVICE_BITS) !== 0 && this.status[h] === HEALTHY) this.impair(h, t);
+  }
+
+  /** The change is undone on `h` (rollback by the agent, or the kill switch). */
+  removeChange(h: number, t: number): void {
+    if (!this.changed[h]) return;
+    this.changed[h] = 0;
+    this.heal(h, t);
+  }
+
+  private impair(h: number, t: number): void {
+    this.status[h] = IMPAIRED;
+    const g = ++this.gen[h]!;
+    this.countImpaired(h, 1);
+    this.everImpaired++;
+    this.lastImpairedAt = t;
+    if (this.firstImpairedAt === null) {
+      this.firstImpairedAt = t;
+      const revert = this.scenario.recovery.revert;
+      if (revert) this.queue.push(t + revert.after, EV_REVERT_ALL);
+    }
+    // Auto-healing sees only a host that stopped answering its status checks.
+    const region = this.fleet.regions[this.fleet.regionOf[h]!]!;
+    const rem = this.fleet.providers[region.providerIndex]!.remediation;
+    if (rem && (this.traits[h]! & 2) !== 0 && (this.broken[h]! & EFFECT_BIT.hostConnectivity) !== 0) {
+      // Each instance's status check runs on its own phase within the interval.
+      const phase = ((h * 2654435761) >>> 0) % rem.statusCheckInterval;
+      const firstFailed = Math.ceil((t - phase) / rem.statusCheckInterval) * rem.statusCheckInterval + phase;
+      this.queue.push(firstFailed + rem.failedFor, EV_TERMINATE, h, g);
+    }
+    const repair = this.scenario.recovery.repair;
+    if (repair) {
+      const from = Math.max(t, this.firstImpairedAt + repair.after);
+      this.queue.push(from + this.rng.next() * repair.over, EV_REPAIR, h, g);
+    }
+  }
+
+  /** The host's breakage is gone (rollback, repair, revert). A crash-looping task must still start. */
+  private heal(h: number, t: number): void {
+    const wasCrashLooping = (this.broken[h]! & EFFECT_BIT.crashLoop) !== 0;
+    this.broken[h] = 0;
+    if (this.status[h] !== IMPAIRED) return;
+    this.gen[h]!++;
+    const ri = this.fleet.regionOf[h]!;
+    if (wasCrashLooping && this.fleet.regions[ri]!.spec.database) {
+      this.status[h] = RESTARTING;
+      this.enqueueRestart(ri, t);
+      return;
+    }
+    this.status[h] = HEALTHY;
+    this.countImpaired(h, -1, t);
+  }
+
+  private countImpaired(h: number, delta: number, t = 0): void {
+    this.countRegion(this.fleet.regionOf[h]!, delta, t);
+  }
+
+  private countRegion(ri: number, delta: number, t: number): void {
+    this.impaired += delta;
+    if (this.impaired > this.peakImpaired) this.peakImpaired = this.impaired;
+    const v = (this.regionImpaired[ri]! += delta);
+    if (v > this.regionPeak[ri]!) this.regionPeak[ri] = v;
+    if (delta > 0) this.regionRecoveredAt[ri] = NaN;
+    else if (v === 0) this.regionRecoveredAt[ri] = t;
+  }
+
+  /** World events; returns false for kinds that belong to a driver. */
+  handle(kind: number, h: number, arg: number, t: number): boolean {
+    switch (kind) {
+      case EV_TERMINATE:
+        if (this.status[h] === IMPAIRED && this.gen[h] === arg) this.terminate(h, t);
+        return true;
+      case EV_REPLACEMENT_READY:
+        this.status[h] = REPLACED;
+        this.countImpaired(h, -1, t);
+        return true;
+      case EV_REPAIR:
+        if (this.status[h] === IMPAIRED && this.gen[h] === arg) this.heal(h, t);
+        return true;
+      case EV_REVERT_ALL:
+        this.killSwitched = true;
+        for (let i = 0; i < this.fleet.size; i++) {
+          if (this.changed[i]) this.queue.push(t + this.rng.next() * this.scenario.recovery.revert!.within, EV_REVERT, i);
+        }
+        return true;
+      case EV_REVERT:
+        this.removeChange(h, t);
+        return true;
+      case EV_DB_SLOT:
+        this.dbSlot(arg, t);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private terminate(h: number, t: number): void {
+    const ri = this.fleet.regionOf[h]!;
+    const rem = this.fleet.providers[this.fleet.regions[ri]!.providerIndex]!.remediation!;
+    this.status[h] = REPLACING;
+    this.gen[h]!++;
+    this.broken[h] = 0;
+    this.changed[h] = 0;
+    this.terminated++;
+    this.regionTerminated[ri]!++;
+    if (this.fleet.dataBearing[h]) this.dataBearingLost++;
+    this.queue.push(t + rem.replacementBoot, EV_REPLACEMENT_READY, h);
+  }
+
+  // ---- Restart storm: tasks start by reading from their region's database ------------------
+
+  private enqueueRestart(ri: number, t: number): void {
+    const slot = Math.floor(t / 1000) + 1;
+    this.addToBucket(ri, slot, 0, 1);
+    this.scheduleSlot(ri, slot);
+  }
+
+  private addToBucket(ri: number, slot: number, attempt: number, n: number): void {
+    const buckets = this.dbBuckets[ri]!;
+    let b = buckets.get(slot);
+    if (!b) buckets.set(slot, (b = []));
+    b[attempt] = (b[attempt] ?? 0) + n;
+    this.dbQueued[ri]! += n;
+  }
+
+  private scheduleSlot(ri: number, slot: number): void {
+    const pending = this.dbScheduled[ri]!;
+    if (pending >= 0 && pending <= slot) return;
+    this.dbScheduled[ri] = slot;
+    this.queue.push(slot * 1000, EV_DB_SLOT, -1, ri);
+  }
+
+  /**
+   * One second of the region's database. Up to its capacity every start succeeds; beyond it the
+   * database spends its capacity on requests that then time out, and only capacity/arrivals of
+   * what it serves completes in time (goodput = C^2 / A): the congestion collapse a stampede causes.
+   */
+  private dbSlot(ri: number, t: number): void {
+    const slot = Math.round(t / 1000);
+    if (this.dbScheduled[ri] !== slot) return; // superseded by an earlier slot
+    this.dbScheduled[ri] = -1;
+    const buckets = this.dbBuckets[ri]!;
+    const groups = buckets.get(slot);
+    buckets.delete(slot);
+    if (groups) {
+      const region = this.fleet.regions[ri]!;
+      const capacity = region.spec.database!.capacityPerSecond * region.hosts;
+      let arrivals = 0;
+      for (const n of groups) arrivals += n ?? 0;
+      this.dbQueued[ri]! -= arrivals;
+      const goodput = arrivals <= capacity ? arrivals : (capacity * capacity) / arrivals;
+      const p = arrivals === 0 ? 0 : goodput / arrivals;
+      const restart = this.scenario.recovery.restart;
+      let started = 0;
+      for (let k = 0; k < groups.length; k++) {
+        const n = groups[k] ?? 0;
+        if (n === 0) continue;
+        const exact = n * p;
+        let ok = Math.floor(exact);
+        if (this.rng.next() < exact - ok) ok++;
+        started += ok;
+        const failed = n - ok;
+        if (failed === 0) continue;
+        if (restart.backoff === 'none') {
+          this.addToBucket(ri, slot + Math.round(restart.retryEvery / 1000), 0, failed);
+        } else {
+          // Full jitter: each task waits uniformly up to min(cap, base * 2^attempt).
+          const windowS = Math.max(1, Math.round(Math.min(restart.cap, restart.base * 2 ** (k + 1)) / 1000));
+          const each = Math.floor(failed / windowS);
+          let rest = failed - each * windowS;
+          if (each > 0) for (let s = 1; s <= windowS; s++) this.addToBucket(ri, slot + s, k + 1, each);
+          while (rest-- > 0) this.addToBucket(ri, slot + 1 + this.rng.int(windowS), k + 1, 1);
+        }
+      }
+      if (started > 0) this.countRegion(ri, -started, t);
+    }
+    if (this.dbQueued[ri]! > 0) {
+      let next = slot + 1;
+      while (!buckets.has(next)) next++;
+      this.scheduleSlot(ri, next);
+    }
+  }
+}
