@@ -1,0 +1,412 @@
+// The one implementation of `Store`: every SQL statement Sluice runs lives here, in the dialect
+// PGlite and PostgreSQL share. The drivers (./pglite.ts, ./postgres.ts) only move bytes.
+import type { Instant, Labels, Plan, RolloutRecord, RolloutStatus, StepRecord, WaveRecord } from '../core/types.ts';
+import { ROLLOUT_STATES } from '../core/types.ts';
+import type { RolloutEffect } from '../core/rollout/types.ts';
+import { ConflictError, NotFoundError } from '../core/errors.ts';
+import { migrate, pgCode } from './migrate.ts';
+import type { EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
+
+const UNIQUE_VIOLATION = '23505';
+const ACTIVE_STATES: readonly RolloutStatus[] = ['pending', 'running', 'paused', 'rolling_back'];
+const DEFAULT_LIST_ROLLOUTS = 1000;
+const DEFAULT_LIST_EVENTS = 500;
+
+type Row = Record<string, unknown>;
+
+export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
+  return {
+    kind,
+
+    async migrate(): Promise<void> {
+      await migrate(sql);
+    },
+
+    close: () => sql.close(),
+
+    // ---- hosts ----
+
+    async enrollHost(host) {
+      try {
+        const rows = await sql.query<Row>(
+          `insert into hosts (name, labels, facts, credential_hash, enrolled_at, last_seen)
+           values ($1, $2::jsonb, $3::jsonb, $4, $5, $5)
+           on conflict (name) do update set
+             labels = excluded.labels, facts = excluded.facts,
+             credential_hash = excluded.credential_hash, last_seen = excluded.last_seen
+           returning *`,
+          [host.name, JSON.stringify(host.labels), JSON.stringify(host.facts), host.credentialHash, host.now],
+        );
+        return hostRow(first(rows));
+      } catch (err) {
+        if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`another host already uses this credential`);
+        throw err;
+      }
+    },
+
+    async hostByCredentialHash(hash) {
+      const rows = await sql.query<Row>('select * from hosts where credential_hash = $1', [hash]);
+      return rows[0] ? hostRow(rows[0]) : null;
+    },
+
+    async recordHeartbeat(name, update) {
+      const rows = await sql.query<Row>(
+        `update hosts set last_seen = greatest(last_seen, $2),
+           labels = coalesce($3::jsonb, labels), facts = coalesce($4::jsonb, facts)
+         where name = $1 returning name`,
+        [name, update.now, jsonOrNull(update.labels), jsonOrNull(update.facts)],
+      );
+      if (rows.length === 0) throw new NotFoundError(`host ${name} is not enrolled`);
+    },
+
+    async listHosts() {
+      const rows = await sql.query<Row>('select * from hosts order by name');
+      return rows.map(hostRow);
+    },
+
+    // ---- rollouts ----
+
+    async createRollout(rollout, plan, planSource, event) {
+      await sql
+        .transaction(async (tx) => {
+          await tx.query(
+            `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)`,
+            [
+              rollout.id,
+              rollout.name,
+              rollout.state,
+              rollout.nextSpec,
+              rollout.failedTotal,
+              rollout.targetedHosts ?? null,
+              rollout.reason,
+              JSON.stringify(plan),
+              planSource,
+              rollout.createdAt,
+              rollout.updatedAt,
+            ],
+          );
+          await insertEvents(tx, rollout.id, rollout.createdAt, [event]);
+        })
+        .catch((err: unknown) => {
+          if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`rollout ${rollout.id} already exists`);
+          throw err;
+        });
+    },
+
+    persistTransition(write) {
+      return sql.transaction((tx) => persistTransition(tx, write));
+    },
+
+    async hasReport(reportId) {
+      const rows = await sql.query<Row>('select 1 as found from reports where id = $1', [reportId]);
+      return rows.length > 0;
+    },
+
+    loadRollout(id) {
+      return sql.transaction(async (tx): Promise<StoredRollout | null> => {
+        // One snapshot for the three reads, so a concurrent transition is seen whole or not at all.
+        await tx.query('set transaction isolation level repeatable read');
+        const rollouts = await tx.query<Row>('select * from rollouts where id = $1', [id]);
+        const row = rollouts[0];
+        if (!row) return null;
+        const waves = await tx.query<Row>('select * from waves where rollout_id = $1 order by idx', [id]);
+        const steps = await tx.query<Row>('select * from steps where rollout_id = $1 order by wave_index, host', [id]);
+        return {
+          plan: row.plan as Plan,
+          planSource: String(row.plan_source),
+          rollout: rolloutRecord(row),
+          waves: waves.map(waveRecord),
+          steps: steps.map(stepRecord),
+        };
+      });
+    },
+
+    async listRollouts(limit = DEFAULT_LIST_ROLLOUTS) {
+      const rows = await sql.query<Row>(
+        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at
+         from rollouts order by created_at desc, id desc limit $1`,
+        [limit],
+      );
+      return rows.map(rolloutRecord);
+    },
+
+    async activeRolloutIds() {
+      const rows = await sql.query<Row>('select id from rollouts where state = any($1::text[]) order by created_at, id', [
+        ACTIVE_STATES,
+      ]);
+      return rows.map((row) => String(row.id));
+    },
+
+    async listEvents(rolloutId, afterSeq = 0, limit = DEFAULT_LIST_EVENTS) {
+      const rows = await sql.query<Row>(
+        'select * from events where rollout_id = $1 and seq > $2 order by seq limit $3',
+        [rolloutId, afterSeq, limit],
+      );
+      return rows.map(eventRow);
+    },
+
+    async assignmentsForHost(host) {
+      // Which step states need the agent, depending on the rollout's state: work is only handed
+      // out while the rollout runs (or is paused: in-flight hosts finish); rollbacks continue
+      // after the rollout stopped, so a halted rollout can still be rolled back by an operator.
+      const rows = await sql.query<Row>(
+        `select s.rollout_id, r.name as rollout_name, s.attempt, s.state as step_state, r.plan
+         from steps s join rollouts r on r.id = s.rollout_id
+         where s.host = $1 and (
+           (s.state in ('applying', 'verifying') and r.state in ('running', 'paused'))
+           or (s.state = 'rolling_back' and r.state in ('rolling_back', 'rolled_back', 'halted')))
+         order by r.created_at, r.id`,
+        [host],
+      );
+      return rows.map(
+        (row): HostAssignment => ({
+          rolloutId: String(row.rollout_id),
+          rolloutName: String(row.rollout_name),
+          attempt: num(row.attempt),
+          action: row.step_state === 'applying' ? 'apply' : row.step_state === 'verifying' ? 'verify' : 'rollback',
+          plan: row.plan as Plan,
+        }),
+      );
+    },
+
+    async rolloutCountsByState() {
+      const rows = await sql.query<Row>('select state, count(*) as n from rollouts group by state');
+      const counts: Record<string, number> = {};
+      for (const state of ROLLOUT_STATES) counts[state] = 0;
+      for (const row of rows) counts[String(row.state)] = num(row.n);
+      return counts;
+    },
+  };
+}
+
+async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boolean> {
+  if (write.reportId !== undefined) {
+    const recorded = await tx.query<Row>(
+      'insert into reports (id, rollout_id, host, at) values ($1, $2, $3, $4) on conflict do nothing returning id',
+      [write.reportId, write.rolloutId, write.event?.host ?? null, write.at],
+    );
+    if (recorded.length === 0) return false;
+  }
+
+  // Rows are upserted by key, so only the last effect per key matters (one multi-row statement
+  // cannot touch a row twice). Rollouts first: waves and steps reference them.
+  const rollouts = new Map<string, RolloutRecord>();
+  const waves = new Map<string, WaveRecord>();
+  const steps = new Map<string, StepRecord>();
+  const logs: LogInput[] = write.event ? [write.event] : [];
+  for (const effect of write.effects) {
+    switch (effect.type) {
+      case 'rollout':
+        rollouts.set(effect.rollout.id, effect.rollout);
+        break;
+      case 'wave':
+        waves.set(`${effect.wave.rolloutId}\u0000${effect.wave.index}`, effect.wave);
+        break;
+      case 'step':
+        steps.set(`${effect.step.rolloutId}\u0000${effect.step.host}`, effect.step);
+        break;
+      case 'log':
+        logs.push(logInput(effect));
+        break;
+      case 'assign':
+        // the step row written with it already carries state and attempt
+        break;
+    }
+  }
+
+  for (const rollout of rollouts.values()) {
+    const updated = await tx.query<Row>(
+      `update rollouts set name = $2, state = $3, next_spec = $4, failed_total = $5,
+         targeted_hosts = coalesce($6, targeted_hosts), reason = $7, updated_at = $8
+       where id = $1 returning id`,
+      [
+        rollout.id,
+        rollout.name,
+        rollout.state,
+        rollout.nextSpec,
+        rollout.failedTotal,
+        rollout.targetedHosts ?? null,
+        rollout.reason,
+        rollout.updatedAt,
+      ],
+    );
+    // Rollouts are created by createRollout with their plan; an effect for another id is a bug.
+    if (updated.length === 0) throw new NotFoundError(`rollout ${rollout.id} does not exist`);
+  }
+
+  if (waves.size > 0) {
+    await tx.query(
+      `insert into waves (rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at)
+       select rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at
+       from jsonb_to_recordset($1::jsonb) as w(rollout_id text, idx int, name text, spec_index int, state text,
+         host_count int, failed int, started_at bigint, bake_started_at bigint, finished_at bigint)
+       on conflict (rollout_id, idx) do update set
+         name = excluded.name, spec_index = excluded.spec_index, state = excluded.state,
+         host_count = excluded.host_count, failed = excluded.failed, started_at = excluded.started_at,
+         bake_started_at = excluded.bake_started_at, finished_at = excluded.finished_at`,
+      [
+        JSON.stringify(
+          [...waves.values()].map((w) => ({
+            rollout_id: w.rolloutId,
+            idx: w.index,
+            name: w.name,
+            spec_index: w.specIndex,
+            state: w.state,
+            host_count: w.hostCount,
+            failed: w.failed,
+            started_at: w.startedAt,
+            bake_started_at: w.bakeStartedAt,
+            finished_at: w.finishedAt,
+          })),
+        ),
+      ],
+    );
+  }
+
+  if (steps.size > 0) {
+    // A wave start emits one step per host (tens of thousands): one statement for all of them.
+    await tx.query(
+      `insert into steps (rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at)
+       select rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at
+       from jsonb_to_recordset($1::jsonb) as s(rollout_id text, host text, wave_index int, state text,
+         attempt int, message text, checked_at bigint, updated_at bigint)
+       on conflict (rollout_id, host) do update set
+         wave_index = excluded.wave_index, state = excluded.state, attempt = excluded.attempt,
+         message = excluded.message, checked_at = excluded.checked_at, updated_at = excluded.updated_at`,
+      [
+        JSON.stringify(
+          [...steps.values()].map((s) => ({
+            rollout_id: s.rolloutId,
+            host: s.host,
+            wave_index: s.waveIndex,
+            state: s.state,
+            attempt: s.attempt,
+            message: s.message,
+            checked_at: s.checkedAt,
+            updated_at: s.updatedAt,
+          })),
+        ),
+      ],
+    );
+  }
+
+  await insertEvents(tx, write.rolloutId, write.at, logs);
+  return true;
+}
+
+/** Appends events in order, one statement; `seq` follows the order given. */
+async function insertEvents(tx: SqlTx, rolloutId: string, at: Instant, events: readonly LogInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query(
+    `insert into events (rollout_id, at, kind, message, host, wave, data)
+     select $1, $2, e.kind, e.message, e.host, e.wave, e.data
+     from rows from (jsonb_to_recordset($3::jsonb) as (kind text, message text, host text, wave text, data jsonb))
+       with ordinality as e(kind, message, host, wave, data, ord)
+     order by e.ord`,
+    [
+      rolloutId,
+      at,
+      JSON.stringify(
+        events.map((e) => ({ kind: e.kind, message: e.message, host: e.host ?? null, wave: e.wave ?? null, data: e.data ?? null })),
+      ),
+    ],
+  );
+}
+
+/** A `log` effect as an event: fields other than the columns go into `data`. */
+function logInput(effect: Extract<RolloutEffect, { type: 'log' }>): LogInput {
+  const { type: _type, kind, message, host, wave, ...rest } = effect;
+  return {
+    kind,
+    message,
+    ...(host !== undefined ? { host } : {}),
+    ...(wave !== undefined ? { wave } : {}),
+    ...(Object.keys(rest).length > 0 ? { data: rest as Record<string, unknown> } : {}),
+  };
+}
+
+// ---- row mappers: bigint columns may arrive as strings (pg) or numbers (PGlite) ----
+
+function hostRow(row: Row): HostRow {
+  return {
+    name: String(row.name),
+    labels: row.labels as Labels,
+    facts: row.facts as Record<string, unknown>,
+    enrolledAt: num(row.enrolled_at),
+    lastSeen: num(row.last_seen),
+  };
+}
+
+function rolloutRecord(row: Row): RolloutRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    state: row.state as RolloutStatus,
+    nextSpec: num(row.next_spec),
+    failedTotal: num(row.failed_total),
+    ...(row.targeted_hosts !== null && row.targeted_hosts !== undefined ? { targetedHosts: num(row.targeted_hosts) } : {}),
+    reason: row.reason === null ? null : String(row.reason),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+function waveRecord(row: Row): WaveRecord {
+  return {
+    rolloutId: String(row.rollout_id),
+    index: num(row.idx),
+    name: String(row.name),
+    specIndex: num(row.spec_index),
+    state: row.state as WaveRecord['state'],
+    hostCount: num(row.host_count),
+    failed: num(row.failed),
+    startedAt: numOrNull(row.started_at),
+    bakeStartedAt: numOrNull(row.bake_started_at),
+    finishedAt: numOrNull(row.finished_at),
+  };
+}
+
+function stepRecord(row: Row): StepRecord {
+  return {
+    rolloutId: String(row.rollout_id),
+    host: String(row.host),
+    waveIndex: num(row.wave_index),
+    state: row.state as StepRecord['state'],
+    attempt: num(row.attempt),
+    message: row.message === null ? null : String(row.message),
+    checkedAt: numOrNull(row.checked_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+function eventRow(row: Row): EventRow {
+  return {
+    seq: num(row.seq),
+    rolloutId: String(row.rollout_id),
+    at: num(row.at),
+    kind: String(row.kind),
+    message: String(row.message),
+    host: row.host === null ? null : String(row.host),
+    wave: row.wave === null ? null : String(row.wave),
+    data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function numOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : num(value);
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+function first(rows: Row[]): Row {
+  const row = rows[0];
+  if (!row) throw new Error('expected a row from a returning clause');
+  return row;
+}

@@ -1,0 +1,531 @@
+// The store contract: one suite, run on every driver (PGlite in a data dir, PostgreSQL), in the
+// style of hono's common.case.test.ts. Whatever the engine and the server rely on is asserted here.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import type { Plan, RolloutRecord, RolloutStatus, StepRecord, StepStatus, WaveRecord } from '../src/core/types.ts';
+import { ROLLOUT_STATES } from '../src/core/types.ts';
+import type { RolloutEffect } from '../src/core/rollout/types.ts';
+import { ConflictError, NotFoundError, UnavailableError } from '../src/core/errors.ts';
+import type { Store } from '../src/store/store.ts';
+import { openStore } from '../src/store/open-store.ts';
+import { loadMigrations, migrate } from '../src/store/migrate.ts';
+import { createPostgresSql } from '../src/store/postgres.ts';
+import { postgresTestDatabase } from './helpers/postgres.ts';
+
+interface StoreHarness {
+  /** A migrated store on this harness's database; every call reaches the same data. */
+  open(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const PLAN: Plan = {
+  name: 'flag-on',
+  change: { kind: 'command', apply: ['/usr/local/bin/flag', 'on'], rollback: ['/usr/local/bin/flag', 'off'], timeout: 60_000 },
+  hosts: { match: { os: 'ubuntu-22.04', env: ['staging', 'prod'] } },
+  waves: [
+    { name: 'canary', size: { count: 1 }, spread: ['provider'], bake: 1_800_000, approve: false },
+    { name: 'prod', match: { env: 'prod' }, each: 'zone', limit: 1, parallel: { percent: 10 }, bake: 86_400_000, approve: true },
+  ],
+  checks: [{ kind: 'command', name: 'flag-is-on', command: ['test', '-f', '/run/flag'], timeout: 10_000 }],
+  checkInterval: 10_000,
+  budget: { failedPerWave: { count: 0 }, failedTotal: { percent: 5 }, silentAfter: 60_000 },
+  onFailure: 'rollback',
+  preflight: 'warn',
+  confirmWindow: 60_000,
+};
+
+let uniq = 0;
+function nextId(prefix: string): string {
+  uniq += 1;
+  return `${prefix}-${uniq}`;
+}
+
+function rolloutRecord(id: string, state: RolloutStatus, createdAt: number, extra: Partial<RolloutRecord> = {}): RolloutRecord {
+  return { id, name: 'flag-on', state, nextSpec: 0, failedTotal: 0, reason: null, createdAt, updatedAt: createdAt, ...extra };
+}
+
+function wave(rolloutId: string, index: number, extra: Partial<WaveRecord> = {}): WaveRecord {
+  return {
+    rolloutId,
+    index,
+    name: `wave-${index}`,
+    specIndex: index,
+    state: 'applying',
+    hostCount: 1,
+    failed: 0,
+    startedAt: 1000,
+    bakeStartedAt: null,
+    finishedAt: null,
+    ...extra,
+  };
+}
+
+function step(rolloutId: string, host: string, state: StepStatus, extra: Partial<StepRecord> = {}): StepRecord {
+  return { rolloutId, host, waveIndex: 0, state, attempt: 1, message: null, checkedAt: null, updatedAt: 1000, ...extra };
+}
+
+async function createRollout(store: Store, id: string, state: RolloutStatus = 'pending', createdAt = 1000): Promise<void> {
+  await store.createRollout(rolloutRecord(id, state, createdAt), PLAN, 'name: flag-on\n', { kind: 'created', message: `rollout ${id} created` });
+}
+
+function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness | null>): void {
+  describe(name, () => {
+    let harness: StoreHarness | null = null;
+    let store: Store;
+
+    beforeAll(async () => {
+      harness = await makeHarness();
+      if (harness) store = await harness.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await harness?.cleanup();
+    });
+
+    it('enrolls a host, finds it by credential, and re-enrolls it keeping enrolledAt', async () => {
+      const host = nextId('web');
+      const first = await store.enrollHost({ name: host, labels: { env: 'prod' }, facts: { os: 'ubuntu' }, credentialHash: `h-${host}-1`, now: 1000 });
+      expect(first).toEqual({ name: host, labels: { env: 'prod' }, facts: { os: 'ubuntu' }, enrolledAt: 1000, lastSeen: 1000 });
+      expect(await store.hostByCredentialHash(`h-${host}-1`)).toEqual(first);
+
+      const again = await store.enrollHost({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, credentialHash: `h-${host}-2`, now: 5000 });
+      expect(again).toEqual({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, enrolledAt: 1000, lastSeen: 5000 });
+      // the old credential stops working: the host lost its state dir and got a new one
+      expect(await store.hostByCredentialHash(`h-${host}-1`)).toBeNull();
+      expect((await store.hostByCredentialHash(`h-${host}-2`))?.name).toBe(host);
+      expect(await store.hostByCredentialHash('nobody')).toBeNull();
+    });
+
+    it('refuses one credential for two hosts', async () => {
+      const a = nextId('dup');
+      const b = nextId('dup');
+      await store.enrollHost({ name: a, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 });
+      await expect(store.enrollHost({ name: b, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 })).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('records heartbeats: lastSeen, and labels/facts only when given', async () => {
+      const host = nextId('hb');
+      await store.enrollHost({ name: host, labels: { zone: 'a' }, facts: { kernel: '5.15' }, credentialHash: `h-${host}`, now: 1000 });
+      await store.recordHeartbeat(host, { now: 2000 });
+      let row = (await store.listHosts()).find((h) => h.name === host);
+      expect(row).toMatchObject({ labels: { zone: 'a' }, facts: { kernel: '5.15' }, lastSeen: 2000, enrolledAt: 1000 });
+
+      await store.recordHeartbeat(host, { now: 3000, labels: { zone: 'b' }, facts: { kernel: '6.8', packages: { systemd: '249' } } });
+      row = (await store.listHosts()).find((h) => h.name === host);
+      expect(row).toMatchObject({ labels: { zone: 'b' }, facts: { kernel: '6.8', packages: { systemd: '249' } }, lastSeen: 3000 });
+      expect(typeof row?.lastSeen).toBe('number');
+
+      await expect(store.recordHeartbeat(nextId('ghost'), { now: 1 })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lists hosts by name', async () => {
+      const names = (await store.listHosts()).map((h) => h.name);
+      expect(names.length).toBeGreaterThan(2);
+      expect(names).toEqual([...names].sort());
+    });
+
+    it('creates, loads and lists rollouts with their plan', async () => {
+      const older = nextId('r');
+      const newer = nextId('r');
+      await store.createRollout(rolloutRecord(older, 'running', 10_000, { targetedHosts: 42, reason: 'why not' }), PLAN, 'name: flag-on\n', {
+        kind: 'created',
+        message: 'created',
+        data: { file: 'flag.yaml' },
+      });
+      await createRollout(store, newer, 'pending', 20_000);
+
+      const loaded = await store.loadRollout(older);
+      expect(loaded).toEqual({
+        plan: PLAN,
+        planSource: 'name: flag-on\n',
+        rollout: rolloutRecord(older, 'running', 10_000, { targetedHosts: 42, reason: 'why not' }),
+        waves: [],
+        steps: [],
+      });
+      expect(await store.loadRollout('no-such-rollout')).toBeNull();
+      const events = await store.listEvents(older);
+      expect(events).toEqual([
+        { seq: expect.any(Number), rolloutId: older, at: 10_000, kind: 'created', message: 'created', host: null, wave: null, data: { file: 'flag.yaml' } },
+      ]);
+
+      const listed = await store.listRollouts();
+      const ours = listed.filter((r) => r.id === older || r.id === newer).map((r) => r.id);
+      expect(ours).toEqual([newer, older]);
+      expect(listed.map((r) => r.createdAt)).toEqual([...listed.map((r) => r.createdAt)].sort((a, b) => b - a));
+      expect(await store.listRollouts(1)).toHaveLength(1);
+
+      const active = await store.activeRolloutIds();
+      expect(active.indexOf(older)).toBeLessThan(active.indexOf(newer));
+      expect(active.indexOf(older)).toBeGreaterThanOrEqual(0);
+
+      await expect(createRollout(store, older)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('persists a transition: rows upserted, input event then logs in order', async () => {
+      const id = nextId('r');
+      await createRollout(store, id);
+      const effects: RolloutEffect[] = [
+        { type: 'rollout', rollout: rolloutRecord(id, 'running', 1000, { updatedAt: 2000, nextSpec: 1, targetedHosts: 2 }) },
+        { type: 'wave', wave: wave(id, 0, { hostCount: 2 }) },
+        { type: 'step', step: step(id, 'web-a', 'applying') },
+        { type: 'assign', host: 'web-a', action: 'apply', attempt: 1, waveIndex: 0 },
+        { type: 'step', step: step(id, 'web-b', 'pending') },
+        { type: 'log', kind: 'wave_started', message: 'wave wave-0 started', wave: 'wave-0' },
+        { type: 'log', kind: 'assigned', message: 'web-a: apply', host: 'web-a' },
+      ];
+      expect(await store.persistTransition({ rolloutId: id, at: 2000, event: { kind: 'start', message: 'started by admin', data: { actor: 'admin' } }, effects })).toBe(true);
+
+      const loaded = await store.loadRollout(id);
+      expect(loaded?.rollout).toEqual(rolloutRecord(id, 'running', 1000, { updatedAt: 2000, nextSpec: 1, targetedHosts: 2 }));
+      expect(loaded?.waves).toEqual([wave(id, 0, { hostCount: 2 })]);
+      expect(loaded?.steps).toEqual([step(id, 'web-a', 'applying'), step(id, 'web-b', 'pending')]);
+      const events = await store.listEvents(id);
+      expect(events.map((e) => [e.kind, e.message, e.host, e.wave, e.data])).toEqual([
+        ['created', `rollout ${id} created`, null, null, null],
+        ['start', 'started by admin', null, null, { actor: 'admin' }],
+        ['wave_started', 'wave wave-0 started', null, 'wave-0', null],
+        ['assigned', 'web-a: apply', 'web-a', null, null],
+      ]);
+      expect(events.slice(1).every((e) => e.at === 2000)).toBe(true);
+
+      // a later transition updates rows in place; the last effect for a key wins
+      await store.persistTransition({
+        rolloutId: id,
+        at: 3000,
+        event: null,
+        effects: [
+          { type: 'step', step: step(id, 'web-a', 'verifying', { checkedAt: 2500, updatedAt: 2500 }) },
+          { type: 'step', step: step(id, 'web-a', 'healthy', { checkedAt: 2500, updatedAt: 3000, message: 'ok' }) },
+          { type: 'wave', wave: wave(id, 0, { hostCount: 2, state: 'baking', bakeStartedAt: 3000 }) },
+        ],
+      });
+      const after = await store.loadRollout(id);
+      expect(after?.steps).toEqual([step(id, 'web-a', 'healthy', { checkedAt: 2500, updatedAt: 3000, message: 'ok' }), step(id, 'web-b', 'pending')]);
+      expect(after?.waves).toEqual([wave(id, 0, { hostCount: 2, state: 'baking', bakeStartedAt: 3000 })]);
+      expect(await store.listEvents(id)).toHaveLength(4);
+    });
+
+    it('writes nothing of a transition when one of its writes fails', async () => {
+      const id = nextId('r');
+      await createRollout(store, id);
+      const before = await store.loadRollout(id);
+      const eventsBefore = await store.listEvents(id);
+      const reportId = nextId('report');
+      const failing = store.persistTransition({
+        rolloutId: id,
+        at: 2000,
+        reportId,
+        event: { kind: 'applyResult', message: 'web-a applied', host: 'web-a' },
+        effects: [
+          { type: 'rollout', rollout: rolloutRecord(id, 'running', 1000, { updatedAt: 2000 }) },
+          { type: 'wave', wave: wave(id, 0) },
+          { type: 'step', step: step(id, 'web-a', 'applying') },
+          { type: 'log', kind: 'note', message: 'written then undone' },
+          // invalid: a step of a rollout that does not exist
+          { type: 'step', step: step(nextId('missing'), 'web-a', 'applying') },
+        ],
+      });
+      await expect(failing).rejects.toThrow();
+      expect(await store.loadRollout(id)).toEqual(before);
+      expect(await store.listEvents(id)).toEqual(eventsBefore);
+      expect(await store.hasReport(reportId)).toBe(false);
+
+      // a rollout effect for an unknown rollout fails the same way
+      await expect(
+        store.persistTransition({ rolloutId: id, at: 2000, event: { kind: 'x', message: 'x' }, effects: [{ type: 'rollout', rollout: rolloutRecord(nextId('missing'), 'running', 1) }] }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      expect(await store.listEvents(id)).toEqual(eventsBefore);
+    });
+
+    it('processes a report id once: a repeat writes nothing and returns false', async () => {
+      const id = nextId('r');
+      await createRollout(store, id, 'running');
+      const reportId = nextId('report');
+      const write = (state: StepStatus) => ({
+        rolloutId: id,
+        at: 2000,
+        reportId,
+        event: { kind: 'applyResult', message: 'web-a applied', host: 'web-a' },
+        effects: [{ type: 'step', step: step(id, 'web-a', state) } as const],
+      });
+      expect(await store.hasReport(reportId)).toBe(false);
+      expect(await store.persistTransition(write('verifying'))).toBe(true);
+      expect(await store.hasReport(reportId)).toBe(true);
+      const events = await store.listEvents(id);
+
+      expect(await store.persistTransition(write('failed'))).toBe(false);
+      expect((await store.loadRollout(id))?.steps).toEqual([step(id, 'web-a', 'verifying')]);
+      expect(await store.listEvents(id)).toEqual(events);
+
+      // a report for an unknown rollout is recorded (accepted) and changes nothing else
+      const stray = nextId('report');
+      expect(await store.persistTransition({ rolloutId: nextId('gone'), at: 1, reportId: stray, event: null, effects: [] })).toBe(true);
+      expect(await store.hasReport(stray)).toBe(true);
+    });
+
+    it('hands out work by step state and rollout state', async () => {
+      // action expected for a step in this state, per rollout state (undefined: no assignment)
+      const expected: Record<RolloutStatus, Partial<Record<StepStatus, 'apply' | 'verify' | 'rollback'>>> = {
+        pending: {},
+        running: { applying: 'apply', verifying: 'verify' },
+        paused: { applying: 'apply', verifying: 'verify' },
+        rolling_back: { rolling_back: 'rollback' },
+        completed: {},
+        halted: { rolling_back: 'rollback' },
+        rolled_back: { rolling_back: 'rollback' },
+        aborted: {},
+      };
+      const stepStates: StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
+      const tag = nextId('as');
+      const rolloutIds = new Map<RolloutStatus, string>();
+      for (const [i, state] of ROLLOUT_STATES.entries()) {
+        const id = `${tag}-${state}`;
+        rolloutIds.set(state, id);
+        await createRollout(store, id, state, 1000 + i);
+        await store.persistTransition({
+          rolloutId: id,
+          at: 2000,
+          event: null,
+          effects: stepStates.map((s) => ({ type: 'step', step: step(id, `${tag}-host-${s}`, s, { attempt: 3 }) }) as const),
+        });
+      }
+      for (const s of stepStates) {
+        const got = await store.assignmentsForHost(`${tag}-host-${s}`);
+        const want = ROLLOUT_STATES.flatMap((state) => {
+          const action = expected[state][s];
+          return action ? [{ rolloutId: rolloutIds.get(state), rolloutName: 'flag-on', attempt: 3, action, plan: PLAN }] : [];
+        });
+        expect({ step: s, got }).toEqual({ step: s, got: want });
+      }
+      expect(await store.assignmentsForHost('nobody-at-all')).toEqual([]);
+    });
+
+    it('pages through events in seq order, one rollout at a time', async () => {
+      const id = nextId('r');
+      const other = nextId('r');
+      await createRollout(store, id);
+      await createRollout(store, other);
+      for (let i = 0; i < 4; i++) {
+        await store.persistTransition({
+          rolloutId: id,
+          at: 2000 + i,
+          event: { kind: 'tick', message: `tick ${i}` },
+          effects: [
+            { type: 'log', kind: 'note', message: `note ${i}a` },
+            { type: 'log', kind: 'note', message: `note ${i}b` },
+          ],
+        });
+        await store.persistTransition({ rolloutId: other, at: 2000 + i, event: { kind: 'tick', message: `other ${i}` }, effects: [] });
+      }
+      const all = await store.listEvents(id);
+      expect(all).toHaveLength(13);
+      expect(all.map((e) => e.message)).toEqual([
+        `rollout ${id} created`,
+        ...[0, 1, 2, 3].flatMap((i) => [`tick ${i}`, `note ${i}a`, `note ${i}b`]),
+      ]);
+      const seqs = all.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+
+      const paged = [];
+      let after = 0;
+      for (let page = 0; page < 10; page++) {
+        const got = await store.listEvents(id, after, 5);
+        if (got.length === 0) break;
+        expect(got.length).toBeLessThanOrEqual(5);
+        paged.push(...got);
+        after = got[got.length - 1]!.seq;
+      }
+      expect(paged).toEqual(all);
+      expect(await store.listEvents(id, seqs[seqs.length - 1])).toEqual([]);
+    });
+
+    it('writes 20,000 step effects of one transition', async () => {
+      const id = nextId('big');
+      await createRollout(store, id, 'running');
+      const n = 20_000;
+      const hosts = Array.from({ length: n }, (_, i) => `host-${String(i).padStart(5, '0')}`);
+      const started = await store.persistTransition({
+        rolloutId: id,
+        at: 5000,
+        event: { kind: 'tick', message: 'wave starts' },
+        effects: [
+          { type: 'wave', wave: wave(id, 0, { hostCount: n }) },
+          ...hosts.map((h, i) => ({ type: 'step', step: step(id, h, i % 2 === 0 ? 'applying' : 'pending', { updatedAt: 5000 + i }) }) as const),
+          ...hosts.map((h) => ({ type: 'log', kind: 'assigned', message: `${h}: apply`, host: h }) as const),
+        ],
+      });
+      expect(started).toBe(true);
+      const loaded = await store.loadRollout(id);
+      expect(loaded?.steps).toHaveLength(n);
+      expect(loaded?.steps[0]).toEqual(step(id, 'host-00000', 'applying', { updatedAt: 5000 }));
+      expect(loaded?.steps[n - 1]).toEqual(step(id, 'host-19999', 'pending', { updatedAt: 5000 + n - 1 }));
+      expect(loaded?.steps.filter((s) => s.state === 'applying')).toHaveLength(n / 2);
+      const events = await store.listEvents(id, 0, n + 10);
+      expect(events).toHaveLength(n + 2);
+      expect(events[2]?.message).toBe('host-00000: apply');
+      expect(events[n + 1]?.message).toBe('host-19999: apply');
+
+      // and all of them again, as updates
+      await store.persistTransition({
+        rolloutId: id,
+        at: 6000,
+        event: null,
+        effects: hosts.map((h) => ({ type: 'step', step: step(id, h, 'healthy', { checkedAt: 6000, updatedAt: 6000 }) }) as const),
+      });
+      const updated = await store.loadRollout(id);
+      expect(updated?.steps.every((s) => s.state === 'healthy' && s.checkedAt === 6000)).toBe(true);
+      expect(await store.assignmentsForHost('host-00000')).toEqual([]);
+    });
+
+    it('counts rollouts by state', async () => {
+      const before = await store.rolloutCountsByState();
+      expect(Object.keys(before).sort()).toEqual([...ROLLOUT_STATES].sort());
+      const a = nextId('c');
+      const b = nextId('c');
+      await createRollout(store, a, 'running');
+      await createRollout(store, b, 'running');
+      await store.persistTransition({ rolloutId: b, at: 2, event: null, effects: [{ type: 'rollout', rollout: rolloutRecord(b, 'halted', 1000, { reason: 'budget' }) }] });
+      const after = await store.rolloutCountsByState();
+      expect(after.running).toBe((before.running ?? 0) + 1);
+      expect(after.halted).toBe((before.halted ?? 0) + 1);
+      expect(after.completed).toBe(before.completed);
+      expect((await store.activeRolloutIds()).includes(b)).toBe(false);
+    });
+
+    it('migrates again as a no-op and keeps everything across a reopen', async () => {
+      const id = nextId('keep');
+      await createRollout(store, id, 'running');
+      await store.persistTransition({ rolloutId: id, at: 2, event: null, effects: [{ type: 'step', step: step(id, 'web-k', 'applying') }] });
+      await store.migrate();
+      const before = await store.loadRollout(id);
+      const hosts = await store.listHosts();
+      await store.close();
+      store = await harness!.open();
+      expect(await store.loadRollout(id)).toEqual(before);
+      expect(await store.listHosts()).toEqual(hosts);
+      expect((await store.assignmentsForHost('web-k')).map((a) => a.rolloutId)).toEqual([id]);
+    });
+  });
+}
+
+// ---- PGlite ---------------------------------------------------------------------------------
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-store-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+runStoreContract('store on PGlite (data dir)', async () => {
+  const dataDir = tempDir();
+  return { open: () => openStore({ dataDir }), cleanup: async () => {} };
+});
+
+describe('PGlite data dir', () => {
+  it('refuses a second opener while the first is open; a lock left by a dead process is taken over', async () => {
+    const dataDir = tempDir();
+    const first = await openStore({ dataDir });
+    await createRollout(first, 'locked-1');
+    await expect(openStore({ dataDir })).rejects.toSatisfy(
+      (err: unknown) => err instanceof UnavailableError && /in use by process/.test(err.message) && err.message.includes(dataDir),
+    );
+    await first.close();
+    // as if the server had been killed: its lock file stays, its pid (far above pid_max) is gone
+    writeFileSync(join(dataDir, 'pgdata.lock'), '2147483646\n');
+    const second = await openStore({ dataDir });
+    expect((await second.loadRollout('locked-1'))?.rollout.id).toBe('locked-1');
+    await second.close();
+  });
+
+  it('says why when the data dir cannot be created', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, '');
+    await expect(openStore({ dataDir: join(file, 'sluice') })).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('runs in memory', async () => {
+    const store = await openStore({ memory: true });
+    expect(store.kind).toBe('pglite');
+    await createRollout(store, 'mem-1');
+    expect((await store.loadRollout('mem-1'))?.plan).toEqual(PLAN);
+    await store.close();
+  });
+});
+
+// ---- PostgreSQL -----------------------------------------------------------------------------
+
+const postgresAvailable = (await postgresTestDatabase().then(async (db) => (db ? (await db.cleanup(), true) : false))) as boolean;
+
+describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
+  runStoreContract('contract', async () => {
+    const db = await postgresTestDatabase();
+    if (!db) return null;
+    return { open: () => openStore({ databaseUrl: db.url }), cleanup: () => db.cleanup() };
+  });
+
+  it('migrates once when two processes start at the same moment', async () => {
+    const db = (await postgresTestDatabase())!;
+    try {
+      const [a, b] = await Promise.all([createPostgresSql(db.url), createPostgresSql(db.url)]);
+      const [appliedA, appliedB] = await Promise.all([migrate(a), migrate(b)]);
+      const all = loadMigrations().map((m) => m.name);
+      expect([...appliedA, ...appliedB].sort()).toEqual(all);
+      await a.close();
+      await b.close();
+
+      // and two whole stores at once, on a schema already migrated
+      const [s1, s2] = await Promise.all([openStore({ databaseUrl: db.url }), openStore({ databaseUrl: db.url })]);
+      expect(s1.kind).toBe('postgres');
+      await createRollout(s1, 'pg-shared');
+      expect((await s2.loadRollout('pg-shared'))?.rollout.id).toBe('pg-shared');
+      await s1.close();
+      await s2.close();
+
+      // the tables live in the test schema (the URL's search_path is honoured), each migration once
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
+        expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
+        const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['events', 'hosts', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  it('migrates fresh schemas concurrently from many stores', async () => {
+    const db = (await postgresTestDatabase())!;
+    try {
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openStore({ databaseUrl: db.url })));
+      await Promise.all(stores.map((s) => s.close()));
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const count = await client.query('select count(*)::int as n from sluice_migrations');
+      await client.end();
+      expect(count.rows[0]).toEqual({ n: loadMigrations().length });
+    } finally {
+      await db.cleanup();
+    }
+  });
+});
+
+describe('PostgreSQL unreachable', () => {
+  it('fails with UnavailableError naming the URL without its password', async () => {
+    const err = await openStore({ databaseUrl: 'postgres://sluice:hunter2@127.0.0.1:1/sluice' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toContain('postgres://sluice:***@127.0.0.1:1/sluice');
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+});
