@@ -1,0 +1,280 @@
+// The durable driver: load a rollout's rows -> run the pure core transition -> persist the new
+// rows and the effects in one transaction -> only then act (wake the agents concerned).
+// A crash at any point leaves the store at the last committed transition; restart() rebuilds
+// every active rollout from its rows and carries on (bake timers from their recorded start).
+import { randomBytes } from 'node:crypto';
+import type { HostInfo, Instant, Plan, RolloutRecord } from '../core/types.ts';
+import type { RolloutEffect, RolloutEvent } from '../core/rollout/types.ts';
+import {
+  createRolloutState,
+  isFinalStatus,
+  nextDeadline,
+  restoreRolloutState,
+  rolloutRecord,
+  transition,
+  type RolloutState,
+} from '../core/rollout/transition.ts';
+import { ConflictError, NotFoundError } from '../core/errors.ts';
+import type { LogInput, Store } from '../store/store.ts';
+
+export interface DriverLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface DriverOptions {
+  readonly store: Store;
+  readonly log: DriverLog;
+  readonly now?: () => Instant;
+  /** How often active rollouts get a `tick` (bake ends, silence). */
+  readonly tickMs?: number;
+  /** Called after a committed transition with the hosts whose assignments may have changed (null = all). */
+  readonly onAssignmentsChanged?: (hosts: readonly string[] | null) => void;
+  readonly onTransition?: (seconds: number) => void;
+}
+
+export interface DispatchOptions {
+  /** Agent report id: the event is processed at most once across retries and restarts. */
+  readonly reportId?: string;
+  /** What to write in the event log for the input event (null: nothing, e.g. ticks). */
+  readonly logAs?: LogInput | null;
+}
+
+export function newRolloutId(now: Instant): string {
+  return `r_${now.toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+export class RolloutDriver {
+  private readonly store: Store;
+  private readonly log: DriverLog;
+  private readonly now: () => Instant;
+  private readonly tickMs: number;
+  private readonly onAssignmentsChanged: (hosts: readonly string[] | null) => void;
+  private readonly onTransition: (seconds: number) => void;
+  /** Engine state of every active rollout, kept in memory between transitions. */
+  private readonly active = new Map<string, { plan: Plan; state: RolloutState }>();
+  /** Per-rollout queue: transitions of one rollout never interleave. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(opts: DriverOptions) {
+    this.store = opts.store;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.tickMs = opts.tickMs ?? 1000;
+    this.onAssignmentsChanged = opts.onAssignmentsChanged ?? (() => {});
+    this.onTransition = opts.onTransition ?? (() => {});
+  }
+
+  /** Loads every active rollout from the store and starts the tick loop. */
+  async start(): Promise<void> {
+    const ids = await this.store.activeRolloutIds();
+    for (const id of ids) {
+      const loaded = await this.load(id);
+      if (loaded) {
+        this.active.set(id, loaded);
+        this.log.info({ rolloutId: id, state: rolloutRecord(loaded.state).state }, 'resumed rollout');
+      }
+    }
+    this.scheduleTick();
+    // Pending work may have been interrupted mid-flight: make sure waiting agents look again.
+    this.onAssignmentsChanged(null);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  private async load(id: string): Promise<{ plan: Plan; state: RolloutState } | null> {
+    const stored = await this.store.loadRollout(id);
+    if (!stored) return null;
+    const hosts = await this.store.listHosts();
+    const lastSeen = new Map<string, Instant>();
+    for (const h of hosts) lastSeen.set(h.name, h.lastSeen);
+    const state = restoreRolloutState(stored.plan, {
+      rollout: stored.rollout,
+      waves: stored.waves,
+      steps: stored.steps,
+      hosts: hosts.map((h) => ({ name: h.name, labels: h.labels })),
+      lastSeen,
+    });
+    return { plan: stored.plan, state };
+  }
+
+  /** Creates a rollout from a validated plan and starts it over the current inventory. */
+  async createRollout(plan: Plan, planSource: string, actor: string): Promise<RolloutRecord> {
+    const now = this.now();
+    const id = newRolloutId(now);
+    const state = createRolloutState(id, plan, now);
+    await this.store.createRollout(rolloutRecord(state), plan, planSource, {
+      kind: 'created',
+      message: `rollout ${plan.name} created by ${actor}`,
+      data: { actor },
+    });
+    this.active.set(id, { plan, state });
+    const hosts = await this.store.listHosts();
+    const infos: HostInfo[] = hosts.map((h) => ({ name: h.name, labels: h.labels }));
+    return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
+  }
+
+  /**
+   * Runs one event through the engine for a rollout and persists the result before acting on it.
+   * Throws NotFoundError for an unknown rollout and ConflictError for a command its state refuses.
+   */
+  dispatch(rolloutId: string, event: RolloutEvent, opts: DispatchOptions = {}): Promise<RolloutRecord> {
+    const previous = this.queues.get(rolloutId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.dispatchNow(rolloutId, event, opts));
+    const tail = next.catch(() => {});
+    this.queues.set(rolloutId, tail);
+    void tail.then(() => {
+      if (this.queues.get(rolloutId) === tail) this.queues.delete(rolloutId);
+    });
+    return next;
+  }
+
+  private async dispatchNow(rolloutId: string, event: RolloutEvent, opts: DispatchOptions): Promise<RolloutRecord> {
+    const started = performance.now();
+    let entry = this.active.get(rolloutId);
+    const wasActive = entry !== undefined;
+    if (!entry) {
+      // A final rollout can still take late rollback results; load it for this one event.
+      const loaded = await this.load(rolloutId);
+      if (!loaded) throw new NotFoundError(`no rollout ${rolloutId}`);
+      entry = loaded;
+    }
+    if (opts.reportId && (await this.store.hasReport(opts.reportId))) {
+      return rolloutRecord(entry.state);
+    }
+    const now = this.now();
+    // The engine checks before it mutates, so a ConflictError leaves the state as it was.
+    const { state, effects } = transition(entry.state, event, now);
+    entry.state = state;
+    const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
+    if (effects.length === 0 && !opts.reportId && logAs === null) return rolloutRecord(state);
+    try {
+      const written = await this.store.persistTransition({
+        rolloutId,
+        at: now,
+        event: logAs,
+        effects,
+        ...(opts.reportId ? { reportId: opts.reportId } : {}),
+      });
+      if (!written) await this.reload(rolloutId);
+    } catch (err) {
+      // Memory ran ahead of the store: throw the in-memory state away and rebuild it from rows.
+      this.log.error({ rolloutId, err: String(err) }, 'persisting a transition failed; reloading the rollout');
+      await this.reload(rolloutId);
+      throw err;
+    }
+    this.onTransition((performance.now() - started) / 1000);
+    const record = rolloutRecord(state);
+    if (isFinalStatus(record.state)) this.active.delete(rolloutId);
+    else if (!wasActive) this.active.set(rolloutId, entry);
+    this.announce(effects);
+    return record;
+  }
+
+  private async reload(rolloutId: string): Promise<void> {
+    this.active.delete(rolloutId);
+    const loaded = await this.load(rolloutId);
+    if (loaded && !isFinalStatus(rolloutRecord(loaded.state).state)) this.active.set(rolloutId, loaded);
+  }
+
+  private announce(effects: readonly RolloutEffect[]): void {
+    let all = false;
+    const hosts = new Set<string>();
+    for (const e of effects) {
+      if (e.type === 'rollout') all = true;
+      else if (e.type === 'step') hosts.add(e.step.host);
+      else if (e.type === 'assign') hosts.add(e.host);
+    }
+    if (all) this.onAssignmentsChanged(null);
+    else if (hosts.size > 0) this.onAssignmentsChanged([...hosts]);
+  }
+
+  /** A host was heard from: rollouts waiting on it learn it is alive. No write unless something changes. */
+  async heartbeat(host: string): Promise<void> {
+    await Promise.all(
+      [...this.active.keys()].map((id) =>
+        this.dispatch(id, { type: 'heartbeat', host }, { logAs: null }).catch((err: unknown) =>
+          this.log.warn({ rolloutId: id, err: String(err) }, 'heartbeat dispatch failed'),
+        ),
+      ),
+    );
+  }
+
+  /** A host enrolled or changed labels: active rollouts may take it into waves not started yet. */
+  async hostSeen(host: HostInfo): Promise<void> {
+    await Promise.all(
+      [...this.active.keys()].map((id) =>
+        this.dispatch(id, { type: 'hostSeen', host }, { logAs: null }).catch((err: unknown) =>
+          this.log.warn({ rolloutId: id, err: String(err) }, 'hostSeen dispatch failed'),
+        ),
+      ),
+    );
+  }
+
+  /** Ticks every active rollout whose next deadline has come. */
+  async tickAll(): Promise<void> {
+    const now = this.now();
+    const due: string[] = [];
+    for (const [id, entry] of this.active) {
+      const deadline = nextDeadline(entry.state);
+      if (deadline !== null && deadline <= now) due.push(id);
+    }
+    await Promise.all(
+      due.map((id) =>
+        this.dispatch(id, { type: 'tick' }, { logAs: null }).catch((err: unknown) =>
+          this.log.error({ rolloutId: id, err: String(err) }, 'tick failed'),
+        ),
+      ),
+    );
+  }
+
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.tickAll().finally(() => this.scheduleTick());
+    }, this.tickMs);
+    this.timer.unref?.();
+  }
+
+  isActive(rolloutId: string): boolean {
+    return this.active.has(rolloutId);
+  }
+
+  /** Operator command by name, as the API exposes it. */
+  command(rolloutId: string, name: 'pause' | 'resume' | 'abort' | 'approve' | 'rollback', actor: string): Promise<RolloutRecord> {
+    const event: RolloutEvent = { type: name, actor };
+    return this.dispatch(rolloutId, event, {
+      logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } },
+    });
+  }
+}
+
+function describeEvent(event: RolloutEvent): LogInput | null {
+  switch (event.type) {
+    case 'applyResult':
+    case 'checkResult':
+    case 'rollbackResult': {
+      const what = event.type.replace('Result', '');
+      // Passing periodic checks are not logged: they would drown the log in a long bake.
+      if (event.type === 'checkResult' && event.ok) return null;
+      return {
+        kind: `report.${what}`,
+        message: `${event.host}: ${what} ${event.ok ? 'succeeded' : 'failed'}${event.message ? `: ${event.message}` : ''}`,
+        host: event.host,
+        data: { attempt: event.attempt, ok: event.ok },
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+export { ConflictError };

@@ -1,0 +1,115 @@
+// Routes agents call: enroll (enrollment token), then heartbeat, assignments (long-poll) and
+// reports with the host's own credential.
+import { createHash } from 'node:crypto';
+import { Hono } from 'hono';
+import type { RolloutEvent } from '../../core/rollout/types.ts';
+import { SluiceError } from '../../core/errors.ts';
+import type { HostAssignment } from '../../store/store.ts';
+import { type AppDeps, type AppEnv, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
+import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
+import { hashSecret, newSecret } from '../tokens.ts';
+
+export function assignmentView(a: HostAssignment): Record<string, unknown> {
+  return {
+    rolloutId: a.rolloutId,
+    rolloutName: a.rolloutName,
+    attempt: a.attempt,
+    action: a.action,
+    change: a.plan.change,
+    checks: a.plan.checks,
+    checkInterval: a.plan.checkInterval,
+    confirmWindow: a.plan.confirmWindow,
+    preflight: a.plan.preflight,
+  };
+}
+
+function versionOf(list: readonly HostAssignment[]): string {
+  const key = list.map((a) => `${a.rolloutId}:${a.attempt}:${a.action}`).sort().join('|');
+  return createHash('sha1').update(key).digest('hex').slice(0, 16);
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.post('/enroll', requireEnrollToken(deps), async (c) => {
+    const body = await readBody(c, enrollBody);
+    const credential = newSecret('shc');
+    const now = deps.now();
+    const row = await deps.store.enrollHost({
+      name: body.name,
+      labels: body.labels,
+      facts: body.facts ?? {},
+      credentialHash: hashSecret(credential),
+      now,
+    });
+    deps.log.info({ host: row.name, labels: row.labels }, 'host enrolled');
+    await deps.driver.hostSeen({ name: row.name, labels: row.labels });
+    return c.json({ host: row.name, credential });
+  });
+
+  r.post('/heartbeat', requireHost(deps), async (c) => {
+    const host = c.get('host');
+    const body = await readBody(c, heartbeatBody);
+    await deps.store.recordHeartbeat(host.name, {
+      now: deps.now(),
+      ...(body.labels ? { labels: body.labels } : {}),
+      ...(body.facts ? { facts: body.facts } : {}),
+    });
+    deps.metrics.heartbeats.inc();
+    await deps.driver.heartbeat(host.name);
+    if (body.labels && !sameLabels(body.labels, host.labels)) {
+      await deps.driver.hostSeen({ name: host.name, labels: body.labels });
+    }
+    return c.json({ ok: true, heartbeatMs: deps.heartbeatMs });
+  });
+
+  r.get('/assignments', requireHost(deps), async (c) => {
+    const host = c.get('host');
+    const q = readQuery(c, assignmentsQuery);
+    let list = await deps.store.assignmentsForHost(host.name);
+    let version = versionOf(list);
+    if (q.version === version && q.waitMs > 0) {
+      await deps.hub.wait(host.name, q.waitMs, c.req.raw.signal);
+      list = await deps.store.assignmentsForHost(host.name);
+      version = versionOf(list);
+    }
+    return c.json({ version, assignments: list.map(assignmentView) });
+  });
+
+  r.post('/reports', requireHost(deps), async (c) => {
+    const host = c.get('host');
+    const body = await readBody(c, reportsBody);
+    const accepted: string[] = [];
+    for (const report of body.reports) {
+      const base = { host: host.name, attempt: report.attempt, ok: report.ok, ...(report.message !== undefined ? { message: report.message } : {}) };
+      const event: RolloutEvent =
+        report.kind === 'apply'
+          ? { type: 'applyResult', ...base }
+          : report.kind === 'check'
+            ? { type: 'checkResult', ...base }
+            : { type: 'rollbackResult', ...base };
+      try {
+        await deps.driver.dispatch(report.rolloutId, event, { reportId: report.id });
+        accepted.push(report.id);
+      } catch (err) {
+        if (err instanceof SluiceError && (err.code === 'not_found' || err.code === 'conflict' || err.code === 'invalid')) {
+          // Nothing will ever make this report apply: acknowledge it so the agent stops resending.
+          deps.log.warn({ host: host.name, reportId: report.id, rolloutId: report.rolloutId, reason: err.message }, 'report ignored');
+          accepted.push(report.id);
+        } else {
+          // Store trouble: leave it unacknowledged; the agent keeps it in its outbox and retries.
+          deps.log.error({ host: host.name, reportId: report.id, err: String(err) }, 'report not processed');
+          break;
+        }
+      }
+    }
+    return c.json({ accepted });
+  });
+
+  return r;
+}

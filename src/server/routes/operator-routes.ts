@@ -1,0 +1,114 @@
+// Routes operators call with the admin token: start and steer rollouts, read their waves,
+// steps and event log, list hosts.
+import { Hono } from 'hono';
+import { checkPlan } from '../../core/plan/parse-plan.ts';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { StoredRollout, HostRow, EventRow } from '../../store/store.ts';
+import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
+import { createRolloutBody, eventsQuery } from '../schemas.ts';
+
+export function rolloutView(stored: StoredRollout): Record<string, unknown> {
+  const { rollout, plan } = stored;
+  const byWave = new Map<number, StoredRollout['steps'][number][]>();
+  for (const s of stored.steps) {
+    let list = byWave.get(s.waveIndex);
+    if (!list) byWave.set(s.waveIndex, (list = []));
+    list.push(s);
+  }
+  return {
+    id: rollout.id,
+    name: rollout.name,
+    state: rollout.state,
+    reason: rollout.reason,
+    createdAt: rollout.createdAt,
+    updatedAt: rollout.updatedAt,
+    failedTotal: rollout.failedTotal,
+    onFailure: plan.onFailure,
+    waves: stored.waves.map((w) => {
+      const bake = plan.waves[w.specIndex]?.bake ?? 0;
+      const hosts = (byWave.get(w.index) ?? []).slice().sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+      return {
+        name: w.name,
+        state: w.state,
+        startedAt: w.startedAt,
+        bakeStartedAt: w.bakeStartedAt,
+        bakeEndsAt: w.bakeStartedAt === null ? null : w.bakeStartedAt + bake,
+        finishedAt: w.finishedAt,
+        failed: w.failed,
+        hosts: hosts.map((s) => ({ name: s.host, state: s.state, message: s.message, updatedAt: s.updatedAt })),
+      };
+    }),
+    pendingWaves: rollout.state === 'running' || rollout.state === 'paused' || rollout.state === 'pending'
+      ? plan.waves.slice(rollout.nextSpec).map((w) => w.name)
+      : [],
+  };
+}
+
+export function hostView(h: HostRow, now: number, onlineWithinMs: number): Record<string, unknown> {
+  return {
+    name: h.name,
+    labels: h.labels,
+    status: now - h.lastSeen <= onlineWithinMs ? 'online' : 'offline',
+    lastSeen: h.lastSeen,
+    enrolledAt: h.enrolledAt,
+    facts: h.facts,
+  };
+}
+
+function eventView(e: EventRow): Record<string, unknown> {
+  return { seq: e.seq, at: e.at, kind: e.kind, message: e.message, host: e.host, wave: e.wave };
+}
+
+export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.use('*', requireAdmin(deps));
+
+  r.post('/rollouts', async (c) => {
+    const body = await readBody(c, createRolloutBody);
+    const file = body.file ?? 'plan.yaml';
+    const { plan, problems } = checkPlan(body.plan, file);
+    if (!plan || problems.length > 0) {
+      throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    }
+    const record = await deps.driver.createRollout(plan, body.plan, c.get('actor'));
+    deps.log.info({ rolloutId: record.id, name: record.name }, 'rollout started');
+    return c.json({ id: record.id, name: record.name, state: record.state }, 201);
+  });
+
+  r.get('/rollouts', async (c) => {
+    const list = await deps.store.listRollouts(200);
+    return c.json({
+      rollouts: list.map((x) => ({ id: x.id, name: x.name, state: x.state, reason: x.reason, createdAt: x.createdAt, updatedAt: x.updatedAt })),
+    });
+  });
+
+  r.get('/rollouts/:id', async (c) => {
+    const stored = await deps.store.loadRollout(c.req.param('id'));
+    if (!stored) throw new NotFoundError(`no rollout ${c.req.param('id')}`);
+    return c.json(rolloutView(stored));
+  });
+
+  r.get('/rollouts/:id/events', async (c) => {
+    const id = c.req.param('id');
+    const q = readQuery(c, eventsQuery);
+    const stored = await deps.store.loadRollout(id);
+    if (!stored) throw new NotFoundError(`no rollout ${id}`);
+    const events = await deps.store.listEvents(id, q.after, q.limit);
+    return c.json({ events: events.map(eventView) });
+  });
+
+  for (const name of ['pause', 'resume', 'abort', 'approve', 'rollback'] as const) {
+    r.post(`/rollouts/:id/${name}`, async (c) => {
+      const record = await deps.driver.command(c.req.param('id'), name, c.get('actor'));
+      return c.json({ id: record.id, state: record.state });
+    });
+  }
+
+  r.get('/hosts', async (c) => {
+    const hosts = await deps.store.listHosts();
+    const now = deps.now();
+    return c.json({ hosts: hosts.map((h) => hostView(h, now, deps.heartbeatMs * 3)) });
+  });
+
+  return r;
+}

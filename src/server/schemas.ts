@@ -1,0 +1,55 @@
+// Request bodies of the HTTP API, validated once at the boundary. The same schemas feed the
+// OpenAPI document, so the document cannot drift from what the server accepts.
+import { z } from 'zod';
+
+export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
+const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
+
+export const labelsSchema = z
+  .record(z.string().regex(LABEL_KEY, 'label keys are 1-63 characters of A-Z a-z 0-9 . _ / -'), z.string().max(253))
+  .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
+
+export const factsSchema = z.record(z.string().max(128), z.unknown());
+
+export const enrollBody = z.strictObject({
+  name: z.string().regex(HOST_NAME, 'host names are 1-253 characters of A-Z a-z 0-9 . _ -'),
+  labels: labelsSchema.default({}),
+  facts: factsSchema.optional(),
+});
+
+export const heartbeatBody = z.strictObject({
+  labels: labelsSchema.optional(),
+  facts: factsSchema.optional(),
+});
+
+export const reportSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, 'report ids are 8-100 characters of A-Z a-z 0-9 _ -'),
+  rolloutId: z.string().min(1).max(100),
+  attempt: z.number().int().min(0).max(1_000_000),
+  kind: z.enum(['apply', 'check', 'rollback']),
+  ok: z.boolean(),
+  message: z.string().max(8192).optional(),
+  at: z.number().int().nonnegative().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const reportsBody = z.strictObject({
+  reports: z.array(reportSchema).min(1).max(100),
+});
+
+export const MAX_PLAN_BYTES = 256 * 1024;
+
+export const createRolloutBody = z.strictObject({
+  plan: z.string().min(1).max(MAX_PLAN_BYTES, 'plans are at most 256 KiB'),
+  file: z.string().max(255).optional(),
+});
+
+export const assignmentsQuery = z.object({
+  waitMs: z.coerce.number().int().min(0).max(30_000).default(0),
+  version: z.string().max(100).optional(),
+});
+
+export const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
