@@ -176,7 +176,7 @@ export class StepActions {
   private async checkOnce(a: Assignment, baseline: InvariantSnapshot | null, signal?: AbortSignal): Promise<AgentReport | null> {
     const outcome = await runChecks(
       a.checks,
-      { root: this.d.root, log: this.d.log, baseline, ...(signal ? { signal } : {}) },
+      { root: this.d.root, log: this.d.log, baseline, host: this.d.host(), rolloutId: a.rolloutId, ...(signal ? { signal } : {}) },
       this.d.checkRunners,
     );
     if (signal?.aborted) return null;

@@ -4,6 +4,9 @@ import type { AgentLog } from '../changes/change-runner.ts';
 
 export interface CheckContext {
   readonly root: string;
+  /** The host's name and the rollout being checked: `command` checks get them as SLUICE_HOST / SLUICE_ROLLOUT_ID. */
+  readonly host?: string;
+  readonly rolloutId?: string;
   readonly log: AgentLog;
   /**
    * Invariant snapshot taken just before the change was applied (`ip -j rule`, `ip -j route show
