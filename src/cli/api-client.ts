@@ -1,0 +1,212 @@
+// A small typed client for the operator routes of the HTTP API (docs/api.md). Every failure comes
+// back as a SluiceError carrying the server's own code and message, so the CLI maps it to an exit
+// code in one place.
+import { z } from 'zod';
+import {
+  ConflictError,
+  NotFoundError,
+  SluiceError,
+  UnavailableError,
+  ValidationError,
+  isErrorCode,
+} from '../core/errors.ts';
+import type { ErrorCode } from '../core/errors.ts';
+
+// Responses are parsed, not trusted: a server of another version should fail with a clear
+// message, not with `undefined` deep inside a renderer.
+const instant = z.number();
+
+const rolloutSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  reason: z.string().nullable().optional().transform((v) => v ?? null),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+const hostStepSchema = z.object({
+  name: z.string(),
+  state: z.string(),
+  message: z.string().nullable().optional().transform((v) => v ?? null),
+  updatedAt: instant.nullable().optional().transform((v) => v ?? null),
+});
+
+const waveViewSchema = z.object({
+  name: z.string(),
+  state: z.string(),
+  startedAt: instant.nullable().optional().transform((v) => v ?? null),
+  bakeStartedAt: instant.nullable().optional().transform((v) => v ?? null),
+  bakeEndsAt: instant.nullable().optional().transform((v) => v ?? null),
+  failed: z.number().optional().transform((v) => v ?? 0),
+  hosts: z.array(hostStepSchema),
+});
+
+const rolloutViewSchema = rolloutSummarySchema.extend({
+  waves: z.array(waveViewSchema),
+  pendingWaves: z.array(z.string()).optional().transform((v) => v ?? []),
+});
+
+const eventSchema = z.object({
+  seq: z.number(),
+  at: instant,
+  kind: z.string(),
+  message: z.string(),
+  host: z.string().nullable().optional().transform((v) => v ?? null),
+  wave: z.string().nullable().optional().transform((v) => v ?? null),
+});
+
+const hostSchema = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+  status: z.string(),
+  lastSeen: instant.nullable().optional().transform((v) => v ?? null),
+});
+
+const startedSchema = z.object({ id: z.string(), name: z.string(), state: z.string() });
+const actionResultSchema = z.object({ id: z.string(), state: z.string() });
+
+const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    problems: z.array(z.object({ line: z.number(), col: z.number(), message: z.string() })).optional(),
+  }),
+});
+
+export type RolloutSummary = z.infer<typeof rolloutSummarySchema>;
+export type RolloutView = z.infer<typeof rolloutViewSchema>;
+export type WaveView = z.infer<typeof waveViewSchema>;
+export type HostStepView = z.infer<typeof hostStepSchema>;
+export type RolloutEventView = z.infer<typeof eventSchema>;
+export type HostView = z.infer<typeof hostSchema>;
+export type StartedRollout = z.infer<typeof startedSchema>;
+export type RolloutActionResult = z.infer<typeof actionResultSchema>;
+
+export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'approve', 'rollback'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+export interface ApiClient {
+  readonly server: string;
+  startRollout(plan: string, file?: string): Promise<StartedRollout>;
+  listRollouts(): Promise<RolloutSummary[]>;
+  getRollout(id: string): Promise<RolloutView>;
+  rolloutAction(id: string, action: RolloutAction): Promise<RolloutActionResult>;
+  /** Events with `seq` greater than `after`, oldest first. */
+  listEvents(id: string, after?: number, limit?: number): Promise<RolloutEventView[]>;
+  listHosts(): Promise<HostView[]>;
+}
+
+export interface ApiClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:7400 */
+  readonly server: string;
+  readonly token: string;
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof globalThis.fetch;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'too_large',
+  503: 'unavailable',
+};
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const base = options.server.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+
+  async function call<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${options.token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetchImpl(`${base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw transportError(error, base, timeoutMs);
+    }
+    const json = parseJson(text);
+    if (!response.ok) throw errorFromResponse(response.status, json);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new SluiceError(
+        'failed',
+        `unexpected answer from the Sluice server at ${base} (${method} ${path}): ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`,
+      );
+    }
+    return parsed.data;
+  }
+
+  const rolloutPath = (id: string) => `/v1/rollouts/${encodeURIComponent(id)}`;
+
+  return {
+    server: base,
+    startRollout: (plan, file) =>
+      call('POST', '/v1/rollouts', startedSchema, file === undefined ? { plan } : { plan, file }),
+    listRollouts: async () =>
+      (await call('GET', '/v1/rollouts', z.object({ rollouts: z.array(rolloutSummarySchema) }))).rollouts,
+    getRollout: (id) => call('GET', rolloutPath(id), rolloutViewSchema),
+    rolloutAction: (id, action) => call('POST', `${rolloutPath(id)}/${action}`, actionResultSchema, {}),
+    listEvents: async (id, after, limit) => {
+      const query = new URLSearchParams();
+      if (after !== undefined) query.set('after', String(after));
+      if (limit !== undefined) query.set('limit', String(limit));
+      const suffix = query.size > 0 ? `?${query.toString()}` : '';
+      return (await call('GET', `${rolloutPath(id)}/events${suffix}`, z.object({ events: z.array(eventSchema) }))).events;
+    },
+    listHosts: async () => (await call('GET', '/v1/hosts', z.object({ hosts: z.array(hostSchema) }))).hosts,
+  };
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns an HTTP error answer into the matching SluiceError, keeping the server's words. */
+export function errorFromResponse(status: number, body: unknown): SluiceError {
+  const parsed = errorBodySchema.safeParse(body);
+  const code: ErrorCode =
+    parsed.success && isErrorCode(parsed.data.error.code) ? parsed.data.error.code : (STATUS_CODES[status] ?? 'failed');
+  const message = parsed.success ? parsed.data.error.message : `the server answered HTTP ${status}`;
+  switch (code) {
+    case 'invalid':
+      return new ValidationError(message, parsed.success ? (parsed.data.error.problems ?? []) : []);
+    case 'not_found':
+      return new NotFoundError(message);
+    case 'conflict':
+      return new ConflictError(message);
+    case 'unavailable':
+      return new UnavailableError(message);
+    case 'unauthenticated':
+      return new SluiceError(code, `${message} (pass the admin token with --token or SLUICE_TOKEN)`);
+    default:
+      return new SluiceError(code, message);
+  }
+}
+
+function transportError(error: unknown, base: string, timeoutMs: number): SluiceError {
+  if (error instanceof SluiceError) return error;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return new UnavailableError(`the Sluice server at ${base} did not answer within ${Math.round(timeoutMs / 1000)}s`, {
+      cause: error,
+    });
+  }
+  // fetch wraps every network failure (refused, DNS, reset) in a TypeError("fetch failed").
+  return new UnavailableError(`cannot reach the Sluice server at ${base}: is \`sluice server\` running?`, { cause: error });
+}

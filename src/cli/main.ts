@@ -1,0 +1,23 @@
+// The `sluice` command line: one file per command group in this folder, wired together here.
+// bin/sluice runs this file through tsx; run-cli.ts owns parsing and exit codes.
+import { registerAgentCommand } from './agent-command.ts';
+import { registerHostsCommand } from './hosts-command.ts';
+import { createProcessIo } from './io.ts';
+import { registerPlanCommands } from './plan-command.ts';
+import { registerRolloutCommands } from './rollout-command.ts';
+import { runCli } from './run-cli.ts';
+import { registerServerCommand } from './server-command.ts';
+import { registerSimCommand } from './sim-command.ts';
+import { registerPlanAnalyze } from './plan-analyze.ts';
+
+const io = createProcessIo();
+const code = await runCli(process.argv.slice(2), io, (program) => {
+  registerServerCommand(program);
+  registerAgentCommand(program);
+  registerPlanAnalyze(registerPlanCommands(program));
+  registerRolloutCommands(program, io);
+  registerHostsCommand(program, io);
+  registerSimCommand(program);
+});
+// Never force 0: a long-running command (server, agent) keeps the process alive on its own.
+if (code !== 0) process.exitCode = code;

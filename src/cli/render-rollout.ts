@@ -1,0 +1,165 @@
+// `sluice rollout status` and `rollout list`: a rollout as terminal text (header, one line per wave
+// with a progress bar and counts, the failed hosts with their messages) and as stable JSON.
+import type { HostStepView, RolloutSummary, RolloutView, WaveView } from './api-client.ts';
+import { createPaint, styleForState } from './render-style.ts';
+import type { Paint } from './render-style.ts';
+import { renderTable } from './render-table.ts';
+import { formatAgo, formatDuration, toIso } from './render-time.ts';
+
+export interface RenderOptions {
+  readonly now: number;
+  readonly color: boolean;
+}
+
+export interface RolloutStatusJson {
+  readonly id: string;
+  readonly name: string;
+  readonly state: string;
+  readonly reason: string | null;
+  readonly createdAt: string | null;
+  readonly updatedAt: string | null;
+  readonly waves: { name: string; state: string; hosts: { name: string; state: string; message: string | null }[] }[];
+}
+
+/** DESIGN.md's `rollout status --json`: `{id, name, state, waves: [{name, state, hosts: [{name, state}]}]}` plus a few fields. */
+export function rolloutStatusJson(view: RolloutView): RolloutStatusJson {
+  return {
+    id: view.id,
+    name: view.name,
+    state: view.state,
+    reason: view.reason,
+    createdAt: toIso(view.createdAt),
+    updatedAt: toIso(view.updatedAt),
+    waves: view.waves.map((w) => ({
+      name: w.name,
+      state: w.state,
+      hosts: w.hosts.map((h) => ({ name: h.name, state: h.state, message: h.message })),
+    })),
+  };
+}
+
+/** What a watcher compares to decide whether anything worth printing again has changed. */
+export function rolloutSignature(view: RolloutView): string {
+  const { updatedAt: _ignored, ...rest } = rolloutStatusJson(view);
+  return JSON.stringify({ ...rest, pendingWaves: view.pendingWaves });
+}
+
+// Host step states in the order counts are shown; `pending` hosts were never assigned yet.
+const COUNTED: readonly (readonly [string, string])[] = [
+  ['applying', 'applying'],
+  ['verifying', 'verifying'],
+  ['failed', 'failed'],
+  ['silent', 'silent'],
+  ['rolling_back', 'rolling back'],
+  ['rolled_back', 'rolled back'],
+  ['pending', 'waiting'],
+];
+
+export function countHostStates(hosts: readonly HostStepView[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const host of hosts) counts.set(host.state, (counts.get(host.state) ?? 0) + 1);
+  return counts;
+}
+
+export function formatWaveCounts(hosts: readonly HostStepView[], paint: Paint = createPaint(false)): string {
+  if (hosts.length === 0) return 'no hosts';
+  const counts = countHostStates(hosts);
+  const parts = [paint(styleForState('healthy'), `${counts.get('healthy') ?? 0}/${hosts.length} healthy`)];
+  for (const [state, label] of COUNTED) {
+    const n = counts.get(state) ?? 0;
+    if (n > 0) parts.push(paint(styleForState(state), `${n} ${label}`));
+  }
+  const known = new Set(['healthy', ...COUNTED.map(([state]) => state)]);
+  for (const [state, n] of counts) if (!known.has(state)) parts.push(`${n} ${state}`);
+  return parts.join(', ');
+}
+
+export const BAR_WIDTH = 20;
+
+/** `[####xx--------------]`: healthy hosts as `#`, failed or silent ones as `x`, the rest `-`. */
+export function renderProgressBar(hosts: readonly HostStepView[], paint: Paint = createPaint(false), width = BAR_WIDTH): string {
+  const total = hosts.length;
+  if (total === 0) return `[${'-'.repeat(width)}]`;
+  const counts = countHostStates(hosts);
+  const healthy = counts.get('healthy') ?? 0;
+  const bad = (counts.get('failed') ?? 0) + (counts.get('silent') ?? 0);
+  // A single failed host among thousands must still show, so any non-zero count gets a cell.
+  const badCells = bad > 0 ? Math.max(1, Math.round((bad / total) * width)) : 0;
+  let goodCells = healthy > 0 ? Math.max(1, Math.round((healthy / total) * width)) : 0;
+  if (healthy + bad === total) goodCells = width - badCells;
+  // Only a wave with no host left in progress gets a full bar.
+  else if (goodCells + badCells >= width) goodCells = Math.max(0, width - badCells - 1);
+  const rest = width - goodCells - badCells;
+  return `[${paint('green', '#'.repeat(goodCells))}${paint('red', 'x'.repeat(badCells))}${'-'.repeat(rest)}]`;
+}
+
+function waveNote(wave: WaveView, view: RolloutView, now: number): string {
+  if (wave.state === 'baking' && wave.bakeEndsAt !== null) {
+    const left = wave.bakeEndsAt - now;
+    return left > 0 ? `bake ${formatDuration(left)} left` : 'bake ending';
+  }
+  if (wave.state === 'awaiting_approval') return `waiting for approval: sluice rollout approve ${view.id}`;
+  return '';
+}
+
+function failedHostLines(wave: WaveView, paint: Paint): string[] {
+  return wave.hosts
+    .filter((h) => h.state === 'failed' || h.state === 'silent')
+    .map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${h.message !== null && h.message !== '' ? `: ${h.message}` : ''}`);
+}
+
+export function renderRolloutStatus(view: RolloutView, options: RenderOptions): string {
+  const paint = createPaint(options.color);
+  const lines: string[] = [];
+  lines.push(`${paint('bold', view.name)}  ${paint('dim', view.id)}  ${paint(styleForState(view.state), view.state)}`);
+  if (view.reason !== null && view.reason !== '') lines.push(`reason: ${view.reason}`);
+  lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}, updated ${formatAgo(view.updatedAt, options.now)}`));
+  lines.push('');
+
+  const waveRows = view.waves.map((w) => [
+    `  ${w.name}`,
+    paint(styleForState(w.state), w.state),
+    renderProgressBar(w.hosts, paint),
+    formatWaveCounts(w.hosts, paint),
+    paint('dim', waveNote(w, view, options.now)),
+  ]);
+  const pendingRows = view.pendingWaves.map((name) => [`  ${name}`, paint('dim', 'not started'), '', '', '']);
+  if (waveRows.length + pendingRows.length === 0) {
+    lines.push('  no waves yet');
+  } else {
+    const rendered = renderTable([...waveRows, ...pendingRows]).split('\n');
+    view.waves.forEach((wave, i) => {
+      lines.push(rendered[i] ?? '');
+      lines.push(...failedHostLines(wave, paint));
+    });
+    lines.push(...rendered.slice(view.waves.length, view.waves.length + pendingRows.length));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function rolloutListJson(rollouts: readonly RolloutSummary[]): {
+  id: string;
+  name: string;
+  state: string;
+  reason: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+}[] {
+  return rollouts.map((r) => ({
+    id: r.id,
+    name: r.name,
+    state: r.state,
+    reason: r.reason,
+    createdAt: toIso(r.createdAt),
+    updatedAt: toIso(r.updatedAt),
+  }));
+}
+
+export function renderRolloutList(rollouts: readonly RolloutSummary[], options: RenderOptions): string {
+  if (rollouts.length === 0) return 'No rollouts yet. Start one: sluice rollout start PLAN.yaml\n';
+  const paint = createPaint(options.color);
+  return renderTable([
+    ['ID', 'NAME', 'STATE', 'CREATED', 'REASON'].map((h) => paint('bold', h)),
+    ...rollouts.map((r) => [r.id, r.name, paint(styleForState(r.state), r.state), formatAgo(r.createdAt, options.now), r.reason ?? '']),
+  ]);
+}
