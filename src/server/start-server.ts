@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { openStore } from '../store/open-store.ts';
+import { acquirePostgresServerLock, type ServerLock } from '../store/postgres-server-lock.ts';
 import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
@@ -65,9 +66,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         enrollToken: opts.enrollToken ?? process.env.SLUICE_ENROLL_TOKEN,
       });
 
+  // PGlite locks its data dir itself; PostgreSQL needs an explicit lock so only one server drives.
+  const serverLock: ServerLock | null = opts.databaseUrl ? await acquirePostgresServerLock(opts.databaseUrl) : null;
   const store = await openStore(
     opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : opts.memory ? { memory: true } : { dataDir },
-  );
+  ).catch(async (err: unknown) => {
+    await serverLock?.release();
+    throw err;
+  });
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
   const driver = new RolloutDriver({
@@ -94,6 +100,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }).catch(async (err: unknown) => {
     await driver.stop();
     await store.close();
+    await serverLock?.release();
     throw err;
   });
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -119,6 +126,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       });
       await driver.stop();
       await store.close();
+      await serverLock?.release();
     },
   };
 }
