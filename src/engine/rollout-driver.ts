@@ -116,7 +116,8 @@ export class RolloutDriver {
       message: `rollout ${plan.name} created by ${actor}`,
       data: { actor },
     });
-    this.active.set(id, { plan, state });
+    // Not in `active` until started: heartbeats and enrollments meanwhile are for started rollouts
+    // only, and the start event below takes the inventory as it is then.
     const hosts = await this.store.listHosts();
     const infos: HostInfo[] = hosts.map((h) => ({ name: h.name, labels: h.labels }));
     return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
