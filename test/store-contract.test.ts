@@ -396,6 +396,41 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect((await store.activeRolloutIds()).includes(b)).toBe(false);
     });
 
+    it('records drift once per event id, resolves conditions up to their time, lists newest first', async () => {
+      const host = nextId('drift');
+      const other = nextId('drift');
+      for (const h of [host, other]) await store.enrollHost({ name: h, labels: {}, facts: {}, credentialHash: `h-${h}`, now: 1 });
+      const uu = { kind: 'unattended-upgrades-enabled', subject: 'apt', message: 'unattended-upgrades can run', open: true, data: null };
+      const pkg = { id: 'e-pkg', kind: 'package-changed', subject: 'systemd', message: 'systemd changed with no Sluice step', at: 110, open: true, data: { from: '1', to: '2' } };
+      expect(await store.recordDrift(host, { events: [{ ...uu, id: 'e-uu-1', at: 100 }, pkg], resolved: [] }, 1000)).toBe(2);
+      // a re-send (lost answer) changes nothing; the same id on another host is that host's own event
+      expect(await store.recordDrift(host, { events: [{ ...uu, id: 'e-uu-1', at: 100 }], resolved: [] }, 1001)).toBe(0);
+      expect(await store.recordDrift(other, { events: [{ ...uu, id: 'e-uu-1', at: 100 }], resolved: [] }, 1002)).toBe(1);
+      // an action is stored closed
+      await store.recordDrift(host, { events: [{ id: 'e-enf', kind: 'enforced', subject: 'apt', message: 'enforce: masked', at: 200, open: false, data: null }], resolved: [] }, 2000);
+
+      let open = await store.listDrift({ host, open: true });
+      expect(open.map((e) => e.id).sort()).toEqual(['e-pkg', 'e-uu-1']);
+      expect(open.find((e) => e.id === 'e-pkg')).toEqual({
+        host, id: 'e-pkg', kind: 'package-changed', subject: 'systemd', message: 'systemd changed with no Sluice step',
+        at: 110, receivedAt: 1000, resolvedAt: null, data: { from: '1', to: '2' },
+      });
+
+      // resolved at 300 closes what was seen up to 300, and not an event seen again later
+      await store.recordDrift(host, { events: [{ ...uu, id: 'e-uu-2', at: 400 }], resolved: [{ kind: 'unattended-upgrades-enabled', subject: 'apt', at: 300 }] }, 3000);
+      open = await store.listDrift({ host, open: true });
+      expect(open.map((e) => e.id).sort()).toEqual(['e-pkg', 'e-uu-2']);
+      const all = await store.listDrift({ host });
+      expect(all.map((e) => e.id)).toEqual(['e-uu-2', 'e-enf', 'e-pkg', 'e-uu-1']);
+      expect(all.find((e) => e.id === 'e-uu-1')?.resolvedAt).toBe(3000);
+      expect(all.find((e) => e.id === 'e-enf')?.resolvedAt).toBe(2000);
+      // the other host's drift is untouched, and both show up fleet-wide
+      expect((await store.listDrift({ host: other, open: true })).map((e) => e.id)).toEqual(['e-uu-1']);
+      const fleet = await store.listDrift({ open: true, limit: 10_000 });
+      expect(fleet.filter((e) => e.host === host || e.host === other)).toHaveLength(3);
+      expect(await store.listDrift({ host, limit: 1 })).toHaveLength(1);
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');
@@ -496,7 +531,7 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['events', 'hosts', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['drift_events', 'events', 'hosts', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }

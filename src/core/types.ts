@@ -228,3 +228,25 @@ export interface StepRecord {
   readonly checkedAt: Instant | null;
   readonly updatedAt: Instant;
 }
+
+// ---- Drift (issue 3): what agents report and the server stores -------------------------------
+
+/**
+ * Drift kinds (open while the condition holds) and the guard's own actions (recorded closed).
+ * package-changed: a version changed with no Sluice step; unattended-upgrades-enabled: it can run;
+ * rules-vanished / routes-vanished: routing state vanished while no change ran; enforced / relaxed:
+ * `--drift enforce` switched the updaters off / `--drift report` switched them back on; restored:
+ * vanished rules/routes put back; enforce-problem: enforce could not do something.
+ */
+export const DRIFT_EVENT_KINDS = [
+  'package-changed',
+  'unattended-upgrades-enabled',
+  'rules-vanished',
+  'routes-vanished',
+  'enforced',
+  'relaxed',
+  'restored',
+  'enforce-problem',
+] as const;
+export type DriftEventKind = (typeof DRIFT_EVENT_KINDS)[number];
+export type DriftPolicy = 'report' | 'enforce';

@@ -12,6 +12,7 @@ import type { ServerMetrics } from './metrics.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
+import { driftRoutes } from './routes/drift-routes.ts';
 import { buildOpenApi } from './openapi.ts';
 
 export interface AppDeps {
@@ -157,6 +158,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/v1/openapi.json', requireAdmin(deps), (c) => c.json(buildOpenApi()));
 
   app.route('/v1/agent', agentRoutes(deps));
+  app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', operatorRoutes(deps));
   return app;
 }

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document served at /v1/openapi.json. Request bodies come from the same zod
 // schemas the routes validate with; responses are described by hand (docs/api.md has examples).
 import { z } from 'zod';
-import { createRolloutBody, enrollBody, heartbeatBody, reportsBody } from './schemas.ts';
+import { createRolloutBody, driftBody, enrollBody, heartbeatBody, reportsBody } from './schemas.ts';
 
 const errorResponse = {
   description: 'Error',
@@ -90,6 +90,25 @@ export function buildOpenApi(): Record<string, unknown> {
       '/v1/rollouts/{id}/abort': command('Abort'),
       '/v1/rollouts/{id}/approve': command('Approve the wave waiting for approval in'),
       '/v1/rollouts/{id}/rollback': command('Roll back'),
+      '/v1/agent/drift': {
+        post: { summary: 'Report drift events and resolved conditions (idempotent by event id)', security: host, requestBody: body(driftBody), responses: { '200': ok('{recorded}'), ...errors } },
+      },
+      '/v1/drift': {
+        get: {
+          summary: 'Drift by host and fleet-wide: open drift per kind, recent events',
+          security: admin,
+          parameters: [{ name: 'host', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 5000 } }],
+          responses: { '200': ok('{summary, hosts, events}'), ...errors },
+        },
+      },
+      '/v1/updates': {
+        get: {
+          summary: 'Pending (security) updates reported in host facts, by package and per host',
+          security: admin,
+          parameters: [{ name: 'all', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } }],
+          responses: { '200': ok('{updates, hosts}'), ...errors },
+        },
+      },
       '/v1/hosts': { get: { summary: 'Enrolled hosts with status and facts', security: admin, responses: { '200': ok('{hosts}'), ...errors } } },
       '/v1/openapi.json': { get: { summary: 'This document', security: admin, responses: { '200': ok('OpenAPI document') } } },
     },

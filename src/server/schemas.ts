@@ -1,6 +1,7 @@
 // Request bodies of the HTTP API, validated once at the boundary. The same schemas feed the
 // OpenAPI document, so the document cannot drift from what the server accepts.
 import { z } from 'zod';
+import { DRIFT_EVENT_KINDS } from '../core/types.ts';
 
 export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
@@ -52,4 +53,33 @@ export const assignmentsQuery = z.object({
 export const eventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+// ---- drift (issue 3) ----
+
+const driftKind = z.enum(DRIFT_EVENT_KINDS);
+const driftSubject = z.string().max(512);
+
+export const driftEventSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, 'event ids are 8-100 characters of A-Z a-z 0-9 _ -'),
+  kind: driftKind,
+  subject: driftSubject,
+  message: z.string().max(8192),
+  at: z.number().int().nonnegative(),
+  open: z.boolean(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const driftBody = z.strictObject({
+  events: z.array(driftEventSchema).max(500),
+  resolved: z.array(z.strictObject({ kind: driftKind, subject: driftSubject, at: z.number().int().nonnegative() })).max(500).default([]),
+});
+
+export const driftQuery = z.object({
+  host: z.string().regex(HOST_NAME, 'host names are 1-253 characters of A-Z a-z 0-9 . _ -').optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(200),
+});
+
+export const updatesQuery = z.object({
+  all: z.enum(['true', 'false']).default('false'),
 });

@@ -5,12 +5,13 @@ import { ROLLOUT_STATES } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
-import type { EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
+import type { DriftEventRow, EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
 
 const UNIQUE_VIOLATION = '23505';
 const ACTIVE_STATES: readonly RolloutStatus[] = ['pending', 'running', 'paused', 'rolling_back'];
 const DEFAULT_LIST_ROLLOUTS = 1000;
 const DEFAULT_LIST_EVENTS = 500;
+const DEFAULT_LIST_DRIFT = 500;
 
 type Row = Record<string, unknown>;
 
@@ -168,6 +169,43 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
           plan: row.plan as Plan,
         }),
       );
+    },
+
+    async recordDrift(host, report, now) {
+      return sql.transaction(async (tx) => {
+        // $2 is used twice: cast it, or PostgreSQL cannot settle on one type for it.
+        let inserted = 0;
+        if (report.events.length > 0) {
+          const rows = await tx.query<Row>(
+            `insert into drift_events (host, id, kind, subject, message, at, received_at, resolved_at, data)
+             select $1, e.id, e.kind, e.subject, e.message, e.at, $2::bigint, case when e.open then null else $2::bigint end, e.data
+             from jsonb_to_recordset($3::jsonb) as e(id text, kind text, subject text, message text, at bigint, open boolean, data jsonb)
+             on conflict (host, id) do nothing
+             returning id`,
+            [host, now, JSON.stringify(report.events.map((e) => ({ ...e, data: e.data ?? null })))],
+          );
+          inserted = rows.length;
+        }
+        for (const r of report.resolved) {
+          await tx.query(
+            `update drift_events set resolved_at = $5::bigint
+             where host = $1 and kind = $2 and subject = $3 and resolved_at is null and at <= $4::bigint`,
+            [host, r.kind, r.subject, r.at, now],
+          );
+        }
+        return inserted;
+      });
+    },
+
+    async listDrift(filter = {}) {
+      const rows = await sql.query<Row>(
+        `select * from drift_events
+         where ($1::text is null or host = $1) and (not $2::boolean or resolved_at is null)
+         order by received_at desc, at desc, host, id
+         limit $3`,
+        [filter.host ?? null, filter.open === true, filter.limit ?? DEFAULT_LIST_DRIFT],
+      );
+      return rows.map(driftRow);
     },
 
     async rolloutCountsByState() {
@@ -389,6 +427,20 @@ function eventRow(row: Row): EventRow {
     message: String(row.message),
     host: row.host === null ? null : String(row.host),
     wave: row.wave === null ? null : String(row.wave),
+    data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+function driftRow(row: Row): DriftEventRow {
+  return {
+    host: String(row.host),
+    id: String(row.id),
+    kind: String(row.kind),
+    subject: String(row.subject),
+    message: String(row.message),
+    at: num(row.at),
+    receivedAt: num(row.received_at),
+    resolvedAt: numOrNull(row.resolved_at),
     data: (row.data ?? null) as Record<string, unknown> | null,
   };
 }

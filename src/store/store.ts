@@ -78,6 +78,48 @@ export interface TransitionWrite {
   readonly reportId?: string;
 }
 
+/** A drift event as an agent reports it (POST /v1/agent/drift). */
+export interface DriftEventInput {
+  /** Chosen by the agent; unique per host, so a re-sent event is ignored. */
+  readonly id: string;
+  readonly kind: string;
+  readonly subject: string;
+  readonly message: string;
+  /** When the agent saw it (agent clock). */
+  readonly at: Instant;
+  /** true: a condition that holds until resolved; false: a one-off (an action), stored closed. */
+  readonly open: boolean;
+  readonly data: Record<string, unknown> | null;
+}
+
+/** A condition that no longer holds: closes the host's open events of that kind and subject seen up to `at`. */
+export interface DriftResolution {
+  readonly kind: string;
+  readonly subject: string;
+  readonly at: Instant;
+}
+
+export interface DriftEventRow {
+  readonly host: string;
+  readonly id: string;
+  readonly kind: string;
+  readonly subject: string;
+  readonly message: string;
+  readonly at: Instant;
+  readonly receivedAt: Instant;
+  /** null while the drift is open. */
+  readonly resolvedAt: Instant | null;
+  readonly data: Record<string, unknown> | null;
+}
+
+export interface DriftFilter {
+  readonly host?: string;
+  /** Only events still open. */
+  readonly open?: boolean;
+  /** Default 500. */
+  readonly limit?: number;
+}
+
 export interface Store {
   readonly kind: 'pglite' | 'postgres';
   /** Applies pending migrations; safe when several processes call it at once. */
@@ -109,6 +151,15 @@ export interface Store {
   assignmentsForHost(host: string): Promise<HostAssignment[]>;
   /** Counts for /metrics. */
   rolloutCountsByState(): Promise<Record<string, number>>;
+
+  // ---- drift (issue 3) ----
+  /**
+   * Records a host's drift report in one transaction: new events first (ids already recorded for
+   * this host are ignored), then resolutions. Returns how many events were new.
+   */
+  recordDrift(host: string, report: { events: readonly DriftEventInput[]; resolved: readonly DriftResolution[] }, now: Instant): Promise<number>;
+  /** Newest first (by arrival, then agent time). */
+  listDrift(filter?: DriftFilter): Promise<DriftEventRow[]>;
 }
 
 export type { ChangeKind };
