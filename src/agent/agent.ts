@@ -3,7 +3,7 @@
 // Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
 import { arch, hostname, platform, release } from 'node:os';
 import { resolve } from 'node:path';
-import type { ChangeKind, Labels } from '../core/types.ts';
+import type { Change, ChangeKind, Labels } from '../core/types.ts';
 import type { Assignment, AssignmentsAnswer } from './assignment.ts';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
 import type { AgentLog, ChangeRunner } from './changes/change-runner.ts';
@@ -11,11 +11,13 @@ import { createChangeRunners } from './changes/index.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { createCheckRunners, type CheckRunners } from './checks/index.ts';
 import { AgentClient } from './client.ts';
+import { ServerContact, trackContact } from './commit-confirmed.ts';
 import { createAgentLog } from './log.ts';
 import { OutboxSender } from './outbox-sender.ts';
 import { Session } from './session.ts';
 import { StateDir } from './state-dir.ts';
-import { StepActions, newReport } from './step-actions.ts';
+import { StepActions, newReport, type PreflightFinding, type RestoreOutcome } from './step-actions.ts';
+import { DriftGuard, type DriftGuardOptions } from './drift-guard.ts';
 
 export type { AgentLog };
 
@@ -37,11 +39,21 @@ export interface AgentOptions {
   readonly collectFacts?: () => Promise<Record<string, unknown>>;
   /** Invariant snapshot taken just before each apply (ip rules, routes); default none. */
   readonly takeBaseline?: () => Promise<InvariantSnapshot | null>;
+  /** Preflight findings for a change on this host (with `preflight: block` any finding stops the apply); default none. */
+  readonly preflight?: (change: Change, baseline: InvariantSnapshot | null) => Promise<readonly PreflightFinding[]>;
+  /** Re-adds missing rules and routes of a snapshot (after an invariant failure, and commit-confirmed); default none. */
+  readonly restoreInvariants?: (snapshot: InvariantSnapshot) => Promise<RestoreOutcome>;
+  /** Called after a change or rollback ran on the host (e.g. to re-read package facts). */
+  readonly onHostChanged?: () => void;
+  /** Commit-confirmed: how often invariants are looked at in the window (default 1 s). */
+  readonly confirmProbeMs?: number;
   /** Runners by kind; default createChangeRunners() / createCheckRunners(). */
   readonly changeRunners?: ReadonlyMap<ChangeKind, ChangeRunner>;
   readonly checkRunners?: CheckRunners;
   /** For tests: the jitter source. */
   readonly random?: () => number;
+  /** The drift guard (`--drift report|enforce`); missing: no guard. */
+  readonly drift?: DriftGuardOptions;
 }
 
 export interface AgentHandle {
@@ -143,8 +155,13 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
   const heartbeatMs = opts.heartbeatMs ?? 5000;
   const pollWaitMs = opts.pollWaitMs ?? 25_000;
-  const collectFacts = opts.collectFacts ?? basicFacts;
-  const client = new AgentClient({ server: opts.server });
+  const baseFacts = opts.collectFacts ?? basicFacts;
+  // The drift guard adds its policy and the pending updates to the facts (set once the guard exists).
+  let driftGuard: DriftGuard | null = null;
+  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}) });
+  // Commit-confirmed needs to know when the server last answered, whichever loop asked.
+  const contact = new ServerContact();
+  const client = trackContact(new AgentClient({ server: opts.server }), contact);
   const state = await StateDir.open(resolve(opts.stateDir), log);
   const stop = new AbortController();
   const signal = stop.signal;
@@ -178,6 +195,14 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     takeBaseline: opts.takeBaseline ?? (async () => null),
     log,
     now: () => Date.now(),
+    ...(opts.preflight ? { preflight: opts.preflight } : {}),
+    ...(opts.restoreInvariants ? { restoreInvariants: opts.restoreInvariants } : {}),
+    ...(opts.onHostChanged ? { onHostChanged: opts.onHostChanged } : {}),
+    lastContact: () => contact.lastAt,
+    // A few missed heartbeats at the end of the window still count as reachable.
+    staleMs: Math.max(3 * heartbeatMs, 5000),
+    probeMs: opts.confirmProbeMs ?? 1000,
+    signal,
   });
   const workers = new Map<string, RolloutWorker>();
   const reportedInvalid = new Set<string>();
@@ -216,6 +241,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
 
   function dispatch(answer: AssignmentsAnswer): void {
+    driftGuard?.noteAssignments(answer.assignments);
     for (const bad of answer.invalid) {
       const key = bad.step ? `${bad.step.rolloutId}:${bad.step.attempt}:${bad.step.action}` : `?:${bad.problem}`;
       if (reportedInvalid.has(key)) continue;
@@ -278,7 +304,10 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   });
   // Results finished while the server was away (or before a restart) go out first.
   outbox.kick();
-  const loops = Promise.all([heartbeatLoop(), pollLoop()]);
+  if (opts.drift) {
+    driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random });
+  }
+  const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]);
 
   let stopping: Promise<void> | null = null;
   let markDone!: () => void;
@@ -291,6 +320,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       stop.abort();
       await loops.catch((err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }));
       await Promise.all([...workers.values()].map((w) => w.settled()));
+      await actions.settled();
       await outbox.idle();
       log.info('agent stopped');
       markDone();

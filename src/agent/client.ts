@@ -23,6 +23,7 @@ export interface EnrollBody {
 const enrollAnswer = z.object({ host: z.string().min(1), credential: z.string().min(1) });
 const heartbeatAnswer = z.object({ ok: z.boolean(), heartbeatMs: z.number().optional() });
 const reportsAnswer = z.object({ accepted: z.array(z.string()) });
+const driftAnswer = z.object({ recorded: z.number() });
 const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 export class AgentClient {
@@ -70,6 +71,11 @@ export class AgentClient {
 
   async reports(credential: string, reports: readonly AgentReport[], signal?: AbortSignal): Promise<{ accepted: string[] }> {
     return this.call('POST', '/v1/agent/reports', credential, { reports }, reportsAnswer, this.timeoutMs, signal);
+  }
+
+  /** Drift guard events and resolved conditions (POST /v1/agent/drift); the body is built by drift-guard.ts. */
+  async drift(credential: string, body: unknown, signal?: AbortSignal): Promise<{ recorded: number }> {
+    return this.call('POST', '/v1/agent/drift', credential, body, driftAnswer, this.timeoutMs, signal);
   }
 
   private async call<T>(

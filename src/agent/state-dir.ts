@@ -54,6 +54,15 @@ export interface StepJournal {
   readonly baseline: InvariantSnapshot | null;
   /** Set when the journal was unreadable: what the agent did for this rollout is unknown. */
   readonly unknown: string | null;
+  /** Invariant checks (ipRulesPreserved, routesPreserved) that failed after the apply: a rollback then also restores rules and routes. */
+  readonly invariantFailure?: InvariantFailure | null;
+}
+
+export interface InvariantFailure {
+  readonly at: number;
+  /** Names of the failed checks. */
+  readonly checks: readonly string[];
+  readonly message: string;
 }
 
 const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
@@ -99,6 +108,7 @@ const journalSchema = z.object({
     })
     .nullable(),
   unknown: z.string().nullable(),
+  invariantFailure: z.object({ at: z.number(), checks: z.array(z.string()), message: z.string() }).nullable().optional(),
 });
 
 /** Rollout ids and report ids become file names: only plain names, never paths. */

@@ -1,14 +1,28 @@
 // What the agent does for one assignment (apply, verify, rollback), with the journal as the
-// memory that makes every action happen at most once per attempt, across agent restarts.
+// memory that makes every action happen at most once per attempt, across agent restarts. Around
+// the runners: preflight before apply, the invariant snapshot, restoring rules and routes after a
+// rollback that follows an invariant failure, and the commit-confirmed watch after apply.
 import { randomUUID } from 'node:crypto';
-import type { ChangeKind } from '../core/types.ts';
+import type { Change, ChangeKind } from '../core/types.ts';
 import type { Assignment } from './assignment.ts';
 import { sleep } from './backoff.ts';
 import type { AgentLog, ChangeContext, ChangeRunner, StepOutcome } from './changes/change-runner.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
-import { runChecks, type CheckRunners } from './checks/index.ts';
+import { INVARIANT_CHECK_KINDS, runChecks, type CheckRunners } from './checks/index.ts';
+import { describeRoute, describeRule, diffInvariants } from './checks/invariants.ts';
+import { watchConfirmWindow } from './commit-confirmed.ts';
 import type { OutboxSender } from './outbox-sender.ts';
 import type { ActionEntry, AgentReport, ReportKind, StateDir, StepJournal } from './state-dir.ts';
+
+/** A preflight finding, as much as the agent needs of it. */
+export interface PreflightFinding {
+  readonly message: string;
+}
+
+export interface RestoreOutcome {
+  readonly ok: boolean;
+  readonly message: string;
+}
 
 // The server keeps at most 8192 characters of a report message.
 const MAX_MESSAGE = 4000;
@@ -25,7 +39,23 @@ export interface StepDeps {
   readonly takeBaseline: () => Promise<InvariantSnapshot | null>;
   readonly log: AgentLog;
   readonly now: () => number;
+  /** Findings for this change on this host (`baseline`: the routing snapshot just taken); default none. */
+  readonly preflight?: (change: Change, baseline: InvariantSnapshot | null) => Promise<readonly PreflightFinding[]>;
+  /** Re-adds the rules and routes of `snapshot` that are missing; default: cannot restore. */
+  readonly restoreInvariants?: (snapshot: InvariantSnapshot) => Promise<RestoreOutcome>;
+  /** Last successful exchange with the server (commit-confirmed); default: never, so no watch runs. */
+  readonly lastContact?: () => number | null;
+  /** How old the last exchange may be at the end of a confirm window. Default 15 s. */
+  readonly staleMs?: number;
+  /** How often commit-confirmed looks at the invariants. Default 1 s. */
+  readonly probeMs?: number;
+  /** The host changed (apply or rollback ran): e.g. re-read the package facts. */
+  readonly onHostChanged?: () => void;
+  /** The agent is stopping: commit-confirmed watches end. */
+  readonly signal?: AbortSignal;
 }
+
+export const LOCAL_ROLLBACK_PREFIX = 'rolled back locally (commit-confirmed)';
 
 export function newReport(a: Pick<Assignment, 'rolloutId' | 'attempt'>, kind: ReportKind, ok: boolean, message: string, at: number): AgentReport {
   const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}...` : message;
@@ -34,6 +64,17 @@ export function newReport(a: Pick<Assignment, 'rolloutId' | 'attempt'>, kind: Re
 
 function emptyJournal(rolloutId: string): StepJournal {
   return { rolloutId, apply: null, rollback: null, baseline: null, unknown: null };
+}
+
+/** A rollback the agent did by itself: recorded under the apply's attempt (the server's come after). */
+export function rolledBackLocally(journal: StepJournal): boolean {
+  const { apply, rollback } = journal;
+  return apply !== null && rollback !== null && rollback.attempt === apply.attempt;
+}
+
+/** The apply succeeded here and nothing rolled it back since. */
+function stillApplied(journal: StepJournal | null): boolean {
+  return journal?.apply?.state === 'done' && journal.apply.ok === true && journal.rollback === null;
 }
 
 function allowText(allow: ReadonlySet<ChangeKind>): string {
@@ -52,7 +93,33 @@ async function runRunner(
 }
 
 export class StepActions {
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly watches = new Map<string, Promise<void>>();
+
   constructor(private readonly d: StepDeps) {}
+
+  /** One journal writer per rollout at a time: the assignment worker and the confirm watch share it. */
+  private async locked<T>(rolloutId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(rolloutId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const chain = prev.then(() => mine);
+    this.locks.set(rolloutId, chain);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(rolloutId) === chain) this.locks.delete(rolloutId);
+    }
+  }
+
+  /** Resolves once every commit-confirmed watch has ended (they end when the agent's signal aborts). */
+  async settled(): Promise<void> {
+    while (this.watches.size > 0) await Promise.all([...this.watches.values()]);
+  }
 
   private changeContext(a: Assignment): ChangeContext {
     return {
@@ -93,6 +160,12 @@ export class StepActions {
   }
 
   async apply(a: Assignment): Promise<void> {
+    await this.locked(a.rolloutId, () => this.applyLocked(a));
+    const journal = await this.d.state.readJournal(a.rolloutId);
+    if (stillApplied(journal)) this.watch(a, journal!, false);
+  }
+
+  private async applyLocked(a: Assignment): Promise<void> {
     const { state, log } = this.d;
     let journal = (await state.readJournal(a.rolloutId)) ?? emptyJournal(a.rolloutId);
     const prev = journal.apply;
@@ -104,7 +177,7 @@ export class StepActions {
       journal = await this.requeue(journal, 'apply', a);
       const entry = journal.apply;
       // The agent may have died between apply and its first checks: run them now.
-      if (entry?.ok && !entry.reports.some((r) => r.kind === 'check')) await this.checkAfterApply(a, journal);
+      if (entry?.ok && !journal.rollback && !entry.reports.some((r) => r.kind === 'check')) await this.checkAfterApply(a, journal);
       return;
     }
     const refuse = async (message: string, ran: boolean) => {
@@ -137,11 +210,24 @@ export class StepActions {
     } catch (err) {
       log.warn('could not take the invariant baseline before apply', { rolloutId: a.rolloutId, error: String(err) });
     }
+    let findings: readonly PreflightFinding[] = [];
+    if (this.d.preflight) {
+      try {
+        findings = await this.d.preflight(a.change, baseline);
+      } catch (err) {
+        findings = [{ message: `preflight could not run: ${err instanceof Error ? err.message : String(err)}` }];
+      }
+    }
+    const preflightText = findings.map((f) => f.message).join('; ');
+    // `block`: a flagged host fails its step before anything changes.
+    if (findings.length > 0 && a.preflight === 'block') return refuse(`preflight: ${preflightText}`, false);
     const startedAt = this.d.now();
-    journal = { ...journal, baseline, apply: { attempt: a.attempt, state: 'started', startedAt, ran: true, reports: [] } };
+    journal = { ...journal, baseline, invariantFailure: null, apply: { attempt: a.attempt, state: 'started', startedAt, ran: true, reports: [] } };
     await state.writeJournal(journal);
     log.info('applying', { rolloutId: a.rolloutId, rollout: a.rolloutName, attempt: a.attempt, kind: a.change.kind });
-    const outcome = await runRunner(() => runner.apply(a.change, this.changeContext(a)), 'apply');
+    const ran = await runRunner(() => runner.apply(a.change, this.changeContext(a)), 'apply');
+    this.d.onHostChanged?.();
+    const outcome: StepOutcome = findings.length > 0 ? { ...ran, message: `${ran.message}; preflight warnings: ${preflightText}` } : ran;
     const report = newReport(a, 'apply', outcome.ok, outcome.message, this.d.now());
     journal = {
       ...journal,
@@ -165,15 +251,27 @@ export class StepActions {
   }
 
   private async checkAfterApply(a: Assignment, journal: StepJournal): Promise<void> {
-    const report = await this.checkOnce(a, journal.baseline);
-    if (!report) return;
+    const checked = await this.checkOnce(a, journal.baseline);
+    if (!checked) return;
     const entry = journal.apply;
-    if (entry) await this.d.state.writeJournal({ ...journal, apply: { ...entry, reports: [...entry.reports, report] } });
-    await this.queueAll([report]);
+    if (entry) {
+      await this.d.state.writeJournal({
+        ...journal,
+        ...this.invariantFailureOf(journal, checked),
+        apply: { ...entry, reports: [...entry.reports, checked.report] },
+      });
+    }
+    await this.queueAll([checked.report]);
+  }
+
+  /** The journal field to set when invariant checks failed in this run (the first failure is kept). */
+  private invariantFailureOf(journal: StepJournal, checked: CheckRun): Pick<StepJournal, 'invariantFailure'> {
+    if (checked.invariantFailed.length === 0 || journal.invariantFailure) return {};
+    return { invariantFailure: { at: checked.report.at, checks: checked.invariantFailed, message: checked.report.message } };
   }
 
   /** Runs the checks once; null if stopped midway (a half-run check proves nothing). */
-  private async checkOnce(a: Assignment, baseline: InvariantSnapshot | null, signal?: AbortSignal): Promise<AgentReport | null> {
+  private async checkOnce(a: Assignment, baseline: InvariantSnapshot | null, signal?: AbortSignal): Promise<CheckRun | null> {
     const outcome = await runChecks(
       a.checks,
       { root: this.d.root, log: this.d.log, baseline, host: this.d.host(), rolloutId: a.rolloutId, ...(signal ? { signal } : {}) },
@@ -181,20 +279,152 @@ export class StepActions {
     );
     if (signal?.aborted) return null;
     if (!outcome.ok) this.d.log.warn('checks failed', { rolloutId: a.rolloutId, attempt: a.attempt, message: outcome.message });
-    return newReport(a, 'check', outcome.ok, outcome.message, this.d.now());
+    // results are in the order of the specs
+    const invariantFailed = outcome.results.filter((r, i) => !r.ok && INVARIANT_CHECK_KINDS.includes(a.checks[i]?.kind as never)).map((r) => r.name);
+    return { report: newReport(a, 'check', outcome.ok, outcome.message, this.d.now()), invariantFailed };
   }
 
   /** Runs the checks every checkInterval until `signal` aborts (the assignment changed or the agent stops). */
   async verify(a: Assignment, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const journal = await this.d.state.readJournal(a.rolloutId);
-      const report = await this.checkOnce(a, journal?.baseline ?? null, signal);
-      if (report) await this.queueAll([report]);
+      if (journal === null || !rolledBackLocally(journal)) {
+        // After an agent restart the watch of a recent apply goes on.
+        if (journal && stillApplied(journal)) this.watch(a, journal, true);
+        const checked = await this.checkOnce(a, journal?.baseline ?? null, signal);
+        if (checked) {
+          await this.locked(a.rolloutId, async () => {
+            const now = await this.d.state.readJournal(a.rolloutId);
+            // Rolled back locally meanwhile: these results describe a host that is no longer changed.
+            if (now && rolledBackLocally(now)) return;
+            const field = now ? this.invariantFailureOf(now, checked) : {};
+            if (now && field.invariantFailure) await this.d.state.writeJournal({ ...now, ...field });
+            await this.queueAll([checked.report]);
+          });
+        }
+      }
+      // Rolled back locally: the failure was reported then; checks would only say the host is fine again.
       await sleep(a.checkInterval, signal);
     }
   }
 
+  /** Starts the commit-confirmed watch of this rollout's apply (once; it ends with the window). */
+  private watch(a: Assignment, journal: StepJournal, resumed: boolean): void {
+    const entry = journal.apply;
+    const lastContact = this.d.lastContact;
+    if (!entry || !lastContact || a.confirmWindow <= 0 || this.watches.has(a.rolloutId)) return;
+    const appliedAt = entry.finishedAt ?? entry.startedAt;
+    // The window passed while the agent was down: nothing was seen to judge it by.
+    if (resumed && this.d.now() >= appliedAt + a.confirmWindow) return;
+    const signal = this.d.signal ?? new AbortController().signal;
+    const reportIds = new Set(entry.reports.map((r) => r.id));
+    const watched = a.checks.filter((c) => c.kind === 'ipRulesPreserved' || c.kind === 'routesPreserved').map((c) => c.kind);
+    const run = async () => {
+      const verdict = await watchConfirmWindow({
+        appliedAt,
+        windowMs: a.confirmWindow,
+        staleMs: this.d.staleMs ?? 15_000,
+        probeMs: this.d.probeMs ?? 1000,
+        now: this.d.now,
+        lastContact,
+        signal,
+        stillApplied: async () => stillApplied(await this.d.state.readJournal(a.rolloutId)),
+        unacked: async () => {
+          const current = await this.d.state.readJournal(a.rolloutId);
+          for (const r of current?.apply?.reports ?? []) reportIds.add(r.id);
+          return (await this.d.state.listReports()).filter((r) => reportIds.has(r.id)).length;
+        },
+        invariantProblem: () => this.invariantProblem(journal.baseline, watched),
+      });
+      if (verdict === null) return;
+      if (verdict.state === 'confirmed') {
+        this.d.log.info('change confirmed (commit-confirmed window passed)', { rolloutId: a.rolloutId, attempt: a.attempt });
+        return;
+      }
+      this.d.log.warn('rolling back locally (commit-confirmed)', { rolloutId: a.rolloutId, attempt: a.attempt, why: verdict.why });
+      await this.locked(a.rolloutId, () => this.rollbackLocallyLocked(a, verdict.why));
+    };
+    const p = run()
+      .catch((err: unknown) => this.d.log.error('commit-confirmed watch failed', { rolloutId: a.rolloutId, error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => this.watches.delete(a.rolloutId));
+    this.watches.set(a.rolloutId, p);
+  }
+
+  /** The watched invariants against the snapshot taken before the change; null when they hold or cannot be read. */
+  private async invariantProblem(baseline: InvariantSnapshot | null, kinds: readonly string[]): Promise<string | null> {
+    if (baseline === null || kinds.length === 0) return null;
+    let current: InvariantSnapshot | null;
+    try {
+      current = await this.d.takeBaseline();
+    } catch (err) {
+      this.d.log.warn('commit-confirmed could not read the rules and routes', { error: err instanceof Error ? err.message : String(err) });
+      return null;
+    }
+    if (current === null) return null;
+    const diff = diffInvariants(baseline, current);
+    const parts: string[] = [];
+    if (kinds.includes('ipRulesPreserved') && diff.vanishedRules.length > 0) {
+      parts.push(`ipRulesPreserved: ${diff.vanishedRules.length} routing-policy rule(s) vanished: ${diff.vanishedRules.map(describeRule).join('; ')}`);
+    }
+    if (kinds.includes('routesPreserved') && diff.vanishedRoutes.length > 0) {
+      parts.push(`routesPreserved: ${diff.vanishedRoutes.length} route(s) vanished: ${diff.vanishedRoutes.map(describeRoute).join('; ')}`);
+    }
+    return parts.length > 0 ? parts.join('; ') : null;
+  }
+
+  /**
+   * Commit-confirmed gave up on the change: rules and routes back first (a cut-off host may need the
+   * network to fetch the previous packages), then the change, then rules and routes again (the
+   * rollback's own scripts may remove some). Reported as a failed check, then the rollback outcome.
+   */
+  private async rollbackLocallyLocked(a: Assignment, why: string): Promise<void> {
+    const { state, log } = this.d;
+    const journal = await state.readJournal(a.rolloutId);
+    if (!journal || !stillApplied(journal) || !journal.apply) return;
+    const apply = journal.apply;
+    const step = { rolloutId: a.rolloutId, attempt: apply.attempt };
+    const startedAt = this.d.now();
+    await state.writeJournal({ ...journal, rollback: { attempt: apply.attempt, state: 'started', startedAt, ran: true, reports: [] } });
+    const before = await this.restore(journal.baseline);
+    const runner = this.d.changeRunners.get(a.change.kind);
+    const undo: StepOutcome = runner
+      ? await runRunner(() => runner.rollback(a.change, this.changeContext(a), apply.record ?? null), 'rollback')
+      : { ok: false, message: `change kind "${a.change.kind}" is not supported by this agent` };
+    this.d.onHostChanged?.();
+    const after = await this.restore(journal.baseline);
+    const restored = [before, after].filter((r) => r !== null && !/^nothing to restore/.test(r.message)).map((r) => r!.message);
+    const ok = undo.ok && (before?.ok ?? true) && (after?.ok ?? true);
+    const headline = `${LOCAL_ROLLBACK_PREFIX}: ${why}`;
+    const message = [headline, `change: ${undo.message}`, restored.length > 0 ? `rules and routes: ${restored.join('. ')}` : 'rules and routes: nothing missing'].join('. ');
+    const checkReport = newReport(step, 'check', false, headline, this.d.now());
+    // Strictly after the check report: the outbox delivers in `at` order, and the server must see the failure first.
+    const rollbackReport = newReport(step, 'rollback', ok, message, Math.max(this.d.now(), checkReport.at + 1));
+    await state.writeJournal({
+      ...journal,
+      apply: { ...apply, reports: [...apply.reports, checkReport] },
+      rollback: { attempt: apply.attempt, state: 'done', startedAt, finishedAt: this.d.now(), ok, message, ran: true, reports: [rollbackReport] },
+    });
+    // Check results not delivered yet describe the host before the rollback: the server hears this one instead.
+    for (const r of apply.reports) if (r.kind === 'check') await state.deleteReport(r.id);
+    log.warn(ok ? 'rolled back locally' : 'local rollback failed', { rolloutId: a.rolloutId, attempt: apply.attempt, message });
+    await this.queueAll([checkReport, rollbackReport]);
+  }
+
+  private async restore(baseline: InvariantSnapshot | null): Promise<RestoreOutcome | null> {
+    if (baseline === null) return { ok: false, message: 'no snapshot was taken before the change; rules and routes not restored' };
+    if (!this.d.restoreInvariants) return null;
+    try {
+      return await this.d.restoreInvariants(baseline);
+    } catch (err) {
+      return { ok: false, message: `restoring rules and routes failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
   async rollback(a: Assignment): Promise<void> {
+    await this.locked(a.rolloutId, () => this.rollbackLocked(a));
+  }
+
+  private async rollbackLocked(a: Assignment): Promise<void> {
     const { state, log } = this.d;
     let journal = (await state.readJournal(a.rolloutId)) ?? emptyJournal(a.rolloutId);
     const prev = journal.rollback;
@@ -202,7 +432,8 @@ export class StepActions {
       log.warn('ignoring a stale rollback assignment', { rolloutId: a.rolloutId, attempt: a.attempt, journalAttempt: prev.attempt });
       return;
     }
-    if (prev?.state === 'done' && prev.attempt === a.attempt) {
+    // Same attempt again, or the server now orders what commit-confirmed already did: never twice.
+    if (prev?.state === 'done' && (prev.attempt === a.attempt || rolledBackLocally(journal))) {
       await this.requeue(journal, 'rollback', a);
       return;
     }
@@ -235,6 +466,24 @@ export class StepActions {
     log.info('rolling back', { rolloutId: a.rolloutId, rollout: a.rolloutName, attempt: a.attempt, kind: a.change.kind });
     const record = applied && applied.attempt <= a.attempt ? (applied.record ?? null) : null;
     const outcome = await runRunner(() => runner.rollback(a.change, this.changeContext(a), record), 'rollback');
-    await finish(outcome, true);
+    this.d.onHostChanged?.();
+    const failure = journal.invariantFailure;
+    if (!failure || !applyRan) return finish(outcome, true);
+    // Whatever the change kind: an invariant check failed, so the rules and routes come back too.
+    const restored = await this.restore(journal.baseline);
+    const restoredText = restored === null ? 'this agent cannot restore rules and routes' : restored.message;
+    await finish(
+      {
+        ok: outcome.ok && (restored?.ok ?? false),
+        message: `${outcome.message}. Invariant checks had failed (${failure.checks.join(', ')}): ${restoredText}`,
+      },
+      true,
+    );
   }
+}
+
+interface CheckRun {
+  readonly report: AgentReport;
+  /** Names of the invariant checks that failed in this run. */
+  readonly invariantFailed: string[];
 }

@@ -8,6 +8,8 @@ import { parseDuration } from '../core/plan/duration.ts';
 import { CHANGE_KINDS, type ChangeKind } from '../core/types.ts';
 import { startAgent, type AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/client.ts';
+import { createHostHooks } from '../agent/host-hooks.ts';
+import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 
 export interface AgentFlags {
   readonly server?: string;
@@ -19,6 +21,9 @@ export interface AgentFlags {
   readonly heartbeat?: string;
   readonly fileDir?: readonly string[];
   readonly root?: string;
+  readonly drift?: string;
+  readonly driftNetworkd?: boolean;
+  readonly driftInterval?: string;
 }
 
 const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
@@ -54,6 +59,20 @@ export function parseAllowFlag(text: string): ChangeKind[] {
     if (!kinds.includes(kind as ChangeKind)) kinds.push(kind as ChangeKind);
   }
   return kinds;
+}
+
+/** --drift, --drift-networkd, --drift-interval -> the drift guard's options (docs/drift.md). */
+export function parseDriftFlags(flags: Pick<AgentFlags, 'drift' | 'driftNetworkd' | 'driftInterval'>): DriftGuardOptions {
+  const policy = flags.drift ?? 'report';
+  if (policy !== 'report' && policy !== 'enforce') throw new ValidationError(`--drift must be report or enforce, got "${policy}"`);
+  if (flags.driftNetworkd === true && policy !== 'enforce') throw new ValidationError('--drift-networkd needs --drift enforce');
+  let intervalMs = 60_000;
+  if (flags.driftInterval !== undefined) {
+    const ms = parseDuration(flags.driftInterval);
+    if (ms === null || ms < 1000) throw new ValidationError(`--drift-interval "${flags.driftInterval}" must be a duration of at least 1s, e.g. 60s`);
+    intervalMs = ms;
+  }
+  return { policy, intervalMs, ...(flags.driftNetworkd === true ? { networkd: true } : {}) };
 }
 
 /** Flags and environment -> AgentOptions. Throws ValidationError for anything wrong. */
@@ -93,6 +112,7 @@ export function parseAgentFlags(
     heartbeatMs,
     fileDirs,
     root: resolve(flags.root ?? '/'),
+    drift: parseDriftFlags(flags),
   };
 }
 
@@ -109,6 +129,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--heartbeat <duration>', 'heartbeat interval', '5s')
     .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[]) => [...prev, d], [] as string[])
     .option('--root <dir>', 'root of the filesystem view for package and config reads (tests)', '/')
+    .option('--drift <policy>', 'drift guard: report (changes outside rollouts are reported) or enforce (also switch unattended-upgrades off, restore vanished rules/routes)', 'report')
+    .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
+    .option('--drift-interval <duration>', 'how often the drift guard looks', '60s')
     .addHelpText(
       'after',
       `
@@ -127,7 +150,8 @@ Examples:
     )
     .action(async (flags: AgentFlags) => {
       const options = parseAgentFlags(flags, process.env);
-      const agent = await startAgent(options);
+      // Facts, the invariant snapshot, preflight and restore on this host (or its --root).
+      const agent = await startAgent({ ...options, ...createHostHooks({ root: options.root ?? '/' }) });
       let stopping = false;
       const onSignal = (signal: string) => {
         if (stopping) return;

@@ -8,6 +8,8 @@ import type { ArgvRunner } from '../../src/agent/facts/argv-runner.ts';
 
 export const TEST_PACKAGE = 'sluice-testpkg';
 export const BROKEN_PACKAGE = 'sluice-brokenpkg';
+/** Its postinst deletes only the per-pod rules (FLUSH_POD_RULES_POSTINST). */
+export const KOPS_PACKAGE = 'sluice-kopspkg';
 
 /**
  * What a systemd-networkd restart with ManageForeignRoutingPolicyRules=yes does: delete every
@@ -27,6 +29,18 @@ done
 exit 0
 `;
 
+/**
+ * The kops case of June 2025 (aws-vpc-cni): only the per-pod rules go (111 and the fwmark rule at
+ * 9); `lookup local` stays, so the host stays reachable and a reachability check stays green.
+ */
+export const FLUSH_POD_RULES_POSTINST = `#!/bin/sh
+# sluice-kopspkg 1: deletes only the per-pod rules, like the networkd restart on kops nodes.
+for prio in 111 9; do
+  while ip -4 rule del priority "$prio" 2>/dev/null; do :; done
+done
+exit 0
+`;
+
 interface DebSpec {
   readonly name: string;
   readonly version: string;
@@ -37,6 +51,7 @@ interface DebSpec {
 const DEBS: readonly DebSpec[] = [
   { name: TEST_PACKAGE, version: '1', postinst: '#!/bin/sh\nset -e\necho "sluice-testpkg 1 configured"\n', description: 'harmless test package' },
   { name: TEST_PACKAGE, version: '2', postinst: FLUSH_FOREIGN_RULES_POSTINST, description: 'test package whose postinst deletes foreign ip rules' },
+  { name: KOPS_PACKAGE, version: '1', postinst: FLUSH_POD_RULES_POSTINST, description: 'test package whose postinst deletes only per-pod ip rules' },
   { name: BROKEN_PACKAGE, version: '1', postinst: '#!/bin/sh\necho "configuration failed" >&2\nexit 1\n', description: 'test package whose postinst fails' },
 ];
 

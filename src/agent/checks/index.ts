@@ -2,8 +2,13 @@
 // and through the bake. A kind with no runner fails (never passes silently).
 import type { CheckKind, CheckSpec } from '../../core/types.ts';
 import type { CheckContext, CheckRunner } from './check-runner.ts';
+import { defaultRunner } from '../facts/argv-runner.ts';
+import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { commandCheck } from './command.ts';
 import { httpCheck } from './http.ts';
+import { createIpRulesPreservedCheck } from './ip-rules-preserved.ts';
+import { createRoutesPreservedCheck } from './routes-preserved.ts';
+import { createSystemdUnitActiveCheck } from './systemd-unit-active.ts';
 import { tcpCheck } from './tcp.ts';
 
 export type CheckRunners = ReadonlyMap<string, CheckRunner>;
@@ -20,12 +25,18 @@ export interface ChecksOutcome {
   readonly results: readonly CheckResult[];
 }
 
-/** The runners this folder provides; the Linux ones (systemd, invariants) are added by the caller. */
-export function createCheckRunners(): Map<CheckKind, CheckRunner> {
+/** Checks about host invariants: a failure makes a rollback restore rules and routes. */
+export const INVARIANT_CHECK_KINDS: readonly CheckKind[] = ['ipRulesPreserved', 'routesPreserved'];
+
+/** Every check kind this agent knows. `run` runs `ip` and `systemctl` (tests inject one). */
+export function createCheckRunners(run: ArgvRunner = defaultRunner): Map<CheckKind, CheckRunner> {
   return new Map<CheckKind, CheckRunner>([
     ['command', commandCheck as CheckRunner],
     ['tcp', tcpCheck as CheckRunner],
     ['http', httpCheck as CheckRunner],
+    ['ipRulesPreserved', createIpRulesPreservedCheck(run) as CheckRunner],
+    ['routesPreserved', createRoutesPreservedCheck(run) as CheckRunner],
+    ['systemdUnitActive', createSystemdUnitActiveCheck(run) as CheckRunner],
   ]);
 }
 
