@@ -2,6 +2,8 @@
 // bin/sluice runs this file through tsx; run-cli.ts owns parsing and exit codes.
 import { registerAgentCommand } from './agent-command.ts';
 import { registerHostsCommand } from './hosts-command.ts';
+import { registerDriftCommand } from './drift-command.ts';
+import { registerUpdatesCommand } from './updates-command.ts';
 import { createProcessIo } from './io.ts';
 import { registerPlanCommands } from './plan-command.ts';
 import { registerRolloutCommands } from './rollout-command.ts';
@@ -17,6 +19,8 @@ const code = await runCli(process.argv.slice(2), io, (program) => {
   registerPlanAnalyze(registerPlanCommands(program));
   registerRolloutCommands(program, io);
   registerHostsCommand(program, io);
+  registerDriftCommand(program, io);
+  registerUpdatesCommand(program, io);
   registerSimCommand(program);
 });
 // Never force 0: a long-running command (server, agent) keeps the process alive on its own.

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { parseDriftFlags } from './agent-command.ts';
+
+describe('sluice agent --drift flags', () => {
+  it('defaults to report every 60 s; enforce takes --drift-networkd', () => {
+    expect(parseDriftFlags({})).toEqual({ policy: 'report', intervalMs: 60_000 });
+    expect(parseDriftFlags({ drift: 'enforce', driftNetworkd: true, driftInterval: '30s' })).toEqual({ policy: 'enforce', intervalMs: 30_000, networkd: true });
+  });
+
+  it.each([
+    [{ drift: 'fix' }, /--drift must be report or enforce/],
+    [{ drift: 'report', driftNetworkd: true }, /--drift-networkd needs --drift enforce/],
+    [{ driftInterval: '10ms' }, /--drift-interval/],
+    [{ driftInterval: 'soon' }, /--drift-interval/],
+  ])('refuses %o', (flags, message) => {
+    expect(() => parseDriftFlags(flags)).toThrow(message);
+  });
+});
