@@ -123,13 +123,13 @@ describe('sluice CLI against a real server', { timeout: 60_000 }, () => {
     expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
-  it('hosts --json has exactly [{name, labels, status, lastSeen}] with ISO times', async () => {
+  it('hosts --json has exactly [{name, labels, status, lastSeen, facts}] with ISO times', async () => {
     const run = await sluice(['hosts', '--json'], asAdmin());
     expect(run.code).toBe(0);
     const hosts = JSON.parse(run.stdout) as Record<string, unknown>[];
     expect(hosts.map((h) => h['name']).sort()).toEqual(['prod-1', 'prod-2', 'stg-1']);
     for (const host of hosts) {
-      expect(Object.keys(host).sort()).toEqual(['labels', 'lastSeen', 'name', 'status']);
+      expect(Object.keys(host).sort()).toEqual(['facts', 'labels', 'lastSeen', 'name', 'status']);
       expect(host['status']).toBe('online');
       expect(new Date(host['lastSeen'] as string).toISOString()).toBe(host['lastSeen']);
     }

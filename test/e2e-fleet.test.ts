@@ -149,7 +149,9 @@ describe('a fleet of 12 real agents', () => {
     expect(hosts.code).toBe(0);
     const parsed = JSON.parse(hosts.stdout);
     expect(parsed).toHaveLength(12);
-    expect(parsed[0]).toEqual({ name: expect.any(String), labels: expect.any(Object), status: 'online', lastSeen: expect.any(String) });
+    expect(parsed[0]).toEqual({ name: expect.any(String), labels: expect.any(Object), status: 'online', lastSeen: expect.any(String), facts: expect.any(Object) });
+    // Agents report basic facts with their heartbeats.
+    expect(parsed[0].facts).toMatchObject({ kernel: expect.any(String) });
     const { rollouts } = await api(server.url, 'GET', '/v1/rollouts');
     const status = await runCli(['rollout', 'status', rollouts[0].id, '--json'], env);
     expect(status.code).toBe(0);

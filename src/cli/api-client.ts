@@ -61,6 +61,7 @@ const hostSchema = z.object({
   labels: z.record(z.string(), z.string()),
   status: z.string(),
   lastSeen: instant.nullable().optional().transform((v) => v ?? null),
+  facts: z.record(z.string(), z.unknown()).optional().transform((v) => v ?? {}),
 });
 
 const startedSchema = z.object({ id: z.string(), name: z.string(), state: z.string() });

@@ -4,15 +4,15 @@ import { formatLabels, hostsJson, renderHostsTable } from './render-hosts.ts';
 
 const now = Date.UTC(2025, 0, 1, 12, 0, 0);
 const hosts: HostView[] = [
-  { name: 'web-10', labels: { zone: 'b', env: 'prod' }, status: 'offline', lastSeen: now - 3 * 3_600_000 },
-  { name: 'db-1', labels: {}, status: 'online', lastSeen: now - 3_000 },
+  { name: 'web-10', labels: { zone: 'b', env: 'prod' }, status: 'offline', lastSeen: now - 3 * 3_600_000, facts: { kernel: '6.1.0' } },
+  { name: 'db-1', labels: {}, status: 'online', lastSeen: now - 3_000, facts: {} },
 ];
 
 describe('hostsJson', () => {
-  it('has exactly name, labels, status and lastSeen as ISO-8601', () => {
+  it('has exactly name, labels, status, lastSeen as ISO-8601, and facts', () => {
     expect(hostsJson(hosts)).toEqual([
-      { name: 'web-10', labels: { zone: 'b', env: 'prod' }, status: 'offline', lastSeen: '2025-01-01T09:00:00.000Z' },
-      { name: 'db-1', labels: {}, status: 'online', lastSeen: '2025-01-01T11:59:57.000Z' },
+      { name: 'web-10', labels: { zone: 'b', env: 'prod' }, status: 'offline', lastSeen: '2025-01-01T09:00:00.000Z', facts: { kernel: '6.1.0' } },
+      { name: 'db-1', labels: {}, status: 'online', lastSeen: '2025-01-01T11:59:57.000Z', facts: {} },
     ]);
   });
 });

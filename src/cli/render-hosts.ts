@@ -9,11 +9,16 @@ export interface HostJson {
   readonly labels: Record<string, string>;
   readonly status: string;
   readonly lastSeen: string | null;
+  /** What the agent last reported: OS, kernel, packages, apt state, networkd settings, routing. */
+  readonly facts: Record<string, unknown>;
 }
 
-/** DESIGN.md's `hosts --json` shape: `[{name, labels, status, lastSeen}]`, lastSeen as ISO-8601. */
+/**
+ * DESIGN.md's `hosts --json` shape `[{name, labels, status, lastSeen}]` (lastSeen as ISO-8601),
+ * plus the host's `facts`.
+ */
 export function hostsJson(hosts: readonly HostView[]): HostJson[] {
-  return hosts.map((h) => ({ name: h.name, labels: { ...h.labels }, status: h.status, lastSeen: toIso(h.lastSeen) }));
+  return hosts.map((h) => ({ name: h.name, labels: { ...h.labels }, status: h.status, lastSeen: toIso(h.lastSeen), facts: h.facts }));
 }
 
 export function formatLabels(labels: Readonly<Record<string, string>>): string {
