@@ -156,7 +156,9 @@ export class RolloutDriver {
     const { state, effects } = transition(entry.state, event, now);
     entry.state = state;
     const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
-    if (effects.length === 0 && !opts.reportId && logAs === null) return rolloutRecord(state);
+    // Nothing changed and nothing to log (a heartbeat, a passing periodic check): no write. A
+    // report that changes nothing needs no dedup record either: repeating it changes nothing too.
+    if (effects.length === 0 && logAs === null) return rolloutRecord(state);
     try {
       const written = await this.store.persistTransition({
         rolloutId,
