@@ -229,15 +229,20 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         await sleep(heartbeatMs, signal);
       } catch (err) {
         if (signal.aborted) return;
-        if ((err as { code?: string }).code === 'unauthenticated') {
-          session.rejectedBy401(credential);
-          continue;
-        }
-        const delay = failures.next();
-        log.warn('heartbeat failed; retrying', { error: errorText(err), retryInMs: delay });
-        await sleep(delay, signal);
+        await afterFailure(err, credential, failures, 'heartbeat failed; retrying');
       }
     }
+  }
+
+  /** A 401 hands the credential back to the session (it re-enrolls); anything else backs off. */
+  async function afterFailure(err: unknown, credential: string, failures: Backoff, what: string): Promise<void> {
+    if ((err as { code?: string }).code === 'unauthenticated') {
+      session.rejectedBy401(credential);
+      return;
+    }
+    const delay = failures.next();
+    log.warn(what, { error: errorText(err), retryInMs: delay });
+    await sleep(delay, signal);
   }
 
   function dispatch(answer: AssignmentsAnswer): void {
@@ -285,13 +290,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         if (sent !== null && answer.version === sent && elapsed < 1000) await sleep(1000 - elapsed, signal);
       } catch (err) {
         if (signal.aborted) return;
-        if ((err as { code?: string }).code === 'unauthenticated') {
-          session.rejectedBy401(credential);
-          continue;
-        }
-        const delay = failures.next();
-        log.warn('polling assignments failed; retrying', { error: errorText(err), retryInMs: delay });
-        await sleep(delay, signal);
+        await afterFailure(err, credential, failures, 'polling assignments failed; retrying');
       }
     }
   }
