@@ -9,6 +9,8 @@ import { runCli } from '../src/cli/run-cli.ts';
 import { registerSimCommand } from '../src/cli/sim-command.ts';
 import { createTestIo } from '../src/cli/test-io.ts';
 import { planPath } from './sim-helpers.ts';
+import { startServer } from '../src/server/start-server.ts';
+import { silentLogger } from '../src/server/logger.ts';
 
 async function sluice(...argv: string[]) {
   const io = createTestIo();
@@ -80,6 +82,29 @@ describe('sluice plan analyze', () => {
     const a = JSON.parse(r.stdout);
     expect(a.worstCase.hosts).toBe(3);
     expect(a.warnings.some((w: string) => w.startsWith('no ipRulesPreserved'))).toBe(true);
+  });
+
+  it('over the live inventory of a real server (--server)', async () => {
+    const server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger() });
+    try {
+      const fleet: [string, string, string][] = [['a', 'staging', 'z1'], ['b', 'prod', 'z1'], ['c', 'prod', 'z2'], ['d', 'prod', 'z2']];
+      for (const [name, env, zone] of fleet) {
+        const res = await fetch(`${server.url}/v1/agent/enroll`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${server.enrollToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name, labels: { env, zone, region: 'r1' } }),
+        });
+        expect(res.status).toBe(200);
+      }
+      const r = await sluice('plan', 'analyze', 'examples/flag-on.yaml', '--server', server.url, '--token', server.adminToken, '--json');
+      expect(r.code).toBe(0);
+      const a = JSON.parse(r.stdout);
+      expect(a.fleetSource).toBe(`the inventory of ${server.url}`);
+      expect(a.waves.map((w: { name: string; hosts: number }) => [w.name, w.hosts])).toEqual([['canary', 1], ['prod/z1', 1], ['prod/z2', 2]]);
+      expect(a.worstCase.hosts).toBe(1);
+    } finally {
+      await server.close();
+    }
   });
 
   it('needs exactly one fleet source', async () => {
