@@ -543,7 +543,11 @@ const cases: Case[] = [
       rollout: 'rolled_back',
       waves: { canary: 'rolled_back', rest: 'rolled_back' },
       reason: /^failure budget exceeded: .*b: apply failed: boom; rollback failed on c$/,
-      check: (h) => expect(h.state.steps.get('c')?.message).toBe('rollback failed: exit 1'),
+      check: (h) => {
+        expect(h.state.steps.get('c')?.message).toBe('rollback failed: exit 1');
+        // A host rolled back after failing keeps the reason it failed.
+        expect(h.state.steps.get('b')).toMatchObject({ state: 'rolled_back', message: 'apply failed: boom' });
+      },
     },
   },
   {

@@ -268,7 +268,8 @@ function onResult(c: Changes, e: ResultEvent): void {
       if (step.state !== 'rolling_back' && !silentRollback) return ignore(`the step is ${step.state}`);
       s.rollbackSilent.delete(step.host);
       if (e.ok) {
-        setStep(c, step, 'rolled_back', { message: null });
+        // Keep the step's message: why it failed (if it did) still matters after it is rolled back.
+        setStep(c, step, 'rolled_back');
       } else {
         s.rollbackFailed.add(step.host);
         setStep(c, step, 'failed', { message: `rollback failed${detail || ': no message'}` });
