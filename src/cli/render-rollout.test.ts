@@ -86,6 +86,28 @@ describe('renderRolloutStatus', () => {
     expect(halted).toContain('flag-on  r_1  halted\nreason: wave staging exceeded its failure budget\n');
   });
 
+  it('lists rolled-back hosts that failed with the reason, and not the ones that were healthy', () => {
+    const rolledBack: RolloutView = {
+      ...view,
+      state: 'rolled_back',
+      waves: [
+        {
+          name: 'canary',
+          state: 'rolled_back',
+          startedAt: now - 90_000,
+          bakeStartedAt: null,
+          bakeEndsAt: null,
+          failed: 1,
+          hosts: [step('c-1', 'rolled_back', 'check failed: flag-is-on: exit 1'), step('c-2', 'rolled_back')],
+        },
+      ],
+      pendingWaves: [],
+    };
+    const lines = renderRolloutStatus(rolledBack, { now, color: false }).split('\n');
+    expect(lines).toContain('      x c-1 rolled_back: check failed: flag-is-on: exit 1');
+    expect(lines.some((l) => l.includes('c-2'))).toBe(false);
+  });
+
   it('tells the operator how to approve a waiting wave', () => {
     const waiting: RolloutView = {
       ...view,

@@ -102,10 +102,12 @@ function waveNote(wave: WaveView, view: RolloutView, now: number): string {
   return '';
 }
 
+/** Failed and silent hosts, and rolled-back hosts that carry the reason they failed. */
 function failedHostLines(wave: WaveView, paint: Paint): string[] {
+  const hasMessage = (h: WaveView['hosts'][number]) => h.message !== null && h.message !== '';
   return wave.hosts
-    .filter((h) => h.state === 'failed' || h.state === 'silent')
-    .map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${h.message !== null && h.message !== '' ? `: ${h.message}` : ''}`);
+    .filter((h) => h.state === 'failed' || h.state === 'silent' || (h.state === 'rolled_back' && hasMessage(h)))
+    .map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${hasMessage(h) ? `: ${h.message}` : ''}`);
 }
 
 export function renderRolloutStatus(view: RolloutView, options: RenderOptions): string {
