@@ -89,6 +89,12 @@ waves: [{ name: all }]
     expect(argv.change).toMatchObject({ apply: ['sleep', '5'], rollback: ['echo', 'true'] });
   });
 
+  it('accepts confirmWindow 0s (commit-confirmed off) but not a negative or unitless one', () => {
+    const base = `name: p\nchange: { command: { apply: [x] } }\nwaves: [{ name: all }]\n`;
+    expect(parsePlan(`${base}confirmWindow: 0s\n`, 'p').confirmWindow).toBe(0);
+    expect(checkPlan(`${base}confirmWindow: 30\n`, 'p').problems).toHaveLength(1);
+  });
+
   it('names checks by kind and target unless named, with timeouts beside or inside the kind', () => {
     const plan = parsePlan(
       `name: p

@@ -118,7 +118,9 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const onFailure = onFailureEntry === undefined ? DEFAULTS.onFailure : reader.oneOf(onFailureEntry, ON_FAILURE_VALUES);
   const preflightEntry = top.get('preflight');
   const preflight = preflightEntry === undefined ? DEFAULTS.preflight : reader.oneOf(preflightEntry, PREFLIGHT_VALUES);
-  const confirmWindow = optionalDuration(reader, top.get('confirmWindow'), DEFAULTS.confirmWindow);
+  // 0s turns commit-confirmed off: the agent then never rolls back on its own.
+  const confirmWindowEntry = top.get('confirmWindow');
+  const confirmWindow = confirmWindowEntry === undefined ? DEFAULTS.confirmWindow : reader.duration(confirmWindowEntry, false);
 
   if (
     name === undefined ||
