@@ -286,6 +286,24 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
     expect(await rules(guarded)).toEqual(expect.arrayContaining(cilium(guarded)));
   }, 120_000);
 
+  it('a rollback the server orders after an invariant check failed also restores the rules (commit-confirmed off)', async () => {
+    const h = host(3);
+    const id = await startRollout(plan({
+      name: 'server-ordered', slot: 's3', install: `${KOPS_PACKAGE}: "1"`, checks: '  - ipRulesPreserved: {}', confirmWindow: '0s', preflight: 'warn', onFailure: 'rollback',
+    }));
+    const view = await waitFinal(id);
+    expect(view.state).toBe('rolled_back');
+    const log = await events(id);
+    const failed = log.find((e) => e.kind === 'host.failed' && e.host === h.name);
+    // Found by the check the server collected, not by the agent on its own.
+    expect(failed?.message).toContain(`111: from ${h.addr} lookup 11`);
+    expect(failed?.message).not.toContain('commit-confirmed');
+    expect(log.some((e) => e.kind === 'report.rollback' && e.host === h.name && e.message.includes('succeeded'))).toBe(true);
+    // Purging the package does not bring rules back: the agent's restore from its snapshot does.
+    expect((await installed(h))[KOPS_PACKAGE]).toBeUndefined();
+    expect(await rules(h)).toEqual(expect.arrayContaining(cilium(h)));
+  }, 120_000);
+
   it('preflight block: a host whose networkd would drop its foreign rules fails before anything is applied', async () => {
     const h = host(0);
     const before = await dpkgLog(h);
