@@ -69,7 +69,10 @@ const LABELS: Record<string, string>[] = [
   { provider: 'gcp', region: 'r1', zone: 'r1-b', slot: 's1' },
   { provider: 'aws', region: 'r2', zone: 'r2-a', slot: 's2' },
   { provider: 'gcp', region: 'r2', zone: 'r2-b', slot: 's3' },
+  // No zone: never in a rollout here. Its agent runs the drift guard in enforce mode.
+  { slot: 's4' },
 ];
+const DRIFT_HOST = 4;
 
 function host(i: number): NetnsHost {
   return fleet!.hosts[i]!;
@@ -159,7 +162,7 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-datadog-e2e-'));
     const repo = await buildTestRepo(dir);
-    fleet = await createNetnsFleet(4, 'd');
+    fleet = await createNetnsFleet(LABELS.length, 'd');
     probe = await startHubListener(fleet, PROBE_PORT);
     await Promise.all(
       fleet.hosts.map(async (h) => {
@@ -188,11 +191,12 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
       startInNs(h.ns, [
         SLUICE, 'agent', '--server', SERVER, '--name', h.name, '--labels', labels, '--allow', 'apt',
         '--root', roots.get(h.ns)!, '--state-dir', join(dir, h.ns, 'agent'), '--heartbeat', '1s',
+        ...(i === DRIFT_HOST ? ['--drift', 'enforce', '--drift-interval', '1s', '--drift-routing', 'on'] : []),
       ], { SLUICE_TOKEN: ENROLL_TOKEN });
     });
-    await waitFor('4 agents online', async () => {
+    await waitFor(`${LABELS.length} agents online`, async () => {
       const { hosts } = await api(apiUrl, 'GET', '/v1/hosts');
-      return hosts.filter((x: any) => x.status === 'online').length === 4;
+      return hosts.filter((x: any) => x.status === 'online').length === LABELS.length;
     }, 60_000, 250);
   }, 240_000);
 
@@ -319,4 +323,25 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
     expect(await dpkgLog(h)).toEqual(before);
     expect(await rules(h)).toEqual(expect.arrayContaining(cilium(h)));
   }, 60_000);
+  it('drift enforce: rules that vanish while no change runs are put back from the last good snapshot, and reported', async () => {
+    const h = host(DRIFT_HOST);
+    expect(await rules(h)).toEqual(expect.arrayContaining(cilium(h)));
+    // What a networkd restart did to the Datadog hosts, with no rollout anywhere near this host.
+    for (const pref of ['9', '100', '111']) {
+      const res = await h.run(['ip', 'rule', 'del', 'pref', pref], { timeoutMs: 5000 });
+      expect(res.exitCode, `ip rule del pref ${pref}`).toBe(0);
+    }
+    expect(await rules(h)).not.toContain('100: from all lookup local');
+    await waitFor('the drift guard to restore the rules', async () => {
+      const now = await rules(h);
+      return cilium(h).every((r) => now.includes(r));
+    }, 30_000, 250);
+    expect(await canReachHub(h, PROBE_PORT)).toBe(true);
+    const kinds = await waitFor('the drift report to reach the server', async () => {
+      const view = await api(apiUrl, 'GET', `/v1/drift?host=${h.name}`);
+      const k = new Set<string>(view.events.filter((e: any) => e.host === h.name).map((e: any) => e.kind));
+      return k.has('rules-vanished') && k.has('restored') ? k : null;
+    }, 30_000, 250);
+    expect(kinds.has('enforced')).toBe(true);
+  }, 120_000);
 });

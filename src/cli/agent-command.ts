@@ -24,6 +24,7 @@ export interface AgentFlags {
   readonly drift?: string;
   readonly driftNetworkd?: boolean;
   readonly driftInterval?: string;
+  readonly driftRouting?: string;
 }
 
 const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
@@ -62,7 +63,7 @@ export function parseAllowFlag(text: string): ChangeKind[] {
 }
 
 /** --drift, --drift-networkd, --drift-interval -> the drift guard's options (docs/drift.md). */
-export function parseDriftFlags(flags: Pick<AgentFlags, 'drift' | 'driftNetworkd' | 'driftInterval'>): DriftGuardOptions {
+export function parseDriftFlags(flags: Pick<AgentFlags, 'drift' | 'driftNetworkd' | 'driftInterval' | 'driftRouting'>): DriftGuardOptions {
   const policy = flags.drift ?? 'report';
   if (policy !== 'report' && policy !== 'enforce') throw new ValidationError(`--drift must be report or enforce, got "${policy}"`);
   if (flags.driftNetworkd === true && policy !== 'enforce') throw new ValidationError('--drift-networkd needs --drift enforce');
@@ -72,7 +73,14 @@ export function parseDriftFlags(flags: Pick<AgentFlags, 'drift' | 'driftNetworkd
     if (ms === null || ms < 1000) throw new ValidationError(`--drift-interval "${flags.driftInterval}" must be a duration of at least 1s, e.g. 60s`);
     intervalMs = ms;
   }
-  return { policy, intervalMs, ...(flags.driftNetworkd === true ? { networkd: true } : {}) };
+  const routing = flags.driftRouting;
+  if (routing !== undefined && routing !== 'on' && routing !== 'off') throw new ValidationError(`--drift-routing must be on or off, got "${routing}"`);
+  return {
+    policy,
+    intervalMs,
+    ...(flags.driftNetworkd === true ? { networkd: true } : {}),
+    ...(routing !== undefined ? { routing: routing === 'on' } : {}),
+  };
 }
 
 /** Flags and environment -> AgentOptions. Throws ValidationError for anything wrong. */
@@ -132,6 +140,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--drift <policy>', 'drift guard: report (changes outside rollouts are reported) or enforce (also switch unattended-upgrades off, restore vanished rules/routes)', 'report')
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
     .option('--drift-interval <duration>', 'how often the drift guard looks', '60s')
+    .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
     .addHelpText(
       'after',
       `
