@@ -31,6 +31,17 @@ describe('sluice sim run', () => {
     expect(r.stdout).toMatch(/halted at\s+-\s+2023-03-07 19:00/);
   });
 
+  it('keeps the per-region columns aligned, long region names included', async () => {
+    const r = await sluice('sim', 'run', 'gcp-2025', '--hosts', '10000');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('per region'));
+    const rows = lines.slice(header, lines.indexOf('', header));
+    expect(rows.some((l) => l.startsWith('asia-northeast1 '))).toBe(true);
+    const column = rows[0]!.indexOf('uncontrolled');
+    for (const row of rows.slice(1)) expect(row.search(/\d+(\.\d+)?% \//), row).toBe(column);
+  });
+
   it('--json has the documented shape and is byte-identical for the same seed', async () => {
     const a = await sluice('sim', 'run', 'heroku-2025', '--hosts', '1500', '--seed', '9', '--json');
     const b = await sluice('sim', 'run', 'heroku-2025', '--hosts', '1500', '--seed', '9', '--json');

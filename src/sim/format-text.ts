@@ -23,12 +23,14 @@ export function renderSimText(r: SimResult): string {
   out += row('terminated', hostsPct(u.terminated, u.terminatedPct), hostsPct(c.terminated, c.terminatedPct));
   out += row('data-bearing lost', hostsPct(u.dataBearingLost, u.dataBearingLostPct), hostsPct(c.dataBearingLost, c.dataBearingLostPct));
   out += row('halted at', time(u.haltedAt), time(c.haltedAt));
-  out += '\nper region                uncontrolled peak/terminated/recovered   controlled peak/terminated\n';
+  const names = u.regions.map((a) => `${a.name} (${a.provider}, ${a.hosts})`);
+  const width = Math.max('per region'.length, ...names.map((n) => n.length)) + 2;
+  out += `\n${'per region'.padEnd(width)}${'uncontrolled peak/terminated/recovered'.padEnd(41)}controlled peak/terminated\n`;
   for (let i = 0; i < u.regions.length; i++) {
     const a = u.regions[i]!;
     const b = c.regions[i]!;
     const left = `${a.peakImpairedPct}% / ${a.terminatedPct}% / ${time(a.recoveredAt)}`;
-    out += `${`${a.name} (${a.provider}, ${a.hosts})`.padEnd(26)}${left.padEnd(41)}${b.peakImpairedPct}% / ${b.terminatedPct}%\n`;
+    out += `${names[i]!.padEnd(width)}${left.padEnd(41)}${b.peakImpairedPct}% / ${b.terminatedPct}%\n`;
   }
   if (c.rollout) {
     out += `\nwaves of ${c.rollout.plan}:\n`;
