@@ -26,19 +26,14 @@ export function readChecks(reader: PlanReader, entry: Entry): CheckSpec[] | unde
     return undefined;
   }
   const checks: CheckSpec[] = [];
-  const firstLine = new Map<string, number>();
+  const isNew = reader.uniqueNames('check');
   let ok = true;
   node.items.forEach((item, index) => {
     const itemNode = (item as Node | null) ?? node;
     const result = readCheck(reader, itemNode, index);
-    if (result.name !== undefined) {
-      const first = firstLine.get(result.name);
-      if (first !== undefined) {
-        reader.report(result.at, `duplicate check name "${result.name}" (first used at line ${first}); give each check its own name`);
-        ok = false;
-        return;
-      }
-      firstLine.set(result.name, reader.lineOf(result.at));
+    if (result.name !== undefined && !isNew(result.name, result.at)) {
+      ok = false;
+      return;
     }
     if (result.check === undefined) ok = false;
     else checks.push(result.check);

@@ -41,18 +41,13 @@ export function readWaves(reader: PlanReader, entry: Entry, hosts: HostsMatch | 
     return undefined;
   }
   const waves: ReadWave[] = [];
-  const firstLine = new Map<string, number>();
+  const isNew = reader.uniqueNames('wave');
   let ok = true;
   node.items.forEach((item, index) => {
     const wave = readWave(reader, (item as Node | null) ?? node, index);
-    if (wave.name !== undefined) {
-      const first = firstLine.get(wave.name);
-      if (first !== undefined) {
-        reader.report(wave.at, `duplicate wave name "${wave.name}" (first used at line ${first}); give each wave its own name`);
-        ok = false;
-        return;
-      }
-      firstLine.set(wave.name, reader.lineOf(wave.at));
+    if (wave.name !== undefined && !isNew(wave.name, wave.at)) {
+      ok = false;
+      return;
     }
     if (wave.spec === undefined) ok = false;
     else waves.push({ spec: wave.spec, at: wave.at, matchPositions: wave.matchPositions });

@@ -61,6 +61,23 @@ export class PlanReader {
     return this.#lines.linePos(node.range?.[0] ?? 0).line;
   }
 
+  /**
+   * For lists whose items must have distinct names (waves, checks): the returned function records
+   * a name and answers true, or reports the duplicate at `at` and answers false.
+   */
+  uniqueNames(what: string): (name: string, at: Node) => boolean {
+    const firstLine = new Map<string, number>();
+    return (name, at) => {
+      const first = firstLine.get(name);
+      if (first !== undefined) {
+        this.report(at, `duplicate ${what} name "${name}" (first used at line ${first}); give each ${what} its own name`);
+        return false;
+      }
+      firstLine.set(name, this.lineOf(at));
+      return true;
+    };
+  }
+
   /** The entry for a required key, or a "missing" problem at `at` (usually the parent's key). */
   require(fields: Fields, key: string, where: string, at: Node): Entry | undefined {
     const entry = fields.get(key);
