@@ -1,7 +1,7 @@
 // routesPreserved: every route of the snapshot taken before the change is still there, per table.
 import type { CheckContext, CheckOutcome, CheckRunner } from './check-runner.ts';
-import { describeRoute, takeInvariantSnapshot, vanishedRoutes } from './invariants.ts';
-import { withTimeout } from './ip-rules-preserved.ts';
+import { describeRoute, vanishedRoutes } from './invariants.ts';
+import { snapshotsToCompare } from './invariant-check.ts';
 import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 
@@ -9,17 +9,11 @@ export function createRoutesPreservedCheck(run: ArgvRunner = defaultRunner): Che
   return {
     kind: 'routesPreserved',
     async run(spec, ctx: CheckContext): Promise<CheckOutcome> {
-      if (ctx.baseline === null) {
-        return { ok: false, message: 'no routing snapshot was taken before the change, so nothing to compare with' };
-      }
-      let current;
-      try {
-        current = await takeInvariantSnapshot({ run: withTimeout(run, spec.timeout), ...(ctx.signal ? { signal: ctx.signal } : {}) });
-      } catch (err) {
-        return { ok: false, message: `could not read the routes: ${(err as Error).message}` };
-      }
-      const gone = vanishedRoutes(ctx.baseline.routes, current.routes);
-      if (gone.length === 0) return { ok: true, message: `all ${ctx.baseline.routes.length} routes present` };
+      const read = await snapshotsToCompare(run, spec.timeout, ctx, 'routes');
+      if ('outcome' in read) return read.outcome;
+      const { baseline, current } = read;
+      const gone = vanishedRoutes(baseline.routes, current.routes);
+      if (gone.length === 0) return { ok: true, message: `all ${baseline.routes.length} routes present` };
       const byTable = new Map<string, number>();
       for (const r of gone) {
         const t = typeof r['table'] === 'string' || typeof r['table'] === 'number' ? String(r['table']) : 'main';
@@ -29,7 +23,7 @@ export function createRoutesPreservedCheck(run: ArgvRunner = defaultRunner): Che
       return {
         ok: false,
         message:
-          `expected the ${ctx.baseline.routes.length} routes present before the change; ${gone.length} vanished (${tables}): ` +
+          `expected the ${baseline.routes.length} routes present before the change; ${gone.length} vanished (${tables}): ` +
           gone.map(describeRoute).join('; '),
       };
     },
