@@ -146,6 +146,8 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
         steps: [],
       });
       expect(await store.loadRollout('no-such-rollout')).toBeNull();
+      expect(await store.getRollout(older)).toEqual(loaded?.rollout);
+      expect(await store.getRollout('no-such-rollout')).toBeNull();
       const events = await store.listEvents(older);
       expect(events).toEqual([
         { seq: expect.any(Number), rolloutId: older, at: 10_000, kind: 'created', message: 'created', host: null, wave: null, data: { file: 'flag.yaml' } },

@@ -104,6 +104,14 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows.length > 0;
     },
 
+    async getRollout(id) {
+      const rows = await sql.query<Row>(
+        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at from rollouts where id = $1',
+        [id],
+      );
+      return rows[0] ? rolloutRecord(rows[0]) : null;
+    },
+
     loadRollout(id) {
       return sql.transaction(async (tx): Promise<StoredRollout | null> => {
         // One snapshot for the three reads, so a concurrent transition is seen whole or not at all.

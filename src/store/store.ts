@@ -141,6 +141,8 @@ export interface Store {
   /** Whether an agent report id has been recorded (processed) already. */
   hasReport(reportId: string): Promise<boolean>;
   loadRollout(id: string): Promise<StoredRollout | null>;
+  /** The rollout row alone (no plan, waves or steps): cheap, for existence and state checks. */
+  getRollout(id: string): Promise<RolloutRecord | null>;
   /** Newest first. */
   listRollouts(limit?: number): Promise<RolloutRecord[]>;
   /** Ids of rollouts not in a final state (pending, running, paused, rolling_back), oldest first. */

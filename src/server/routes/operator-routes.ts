@@ -91,8 +91,8 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   r.get('/rollouts/:id/events', async (c) => {
     const id = c.req.param('id');
     const q = readQuery(c, eventsQuery);
-    const stored = await deps.store.loadRollout(id);
-    if (!stored) throw new NotFoundError(`no rollout ${id}`);
+    // `rollout events --follow` polls this every second: check existence without loading steps.
+    if (!(await deps.store.getRollout(id))) throw new NotFoundError(`no rollout ${id}`);
     const events = await deps.store.listEvents(id, q.after, q.limit);
     return c.json({ events: events.map(eventView) });
   });
