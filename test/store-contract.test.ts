@@ -117,6 +117,8 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       row = (await store.listHosts()).find((h) => h.name === host);
       expect(row).toMatchObject({ labels: { zone: 'b' }, facts: { kernel: '6.8', packages: { systemd: '249' } }, lastSeen: 3000 });
       expect(typeof row?.lastSeen).toBe('number');
+      const lean = (await store.listHosts({ withFacts: false })).find((h) => h.name === host);
+      expect(lean).toEqual({ ...row, facts: {} });
 
       await expect(store.recordHeartbeat(nextId('ghost'), { now: 1 })).rejects.toBeInstanceOf(NotFoundError);
     });

@@ -93,7 +93,7 @@ export class RolloutDriver {
   private async load(id: string): Promise<{ plan: Plan; state: RolloutState } | null> {
     const stored = await this.store.loadRollout(id);
     if (!stored) return null;
-    const hosts = await this.store.listHosts();
+    const hosts = await this.store.listHosts({ withFacts: false });
     const lastSeen = new Map<string, Instant>();
     for (const h of hosts) lastSeen.set(h.name, h.lastSeen);
     const state = restoreRolloutState(stored.plan, {
@@ -118,7 +118,7 @@ export class RolloutDriver {
     });
     // Not in `active` until started: heartbeats and enrollments meanwhile are for started rollouts
     // only, and the start event below takes the inventory as it is then.
-    const hosts = await this.store.listHosts();
+    const hosts = await this.store.listHosts({ withFacts: false });
     const infos: HostInfo[] = hosts.map((h) => ({ name: h.name, labels: h.labels }));
     return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
   }

@@ -42,7 +42,7 @@ export function createServerMetrics(store: Store, hostOnlineWithinMs: number, no
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      const hosts = await store.listHosts();
+      const hosts = await store.listHosts({ withFacts: false });
       const t = now();
       let online = 0;
       for (const h of hosts) if (t - h.lastSeen <= hostOnlineWithinMs) online++;

@@ -60,8 +60,12 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       if (rows.length === 0) throw new NotFoundError(`host ${name} is not enrolled`);
     },
 
-    async listHosts() {
-      const rows = await sql.query<Row>('select * from hosts order by name');
+    async listHosts(options = {}) {
+      const rows = await sql.query<Row>(
+        options.withFacts === false
+          ? `select name, labels, '{}'::jsonb as facts, enrolled_at, last_seen from hosts order by name`
+          : 'select * from hosts order by name',
+      );
       return rows.map(hostRow);
     },
 

@@ -132,7 +132,11 @@ export interface Store {
   hostByCredentialHash(hash: string): Promise<HostRow | null>;
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
-  listHosts(): Promise<HostRow[]>;
+  /**
+   * Every host, by name. `withFacts: false` leaves facts out (empty objects): facts carry package
+   * lists and routing tables, which the engine and metrics do not need.
+   */
+  listHosts(options?: { withFacts?: boolean }): Promise<HostRow[]>;
 
   // ---- rollouts ----
   createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput): Promise<void>;
