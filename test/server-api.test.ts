@@ -239,6 +239,16 @@ describe('a rollout through the agent routes', () => {
     // Two hosts, two applies: the duplicate and the spoofed stale report did not add a third success.
     expect(applyReports.filter((e: any) => e.message.includes('succeeded'))).toHaveLength(2);
     expect((await call('POST', `/v1/rollouts/${id}/pause`, { token: server.adminToken })).status).toBe(409);
+
+    // A late result for the finished rollout is acknowledged once, logged as ignored, changes nothing.
+    const late = { reports: [{ id: 'late-check-0001', rolloutId: id, attempt: 1, kind: 'check', ok: false, message: 'late' }] };
+    expect((await call('POST', '/v1/agent/reports', { token: restToken, body: late })).json.accepted).toEqual(['late-check-0001']);
+    expect((await call('POST', '/v1/agent/reports', { token: restToken, body: late })).json.accepted).toEqual(['late-check-0001']);
+    const after = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
+    expect(after.state).toBe('completed');
+    expect(after.waves.flatMap((w: any) => w.hosts.map((h: any) => h.state))).toEqual(['healthy', 'healthy']);
+    const lateEvents = (await call('GET', `/v1/rollouts/${id}/events`, { token: server.adminToken })).json.events.filter((e: any) => e.kind === 'report.ignored' && e.message.includes('the rollout is completed'));
+    expect(lateEvents).toHaveLength(1);
   });
 
   it('serves metrics in Prometheus format', async () => {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HostInfo, Instant, Plan, RolloutRecord } from '../core/types.ts';
 import type { RolloutEffect, RolloutEvent } from '../core/rollout/types.ts';
+import { hasWorkInFlight } from '../core/rollout/rollout-state.ts';
 import {
   createRolloutState,
   isFinalStatus,
@@ -14,7 +15,7 @@ import {
   transition,
   type RolloutState,
 } from '../core/rollout/transition.ts';
-import { ConflictError, NotFoundError } from '../core/errors.ts';
+import { NotFoundError } from '../core/errors.ts';
 import type { LogInput, Store } from '../store/store.ts';
 
 export interface DriverLog {
@@ -116,8 +117,9 @@ export class RolloutDriver {
       message: `rollout ${plan.name} created by ${actor}`,
       data: { actor },
     });
-    // Not in `active` until started: heartbeats and enrollments meanwhile are for started rollouts
-    // only, and the start event below takes the inventory as it is then.
+    // Active from now on, so the start below runs on this state; heartbeats and enrollments skip a
+    // rollout until it has started (the start takes the inventory as it is then).
+    this.active.set(id, { plan, state });
     const hosts = await this.store.listHosts({ withFacts: false });
     const infos: HostInfo[] = hosts.map((h) => ({ name: h.name, labels: h.labels }));
     return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
@@ -142,8 +144,12 @@ export class RolloutDriver {
     const started = performance.now();
     let entry = this.active.get(rolloutId);
     const wasActive = entry !== undefined;
+    if (!entry && (event.type === 'applyResult' || event.type === 'checkResult')) {
+      // Only rollback results can change a finished rollout: record this one without loading it.
+      return this.recordLateReport(rolloutId, event, opts);
+    }
     if (!entry) {
-      // A final rollout can still take late rollback results; load it for this one event.
+      // A final rollout can still take late rollback results and operator rollbacks; load it.
       const loaded = await this.load(rolloutId);
       if (!loaded) throw new NotFoundError(`no rollout ${rolloutId}`);
       entry = loaded;
@@ -152,6 +158,7 @@ export class RolloutDriver {
       return rolloutRecord(entry.state);
     }
     const now = this.now();
+    const statusBefore = rolloutRecord(entry.state).state;
     // The engine checks before it mutates, so a ConflictError leaves the state as it was.
     const { state, effects } = transition(entry.state, event, now);
     entry.state = state;
@@ -167,7 +174,12 @@ export class RolloutDriver {
         effects,
         ...(opts.reportId ? { reportId: opts.reportId } : {}),
       });
-      if (!written) await this.reload(rolloutId);
+      if (!written) {
+        // The report was processed before (a retry raced it): memory ran ahead; the rows win.
+        const reloaded = await this.reload(rolloutId);
+        if (!reloaded) throw new NotFoundError(`no rollout ${rolloutId}`);
+        return reloaded;
+      }
     } catch (err) {
       // Memory ran ahead of the store: throw the in-memory state away and rebuild it from rows.
       this.log.error({ rolloutId, err: String(err) }, 'persisting a transition failed; reloading the rollout');
@@ -178,32 +190,65 @@ export class RolloutDriver {
     const record = rolloutRecord(state);
     if (isFinalStatus(record.state)) this.active.delete(rolloutId);
     else if (!wasActive) this.active.set(rolloutId, entry);
-    this.announce(effects);
+    this.announce(effects, record.state !== statusBefore);
     return record;
   }
 
-  private async reload(rolloutId: string): Promise<void> {
-    this.active.delete(rolloutId);
-    const loaded = await this.load(rolloutId);
-    if (loaded && !isFinalStatus(rolloutRecord(loaded.state).state)) this.active.set(rolloutId, loaded);
+  /** An apply or check result for a rollout that is not active: logged (once), changes nothing. */
+  private async recordLateReport(
+    rolloutId: string,
+    event: Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' }>,
+    opts: DispatchOptions,
+  ): Promise<RolloutRecord> {
+    const record = await this.store.getRollout(rolloutId);
+    if (!record) throw new NotFoundError(`no rollout ${rolloutId}`);
+    if (opts.reportId && (await this.store.hasReport(opts.reportId))) return record;
+    const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
+    await this.store.persistTransition({
+      rolloutId,
+      at: this.now(),
+      event: logAs,
+      effects: [
+        { type: 'log', kind: 'report.ignored', message: `${event.host}: ${event.type} (attempt ${event.attempt}) ignored: the rollout is ${record.state}`, host: event.host },
+      ],
+      ...(opts.reportId ? { reportId: opts.reportId } : {}),
+    });
+    return record;
   }
 
-  private announce(effects: readonly RolloutEffect[]): void {
-    let all = false;
+  private async reload(rolloutId: string): Promise<RolloutRecord | null> {
+    this.active.delete(rolloutId);
+    const loaded = await this.load(rolloutId);
+    if (!loaded) return null;
+    const record = rolloutRecord(loaded.state);
+    if (!isFinalStatus(record.state)) this.active.set(rolloutId, loaded);
+    return record;
+  }
+
+  /**
+   * Wakes the agents whose assignments may have changed: the hosts of changed steps (a new
+   * pending step changes nothing for its host), or everyone when the rollout's state changed
+   * (a pause or a halt withdraws work from many hosts at once).
+   */
+  private announce(effects: readonly RolloutEffect[], statusChanged: boolean): void {
+    if (statusChanged) {
+      this.onAssignmentsChanged(null);
+      return;
+    }
     const hosts = new Set<string>();
     for (const e of effects) {
-      if (e.type === 'rollout') all = true;
-      else if (e.type === 'step') hosts.add(e.step.host);
+      if (e.type === 'step' && e.step.state !== 'pending') hosts.add(e.step.host);
       else if (e.type === 'assign') hosts.add(e.host);
     }
-    if (all) this.onAssignmentsChanged(null);
-    else if (hosts.size > 0) this.onAssignmentsChanged([...hosts]);
+    if (hosts.size > 0) this.onAssignmentsChanged([...hosts]);
   }
 
   /** A host was heard from: rollouts waiting on it learn it is alive. No write unless something changes. */
   async heartbeat(host: string): Promise<void> {
+    // Only rollouts waiting on this host: a heartbeat must not queue behind unrelated work.
+    const waiting = [...this.active].filter(([, entry]) => hasWorkInFlight(entry.state, host)).map(([id]) => id);
     await Promise.all(
-      [...this.active.keys()].map((id) =>
+      waiting.map((id) =>
         this.dispatch(id, { type: 'heartbeat', host }, { logAs: null }).catch((err: unknown) =>
           this.log.warn({ rolloutId: id, err: String(err) }, 'heartbeat dispatch failed'),
         ),
@@ -213,8 +258,9 @@ export class RolloutDriver {
 
   /** A host enrolled or changed labels: active rollouts may take it into waves not started yet. */
   async hostSeen(host: HostInfo): Promise<void> {
+    const started = [...this.active].filter(([, entry]) => rolloutRecord(entry.state).state !== 'pending').map(([id]) => id);
     await Promise.all(
-      [...this.active.keys()].map((id) =>
+      started.map((id) =>
         this.dispatch(id, { type: 'hostSeen', host }, { logAs: null }).catch((err: unknown) =>
           this.log.warn({ rolloutId: id, err: String(err) }, 'hostSeen dispatch failed'),
         ),
@@ -247,10 +293,6 @@ export class RolloutDriver {
     this.timer.unref?.();
   }
 
-  isActive(rolloutId: string): boolean {
-    return this.active.has(rolloutId);
-  }
-
   /** Operator command by name, as the API exposes it. */
   command(rolloutId: string, name: 'pause' | 'resume' | 'abort' | 'approve' | 'rollback', actor: string): Promise<RolloutRecord> {
     const event: RolloutEvent = { type: name, actor };
@@ -280,4 +322,3 @@ function describeEvent(event: RolloutEvent): LogInput | null {
   }
 }
 
-export { ConflictError };

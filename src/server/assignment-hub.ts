@@ -1,11 +1,24 @@
 // Wakes agents' long-polls when their assignments may have changed. Waiters are per host; a
 // broadcast (a rollout changed state) wakes everyone, who then re-read their own assignments.
+// Generations close the gap between reading the assignments and starting to wait: a change
+// announced in between is seen by `wait`, which then returns at once.
 
 export class AssignmentHub {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly hostGeneration = new Map<string, number>();
+  private broadcastGeneration = 0;
 
-  /** Resolves true when woken, false after `ms` or when the signal aborts. */
-  wait(host: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+  /** Take this before reading a host's assignments; pass it to `wait`. */
+  generation(host: string): string {
+    return `${this.broadcastGeneration}:${this.hostGeneration.get(host) ?? 0}`;
+  }
+
+  /**
+   * Resolves true when woken (or when something changed since `since`), false after `ms` or when
+   * the signal aborts.
+   */
+  wait(host: string, ms: number, signal?: AbortSignal, since?: string): Promise<boolean> {
+    if (since !== undefined && since !== this.generation(host)) return Promise.resolve(true);
     return new Promise((resolve) => {
       let set = this.waiters.get(host);
       if (!set) {
@@ -30,10 +43,12 @@ export class AssignmentHub {
 
   notify(hosts: readonly string[] | null): void {
     if (hosts === null) {
+      this.broadcastGeneration++;
       for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
       return;
     }
     for (const host of hosts) {
+      this.hostGeneration.set(host, (this.hostGeneration.get(host) ?? 0) + 1);
       const set = this.waiters.get(host);
       if (set) for (const wake of [...set]) wake();
     }

@@ -89,6 +89,11 @@ export function isFinalStatus(s: RolloutStatus): boolean {
   return FINAL_ROLLOUT_STATES.includes(s);
 }
 
+/** Whether the host has work in flight in this rollout (its silence would matter). */
+export function hasWorkInFlight(state: RolloutState, host: string): boolean {
+  return state.inFlight.has(host);
+}
+
 export function isInFlightStatus(s: StepStatus): boolean {
   return s === 'applying' || s === 'verifying' || s === 'rolling_back';
 }

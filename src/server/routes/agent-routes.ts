@@ -71,10 +71,12 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
   r.get('/assignments', requireHost(deps), async (c) => {
     const host = c.get('host');
     const q = readQuery(c, assignmentsQuery);
+    // Taken before the read: a change committed between the read and the wait is not missed.
+    const generation = deps.hub.generation(host.name);
     let list = await deps.store.assignmentsForHost(host.name);
     let version = versionOf(list);
     if (q.version === version && q.waitMs > 0) {
-      await deps.hub.wait(host.name, q.waitMs, c.req.raw.signal);
+      await deps.hub.wait(host.name, q.waitMs, c.req.raw.signal, generation);
       list = await deps.store.assignmentsForHost(host.name);
       version = versionOf(list);
     }
