@@ -106,6 +106,21 @@ describe('createApiClient', () => {
     expect((error as Error).message).toBe(`cannot reach the Sluice server at http://127.0.0.1:${port}: is \`sluice server\` running?`);
   });
 
+  it('asks for drift and updates with their query, parsed like every other answer', async () => {
+    const calls: Call[] = [];
+    const drift = { summary: { hosts: 0, hostsWithDrift: 0, open: {}, hostsByKind: {} }, hosts: [], events: [] };
+    const client = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, drift, calls) });
+    expect(await client.getDrift('web-1')).toEqual(drift);
+    await client.getDrift();
+    expect(calls.map((c) => c.url)).toEqual(['http://s/v1/drift?limit=200&host=web-1', 'http://s/v1/drift?limit=200']);
+    const updatesCalls: Call[] = [];
+    const updates = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, { updates: [], hosts: [] }, updatesCalls) });
+    await updates.getUpdates(true);
+    await updates.getUpdates(false);
+    expect(updatesCalls.map((c) => c.url)).toEqual(['http://s/v1/updates?all=true', 'http://s/v1/updates']);
+    await expect(updates.getDrift()).rejects.toThrow(/unexpected answer from the Sluice server at http:\/\/s \(GET \/v1\/drift\?limit=200\)/);
+  });
+
   it('gives up on a server that does not answer', async () => {
     const hanging = ((_input: unknown, init?: RequestInit) =>
       new Promise((_resolve, reject) => {

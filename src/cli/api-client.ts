@@ -11,6 +11,8 @@ import {
   isErrorCode,
 } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
+import { driftViewSchema, updatesViewSchema } from './render-drift.ts';
+import type { DriftView, UpdatesView } from './render-drift.ts';
 
 // Responses are parsed, not trusted: a server of another version should fail with a clear
 // message, not with `undefined` deep inside a renderer.
@@ -96,6 +98,10 @@ export interface ApiClient {
   /** Events with `seq` greater than `after`, oldest first. */
   listEvents(id: string, after?: number, limit?: number): Promise<RolloutEventView[]>;
   listHosts(): Promise<HostView[]>;
+  /** Open drift per host and recent drift events, fleet-wide or for one host. */
+  getDrift(host?: string): Promise<DriftView>;
+  /** Updates pending on hosts: security ones only, or every one with `all`. */
+  getUpdates(all: boolean): Promise<UpdatesView>;
 }
 
 export interface ApiClientOptions {
@@ -167,6 +173,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return (await call('GET', `${rolloutPath(id)}/events${suffix}`, z.object({ events: z.array(eventSchema) }))).events;
     },
     listHosts: async () => (await call('GET', '/v1/hosts', z.object({ hosts: z.array(hostSchema) }))).hosts,
+    getDrift: (host) => {
+      const query = new URLSearchParams({ limit: '200' });
+      if (host !== undefined) query.set('host', host);
+      return call('GET', `/v1/drift?${query.toString()}`, driftViewSchema);
+    },
+    getUpdates: (all) => call('GET', `/v1/updates${all ? '?all=true' : ''}`, updatesViewSchema),
   };
 }
 

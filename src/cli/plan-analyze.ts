@@ -1,16 +1,15 @@
 // `sluice plan analyze FILE [--fleet SCENARIO | --server URL]`: what the plan would do to a fleet
 // (a scenario's simulated one, or the live inventory), without running anything.
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.ts';
-import { formatProblem } from '../core/plan/parse-plan.ts';
 import type { HostInfo } from '../core/types.ts';
 import { analyzePlan, renderAnalysis } from '../sim/analyze-plan.ts';
 import { fleetHostInfos, generateFleet } from '../sim/fleet.ts';
-import { FileValidationError, loadPlan, loadScenario } from '../sim/load-scenario.ts';
+import { loadPlan, loadScenario } from '../sim/load-scenario.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
 import { connect } from './resolve-connection.ts';
+import { parseHosts, reportInvalid } from './scenario-input.ts';
 
 export interface AnalyzeCliOptions {
   readonly fleet?: string;
@@ -18,14 +17,6 @@ export interface AnalyzeCliOptions {
   readonly token?: string;
   readonly hosts?: number;
   readonly json?: boolean;
-}
-
-function reportInvalid(err: unknown, io: Pick<CliIo, 'stderr'>): never {
-  if (err instanceof FileValidationError) {
-    for (const p of err.problems) io.stderr.write(`${formatProblem(err.file, p)}\n`);
-    throw new ValidationError(`${err.file} is not valid (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} above)`, err.problems);
-  }
-  throw err;
 }
 
 /** The action, callable from tests. */
@@ -58,12 +49,6 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
   }
   const analysis = analyzePlan(plan, hosts);
   io.stdout.write(options.json ? `${JSON.stringify({ file, fleetSource: source, ...analysis })}\n` : renderAnalysis(analysis, source));
-}
-
-function parseHosts(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('expected a whole number from 1 to 1000000');
-  return n;
 }
 
 export function registerPlanAnalyze(planGroup: Command, io: CliIo = createProcessIo()): void {

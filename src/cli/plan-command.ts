@@ -3,9 +3,11 @@
 import { CommanderError } from 'commander';
 import type { Command } from 'commander';
 import { describePlan } from '../core/plan/describe-plan.ts';
-import { MAX_PLAN_BYTES, checkPlan, formatProblem } from '../core/plan/parse-plan.ts';
+import { MAX_PLAN_BYTES, checkPlan } from '../core/plan/parse-plan.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
+import { renderProblems } from './render-problems.ts';
+import { EXIT_BAD_INPUT, EXIT_OK } from './run-cli.ts';
 
 export type PlanCheckIo = Pick<CliIo, 'stdout' | 'stderr' | 'readFile'>;
 
@@ -17,9 +19,6 @@ export interface PlanCheckJson {
   /** Only when the file could not be read. */
   readonly error?: string;
 }
-
-const EXIT_OK = 0;
-const EXIT_BAD_INPUT = 2;
 
 /**
  * Adds the `plan` group to the root program and returns it, so later subcommands (`plan analyze`)
@@ -66,7 +65,7 @@ export async function runPlanCheck(file: string, opts: { json: boolean }, io: Pl
   if (opts.json) {
     writeJson(io, { file, valid: plan !== null, problems: problems.map(({ line, col, message }) => ({ line, col, message })), summary });
   } else if (plan === null) {
-    io.stderr.write(problems.map((problem) => `${formatProblem(file, problem)}\n`).join(''));
+    io.stderr.write(renderProblems(file, problems));
   } else {
     io.stdout.write(`${file}: valid\n${summary.map((line) => `${line}\n`).join('')}`);
   }

@@ -132,8 +132,7 @@ Examples:
         await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'events-json' : 'events', fromStart: true });
         return;
       }
-      // Make sure the rollout exists: an unknown id must say so, not print an empty log.
-      await client.getRollout(id);
+      // An unknown id is a 404 from the events route itself, not an empty log.
       const events = await fetchNewEvents(client, id, undefined);
       io.stdout.write(
         opts.json === true

@@ -1,17 +1,15 @@
 // `sluice sim run SCENARIO`: rehearse an incident scenario uncontrolled and through a plan, on
 // the real rollout engine, and print both side by side (or --json, or an HTML --report).
 import { writeFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { ValidationError } from '../core/errors.ts';
-import { formatProblem } from '../core/plan/parse-plan.ts';
 import { renderSimText } from '../sim/format-text.ts';
-import { FileValidationError, loadScenario } from '../sim/load-scenario.ts';
+import { loadScenario } from '../sim/load-scenario.ts';
 import { seedFrom } from '../sim/prng.ts';
 import { renderReportHtml } from '../sim/report-html.ts';
 import { simulate } from '../sim/simulate.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
+import { parseHosts, reportInvalid } from './scenario-input.ts';
 
 export interface SimRunOptions {
   readonly plan?: string;
@@ -21,23 +19,13 @@ export interface SimRunOptions {
   readonly report?: string;
 }
 
-function parseHosts(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('expected a whole number from 1 to 1000000');
-  return n;
-}
-
 /** The action, callable from tests: writes to `io`, throws SluiceErrors for the CLI's exit codes. */
 export function runSim(scenarioArg: string, options: SimRunOptions, io: Pick<CliIo, 'stdout' | 'stderr'>): void {
   let loaded;
   try {
     loaded = loadScenario(scenarioArg, options.plan);
   } catch (err) {
-    if (err instanceof FileValidationError) {
-      for (const p of err.problems) io.stderr.write(`${formatProblem(err.file, p)}\n`);
-      throw new ValidationError(`${err.file} is not valid (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} above)`, err.problems);
-    }
-    throw err;
+    reportInvalid(err, io);
   }
   const seed = seedFrom(options.seed ?? '1');
   const result = simulate(loaded.scenario, loaded.plan, { seed, ...(options.hosts ? { hosts: options.hosts } : {}) });

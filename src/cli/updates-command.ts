@@ -7,16 +7,14 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
+import { LABEL_KEY } from '../core/labels.ts';
 import { PLAN_NAME, checkPlan, formatProblem } from '../core/plan/parse-plan.ts';
-import { getJson } from './drift-command.ts';
 import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
-import { renderUpdates, updatesJson, updatesViewSchema } from './render-drift.ts';
+import { renderUpdates, updatesJson } from './render-drift.ts';
 import type { UpdatesView } from './render-drift.ts';
-import { withConnectionOptions } from './resolve-connection.ts';
+import { connect, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
-
-const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
 
 /** "os=ubuntu-22.04,env=prod" -> selector; empty -> {} (every host). */
 export function parseMatchFlag(text: string | undefined): Record<string, string> {
@@ -127,10 +125,6 @@ export function buildUpdatesPlan(view: UpdatesView, opts: { name: string; match:
   return { yaml, warnings, packages, hosts: targeted.map((h) => h.name) };
 }
 
-async function fetchUpdates(options: ConnectionOptions, io: CliIo, all: boolean): Promise<UpdatesView> {
-  return getJson(options, io, `/v1/updates${all ? '?all=true' : ''}`, updatesViewSchema);
-}
-
 function defaultPlanName(now: number): string {
   return `security-updates-${new Date(now).toISOString().slice(0, 10)}`;
 }
@@ -153,7 +147,7 @@ Examples:
   sluice updates plan --output security.yaml && sluice rollout start security.yaml`,
     )
     .action(async (opts: ConnectionOptions & { json?: boolean; all?: boolean }) => {
-      const view = await fetchUpdates(opts, io, opts.all === true);
+      const view = await (await connect(opts, io)).getUpdates(opts.all === true);
       io.stdout.write(
         opts.json === true ? `${JSON.stringify(updatesJson(view), null, 2)}\n` : renderUpdates(view, { color: colorEnabled(io.stdout, io.env) }),
       );
@@ -180,7 +174,7 @@ Examples:
     .action(async (opts: { output?: string; name?: string; match?: string }, cmd: Command) => {
       const all = cmd.optsWithGlobals<ConnectionOptions & { output?: string; name?: string; match?: string }>();
       const match = parseMatchFlag(opts.match);
-      const view = await fetchUpdates(all, io, false);
+      const view = await (await connect(all, io)).getUpdates(false);
       const plan = buildUpdatesPlan(view, { name: opts.name ?? defaultPlanName(io.now()), match, now: io.now() });
       for (const w of plan.warnings) io.stderr.write(`warning: ${w}\n`);
       if (opts.output === undefined) {

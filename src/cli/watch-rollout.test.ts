@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, UnavailableError } from '../core/errors.ts';
 import type { ApiClient, RolloutEventView, RolloutView } from './api-client.ts';
-import { CLEAR_SCREEN, watchRollout } from './watch-rollout.ts';
+import { CLEAR_SCREEN, fetchRolloutSummary, watchRollout } from './watch-rollout.ts';
 import { createTestIo } from './test-io.ts';
 
 const base: RolloutView = {
@@ -35,14 +35,23 @@ function scriptedClient(polls: (RolloutView | Error)[], events: RolloutEventView
       if (next instanceof Error) throw next;
       return next as RolloutView;
     },
+    // The same script through the list (what `events --follow` polls): the summary of the next view.
+    listRollouts: async () => {
+      const next = polls[Math.min(poll, polls.length - 1)];
+      poll += 1;
+      if (next instanceof Error) throw next;
+      const { waves: _waves, pendingWaves: _pending, ...summary } = next as RolloutView;
+      return [summary];
+    },
     listEvents: async (_id, after) => {
       eventCursors.push(after);
       return (events[poll - 1] ?? []).filter((e) => after === undefined || e.seq > after);
     },
     startRollout: unused,
-    listRollouts: unused,
     rolloutAction: unused,
     listHosts: unused,
+    getDrift: unused,
+    getUpdates: unused,
   };
 }
 
@@ -119,5 +128,44 @@ describe('watchRollout', () => {
     await watchRollout({ client, id: 'r_1', io, out: io.stdout, color: false, format: 'events', fromStart: true });
     expect(io.stdout.text.match(/ e\d+\n/g)).toHaveLength(15);
     expect(io.stdout.text.trimEnd().endsWith('done')).toBe(true);
+  });
+
+  it('in events format, reads the state from the rollout list, never loading the steps', async () => {
+    const io = createTestIo();
+    const client = scriptedClient([withHost('applying'), withHost('healthy', 'completed')], [[event(1, 'started')], [event(1, 'started'), event(2, 'done')]]);
+    let views = 0;
+    const final = await watchRollout({
+      client: { ...client, getRollout: async () => { views += 1; return base; } },
+      id: 'r_1',
+      io,
+      out: io.stdout,
+      color: false,
+      format: 'events-json',
+      fromStart: true,
+    });
+    expect(final.state).toBe('completed');
+    expect(views).toBe(0);
+    expect(io.stdout.text.trimEnd().split('\n').map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['started', 'done']);
+  });
+});
+
+describe('fetchRolloutSummary', () => {
+  it('falls back to the full view for a rollout the list does not hold (older, or unknown: its 404)', async () => {
+    const unused = () => Promise.reject(new Error('not used'));
+    const missing = new NotFoundError('no rollout r_9');
+    const client: ApiClient = {
+      server: 'http://s',
+      listRollouts: async () => [{ id: 'r_new', name: 'n', state: 'running', reason: null, createdAt: 0, updatedAt: 0 }],
+      getRollout: async (id) => (id === 'r_1' ? { ...base, state: 'completed' } : Promise.reject(missing)),
+      listEvents: unused,
+      startRollout: unused,
+      rolloutAction: unused,
+      listHosts: unused,
+      getDrift: unused,
+      getUpdates: unused,
+    };
+    expect((await fetchRolloutSummary(client, 'r_new')).state).toBe('running');
+    expect((await fetchRolloutSummary(client, 'r_1')).state).toBe('completed');
+    await expect(fetchRolloutSummary(client, 'r_9')).rejects.toBe(missing);
   });
 });

@@ -1,10 +1,10 @@
 // Follows a rollout until it reaches a final state: `rollout status --watch`, `rollout start
 // --wait` (on stderr) and `rollout events --follow`. On a terminal the view is redrawn in place;
 // into a pipe or file only what changed is printed, so logs stay readable.
-import { FINAL_ROLLOUT_STATES } from '../core/types.ts';
-import type { RolloutStatus } from '../core/types.ts';
 import { UnavailableError } from '../core/errors.ts';
-import type { ApiClient, RolloutEventView, RolloutView } from './api-client.ts';
+import { isFinalStatus } from '../core/rollout/rollout-state.ts';
+import type { RolloutStatus } from '../core/types.ts';
+import type { ApiClient, RolloutEventView, RolloutSummary, RolloutView } from './api-client.ts';
 import type { CliIo, OutputStream } from './io.ts';
 import { eventJson, renderEventLine } from './render-events.ts';
 import { renderRolloutStatus, rolloutSignature, rolloutStatusJson } from './render-rollout.ts';
@@ -15,10 +15,6 @@ const EVENT_PAGE = 500;
 const MAX_EVENT_PAGES = 20;
 /** Lines of the event log shown under a redrawn view, and printed when a watch starts. */
 export const RECENT_EVENTS = 10;
-
-export function isFinalState(state: string): boolean {
-  return (FINAL_ROLLOUT_STATES as readonly string[]).includes(state as RolloutStatus);
-}
 
 export interface WatchOptions {
   readonly client: ApiClient;
@@ -35,8 +31,11 @@ export interface WatchOptions {
   readonly fromStart?: boolean;
 }
 
-/** Polls until the rollout is final and returns its last view. */
-export async function watchRollout(options: WatchOptions): Promise<RolloutView> {
+/**
+ * Polls until the rollout is final and returns its last state (the full view with the `view` and
+ * `json` formats, which draw it).
+ */
+export async function watchRollout(options: WatchOptions): Promise<RolloutSummary> {
   const { client, id, io, out, color, format } = options;
   const intervalMs = options.intervalMs ?? 1000;
   const maxFailures = options.maxFailures ?? 30;
@@ -45,12 +44,20 @@ export async function watchRollout(options: WatchOptions): Promise<RolloutView> 
   let recent: string[] = [];
   let failures = 0;
   let first = true;
+  const eventsOnly = format === 'events' || format === 'events-json';
 
   for (;;) {
-    let view: RolloutView;
+    let rollout: RolloutSummary;
+    let view: RolloutView | undefined;
     let events: RolloutEventView[];
     try {
-      view = await client.getRollout(id);
+      // State first, events second: once the state is final, this poll's events include the last ones.
+      if (eventsOnly) {
+        rollout = await fetchRolloutSummary(client, id);
+      } else {
+        view = await client.getRollout(id);
+        rollout = view;
+      }
       events = await fetchNewEvents(client, id, after);
       failures = 0;
     } catch (error) {
@@ -67,7 +74,7 @@ export async function watchRollout(options: WatchOptions): Promise<RolloutView> 
     first = false;
     const now = io.now();
 
-    if (format === 'events' || format === 'events-json') {
+    if (view === undefined) {
       for (const event of shown) {
         out.write(format === 'events' ? renderEventLine(event, { color }) : `${JSON.stringify(eventJson(event))}\n`);
       }
@@ -85,9 +92,18 @@ export async function watchRollout(options: WatchOptions): Promise<RolloutView> 
       for (const event of shown) out.write(renderEventLine(event, { color }));
     }
 
-    if (isFinalState(view.state)) return view;
+    if (isFinalStatus(rollout.state as RolloutStatus)) return rollout;
     await io.sleep(intervalMs);
   }
+}
+
+/**
+ * A rollout's state without loading its steps (GET /v1/rollouts/:id reads every one): from the
+ * list, which holds the newest rollouts; an older one (or an unknown id, which 404s) from its view.
+ */
+export async function fetchRolloutSummary(client: ApiClient, id: string): Promise<RolloutSummary> {
+  const listed = (await client.listRollouts()).find((r) => r.id === id);
+  return listed ?? (await client.getRollout(id));
 }
 
 /** Events after `after` (all when undefined), paging through the log up to a bound. */

@@ -1,19 +1,18 @@
 // Request bodies of the HTTP API, validated once at the boundary. The same schemas feed the
 // OpenAPI document, so the document cannot drift from what the server accepts.
 import { z } from 'zod';
+import { HOST_NAME, HOST_NAME_HINT, LABEL_KEY, LABEL_KEY_HINT } from '../core/labels.ts';
+import { MAX_PLAN_BYTES } from '../core/plan/parse-plan.ts';
 import { DRIFT_EVENT_KINDS } from '../core/types.ts';
 
-export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
-const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
-
 export const labelsSchema = z
-  .record(z.string().regex(LABEL_KEY, 'label keys are 1-63 characters of A-Z a-z 0-9 . _ / -'), z.string().max(253))
+  .record(z.string().regex(LABEL_KEY, `label keys are ${LABEL_KEY_HINT}`), z.string().max(253))
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 
 export const factsSchema = z.record(z.string().max(128), z.unknown());
 
 export const enrollBody = z.strictObject({
-  name: z.string().regex(HOST_NAME, 'host names are 1-253 characters of A-Z a-z 0-9 . _ -'),
+  name: z.string().regex(HOST_NAME, `host names are ${HOST_NAME_HINT}`),
   labels: labelsSchema.default({}),
   facts: factsSchema.optional(),
 });
@@ -38,10 +37,8 @@ export const reportsBody = z.strictObject({
   reports: z.array(reportSchema).min(1).max(100),
 });
 
-export const MAX_PLAN_BYTES = 256 * 1024;
-
 export const createRolloutBody = z.strictObject({
-  plan: z.string().min(1).max(MAX_PLAN_BYTES, 'plans are at most 256 KiB'),
+  plan: z.string().min(1).max(MAX_PLAN_BYTES, `plans are at most ${MAX_PLAN_BYTES / 1024} KiB`),
   file: z.string().max(255).optional(),
 });
 
@@ -76,7 +73,7 @@ export const driftBody = z.strictObject({
 });
 
 export const driftQuery = z.object({
-  host: z.string().regex(HOST_NAME, 'host names are 1-253 characters of A-Z a-z 0-9 . _ -').optional(),
+  host: z.string().regex(HOST_NAME, `host names are ${HOST_NAME_HINT}`).optional(),
   limit: z.coerce.number().int().min(1).max(5000).default(200),
 });
 

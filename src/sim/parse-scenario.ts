@@ -4,6 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import { ValidationError } from '../core/errors.ts';
 import type { SourceProblem } from '../core/errors.ts';
+import { LABEL_KEY } from '../core/labels.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import type { Millis, Selector } from '../core/types.ts';
 import { parseCalendar } from './calendar.ts';
@@ -13,7 +14,6 @@ import type { Effect, LabelMix, ProviderSpec, RecoverySpec, RegionSpec, Remediat
 
 const MAX_SOURCE = 256 * 1024;
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;
-const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
 const MAX_HOSTS = 1_000_000;
 

@@ -3,6 +3,7 @@
 // Simulated agents answer the engine's assignments as the real agent does: heartbeats every 5 s,
 // apply then run the checks once and report both, checks through the bake, commit-confirmed local
 // rollback when they cannot reach the server or an invariant check fails.
+import { isInFlightStatus } from '../core/rollout/rollout-state.ts';
 import { createRolloutState, nextDeadline, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
@@ -35,7 +36,8 @@ const EV_ROLLBACK_START = 49;
 const EV_ROLLBACK_DONE = 50;
 
 const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
-const IN_FLIGHT = new Set([1, 2, 6]);
+/** Codes of the in-flight states, for the per-event checks (the core's predicate, precomputed). */
+const IN_FLIGHT = new Set(STEP_CODES.flatMap((state, code) => (isInFlightStatus(state) ? [code] : [])));
 
 /** Which breakage each check kind can see (see docs/simulator.md, "What checks detect"). */
 export const CHECK_SEES: Record<CheckSpec['kind'], number> = {

@@ -3,6 +3,7 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { LineCounter, Node, YAMLMap } from 'yaml';
 import type { SourceProblem } from '../errors.ts';
+import { LABEL_KEY, LABEL_KEY_HINT } from '../labels.ts';
 import type { Millis, Quantity, Selector } from '../types.ts';
 import { parseDuration } from './duration.ts';
 
@@ -29,7 +30,6 @@ export class Fields {
   }
 }
 
-const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
 const MAX_LABEL_VALUE = 253;
 
 export interface TextRules {
@@ -359,8 +359,6 @@ export class PlanReader {
     return value;
   }
 }
-
-const LABEL_KEY_HINT = '1-63 characters of A-Z a-z 0-9 . _ / -';
 
 /** A scalar's text; plain numbers and booleans as written. Null for null, lists, mappings. */
 export function scalarText(node: Node | null | undefined): string | null {

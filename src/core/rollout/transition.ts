@@ -68,6 +68,7 @@ import type { HostInfo, Instant, RolloutStatus } from '../types.ts';
 import { ConflictError } from '../errors.ts';
 import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts';
 import { matchesSelector } from '../fleet/select.ts';
+import { formatDuration } from '../plan/duration.ts';
 import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
 import {
   countsAgainstParallel,
@@ -293,7 +294,7 @@ function onTick(c: Changes): void {
   for (const step of expired) {
     // Stop once the rollout ended (halted) or the step moved on (rollback reassigned it).
     if (isFinalStatus(s.status) || !s.inFlight.has(step.host) || c.now - step.lastSeen < silentAfter) continue;
-    const quiet = `no report for ${formatMillis(c.now - step.lastSeen)}`;
+    const quiet = `no report for ${formatDuration(c.now - step.lastSeen)}`;
     if (step.state === 'rolling_back') {
       s.rollbackSilent.add(step.host);
       setStep(c, step, 'silent', { message: `rollback not confirmed: ${quiet}` });
@@ -466,7 +467,7 @@ function settle(c: Changes, wave: WaveState): void {
   wave.state = 'baking';
   wave.bakeStartedAt = c.now;
   c.waves.add(wave);
-  c.log('wave.baking', `wave ${wave.name} baking for ${formatMillis(wave.spec.bake)}`, { wave: wave.name });
+  c.log('wave.baking', `wave ${wave.name} baking for ${formatDuration(wave.spec.bake)}`, { wave: wave.name });
 }
 
 function completeWave(c: Changes, wave: WaveState): void {
@@ -595,12 +596,4 @@ function finalRollbackReason(s: RolloutState): string {
 function listHosts(hosts: readonly string[]): string {
   const shown = hosts.slice(0, REASON_HOST_LIMIT).join(', ');
   return hosts.length > REASON_HOST_LIMIT ? `${shown} and ${hosts.length - REASON_HOST_LIMIT} more` : shown;
-}
-
-function formatMillis(ms: number): string {
-  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }

@@ -21,8 +21,6 @@ export type RolloutEvent =
   | { readonly type: 'approve'; readonly actor?: string }
   | { readonly type: 'rollback'; readonly actor?: string };
 
-export type RolloutEventType = RolloutEvent['type'];
-
 export type RolloutEffect =
   /** The rollout row changed (persist it). */
   | { readonly type: 'rollout'; readonly rollout: RolloutRecord }
