@@ -12,7 +12,8 @@ import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { createCheckRunners, type CheckRunners } from './checks/index.ts';
 import { AgentClient } from './client.ts';
 import { ServerContact, trackContact } from './commit-confirmed.ts';
-import { createAgentLog } from './log.ts';
+import { createAgentLog, errorText } from './log.ts';
+import { stableJson } from './facts/facts.ts';
 import { OutboxSender } from './outbox-sender.ts';
 import { Session } from './session.ts';
 import { StateDir } from './state-dir.ts';
@@ -69,19 +70,6 @@ export async function basicFacts(): Promise<Record<string, unknown>> {
   return { hostname: hostname(), platform: platform(), release: release(), arch: arch(), agent: 'sluice-agent/0.1.0' };
 }
 
-/** JSON with sorted keys, so equal facts compare equal whatever order they were built in. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function keyOf(a: Assignment): string {
   return `${a.action}:${a.attempt}`;
 }
@@ -108,6 +96,11 @@ class RolloutWorker {
         this.running = null;
       });
     }
+  }
+
+  /** Nothing running: an unlisted worker in this state can be forgotten. */
+  get idle(): boolean {
+    return this.running === null;
   }
 
   async settled(): Promise<void> {
@@ -210,18 +203,20 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   async function heartbeatLoop(): Promise<void> {
     const failures = new Backoff(backoff, random);
     while (!signal.aborted) {
-      const credential = await session.get();
-      if (credential === undefined) return;
-      let facts: Record<string, unknown> | undefined;
-      let factsJson: string | null = null;
+      let credential: string | undefined;
       try {
-        const collected = await collectFacts();
-        factsJson = stableJson(collected);
-        if (factsJson !== acceptedFacts) facts = collected;
-      } catch (err) {
-        log.warn('collecting facts failed; heartbeat without them', { error: errorText(err) });
-      }
-      try {
+        // Inside the try: reading the credential can fail too (state dir trouble), and must not end the loop.
+        credential = await session.get();
+        if (credential === undefined) return;
+        let facts: Record<string, unknown> | undefined;
+        let factsJson: string | null = null;
+        try {
+          const collected = await collectFacts();
+          factsJson = stableJson(collected);
+          if (factsJson !== acceptedFacts) facts = collected;
+        } catch (err) {
+          log.warn('collecting facts failed; heartbeat without them', { error: errorText(err) });
+        }
         await client.heartbeat(credential, { labels: opts.labels, ...(facts ? { facts } : {}) }, signal);
         if (facts) acceptedFacts = factsJson;
         failures.reset();
@@ -235,8 +230,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
 
   /** A 401 hands the credential back to the session (it re-enrolls); anything else backs off. */
-  async function afterFailure(err: unknown, credential: string, failures: Backoff, what: string): Promise<void> {
-    if ((err as { code?: string }).code === 'unauthenticated') {
+  async function afterFailure(err: unknown, credential: string | undefined, failures: Backoff, what: string): Promise<void> {
+    if (credential !== undefined && (err as { code?: string }).code === 'unauthenticated') {
       session.rejectedBy401(credential);
       return;
     }
@@ -247,8 +242,10 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   function dispatch(answer: AssignmentsAnswer): void {
     driftGuard?.noteAssignments(answer.assignments);
+    const invalidNow = new Set<string>();
     for (const bad of answer.invalid) {
       const key = bad.step ? `${bad.step.rolloutId}:${bad.step.attempt}:${bad.step.action}` : `?:${bad.problem}`;
+      invalidNow.add(key);
       if (reportedInvalid.has(key)) continue;
       reportedInvalid.add(key);
       log.error('the server sent an assignment this agent cannot understand', { problem: bad.problem, step: bad.step });
@@ -258,6 +255,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         outbox.queue(report).catch((err: unknown) => log.error('could not queue a report', { error: errorText(err) }));
       }
     }
+    // Only what the latest answer still lists is remembered: the set cannot grow without bound.
+    for (const key of reportedInvalid) if (!invalidNow.has(key)) reportedInvalid.delete(key);
     const listed = new Set<string>();
     for (const a of answer.assignments) {
       listed.add(a.rolloutId);
@@ -268,18 +267,24 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       }
       worker.update(a);
     }
-    for (const [rolloutId, worker] of workers) if (!listed.has(rolloutId)) worker.update(null);
+    // An unlisted worker is told to stop; once idle it is forgotten (the journal remembers what was done).
+    for (const [rolloutId, worker] of workers) {
+      if (listed.has(rolloutId)) continue;
+      worker.update(null);
+      if (worker.idle) workers.delete(rolloutId);
+    }
   }
 
   async function pollLoop(): Promise<void> {
     const failures = new Backoff(backoff, random);
     let version: string | null = null;
     while (!signal.aborted) {
-      const credential = await session.get();
-      if (credential === undefined) return;
-      const sent = version;
-      const started = Date.now();
+      let credential: string | undefined;
       try {
+        credential = await session.get();
+        if (credential === undefined) return;
+        const sent = version;
+        const started = Date.now();
         const answer = await client.assignments(credential, { waitMs: pollWaitMs, version, signal });
         failures.reset();
         session.succeeded();
@@ -306,7 +311,11 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   if (opts.drift) {
     driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random });
   }
-  const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]);
+  // Each loop handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
+  const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]).then(
+    () => undefined,
+    (err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }),
+  );
 
   let stopping: Promise<void> | null = null;
   let markDone!: () => void;
@@ -317,7 +326,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     stopping ??= (async () => {
       log.info('agent stopping');
       stop.abort();
-      await loops.catch((err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }));
+      await loops;
       await Promise.all([...workers.values()].map((w) => w.settled()));
       await actions.settled();
       await outbox.idle();

@@ -15,7 +15,7 @@ import type { AgentLog } from './changes/change-runner.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { restoreInvariants } from './checks/invariants.ts';
 import type { AgentClient } from './client.ts';
-import { detectDrift } from './drift/drift.ts';
+import { aptStepPackages, detectDrift } from './drift/drift.ts';
 import type { DriftEvent, RunningStep } from './drift/drift.ts';
 import { MARKER, enforce, relax } from './drift/enforce.ts';
 import { defaultRunner } from './facts/argv-runner.ts';
@@ -24,6 +24,7 @@ import { collectFacts } from './facts/facts.ts';
 import type { Facts } from './facts/facts.ts';
 import { readPendingUpdates } from './facts/pending-updates.ts';
 import type { PendingUpdatesFact } from './facts/pending-updates.ts';
+import { errorText } from './log.ts';
 import type { Session } from './session.ts';
 import { writeFileAtomic } from './state-dir.ts';
 import type { StateDir } from './state-dir.ts';
@@ -86,15 +87,6 @@ function subjectOf(e: DriftEvent): string {
     case 'routes-vanished':
       return 'routes';
   }
-}
-
-function aptStepPackages(steps: readonly RunningStep[]): Set<string> {
-  const names = new Set<string>();
-  for (const s of steps) {
-    if (s.change.kind !== 'apt') continue;
-    for (const n of [...Object.keys(s.change.install), ...s.change.remove]) names.add(n.split(':')[0] ?? n);
-  }
-  return names;
 }
 
 export interface DriftRoundInput {
@@ -212,7 +204,7 @@ export interface DriftGuardOptions {
   readonly updatesDelayMs?: number;
   /** Reads pending updates; default apt-get -s on the root; false: never. */
   readonly pendingUpdates?: false | (() => Promise<PendingUpdatesFact>);
-  /** Facts collector; default collectFacts on the root. */
+  /** Facts collector (e.g. the host hooks', shared with the heartbeat); default collectFacts on the root. Must read afresh. */
   readonly collectFacts?: () => Promise<DriftFacts>;
   readonly run?: ArgvRunner;
 }
@@ -289,7 +281,13 @@ export class DriftGuard {
         }
         next = this.now() + interval;
       }
-      const delivered = await this.flush();
+      let delivered = false;
+      try {
+        delivered = await this.flush();
+      } catch (err) {
+        // The credential or drift.json could not be read or written (disk full...): retry later.
+        log.error('drift guard could not deliver its events', { error: errorText(err) });
+      }
       if (delivered) failures.reset();
       const untilRound = Math.max(0, next - this.now());
       await sleep(delivered ? untilRound : Math.min(untilRound, failures.next()), signal);
@@ -437,8 +435,10 @@ export class DriftGuard {
   }
 
   private async collect(): Promise<DriftFacts> {
-    if (this.opts.collectFacts) return this.opts.collectFacts();
-    return collectFacts({ root: this.deps.root, run: this.run, routing: this.opts.routing ?? this.deps.root === '/' });
+    const routing = this.opts.routing ?? this.deps.root === '/';
+    if (!this.opts.collectFacts) return collectFacts({ root: this.deps.root, run: this.run, routing });
+    const facts = await this.opts.collectFacts();
+    return routing ? facts : { ...facts, routing: null };
   }
 
   private async refreshPendingUpdates(): Promise<void> {
@@ -529,8 +529,4 @@ export class DriftGuard {
   private async save(): Promise<void> {
     await writeFileAtomic(this.file, JSON.stringify(this.memory));
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,13 +1,14 @@
 // Runs an argv (never a shell string) with a timeout, a bounded output and a process group that is
 // killed as a whole, so a command's children cannot outlive its timeout.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { ValidationError } from '../core/errors.ts';
 
 export interface RunArgvOptions {
   readonly timeoutMs: number;
   /** Bytes kept per stream (the first ones); default 64 KiB. */
   readonly maxOutputBytes?: number;
+  /** The child's whole environment (build it with childEnv); default childEnv(). */
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
   readonly signal?: AbortSignal;
@@ -30,6 +31,26 @@ const KILL_GRACE_MS = 2000;
 // After the command exits, a background child may still hold its stdout open; do not wait for it forever.
 const CLOSE_GRACE_MS = 1000;
 
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+// What a child may inherit from the agent: the search path, home, locale, time zone, temp dir and
+// proxies (apt downloads through them). Nothing else: the agent's own environment holds its
+// secrets (SLUICE_TOKEN is passed by env), and a child's stderr ends up in report messages.
+const INHERITED_ENV = [
+  'PATH', 'HOME', 'LANG', 'LC_ALL', 'LANGUAGE', 'TZ', 'TMPDIR',
+  'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY',
+] as const;
+
+/** The environment every child of the agent starts from, plus `extra`. runArgv's default. */
+export function childEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH };
+  for (const name of INHERITED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /** Throws ValidationError unless argv is a non-empty array of strings without NUL bytes. */
 export function validateArgv(argv: unknown): asserts argv is readonly string[] {
   if (!Array.isArray(argv) || argv.length === 0) {
@@ -43,26 +64,27 @@ export function validateArgv(argv: unknown): asserts argv is readonly string[] {
 }
 
 /**
- * Whether any live (non-zombie) process is left in the group. On Linux this reads /proc, since
- * kill(-pgid, 0) also counts zombies that an init which does not reap would leave forever.
+ * Whether any live (non-zombie) process is left in the group. kill(-pgid, 0) answers for most
+ * cases at once; only a group that still answers is looked up in /proc (asynchronously), since
+ * kill also counts zombies that an init which does not reap would leave forever.
  */
-export function groupAlive(pgid: number): boolean {
+export async function groupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
   let entries: string[];
   try {
-    entries = readdirSync('/proc');
+    entries = await readdir('/proc');
   } catch {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return true; // no /proc: trust kill
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
     try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      stat = await readFile(`/proc/${entry}/stat`, 'utf8');
     } catch {
       continue; // exited meanwhile
     }
@@ -97,7 +119,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
         shell: false,
         detached: true, // own process group, so a timeout kills the children too
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: opts.env ? { ...opts.env } : process.env,
+        env: opts.env ? { ...opts.env } : childEnv(),
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       });
     } catch (err) {
@@ -154,11 +176,18 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     // After a kill, resolve only once the whole group is gone (or SIGKILL was sent and the grace passed),
     // so callers can rely on "returned" meaning "nothing of it is still running".
     const finishWhenGroupGone = (deadline: number) => {
-      if (pid === undefined || !groupAlive(pid) || Date.now() >= deadline) {
+      if (finished) return;
+      if (pid === undefined || Date.now() >= deadline) {
         finish();
         return;
       }
-      timers.push(setTimeout(() => finishWhenGroupGone(deadline), 25));
+      groupAlive(pid).then(
+        (alive) => {
+          if (!alive || finished) finish();
+          else timers.push(setTimeout(() => finishWhenGroupGone(deadline), 25));
+        },
+        () => finish(),
+      );
     };
 
     const startKill = () => {

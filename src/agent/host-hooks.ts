@@ -27,6 +27,8 @@ export interface HostHooksOptions {
 
 export interface HostHooks {
   readonly collectFacts: () => Promise<Record<string, unknown>>;
+  /** Facts read now, refreshing the cache: the drift guard's collector, so one reading serves both. */
+  readonly freshFacts: () => Promise<HostFacts>;
   readonly takeBaseline: () => Promise<InvariantSnapshot | null>;
   readonly preflight: (change: Change, baseline: InvariantSnapshot | null) => Promise<readonly Finding[]>;
   readonly restoreInvariants: (snapshot: InvariantSnapshot) => Promise<RestoreOutcome>;
@@ -52,10 +54,10 @@ export function createHostHooks(opts: HostHooksOptions): HostHooks {
   const refreshMs = opts.refreshMs ?? 45_000;
   const now = opts.now ?? Date.now;
   let slow: { at: number; facts: Facts; networkd: boolean } | null = null;
-  let last: { digest: string; facts: Record<string, unknown> } | null = null;
+  let last: { digest: string; facts: HostFacts } | null = null;
 
-  async function collect(): Promise<Record<string, unknown>> {
-    if (slow === null || now() - slow.at >= refreshMs) {
+  async function read(fresh: boolean): Promise<HostFacts> {
+    if (fresh || slow === null || now() - slow.at >= refreshMs) {
       const facts = await collectFacts({ root, run, routing: false });
       slow = { at: now(), facts, networkd: await networkdInUse(root, run) };
     }
@@ -65,12 +67,13 @@ export function createHostHooks(opts: HostHooksOptions): HostHooks {
     const digest = factsDigest(facts);
     // The same object while nothing changed: the heartbeat then sends no facts.
     if (last !== null && last.digest === digest) return last.facts;
-    last = { digest, facts: facts as unknown as Record<string, unknown> };
-    return last.facts;
+    last = { digest, facts };
+    return facts;
   }
 
   return {
-    collectFacts: collect,
+    collectFacts: async () => (await read(false)) as unknown as Record<string, unknown>,
+    freshFacts: () => read(true),
     takeBaseline: () => takeInvariantSnapshot({ run }),
     async preflight(change, baseline) {
       const networkd = await readNetworkdForeign(root);

@@ -30,3 +30,8 @@ export function createMemoryLog(): AgentLog & { lines: { level: string; msg: str
   };
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/** An error's message for logs and report messages (anything thrown, not only Errors). */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

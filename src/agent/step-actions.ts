@@ -318,7 +318,7 @@ export class StepActions {
     if (resumed && this.d.now() >= appliedAt + a.confirmWindow) return;
     const signal = this.d.signal ?? new AbortController().signal;
     const reportIds = new Set(entry.reports.map((r) => r.id));
-    const watched = a.checks.filter((c) => c.kind === 'ipRulesPreserved' || c.kind === 'routesPreserved').map((c) => c.kind);
+    const watched = a.checks.filter((c) => INVARIANT_CHECK_KINDS.includes(c.kind)).map((c) => c.kind);
     const run = async () => {
       const verdict = await watchConfirmWindow({
         appliedAt,

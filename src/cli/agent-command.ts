@@ -1,5 +1,6 @@
 // `sluice agent`: runs the host agent until SIGINT/SIGTERM. Flags are validated here, once, into
 // AgentOptions; a bad flag is a ValidationError (exit 2) before anything starts.
+import { HOST_NAME, LABEL_KEY } from '../core/labels.ts';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -27,8 +28,6 @@ export interface AgentFlags {
   readonly driftRouting?: string;
 }
 
-const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
-const LABEL_KEY = /^[A-Za-z0-9._/-]{1,63}$/;
 
 /** "env=prod,zone=a" -> {env: 'prod', zone: 'a'} */
 export function parseLabelsFlag(text: string): Record<string, string> {
@@ -133,13 +132,13 @@ export function registerAgentCommand(program: Command): void {
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
     .option('--allow <kinds>', 'change kinds this agent may run: comma list of command,apt,file (default: none)')
-    .option('--state-dir <dir>', 'where the credential, step journal and outbox live (mode 0700)', './.sluice-agent')
-    .option('--heartbeat <duration>', 'heartbeat interval', '5s')
-    .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[]) => [...prev, d], [] as string[])
-    .option('--root <dir>', 'root of the filesystem view for package and config reads (tests)', '/')
-    .option('--drift <policy>', 'drift guard: report (changes outside rollouts are reported) or enforce (also switch unattended-upgrades off, restore vanished rules/routes)', 'report')
+    .option('--state-dir <dir>', 'where the credential, step journal and outbox live, mode 0700 (default: ./.sluice-agent)')
+    .option('--heartbeat <duration>', 'heartbeat interval (default: 5s)')
+    .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[] = []) => [...prev, d])
+    .option('--root <dir>', 'root of the filesystem view for package and config reads, for tests (default: /)')
+    .option('--drift <policy>', 'drift guard: report (changes outside rollouts are reported) or enforce (also switch unattended-upgrades off, restore vanished rules/routes) (default: report)')
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
-    .option('--drift-interval <duration>', 'how often the drift guard looks', '60s')
+    .option('--drift-interval <duration>', 'how often the drift guard looks (default: 60s)')
     .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
     .addHelpText(
       'after',
@@ -159,8 +158,13 @@ Examples:
     )
     .action(async (flags: AgentFlags) => {
       const options = parseAgentFlags(flags, process.env);
+      // The token is in options now; nothing the agent starts should find it in the environment.
+      delete process.env.SLUICE_TOKEN;
       // Facts, the invariant snapshot, preflight and restore on this host (or its --root).
-      const agent = await startAgent({ ...options, ...createHostHooks({ root: options.root ?? '/' }) });
+      const { freshFacts, ...hooks } = createHostHooks({ root: options.root ?? '/' });
+      // The drift guard reads its facts through the same hooks: one reading serves it and the heartbeat.
+      const drift = options.drift ? { ...options.drift, collectFacts: freshFacts } : undefined;
+      const agent = await startAgent({ ...options, ...hooks, ...(drift ? { drift } : {}) });
       let stopping = false;
       const onSignal = (signal: string) => {
         if (stopping) return;

@@ -1,15 +1,15 @@
 // The `apt` change: install exact versions of named packages and remove others, with a record of the
 // versions before so rollback can put exactly those back (a downgrade) or purge what was new.
 // With a root other than '/', apt and dpkg work on that root's own database (tests: one per host).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AptChange } from '../../core/types.ts';
 import type { ChangeContext, ChangeRunner, StepOutcome } from './change-runner.ts';
-import { defaultRunner, envWith } from '../facts/argv-runner.ts';
+import { loadRecord, recordPath, saveRecord } from './records.ts';
+import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { readPackageInventory } from '../facts/dpkg-packages.ts';
-import { describeResult, tail } from '../exec.ts';
+import { childEnv, describeResult, tail } from '../exec.ts';
 import type { RunArgvResult } from '../exec.ts';
 
 /** Debian policy names (lower case, digits, + - .), optionally `:arch`; never starting with '-'. */
@@ -66,11 +66,8 @@ export function aptRootConfig(root: string): string {
 
 /** The environment for apt-get/apt-cache on `root` (writes the root's APT_CONFIG file when root is not '/'). */
 export async function aptEnvironment(root: string): Promise<Record<string, string>> {
-  const env = envWith({ DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' });
-  if (root === '/') {
-    delete env['APT_CONFIG'];
-    return env;
-  }
+  const env = childEnv({ DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' });
+  if (root === '/') return env;
   const path = join(root, 'etc/apt/sluice-root.conf');
   const text = aptRootConfig(root);
   const current = await readFile(path, 'utf8').catch(() => null);
@@ -170,28 +167,6 @@ function isAptRecord(x: unknown): x is AptRecord {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as Record<string, unknown>;
   return r['kind'] === 'apt' && typeof r['before'] === 'object' && r['before'] !== null && typeof r['pulledIn'] === 'object' && r['pulledIn'] !== null;
-}
-
-/** `${stateDir}/steps/<key>.apt.json`; the key is sanitised and hashed so any stepKey maps to one safe name. */
-export function recordPath(stateDir: string, stepKey: string, kind: string): string {
-  const safe = stepKey.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
-  const hash = createHash('sha256').update(stepKey).digest('hex').slice(0, 12);
-  return join(stateDir, 'steps', `${safe}-${hash}.${kind}.json`);
-}
-
-export async function loadRecord(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-export async function saveRecord(path: string, record: unknown): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
-  await rename(tmp, path);
 }
 
 // ---- the runner -----------------------------------------------------------------------------

@@ -1,19 +1,11 @@
 // The `command` change: run the plan's apply argv, and its rollback argv to undo it. No shell is
 // involved unless the operator wrote one (["sh", "-c", "..."]).
 import type { CommandChange } from '../../core/types.ts';
-import { describeResult, runArgv, tail } from '../exec.ts';
+import { childEnv, describeResult, runArgv, tail } from '../exec.ts';
 import type { ChangeContext, ChangeRunner, StepOutcome } from './change-runner.ts';
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 async function run(action: 'apply' | 'rollback', argv: readonly string[], ctx: ChangeContext): Promise<StepOutcome> {
-  // Commands see only what they need: no agent secrets leak through the environment.
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? DEFAULT_PATH,
-    SLUICE_HOST: ctx.host ?? '',
-    SLUICE_ROLLOUT_ID: ctx.stepKey,
-    SLUICE_ACTION: action,
-  };
+  const env = childEnv({ SLUICE_HOST: ctx.host ?? '', SLUICE_ROLLOUT_ID: ctx.stepKey, SLUICE_ACTION: action });
   const result = await runArgv(argv, { timeoutMs: ctx.timeout, env, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   const ok = result.error === null && !result.timedOut && result.exitCode === 0;
   const what = `${action} command ${JSON.stringify(argv[0])} ${describeResult(result, ctx.timeout)}`;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { FileChange } from '../../core/types.ts';
 import type { ChangeContext, ChangeRunner, StepOutcome } from './change-runner.ts';
-import { loadRecord, recordPath, saveRecord } from './apt.ts';
+import { loadRecord, recordPath, saveRecord } from './records.ts';
 import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { describeResult, tail, validateArgv } from '../exec.ts';

@@ -1,16 +1,11 @@
 // The `command` check: the argv exits 0 = healthy.
-import { describeResult, runArgv, tail } from '../exec.ts';
+import { childEnv, describeResult, runArgv, tail } from '../exec.ts';
 import type { CheckRunner } from './check-runner.ts';
 
 export const commandCheck: CheckRunner<'command'> = {
   kind: 'command',
   async run(spec, ctx) {
-    const env = {
-      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      SLUICE_HOST: ctx.host ?? '',
-      SLUICE_ROLLOUT_ID: ctx.rolloutId ?? '',
-      SLUICE_ACTION: 'check',
-    };
+    const env = childEnv({ SLUICE_HOST: ctx.host ?? '', SLUICE_ROLLOUT_ID: ctx.rolloutId ?? '', SLUICE_ACTION: 'check' });
     const result = await runArgv(spec.command, {
       timeoutMs: spec.timeout,
       env,

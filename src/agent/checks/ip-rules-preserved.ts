@@ -25,5 +25,3 @@ export function createIpRulesPreservedCheck(run: ArgvRunner = defaultRunner): Ch
     },
   };
 }
-
-export const ipRulesPreserved = createIpRulesPreservedCheck();

@@ -29,5 +29,3 @@ export function createRoutesPreservedCheck(run: ArgvRunner = defaultRunner): Che
     },
   };
 }
-
-export const routesPreserved = createRoutesPreservedCheck();

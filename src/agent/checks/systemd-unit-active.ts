@@ -33,5 +33,3 @@ export function createSystemdUnitActiveCheck(run: ArgvRunner = defaultRunner): C
     },
   };
 }
-
-export const systemdUnitActive = createSystemdUnitActiveCheck();

@@ -25,7 +25,8 @@ export interface RunningStep {
   readonly change: Change;
 }
 
-function stepPackages(steps: readonly RunningStep[]): Set<string> {
+/** Package names (without :arch) that running apt steps install or remove: their changes are expected. */
+export function aptStepPackages(steps: readonly RunningStep[]): Set<string> {
   const names = new Set<string>();
   for (const s of steps) {
     if (s.change.kind !== 'apt') continue;
@@ -42,7 +43,7 @@ export function detectDrift(
   runningSteps: readonly RunningStep[],
 ): DriftEvent[] {
   const events: DriftEvent[] = [];
-  const ours = stepPackages(runningSteps);
+  const ours = aptStepPackages(runningSteps);
   // Any apt step, or a command step, may legitimately touch packages we cannot name: only apt
   // steps are attributed by name; a running command step does not excuse package drift.
   const log = parseDpkgLog(dpkgLogLines);

@@ -1,11 +1,12 @@
 // `--drift enforce`: switch off unattended-upgrades (apt.conf.d drop-in), mask apt-daily-upgrade.timer,
 // optionally stop networkd from managing foreign rules and routes. `relax` undoes exactly that: it
 // removes only what enforce created (listed in a marker file, and recognisable by their header).
-import { lstat, mkdir, readFile, readlink, rename, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rmdir, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { UNATTENDED_TIMER } from '../facts/facts.ts';
+import { writeFileAtomic } from '../state-dir.ts';
 
 export const HEADER = '// Written by sluice-agent (--drift enforce); removed by --drift report. Do not edit.';
 export const APT_DROPIN = 'etc/apt/apt.conf.d/99sluice-no-unattended';
@@ -56,21 +57,22 @@ export interface EnforceResult {
   readonly problems: readonly string[];
 }
 
-async function readMarker(root: string): Promise<Marker> {
+/** The marker, and its text on disk (null: none), so an unchanged marker is not written again. */
+async function readMarker(root: string): Promise<{ marker: Marker; text: string | null }> {
+  const text = await readFile(join(root, MARKER), 'utf8').catch(() => null);
   try {
-    const m = JSON.parse(await readFile(join(root, MARKER), 'utf8')) as Partial<Marker>;
+    const m = JSON.parse(text ?? '') as Partial<Marker>;
     const strings = (x: unknown) => (Array.isArray(x) ? x.filter((p): p is string => typeof p === 'string') : []);
-    return { created: strings(m.created), dirs: strings(m.dirs), timerWasActive: m.timerWasActive ?? null };
+    return { marker: { created: strings(m.created), dirs: strings(m.dirs), timerWasActive: m.timerWasActive ?? null }, text };
   } catch {
-    return { created: [], dirs: [], timerWasActive: null };
+    return { marker: { created: [], dirs: [], timerWasActive: null }, text };
   }
 }
 
 async function writeMarker(root: string, m: Marker): Promise<void> {
   const path = join(root, MARKER);
   await ensureDir(root, dirname(path), m);
-  await writeFile(`${path}.tmp`, JSON.stringify(m), { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, JSON.stringify(m), 0o600);
 }
 
 async function writeIfOurs(root: string, rel: string, text: string, actions: string[], problems: string[], marker: Marker): Promise<void> {
@@ -85,8 +87,7 @@ async function writeIfOurs(root: string, rel: string, text: string, actions: str
     return;
   }
   await ensureDir(root, dirname(path), marker);
-  await writeFile(`${path}.sluice-tmp`, text, { mode: 0o644 });
-  await rename(`${path}.sluice-tmp`, path);
+  await writeFileAtomic(path, text, 0o644);
   if (!marker.created.includes(rel)) marker.created.push(rel);
   actions.push(`wrote /${rel}`);
 }
@@ -95,7 +96,7 @@ export async function enforce(root: string, opts: EnforceOptions = {}): Promise<
   const run = opts.run ?? defaultRunner;
   const actions: string[] = [];
   const problems: string[] = [];
-  const marker = await readMarker(root);
+  const { marker, text: markerText } = await readMarker(root);
 
   await writeIfOurs(root, APT_DROPIN, APT_DROPIN_TEXT, actions, problems, marker);
 
@@ -124,7 +125,8 @@ export async function enforce(root: string, opts: EnforceOptions = {}): Promise<
     // networkd is deliberately not restarted: a restart is what flushes the rules. The drop-in
     // takes effect at its next start, which is exactly the moment that matters.
   }
-  await writeMarker(root, marker);
+  // Every round calls enforce: the marker is written only when something in it changed.
+  if (actions.length > 0 || JSON.stringify(marker) !== markerText) await writeMarker(root, marker);
   return { actions, problems };
 }
 
@@ -132,7 +134,7 @@ export async function relax(root: string, opts: { run?: ArgvRunner } = {}): Prom
   const run = opts.run ?? defaultRunner;
   const actions: string[] = [];
   const problems: string[] = [];
-  const marker = await readMarker(root);
+  const { marker } = await readMarker(root);
   const candidates = new Set([...marker.created, APT_DROPIN, NETWORKD_DROPIN]);
   let unmasked = false;
   for (const rel of candidates) {

@@ -8,13 +8,6 @@ export type ArgvRunner = (argv: readonly string[], opts: RunArgvOptions) => Prom
 
 export const defaultRunner: ArgvRunner = runArgv;
 
-/** The agent's environment plus `extra` (runArgv replaces the environment when one is given). */
-export function envWith(extra: Readonly<Record<string, string>>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return { ...env, ...extra };
-}
-
 /** A runner that runs every argv inside network namespace `ns` (tests, and hosts run per namespace). */
 export function netnsRunner(ns: string, run: ArgvRunner = defaultRunner): ArgvRunner {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ns) || ns.startsWith('-')) throw new ValidationError(`bad namespace name ${ns}`);

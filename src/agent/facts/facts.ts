@@ -105,6 +105,11 @@ export async function collectFacts(opts: CollectFactsOptions): Promise<Facts> {
   return { ...partial, hazards: hostFindings(partial) };
 }
 
+/** JSON with sorted keys, so equal facts compare equal whatever order they were built in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(stable(value));
+}
+
 function stable(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stable);
   if (value !== null && typeof value === 'object') {
@@ -119,5 +124,5 @@ function stable(value: unknown): unknown {
 export function factsDigest(facts: Facts): string {
   const { routing, ...rest } = facts;
   const body = { ...rest, routing: routing === null ? null : { rules: routing.rules, routes: routing.routes } };
-  return createHash('sha256').update(JSON.stringify(stable(body))).digest('hex');
+  return createHash('sha256').update(stableJson(body)).digest('hex');
 }
