@@ -8,6 +8,8 @@ import type { Sql } from './store.ts';
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 const UNIQUE_VIOLATION = '23505';
 const DUPLICATE_TABLE = '42P07';
+/** The table's row type already exists: the other side of the same race, seen in pg_type. */
+const DUPLICATE_OBJECT = '42710';
 
 export interface Migration {
   readonly name: string;
@@ -63,14 +65,15 @@ export async function migrate(sql: Sql, now: () => number = Date.now): Promise<s
 
 async function createMigrationsTable(sql: Sql): Promise<void> {
   // Two processes racing on `create table if not exists` can both pass the existence check; the
-  // loser gets a duplicate error from the catalog. Retrying then finds the table.
+  // loser gets a duplicate error from the catalog (pg_class or pg_type, depending on timing).
+  // Retrying then finds the table.
   for (let attempt = 1; ; attempt++) {
     try {
       await sql.query('create table if not exists sluice_migrations (name text primary key, applied_at bigint not null)');
       return;
     } catch (err) {
       const code = pgCode(err);
-      if (attempt >= 5 || (code !== UNIQUE_VIOLATION && code !== DUPLICATE_TABLE)) throw err;
+      if (attempt >= 5 || (code !== UNIQUE_VIOLATION && code !== DUPLICATE_TABLE && code !== DUPLICATE_OBJECT)) throw err;
     }
   }
 }
