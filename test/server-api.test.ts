@@ -51,6 +51,7 @@ checks:
     command: ["true"]
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 60s }
 onFailure: rollback
+confirmWindow: 0s
 `;
 
 beforeAll(async () => {
@@ -199,13 +200,15 @@ describe('a rollout through the agent routes', () => {
     // The same report again (a retry after a lost answer) is acknowledged and changes nothing.
     const r1again = await call('POST', '/v1/agent/reports', { token: canaryToken, body: report('report-apply-1', 'apply') });
     expect(r1again.json.accepted).toEqual(['report-apply-1']);
-    // A host cannot report for a step that is not its own: the host comes from the credential, so
-    // the other host's failure report (it has no step yet) leaves the canary untouched.
+    // A host cannot write to a rollout it is not part of: the host comes from the credential, and
+    // the other host (it has no step yet) is refused with 403, with nothing in the event log.
+    const eventsBefore = (await call('GET', `/v1/rollouts/${id}/events`, { token: server.adminToken })).json.events;
     const spoof = await call('POST', '/v1/agent/reports', {
       token: restToken,
       body: { reports: [{ id: 'spoof-attempt-1', rolloutId: id, attempt: 1, kind: 'apply', ok: false, message: 'spoof' }] },
     });
-    expect(spoof.json.accepted).toEqual(['spoof-attempt-1']);
+    expect(spoof.status).toBe(403);
+    expect((await call('GET', `/v1/rollouts/${id}/events`, { token: server.adminToken })).json.events).toEqual(eventsBefore);
     const mid = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
     expect(mid.state).toBe('running');
     expect(mid.waves[0].hosts[0].state).toBe('verifying');
@@ -218,7 +221,9 @@ describe('a rollout through the agent routes', () => {
     }
     expect(rest).toHaveLength(1);
     expect(rest[0]).toMatchObject({ action: 'apply', attempt: 1 });
-    await call('POST', '/v1/agent/reports', { token: restToken, body: report('report-apply-2', 'apply') });
+    // Report ids are scoped to their host: the canary's id, sent by another host, is that host's own report.
+    const sameId = await call('POST', '/v1/agent/reports', { token: restToken, body: report('report-apply-1', 'apply') });
+    expect(sameId.json.accepted).toEqual(['report-apply-1']);
     await call('POST', '/v1/agent/reports', { token: restToken, body: report('report-check-2', 'check') });
 
     let view: any;

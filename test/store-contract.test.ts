@@ -235,7 +235,7 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       await expect(failing).rejects.toThrow();
       expect(await store.loadRollout(id)).toEqual(before);
       expect(await store.listEvents(id)).toEqual(eventsBefore);
-      expect(await store.hasReport(reportId)).toBe(false);
+      expect(await store.hasReport('web-a', reportId)).toBe(false);
 
       // a rollout effect for an unknown rollout fails the same way
       await expect(
@@ -255,9 +255,9 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
         event: { kind: 'applyResult', message: 'web-a applied', host: 'web-a' },
         effects: [{ type: 'step', step: step(id, 'web-a', state) } as const],
       });
-      expect(await store.hasReport(reportId)).toBe(false);
+      expect(await store.hasReport('web-a', reportId)).toBe(false);
       expect(await store.persistTransition(write('verifying'))).toBe(true);
-      expect(await store.hasReport(reportId)).toBe(true);
+      expect(await store.hasReport('web-a', reportId)).toBe(true);
       const events = await store.listEvents(id);
 
       expect(await store.persistTransition(write('failed'))).toBe(false);
@@ -266,8 +266,16 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
 
       // a report for an unknown rollout is recorded (accepted) and changes nothing else
       const stray = nextId('report');
-      expect(await store.persistTransition({ rolloutId: nextId('gone'), at: 1, reportId: stray, event: null, effects: [] })).toBe(true);
-      expect(await store.hasReport(stray)).toBe(true);
+      expect(await store.persistTransition({ rolloutId: nextId('gone'), at: 1, reportId: stray, reportHost: 'web-z', event: null, effects: [] })).toBe(true);
+      expect(await store.hasReport('web-z', stray)).toBe(true);
+
+      // report ids are the host's own: another host's report with the same id is its own report
+      expect(await store.hasReport('web-b', reportId)).toBe(false);
+      const other = { ...write('verifying'), reportHost: 'web-b', event: { kind: 'applyResult', message: 'web-b applied', host: 'web-b' }, effects: [{ type: 'step', step: step(id, 'web-b', 'verifying') } as const] };
+      expect(await store.persistTransition(other)).toBe(true);
+      expect(await store.hasReport('web-b', reportId)).toBe(true);
+      expect(await store.hostInRollout(id, 'web-b')).toBe(true);
+      expect(await store.hostInRollout(id, 'web-nope')).toBe(false);
     });
 
     it('hands out work by step state and rollout state', async () => {

@@ -38,6 +38,8 @@ export interface DriverOptions {
 export interface DispatchOptions {
   /** Agent report id: the event is processed at most once across retries and restarts. */
   readonly reportId?: string;
+  /** The host that sent the report (report ids are scoped to their host). */
+  readonly reportHost?: string;
   /** What to write in the event log for the input event (null: nothing, e.g. ticks). */
   readonly logAs?: LogInput | null;
 }
@@ -154,7 +156,7 @@ export class RolloutDriver {
       if (!loaded) throw new NotFoundError(`no rollout ${rolloutId}`);
       entry = loaded;
     }
-    if (opts.reportId && (await this.store.hasReport(opts.reportId))) {
+    if (opts.reportId && (await this.store.hasReport(reportHostOf(event, opts), opts.reportId))) {
       return rolloutRecord(entry.state);
     }
     const now = this.now();
@@ -172,7 +174,7 @@ export class RolloutDriver {
         at: now,
         event: logAs,
         effects,
-        ...(opts.reportId ? { reportId: opts.reportId } : {}),
+        ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
       });
       if (!written) {
         // The report was processed before (a retry raced it): memory ran ahead; the rows win.
@@ -202,7 +204,7 @@ export class RolloutDriver {
   ): Promise<RolloutRecord> {
     const record = await this.store.getRollout(rolloutId);
     if (!record) throw new NotFoundError(`no rollout ${rolloutId}`);
-    if (opts.reportId && (await this.store.hasReport(opts.reportId))) return record;
+    if (opts.reportId && (await this.store.hasReport(reportHostOf(event, opts), opts.reportId))) return record;
     const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
     await this.store.persistTransition({
       rolloutId,
@@ -211,7 +213,7 @@ export class RolloutDriver {
       effects: [
         { type: 'log', kind: 'report.ignored', message: `${event.host}: ${event.type} (attempt ${event.attempt}) ignored: the rollout is ${record.state}`, host: event.host },
       ],
-      ...(opts.reportId ? { reportId: opts.reportId } : {}),
+      ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
     });
     return record;
   }
@@ -268,6 +270,17 @@ export class RolloutDriver {
     );
   }
 
+  /**
+   * Whether `host` may write to this rollout: only hosts with a step in it. Answered from memory
+   * for an active rollout, from the store otherwise. NotFoundError when there is no such rollout.
+   */
+  async hostInRollout(rolloutId: string, host: string): Promise<boolean> {
+    const entry = this.active.get(rolloutId);
+    if (entry) return entry.state.steps.has(host);
+    if (!(await this.store.getRollout(rolloutId))) throw new NotFoundError(`no rollout ${rolloutId}`);
+    return this.store.hostInRollout(rolloutId, host);
+  }
+
   /** Ticks every active rollout whose next deadline has come. */
   async tickAll(): Promise<void> {
     const now = this.now();
@@ -300,6 +313,10 @@ export class RolloutDriver {
       logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } },
     });
   }
+}
+
+function reportHostOf(event: RolloutEvent, opts: DispatchOptions): string {
+  return opts.reportHost ?? ('host' in event && typeof event.host === 'string' ? event.host : '');
 }
 
 function describeEvent(event: RolloutEvent): LogInput | null {

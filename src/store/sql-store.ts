@@ -103,8 +103,13 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return sql.transaction((tx) => persistTransition(tx, write));
     },
 
-    async hasReport(reportId) {
-      const rows = await sql.query<Row>('select 1 as found from reports where id = $1', [reportId]);
+    async hasReport(host, reportId) {
+      const rows = await sql.query<Row>('select 1 as found from reports where host = $1 and id = $2', [host, reportId]);
+      return rows.length > 0;
+    },
+
+    async hostInRollout(rolloutId, host) {
+      const rows = await sql.query<Row>('select 1 as found from steps where rollout_id = $1 and host = $2', [rolloutId, host]);
       return rows.length > 0;
     },
 
@@ -234,7 +239,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
   if (write.reportId !== undefined) {
     const recorded = await tx.query<Row>(
       'insert into reports (id, rollout_id, host, at) values ($1, $2, $3, $4) on conflict do nothing returning id',
-      [write.reportId, write.rolloutId, write.event?.host ?? null, write.at],
+      [write.reportId, write.rolloutId, write.reportHost ?? write.event?.host ?? '', write.at],
     );
     if (recorded.length === 0) return false;
   }

@@ -76,6 +76,8 @@ export interface TransitionWrite {
    * transaction.
    */
   readonly reportId?: string;
+  /** The host that sent the report: report ids are unique per host, not across the fleet. */
+  readonly reportHost?: string;
 }
 
 /** A drift event as an agent reports it (POST /v1/agent/drift). */
@@ -142,8 +144,10 @@ export interface Store {
   createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput): Promise<void>;
   /** Writes one engine transition atomically. Returns false if reportId was already recorded. */
   persistTransition(write: TransitionWrite): Promise<boolean>;
-  /** Whether an agent report id has been recorded (processed) already. */
-  hasReport(reportId: string): Promise<boolean>;
+  /** Whether this host's report id has been recorded (processed) already. */
+  hasReport(host: string, reportId: string): Promise<boolean>;
+  /** Whether the host has a step in the rollout (only such hosts may report to it). */
+  hostInRollout(rolloutId: string, host: string): Promise<boolean>;
   loadRollout(id: string): Promise<StoredRollout | null>;
   /** The rollout row alone (no plan, waves or steps): cheap, for existence and state checks. */
   getRollout(id: string): Promise<RolloutRecord | null>;

@@ -87,6 +87,23 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     const host = c.get('host');
     const body = await readBody(c, reportsBody);
     const accepted: string[] = [];
+    // A host writes only to rollouts it is part of: a report for another rollout refuses the
+    // batch (403) before anything of it is processed or logged.
+    const checked = new Map<string, boolean>();
+    for (const report of body.reports) {
+      if (checked.has(report.rolloutId)) continue;
+      let member = true;
+      try {
+        member = await deps.driver.hostInRollout(report.rolloutId, host.name);
+      } catch (err) {
+        if (!(err instanceof SluiceError && err.code === 'not_found')) throw err;
+      }
+      checked.set(report.rolloutId, member);
+      if (!member) {
+        deps.log.warn({ host: host.name, rolloutId: report.rolloutId }, 'report refused: the host is not part of the rollout');
+        throw new SluiceError('forbidden', `host ${host.name} is not part of rollout ${report.rolloutId}: it cannot report to it`);
+      }
+    }
     for (const report of body.reports) {
       const base = { host: host.name, attempt: report.attempt, ok: report.ok, ...(report.message !== undefined ? { message: report.message } : {}) };
       const event: RolloutEvent =
@@ -96,7 +113,7 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
             ? { type: 'checkResult', ...base }
             : { type: 'rollbackResult', ...base };
       try {
-        await deps.driver.dispatch(report.rolloutId, event, { reportId: report.id });
+        await deps.driver.dispatch(report.rolloutId, event, { reportId: report.id, reportHost: host.name });
         accepted.push(report.id);
       } catch (err) {
         if (err instanceof SluiceError && (err.code === 'not_found' || err.code === 'conflict' || err.code === 'invalid')) {
