@@ -75,6 +75,7 @@ checks:
 checkInterval: 100ms
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 60s }
 onFailure: rollback
+confirmWindow: 0s
 `;
     const created = await admin('POST', '/v1/rollouts', { plan });
     await waitFor(
@@ -104,6 +105,7 @@ checks:
     command: ["false"]
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 60s }
 onFailure: rollback
+confirmWindow: 0s
 `;
     const created = await admin('POST', '/v1/rollouts', { plan });
     await waitFor(

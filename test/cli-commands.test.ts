@@ -27,6 +27,7 @@ waves:
   - { name: prod, match: { env: prod }, bake: 0s }
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 10m }
 onFailure: halt
+confirmWindow: 0s
 `;
 
 const BAD_PLAN = `name: flag-on

@@ -88,6 +88,7 @@ checks:
 checkInterval: 1s
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: ${opts.silentAfter ?? '30s'} }
 onFailure: ${opts.onFailure ?? 'rollback'}
+confirmWindow: 0s
 `;
 }
 

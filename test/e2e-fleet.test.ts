@@ -43,6 +43,7 @@ checks:
 checkInterval: 1s
 budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 20s }
 onFailure: rollback
+confirmWindow: 0s
 `;
 }
 

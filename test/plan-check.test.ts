@@ -354,7 +354,7 @@ ${CHANGE}waves:
     expect(await runPlanCheck('ok.yaml', { json: false }, io)).toBe(0);
     expect(io.stdout.text).toContain('ok.yaml: valid\nplan "p"\n');
     expect(io.stdout.text).toContain('1. all: all remaining hosts; bake 5s');
-    expect(io.stderr.text).toBe('');
+    expect(io.stderr.text).toMatch(/^(ok.yaml: warning: [^\n]*\n)*$/); // only warnings (bake shorter than the default confirm window)
   });
 
   it('prints one FILE:LINE:COL line per problem on stderr and exits 2 for an invalid plan', async () => {
@@ -379,6 +379,7 @@ ${CHANGE}waves:
         { line: 6, col: 13, message: expect.stringContaining('duplicate wave name "all"') },
       ],
       summary: [],
+      warnings: [],
     });
     const okIo = createTestIo({ files: { 'ok.yaml': valid } });
     expect(await runPlanCheck('ok.yaml', { json: true }, okIo)).toBe(0);
@@ -386,6 +387,25 @@ ${CHANGE}waves:
     expect(ok.valid).toBe(true);
     expect(ok.problems).toEqual([]);
     expect(ok.summary[0]).toBe('plan "p"');
+  });
+
+  it('warns (exit 0) when a wave bakes for less than the confirm window', async () => {
+    const plan = `name: p
+change:
+  command: { apply: ["true"], rollback: ["true"] }
+waves:
+  - { name: canary, size: 1, bake: 5s }
+  - { name: rest, bake: 2m }
+confirmWindow: 1m
+`;
+    const io = createTestIo({ files: { 'p.yaml': plan } });
+    expect(await runPlanCheck('p.yaml', { json: false }, io)).toBe(0);
+    expect(io.stderr.text).toBe(
+      'p.yaml: warning: wave canary: bake 5s is shorter than the confirm window 1m; the wave cannot complete before its hosts confirm, so it takes at least the confirm window\n',
+    );
+    const json = createTestIo({ files: { 'p.yaml': plan } });
+    expect(await runPlanCheck('p.yaml', { json: true }, json)).toBe(0);
+    expect((JSON.parse(json.stdout.text) as { warnings: string[] }).warnings).toHaveLength(1);
   });
 
   it('an unreadable file exits 2 with a clear message', async () => {

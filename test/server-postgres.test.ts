@@ -28,7 +28,7 @@ describe.skipIf(db === null)('server on PostgreSQL', () => {
     const enrolled = await post('/v1/agent/enroll', 'sle_pg_enroll_0123456789', { name: 'pg-host', labels: { env: 'pg' } });
     expect(enrolled.status).toBe(200);
     const credential = enrolled.json.credential;
-    const plan = 'name: pg-plan\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\n';
+    const plan = 'name: pg-plan\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\nconfirmWindow: 0s\n';
     const started = await post('/v1/rollouts', 'sla_pg_admin_0123456789', { plan });
     expect(started.status).toBe(201);
     const id = started.json.id;

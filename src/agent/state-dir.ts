@@ -16,7 +16,7 @@ export interface Credential {
   readonly credential: string;
 }
 
-export type ReportKind = 'apply' | 'check' | 'rollback';
+export type ReportKind = 'apply' | 'check' | 'rollback' | 'confirm';
 
 /** One result for the server (`POST /v1/agent/reports`); `id` makes delivery idempotent. */
 export interface AgentReport {
@@ -78,7 +78,7 @@ const reportSchema = z.object({
   id: z.string().regex(SAFE_NAME),
   rolloutId: z.string().regex(SAFE_NAME),
   attempt: z.number().int().nonnegative(),
-  kind: z.enum(['apply', 'check', 'rollback']),
+  kind: z.enum(['apply', 'check', 'rollback', 'confirm']),
   ok: z.boolean(),
   message: z.string(),
   at: z.number(),

@@ -95,6 +95,8 @@ async function runRunner(
 export class StepActions {
   private readonly locks = new Map<string, Promise<void>>();
   private readonly watches = new Map<string, Promise<void>>();
+  /** Steps (rollout:attempt) confirmed in this run of the agent: reported once. */
+  private readonly confirmed = new Set<string>();
 
   constructor(private readonly d: StepDeps) {}
 
@@ -312,13 +314,39 @@ export class StepActions {
   private watch(a: Assignment, journal: StepJournal, resumed: boolean): void {
     const entry = journal.apply;
     const lastContact = this.d.lastContact;
-    if (!entry || !lastContact || a.confirmWindow <= 0 || this.watches.has(a.rolloutId)) return;
+    const key = `${a.rolloutId}:${a.attempt}`;
+    if (!entry || !lastContact || a.confirmWindow <= 0 || this.watches.has(a.rolloutId) || this.confirmed.has(key)) return;
     const appliedAt = entry.finishedAt ?? entry.startedAt;
-    // The window passed while the agent was down: nothing was seen to judge it by.
-    if (resumed && this.d.now() >= appliedAt + a.confirmWindow) return;
     const signal = this.d.signal ?? new AbortController().signal;
-    const reportIds = new Set(entry.reports.map((r) => r.id));
     const watched = a.checks.filter((c) => INVARIANT_CHECK_KINDS.includes(c.kind)).map((c) => c.kind);
+    const confirm = async (message: string) => {
+      this.confirmed.add(key);
+      await this.locked(a.rolloutId, async () => {
+        if (!stillApplied(await this.d.state.readJournal(a.rolloutId))) return;
+        // The server counts the step healthy only once it hears this (its wave's bake waits for it).
+        await this.queueAll([newReport(a, 'confirm', true, message, this.d.now())]);
+      });
+    };
+    if (resumed && this.d.now() >= appliedAt + a.confirmWindow) {
+      // The window passed while the agent was down: nothing was seen to judge it by, and the change
+      // stayed. Confirm it once the server answers again and the invariants hold.
+      const since = this.d.now();
+      const p = (async () => {
+        while (!signal.aborted) {
+          if (!stillApplied(await this.d.state.readJournal(a.rolloutId))) return;
+          if ((lastContact() ?? 0) > since) {
+            if ((await this.invariantProblem(journal.baseline, watched)) === null) await confirm('confirmed after an agent restart: the change stayed, the server answers and the invariants hold');
+            return;
+          }
+          await sleep(this.d.probeMs ?? 1000, signal);
+        }
+      })()
+        .catch((err: unknown) => this.d.log.error('commit-confirmed watch failed', { rolloutId: a.rolloutId, error: err instanceof Error ? err.message : String(err) }))
+        .finally(() => this.watches.delete(a.rolloutId));
+      this.watches.set(a.rolloutId, p);
+      return;
+    }
+    const reportIds = new Set(entry.reports.map((r) => r.id));
     const run = async () => {
       const verdict = await watchConfirmWindow({
         appliedAt,
@@ -339,6 +367,7 @@ export class StepActions {
       if (verdict === null) return;
       if (verdict.state === 'confirmed') {
         this.d.log.info('change confirmed (commit-confirmed window passed)', { rolloutId: a.rolloutId, attempt: a.attempt });
+        await confirm(`confirmed: the commit-confirmed window (${Math.round(a.confirmWindow / 100) / 10}s) passed with contact and the invariants held`);
         return;
       }
       this.d.log.warn('rolling back locally (commit-confirmed)', { rolloutId: a.rolloutId, attempt: a.attempt, why: verdict.why });

@@ -25,6 +25,8 @@ const rolloutSummarySchema = z.object({
   reason: z.string().nullable().optional().transform((v) => v ?? null),
   createdAt: instant,
   updatedAt: instant,
+  /** Hosts that rolled the change back by themselves (commit-confirmed). */
+  revertedHosts: z.number().optional(),
 });
 
 const hostStepSchema = z.object({
@@ -44,10 +46,22 @@ const waveViewSchema = z.object({
   hosts: z.array(hostStepSchema),
 });
 
+const countSchema = z.number().optional();
+
 const rolloutViewSchema = rolloutSummarySchema.extend({
   waves: z.array(waveViewSchema),
   pendingWaves: z.array(z.string()).optional().transform((v) => v ?? []),
+  /** Targeted hosts left out as ineligible (offline, or cannot run the plan). */
+  skippedHosts: countSchema,
+  /** Why the server holds the rollout by itself (it suspects its own connectivity). */
+  heldReason: z.string().nullable().optional(),
+  /** Hosts whose rollback failed or was not confirmed yet (`rollout rollback` asks them again). */
+  unconfirmedRollbacks: countSchema,
 });
+
+const ineligibleSchema = z
+  .object({ count: z.number(), hosts: z.array(z.object({ name: z.string(), reason: z.string() })) })
+  .optional();
 
 const eventSchema = z.object({
   seq: z.number(),
@@ -66,7 +80,14 @@ const hostSchema = z.object({
   facts: z.record(z.string(), z.unknown()).optional().transform((v) => v ?? {}),
 });
 
-const startedSchema = z.object({ id: z.string(), name: z.string(), state: z.string() });
+const startedSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  targeted: z.number().optional(),
+  ineligible: ineligibleSchema,
+  queuedBehind: z.array(z.string()).optional(),
+});
 const actionResultSchema = z.object({ id: z.string(), state: z.string() });
 
 const errorBodySchema = z.object({

@@ -7,6 +7,7 @@ import { MAX_PLAN_BYTES, checkPlan } from '../core/plan/parse-plan.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
 import { renderProblems } from './render-problems.ts';
+import { planWarnings } from '../core/plan/plan-warnings.ts';
 import { EXIT_BAD_INPUT, EXIT_OK } from './run-cli.ts';
 
 export type PlanCheckIo = Pick<CliIo, 'stdout' | 'stderr' | 'readFile'>;
@@ -16,6 +17,8 @@ export interface PlanCheckJson {
   readonly valid: boolean;
   readonly problems: readonly { line: number; col: number; message: string }[];
   readonly summary: readonly string[];
+  /** Valid, but probably not what the author expects (e.g. a bake shorter than the confirm window). */
+  readonly warnings?: readonly string[];
   /** Only when the file could not be read. */
   readonly error?: string;
 }
@@ -62,12 +65,14 @@ export async function runPlanCheck(file: string, opts: { json: boolean }, io: Pl
   }
   const { plan, problems } = source.length > MAX_PLAN_BYTES * 4 ? tooLarge(source) : checkPlan(source, file);
   const summary = plan === null ? [] : describePlan(plan);
+  const warnings = plan === null ? [] : planWarnings(plan);
   if (opts.json) {
-    writeJson(io, { file, valid: plan !== null, problems: problems.map(({ line, col, message }) => ({ line, col, message })), summary });
+    writeJson(io, { file, valid: plan !== null, problems: problems.map(({ line, col, message }) => ({ line, col, message })), summary, warnings });
   } else if (plan === null) {
     io.stderr.write(renderProblems(file, problems));
   } else {
     io.stdout.write(`${file}: valid\n${summary.map((line) => `${line}\n`).join('')}`);
+    for (const w of warnings) io.stderr.write(`${file}: warning: ${w}\n`);
   }
   return plan === null ? EXIT_BAD_INPUT : EXIT_OK;
 }

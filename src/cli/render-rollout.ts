@@ -19,6 +19,14 @@ export interface RolloutStatusJson {
   readonly createdAt: string | null;
   readonly updatedAt: string | null;
   readonly waves: { name: string; state: string; hosts: { name: string; state: string; message: string | null }[] }[];
+  /** Hosts that reverted the change by themselves (commit-confirmed): not a plain success. */
+  readonly revertedHosts: number;
+  /** Targeted hosts left out as ineligible (offline, or cannot run the plan). */
+  readonly skippedHosts: number;
+  /** Set while the server holds the rollout because it suspects itself. */
+  readonly heldReason: string | null;
+  /** Hosts whose rollback failed or is not confirmed yet. */
+  readonly unconfirmedRollbacks: number;
 }
 
 /** DESIGN.md's `rollout status --json`: `{id, name, state, waves: [{name, state, hosts: [{name, state}]}]}` plus a few fields. */
@@ -35,6 +43,10 @@ export function rolloutStatusJson(view: RolloutView): RolloutStatusJson {
       state: w.state,
       hosts: w.hosts.map((h) => ({ name: h.name, state: h.state, message: h.message })),
     })),
+    revertedHosts: view.revertedHosts ?? 0,
+    skippedHosts: view.skippedHosts ?? 0,
+    heldReason: view.heldReason ?? null,
+    unconfirmedRollbacks: view.unconfirmedRollbacks ?? 0,
   };
 }
 
@@ -115,6 +127,10 @@ export function renderRolloutStatus(view: RolloutView, options: RenderOptions): 
   const lines: string[] = [];
   lines.push(`${paint('bold', view.name)}  ${paint('dim', view.id)}  ${paint(styleForState(view.state), view.state)}`);
   if (view.reason !== null && view.reason !== '') lines.push(`reason: ${view.reason}`);
+  if ((view.revertedHosts ?? 0) > 0) lines.push(paint('red', `${view.revertedHosts} host${view.revertedHosts === 1 ? '' : 's'} reverted the change by themselves (commit-confirmed): not a success`));
+  if ((view.skippedHosts ?? 0) > 0) lines.push(`${view.skippedHosts} host${view.skippedHosts === 1 ? '' : 's'} skipped as ineligible (offline, or cannot run the plan)`);
+  if (view.heldReason) lines.push(paint('yellow', `held by the server: ${view.heldReason}`));
+  if ((view.unconfirmedRollbacks ?? 0) > 0) lines.push(paint('red', `${view.unconfirmedRollbacks} host${view.unconfirmedRollbacks === 1 ? '' : 's'} not confirmed rolled back: sluice rollout rollback ${view.id} asks them again`));
   lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}, updated ${formatAgo(view.updatedAt, options.now)}`));
   lines.push('');
 

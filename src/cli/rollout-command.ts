@@ -74,7 +74,7 @@ Examples:
           color: colorEnabled(io.stderr, io.env),
           format: 'view',
         });
-        requireCompleted(final.id, final.state, final.reason);
+        requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
       }
     });
 
@@ -96,7 +96,7 @@ Examples:
       const color = colorEnabled(io.stdout, io.env);
       if (opts.watch === true) {
         const final = await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'json' : 'view' });
-        requireCompleted(final.id, final.state, final.reason);
+        requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
         return;
       }
       const view = await client.getRollout(id);
@@ -171,8 +171,9 @@ async function readPlanFile(file: string, io: CliIo): Promise<string> {
   }
 }
 
-function requireCompleted(id: string, state: string, reason: string | null): void {
-  if (state !== 'completed') {
+function requireCompleted(id: string, state: string, reason: string | null, reverted = 0): void {
+  // "completed, N hosts reverted themselves" is not a success: those hosts do not run the change.
+  if (state !== 'completed' || reverted > 0) {
     throw new SluiceError('failed', `rollout ${id} ended ${state}${reason !== null && reason !== '' ? `: ${reason}` : ''}`);
   }
 }

@@ -199,6 +199,12 @@ export interface RolloutRecord {
   readonly reason: string | null;
   readonly createdAt: Instant;
   readonly updatedAt: Instant;
+  /** Hosts that rolled the change back by themselves (commit-confirmed); 0 when missing. */
+  readonly revertedHosts?: number;
+  /** Targeted hosts left out as ineligible (offline, or cannot run the plan); 0 when missing. */
+  readonly skippedHosts?: number;
+  /** Set while the server holds the rollout because it suspects its own connectivity. */
+  readonly heldReason?: string | null;
 }
 
 export interface WaveRecord {
@@ -227,6 +233,10 @@ export interface StepRecord {
   /** When the host first passed its checks after this attempt's apply (null: not yet). */
   readonly checkedAt: Instant | null;
   readonly updatedAt: Instant;
+  /** When the agent reported the change confirmed (commit-confirmed window passed); null: not yet. */
+  readonly confirmedAt?: Instant | null;
+  /** The attempt at which the step was assigned its rollback (null/missing: never). */
+  readonly rollbackAttempt?: number | null;
 }
 
 // ---- Drift (issue 3): what agents report and the server stores -------------------------------

@@ -146,7 +146,7 @@ export class RolloutDriver {
     const started = performance.now();
     let entry = this.active.get(rolloutId);
     const wasActive = entry !== undefined;
-    if (!entry && (event.type === 'applyResult' || event.type === 'checkResult')) {
+    if (!entry && (event.type === 'applyResult' || event.type === 'checkResult' || event.type === 'confirmResult')) {
       // Only rollback results can change a finished rollout: record this one without loading it.
       return this.recordLateReport(rolloutId, event, opts);
     }
@@ -199,7 +199,7 @@ export class RolloutDriver {
   /** An apply or check result for a rollout that is not active: logged (once), changes nothing. */
   private async recordLateReport(
     rolloutId: string,
-    event: Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' }>,
+    event: Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'confirmResult' }>,
     opts: DispatchOptions,
   ): Promise<RolloutRecord> {
     const record = await this.store.getRollout(rolloutId);
@@ -321,6 +321,8 @@ function reportHostOf(event: RolloutEvent, opts: DispatchOptions): string {
 
 function describeEvent(event: RolloutEvent): LogInput | null {
   switch (event.type) {
+    case 'confirmResult':
+      return { kind: 'report.confirm', message: `${event.host}: change confirmed by the agent${event.message ? `: ${event.message}` : ''}`, host: event.host, data: { attempt: event.attempt, ok: event.ok } };
     case 'applyResult':
     case 'checkResult':
     case 'rollbackResult': {

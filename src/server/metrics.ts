@@ -37,6 +37,14 @@ export function createServerMetrics(store: Store, hostOnlineWithinMs: number, no
     },
   });
   new Gauge({
+    name: 'sluice_reverted_hosts',
+    help: 'Hosts that rolled a change back by themselves (commit-confirmed), over all rollouts.',
+    registers: [registry],
+    async collect() {
+      this.set(await store.revertedHostsTotal());
+    },
+  });
+  new Gauge({
     name: 'sluice_hosts',
     help: 'Enrolled hosts by status (online: heard from recently).',
     labelNames: ['status'] as const,

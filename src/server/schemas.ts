@@ -26,7 +26,7 @@ export const reportSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, 'report ids are 8-100 characters of A-Z a-z 0-9 _ -'),
   rolloutId: z.string().min(1).max(100),
   attempt: z.number().int().min(0).max(1_000_000),
-  kind: z.enum(['apply', 'check', 'rollback']),
+  kind: z.enum(['apply', 'check', 'rollback', 'confirm']),
   ok: z.boolean(),
   message: z.string().max(8192).optional(),
   at: z.number().int().nonnegative().optional(),

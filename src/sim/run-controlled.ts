@@ -204,15 +204,16 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         }
         if (failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
           queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
-        } else if (!world.reachable(h)) {
-          queue.push(applyEnd[h]! + plan.confirmWindow, EV_CONFIRM_EXPIRED, h, ev.arg);
+        } else if (plan.confirmWindow > 0) {
+          // The window ends either way: confirmed if the host still reaches the server, else reverted.
+          queue.push(Math.max(t, applyEnd[h]! + plan.confirmWindow), EV_CONFIRM_EXPIRED, h, ev.arg);
         }
         return;
       }
       case EV_CONFIRM_EXPIRED:
-        if (!world.reachable(h) && world.changed[h] && !rolledBackLocally[h]) {
-          queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
-        }
+        if (!world.changed[h] || rolledBackLocally[h]) return;
+        if (!world.reachable(h)) queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
+        else report({ type: 'confirmResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         return;
       case EV_LOCAL_ROLLBACK_DONE: {
         if (rolledBackLocally[h] || !world.changed[h]) return;

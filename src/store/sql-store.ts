@@ -115,7 +115,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async getRollout(id) {
       const rows = await sql.query<Row>(
-        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at from rollouts where id = $1',
+        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason from rollouts where id = $1',
         [id],
       );
       return rows[0] ? rolloutRecord(rows[0]) : null;
@@ -142,7 +142,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async listRollouts(limit = DEFAULT_LIST_ROLLOUTS) {
       const rows = await sql.query<Row>(
-        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at
+        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason
          from rollouts order by created_at desc, id desc limit $1`,
         [limit],
       );
@@ -225,6 +225,11 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows.map(driftRow);
     },
 
+    async revertedHostsTotal() {
+      const rows = await sql.query<Row>('select coalesce(sum(reverted_hosts), 0) as n from rollouts');
+      return num(rows[0]?.n ?? 0);
+    },
+
     async rolloutCountsByState() {
       const rows = await sql.query<Row>('select state, count(*) as n from rollouts group by state');
       const counts: Record<string, number> = {};
@@ -273,7 +278,9 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
   for (const rollout of rollouts.values()) {
     const updated = await tx.query<Row>(
       `update rollouts set name = $2, state = $3, next_spec = $4, failed_total = $5,
-         targeted_hosts = coalesce($6, targeted_hosts), reason = $7, updated_at = $8
+         targeted_hosts = coalesce($6, targeted_hosts), reason = $7, updated_at = $8,
+         reverted_hosts = coalesce($9, reverted_hosts), skipped_hosts = coalesce($10, skipped_hosts),
+         held_reason = $11
        where id = $1 returning id`,
       [
         rollout.id,
@@ -284,6 +291,9 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
         rollout.targetedHosts ?? null,
         rollout.reason,
         rollout.updatedAt,
+        rollout.revertedHosts ?? null,
+        rollout.skippedHosts ?? null,
+        rollout.heldReason ?? null,
       ],
     );
     // Rollouts are created by createRollout with their plan; an effect for another id is a bug.
@@ -322,13 +332,14 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
   if (steps.size > 0) {
     // A wave start emits one step per host (tens of thousands): one statement for all of them.
     await tx.query(
-      `insert into steps (rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at)
-       select rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at
+      `insert into steps (rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at, confirmed_at, rollback_attempt)
+       select rollout_id, host, wave_index, state, attempt, message, checked_at, updated_at, confirmed_at, rollback_attempt
        from jsonb_to_recordset($1::jsonb) as s(rollout_id text, host text, wave_index int, state text,
-         attempt int, message text, checked_at bigint, updated_at bigint)
+         attempt int, message text, checked_at bigint, updated_at bigint, confirmed_at bigint, rollback_attempt int)
        on conflict (rollout_id, host) do update set
          wave_index = excluded.wave_index, state = excluded.state, attempt = excluded.attempt,
-         message = excluded.message, checked_at = excluded.checked_at, updated_at = excluded.updated_at`,
+         message = excluded.message, checked_at = excluded.checked_at, updated_at = excluded.updated_at,
+         confirmed_at = excluded.confirmed_at, rollback_attempt = excluded.rollback_attempt`,
       [
         JSON.stringify(
           [...steps.values()].map((s) => ({
@@ -340,6 +351,8 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
             message: s.message,
             checked_at: s.checkedAt,
             updated_at: s.updatedAt,
+            confirmed_at: s.confirmedAt ?? null,
+            rollback_attempt: s.rollbackAttempt ?? null,
           })),
         ),
       ],
@@ -404,6 +417,9 @@ function rolloutRecord(row: Row): RolloutRecord {
     reason: row.reason === null ? null : String(row.reason),
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
+    revertedHosts: row.reverted_hosts === undefined || row.reverted_hosts === null ? 0 : num(row.reverted_hosts),
+    skippedHosts: row.skipped_hosts === undefined || row.skipped_hosts === null ? 0 : num(row.skipped_hosts),
+    heldReason: row.held_reason === undefined || row.held_reason === null ? null : String(row.held_reason),
   };
 }
 
@@ -432,6 +448,8 @@ function stepRecord(row: Row): StepRecord {
     message: row.message === null ? null : String(row.message),
     checkedAt: numOrNull(row.checked_at),
     updatedAt: num(row.updated_at),
+    confirmedAt: numOrNull(row.confirmed_at),
+    rollbackAttempt: numOrNull(row.rollback_attempt),
   };
 }
 

@@ -161,6 +161,8 @@ export interface Store {
   assignmentsForHost(host: string): Promise<HostAssignment[]>;
   /** Counts for /metrics. */
   rolloutCountsByState(): Promise<Record<string, number>>;
+  /** Hosts that reverted a change by themselves (commit-confirmed), over all rollouts. */
+  revertedHostsTotal(): Promise<number>;
 
   // ---- drift (issue 3) ----
   /**

@@ -27,6 +27,10 @@ export interface StepState {
   message: string | null;
   checkedAt: Instant | null;
   updatedAt: Instant;
+  /** When the agent reported the change confirmed (plans with a confirm window); null: not yet. */
+  confirmedAt: Instant | null;
+  /** The attempt at which the rollback was assigned (null: never). */
+  rollbackAttempt: number | null;
   /** Last sign of life while the step is in flight (not persisted in the step row). */
   lastSeen: Instant;
 }
@@ -53,6 +57,8 @@ export interface WaveState {
   busy: number;
   /** Steps rolling_back: the wave is rolled back when this reaches 0. */
   rollingBack: number;
+  /** Steps verifying and not confirmed yet (plans with a confirm window): the bake waits for 0. */
+  unconfirmed: number;
 }
 
 export interface RolloutState {
@@ -83,6 +89,12 @@ export interface RolloutState {
   /** Hosts whose rollback failed / was not confirmed (for the final reason). */
   readonly rollbackFailed: Set<string>;
   readonly rollbackSilent: Set<string>;
+  /** Hosts that rolled the change back by themselves (commit-confirmed). */
+  revertedHosts: number;
+  /** Targeted hosts left out as ineligible. */
+  skippedHosts: number;
+  /** Why the server holds the rollout (it suspects itself); null when not held. */
+  heldReason: string | null;
 }
 
 export function isFinalStatus(s: RolloutStatus): boolean {
@@ -102,9 +114,14 @@ export function countsAgainstParallel(step: StepState): boolean {
   return step.state === 'applying' || (step.state === 'verifying' && step.checkedAt === null);
 }
 
-/** Apply is always a step's attempt 1 and rollback attempt 2: a step is assigned each at most once. */
+/** Whether the step's current attempt is a rollback (apply attempts may repeat: retry). */
 export function isRollbackAttempt(step: StepState): boolean {
-  return step.attempt >= 2;
+  return step.rollbackAttempt !== null && step.attempt === step.rollbackAttempt;
+}
+
+/** A verifying step of a plan with a confirm window that the agent has not confirmed yet. */
+export function awaitsConfirmation(plan: Plan, step: StepState): boolean {
+  return plan.confirmWindow > 0 && step.state === 'verifying' && step.confirmedAt === null;
 }
 
 export function failedTotalAllowed(plan: Plan, targetedHosts: number): number {
@@ -138,6 +155,7 @@ export function newWaveState(
     cursor: 0,
     busy: 0,
     rollingBack: 0,
+    unconfirmed: 0,
   };
 }
 
@@ -161,6 +179,9 @@ export function createRolloutState(id: string, plan: Plan, now: Instant): Rollou
     inFlight: new Map(),
     rollbackFailed: new Set(),
     rollbackSilent: new Set(),
+    revertedHosts: 0,
+    skippedHosts: 0,
+    heldReason: null,
   };
 }
 
@@ -184,6 +205,9 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
     targetedHosts,
     failedTotalAllowed: failedTotalAllowed(plan, targetedHosts),
     known,
+    revertedHosts: r.revertedHosts ?? 0,
+    skippedHosts: r.skippedHosts ?? 0,
+    heldReason: r.heldReason ?? null,
   };
 
   const hostsByWave = new Map<number, string[]>();
@@ -197,6 +221,9 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
       message: s.message,
       checkedAt: s.checkedAt,
       updatedAt: s.updatedAt,
+      confirmedAt: s.confirmedAt ?? null,
+      // Rows written before rollback_attempt existed: apply was attempt 1, rollback attempt 2.
+      rollbackAttempt: s.rollbackAttempt !== undefined ? s.rollbackAttempt : s.attempt >= 2 ? s.attempt : null,
       lastSeen: seen === undefined ? s.updatedAt : Math.max(seen, s.updatedAt),
     };
     state.steps.set(s.host, step);
@@ -223,6 +250,7 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
       if (step.state === 'pending' && cursor < 0) cursor = i;
       if (countsAgainstParallel(step)) wave.busy++;
       if (step.state === 'rolling_back') wave.rollingBack++;
+      if (awaitsConfirmation(plan, step)) wave.unconfirmed++;
     });
     wave.cursor = cursor < 0 ? hosts.length : cursor;
     state.waves.push(wave);
@@ -248,7 +276,8 @@ export function nextDeadline(state: RolloutState): Instant | null {
   if (!oldest.done) deadline = oldest.value.lastSeen + state.plan.budget.silentAfter;
   if (state.status === 'running') {
     const wave = state.waves[state.current];
-    if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null) {
+    // A bake waiting for confirmations ends with the confirm report, not with time.
+    if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) {
       const bakeEnd = wave.bakeStartedAt + wave.spec.bake;
       if (deadline === null || bakeEnd < deadline) deadline = bakeEnd;
     }
@@ -267,6 +296,9 @@ export function rolloutRecord(state: RolloutState): RolloutRecord {
     reason: state.reason,
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
+    revertedHosts: state.revertedHosts,
+    skippedHosts: state.skippedHosts,
+    heldReason: state.heldReason,
   };
 }
 
@@ -295,6 +327,8 @@ export function stepRecord(state: RolloutState, s: StepState): StepRecord {
     message: s.message,
     checkedAt: s.checkedAt,
     updatedAt: s.updatedAt,
+    confirmedAt: s.confirmedAt,
+    rollbackAttempt: s.rollbackAttempt,
   };
 }
 

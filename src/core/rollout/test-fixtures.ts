@@ -31,7 +31,8 @@ export function makePlan(extra: Partial<Plan> = {}): Plan {
     budget: { failedPerWave: { count: 0 }, failedTotal: { count: 0 }, silentAfter: 120_000 },
     onFailure: 'rollback',
     preflight: 'warn',
-    confirmWindow: 60_000,
+    // Confirmation off by default here: the cases about it set a window (confirm.test.ts).
+    confirmWindow: 0,
     ...extra,
   };
 }
@@ -73,6 +74,12 @@ export class Harness {
   /** apply ok, then first check ok. */
   pass(h: string, attempt = 1): RolloutEffect[] {
     return [...this.applyOk(h, attempt), ...this.checkOk(h, attempt)];
+  }
+  confirm(h: string, attempt = 1, dt = 0): RolloutEffect[] {
+    return this.send({ type: 'confirmResult', host: h, attempt, ok: true }, dt);
+  }
+  rollbackResult(h: string, attempt: number, ok: boolean, message?: string, dt = 0): RolloutEffect[] {
+    return this.send({ type: 'rollbackResult', host: h, attempt, ok, ...(message !== undefined ? { message } : {}) }, dt);
   }
   tick(dt: number): RolloutEffect[] {
     return this.send({ type: 'tick' }, dt);

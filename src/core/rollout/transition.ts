@@ -71,6 +71,7 @@ import { matchesSelector } from '../fleet/select.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
 import {
+  awaitsConfirmation,
   countsAgainstParallel,
   failedTotalAllowed,
   isFinalStatus,
@@ -151,6 +152,7 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     case 'applyResult':
     case 'checkResult':
     case 'rollbackResult':
+    case 'confirmResult':
       onResult(c, event);
       break;
     case 'tick':
@@ -241,7 +243,7 @@ function onHostSeen(s: RolloutState, host: HostInfo): void {
   else s.known.delete(host.name);
 }
 
-type ResultEvent = Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'rollbackResult' }>;
+type ResultEvent = Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'rollbackResult' | 'confirmResult' }>;
 
 function onResult(c: Changes, e: ResultEvent): void {
   const s = c.s;
@@ -253,7 +255,18 @@ function onResult(c: Changes, e: ResultEvent): void {
   if (!isFinalStatus(s.status)) refresh(s, s.inFlight.get(e.host), c.now);
   if (e.attempt !== step.attempt) return ignore(`the step is at attempt ${step.attempt}`);
   const detail = e.message ? `: ${e.message}` : '';
+  // A rollback nobody asked for: the agent reverted the change by itself (commit-confirmed), at
+  // any time, even after the rollout ended. Recorded: the host is rolled back, with its reason.
+  if (e.type === 'rollbackResult' && !isRollbackAttempt(step) && step.state !== 'pending' && step.state !== 'rolled_back') {
+    return onLocalRollback(c, step, e);
+  }
   switch (e.type) {
+    case 'confirmResult':
+      if (step.state !== 'verifying' || step.confirmedAt !== null) return; // already confirmed, or moved on
+      if (!e.ok) return failStep(c, step, 'failed', `not confirmed${detail}`);
+      setStep(c, step, 'verifying', { confirmedAt: c.now });
+      c.log('host.confirmed', `${step.host}: change confirmed (commit-confirmed window passed)`, { host: step.host, wave: waveOf(s, step).name });
+      return;
     case 'applyResult':
       if (step.state !== 'applying') return ignore(`the step is ${step.state}`);
       if (e.ok) setStep(c, step, 'verifying', { checkedAt: s.plan.checks.length === 0 ? c.now : null });
@@ -279,6 +292,26 @@ function onResult(c: Changes, e: ResultEvent): void {
       return;
     }
   }
+}
+
+function onLocalRollback(c: Changes, step: StepState, e: Extract<RolloutEvent, { type: 'rollbackResult' }>): void {
+  const s = c.s;
+  const wave = waveOf(s, step);
+  const why = e.message ?? 'rolled back by the agent';
+  if (!isFinalStatus(s.status) && (step.state === 'applying' || step.state === 'verifying')) {
+    // Not seen failing yet (its failed check was lost or not sent): the failure counts first.
+    failStep(c, step, 'failed', why);
+  }
+  if (!e.ok) {
+    setStep(c, step, 'failed', { message: `local rollback failed: ${why}` });
+    c.log('host.rollback_failed', `${step.host}: the agent's own rollback failed: ${why}`, { host: step.host, wave: wave.name });
+    return;
+  }
+  setStep(c, step, 'rolled_back', { message: why });
+  s.revertedHosts += 1;
+  if (s.status === 'completed') s.reason = `completed, ${s.revertedHosts} host${s.revertedHosts === 1 ? '' : 's'} reverted themselves`;
+  c.touchRollout();
+  c.log('host.reverted', `${step.host}: reverted the change by itself: ${why}`, { host: step.host, wave: wave.name });
 }
 
 function onTick(c: Changes): void {
@@ -326,19 +359,24 @@ function setStep(
   c: Changes,
   step: StepState,
   next: StepState['state'],
-  patch: { message?: string | null; checkedAt?: Instant | null; newAttempt?: boolean } = {},
+  patch: { message?: string | null; checkedAt?: Instant | null; confirmedAt?: Instant | null; newAttempt?: boolean; rollback?: boolean } = {},
 ): void {
   const wave = waveOf(c.s, step);
+  const plan = c.s.plan;
   const wasBusy = countsAgainstParallel(step);
   const wasRollingBack = step.state === 'rolling_back';
+  const wasUnconfirmed = awaitsConfirmation(plan, step);
   step.state = next;
   if (patch.message !== undefined) step.message = patch.message;
   if (patch.checkedAt !== undefined) step.checkedAt = patch.checkedAt;
+  if (patch.confirmedAt !== undefined) step.confirmedAt = patch.confirmedAt;
   step.updatedAt = c.now;
   wave.busy += Number(countsAgainstParallel(step)) - Number(wasBusy);
   wave.rollingBack += Number(step.state === 'rolling_back') - Number(wasRollingBack);
+  wave.unconfirmed += Number(awaitsConfirmation(plan, step)) - Number(wasUnconfirmed);
   if (patch.newAttempt) {
     step.attempt += 1;
+    step.rollbackAttempt = patch.rollback ? step.attempt : step.rollbackAttempt;
     refresh(c.s, step, c.now);
   } else if (!isInFlightStatus(next)) {
     c.s.inFlight.delete(step.host);
@@ -439,6 +477,8 @@ function progress(c: Changes): void {
         continue;
       case 'baking':
         if (wave.bakeStartedAt === null || c.now < wave.bakeStartedAt + wave.spec.bake) return;
+        // Not healthy until confirmed: the bake ends once every changed host confirmed too.
+        if (wave.unconfirmed > 0) return;
         completeWave(c, wave);
         s.current += 1;
         continue;
@@ -456,7 +496,7 @@ function fill(c: Changes, wave: WaveState): void {
     const host = wave.hosts[wave.cursor++];
     const step = host === undefined ? undefined : c.s.steps.get(host);
     if (!step || step.state !== 'pending') continue;
-    setStep(c, step, 'applying', { message: null, checkedAt: null, newAttempt: true });
+    setStep(c, step, 'applying', { message: null, checkedAt: null, confirmedAt: null, newAttempt: true });
     c.assigns.push({ type: 'assign', host: step.host, action: 'apply', attempt: step.attempt, waveIndex: wave.index });
   }
 }
@@ -511,6 +551,8 @@ function expandNextSpec(c: Changes): boolean {
           message: null,
           checkedAt: null,
           updatedAt: c.now,
+          confirmedAt: null,
+          rollbackAttempt: null,
           lastSeen: c.now,
         };
         s.steps.set(host, step);
@@ -563,7 +605,7 @@ function continueRollback(c: Changes): void {
       const step = s.steps.get(host);
       if (!step || step.state === 'pending' || step.state === 'rolling_back' || step.state === 'rolled_back') continue;
       if (isRollbackAttempt(step)) continue; // already rolled back once (failed or silent rollback)
-      setStep(c, step, 'rolling_back', { newAttempt: true });
+      setStep(c, step, 'rolling_back', { newAttempt: true, rollback: true });
       c.assigns.push({ type: 'assign', host: step.host, action: 'rollback', attempt: step.attempt, waveIndex: wave.index });
       assigned += 1;
     }

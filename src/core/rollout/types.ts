@@ -13,6 +13,8 @@ export type RolloutEvent =
   | { readonly type: 'applyResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
   | { readonly type: 'checkResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
   | { readonly type: 'rollbackResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
+  /** The agent's commit-confirmed window passed with contact and invariants held: the change stays. */
+  | { readonly type: 'confirmResult'; readonly host: string; readonly attempt: number; readonly ok: boolean; readonly message?: string }
   /** Time passed: bakes may end, in-flight hosts may go silent. */
   | { readonly type: 'tick' }
   | { readonly type: 'pause'; readonly actor?: string }

@@ -111,7 +111,9 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
           ? { type: 'applyResult', ...base }
           : report.kind === 'check'
             ? { type: 'checkResult', ...base }
-            : { type: 'rollbackResult', ...base };
+            : report.kind === 'confirm'
+              ? { type: 'confirmResult', ...base }
+              : { type: 'rollbackResult', ...base };
       try {
         await deps.driver.dispatch(report.rolloutId, event, { reportId: report.id, reportHost: host.name });
         accepted.push(report.id);

@@ -23,6 +23,10 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     createdAt: rollout.createdAt,
     updatedAt: rollout.updatedAt,
     failedTotal: rollout.failedTotal,
+    revertedHosts: rollout.revertedHosts ?? 0,
+    skippedHosts: rollout.skippedHosts ?? 0,
+    heldReason: rollout.heldReason ?? null,
+    unconfirmedRollbacks: stored.steps.filter((s) => s.rollbackAttempt != null && s.attempt === s.rollbackAttempt && (s.state === 'failed' || s.state === 'silent')).length,
     onFailure: plan.onFailure,
     waves: stored.waves.map((w) => {
       const bake = plan.waves[w.specIndex]?.bake ?? 0;
@@ -78,7 +82,7 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   r.get('/rollouts', async (c) => {
     const list = await deps.store.listRollouts(200);
     return c.json({
-      rollouts: list.map((x) => ({ id: x.id, name: x.name, state: x.state, reason: x.reason, createdAt: x.createdAt, updatedAt: x.updatedAt })),
+      rollouts: list.map((x) => ({ id: x.id, name: x.name, state: x.state, reason: x.reason, createdAt: x.createdAt, updatedAt: x.updatedAt, revertedHosts: x.revertedHosts ?? 0 })),
     });
   });
 
