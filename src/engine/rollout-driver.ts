@@ -33,7 +33,12 @@ export interface DriverOptions {
   /** Called after a committed transition with the hosts whose assignments may have changed (null = all). */
   readonly onAssignmentsChanged?: (hosts: readonly string[] | null) => void;
   readonly onTransition?: (seconds: number) => void;
+  /** How often agents heartbeat: a host quiet for a few of these is quiet (default 5 s). */
+  readonly heartbeatMs?: number;
 }
+
+/** Share of recently heard hosts that, quiet at once, make the server suspect itself. */
+const SELF_SUSPICION_SHARE = 0.5;
 
 export interface DispatchOptions {
   /** Agent report id: the event is processed at most once across retries and restarts. */
@@ -61,6 +66,10 @@ export class RolloutDriver {
   private readonly queues = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly heartbeatMs: number;
+  /** Last time each host was heard from (heartbeats, reports), as this server process saw it. */
+  private readonly heard = new Map<string, Instant>();
+  private lastTickAt: Instant | null = null;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -69,13 +78,18 @@ export class RolloutDriver {
     this.tickMs = opts.tickMs ?? 1000;
     this.onAssignmentsChanged = opts.onAssignmentsChanged ?? (() => {});
     this.onTransition = opts.onTransition ?? (() => {});
+    this.heartbeatMs = opts.heartbeatMs ?? 5000;
   }
 
   /** Loads every active rollout from the store and starts the tick loop. */
   async start(): Promise<void> {
+    // Silence means the host, not the server: nobody could be heard while this server was not
+    // running, so every host gets a fresh silentAfter from now.
+    const startedAt = this.now();
+    for (const h of await this.store.listHosts({ withFacts: false })) this.heard.set(h.name, startedAt);
     const ids = await this.store.activeRolloutIds();
     for (const id of ids) {
-      const loaded = await this.load(id);
+      const loaded = await this.load(id, startedAt);
       if (loaded) {
         this.active.set(id, loaded);
         this.log.info({ rolloutId: id, state: rolloutRecord(loaded.state).state }, 'resumed rollout');
@@ -93,12 +107,13 @@ export class RolloutDriver {
     await Promise.allSettled([...this.queues.values()]);
   }
 
-  private async load(id: string): Promise<{ plan: Plan; state: RolloutState } | null> {
+  private async load(id: string, graceFrom = 0): Promise<{ plan: Plan; state: RolloutState } | null> {
     const stored = await this.store.loadRollout(id);
     if (!stored) return null;
     const hosts = await this.store.listHosts({ withFacts: false });
     const lastSeen = new Map<string, Instant>();
-    for (const h of hosts) lastSeen.set(h.name, h.lastSeen);
+    for (const h of hosts) lastSeen.set(h.name, Math.max(h.lastSeen, graceFrom));
+    if (graceFrom > 0) for (const s of stored.steps) if (!lastSeen.has(s.host)) lastSeen.set(s.host, graceFrom);
     const state = restoreRolloutState(stored.plan, {
       rollout: stored.rollout,
       waves: stored.waves,
@@ -144,6 +159,7 @@ export class RolloutDriver {
 
   private async dispatchNow(rolloutId: string, event: RolloutEvent, opts: DispatchOptions): Promise<RolloutRecord> {
     const started = performance.now();
+    if (opts.reportId && 'host' in event && typeof event.host === 'string') this.heard.set(event.host, this.now());
     let entry = this.active.get(rolloutId);
     const wasActive = entry !== undefined;
     if (!entry && (event.type === 'applyResult' || event.type === 'checkResult' || event.type === 'confirmResult')) {
@@ -247,6 +263,7 @@ export class RolloutDriver {
 
   /** A host was heard from: rollouts waiting on it learn it is alive. No write unless something changes. */
   async heartbeat(host: string): Promise<void> {
+    this.heard.set(host, this.now());
     // Only rollouts waiting on this host: a heartbeat must not queue behind unrelated work.
     const waiting = [...this.active].filter(([, entry]) => hasWorkInFlight(entry.state, host)).map(([id]) => id);
     await Promise.all(
@@ -260,6 +277,7 @@ export class RolloutDriver {
 
   /** A host enrolled or changed labels: active rollouts may take it into waves not started yet. */
   async hostSeen(host: HostInfo): Promise<void> {
+    this.heard.set(host.name, this.now());
     const started = [...this.active].filter(([, entry]) => rolloutRecord(entry.state).state !== 'pending').map(([id]) => id);
     await Promise.all(
       started.map((id) =>
@@ -281,21 +299,75 @@ export class RolloutDriver {
     return this.store.hostInRollout(rolloutId, host);
   }
 
-  /** Ticks every active rollout whose next deadline has come. */
+  /**
+   * Ticks every active rollout whose next deadline has come. Silence means the host, not the
+   * server: after a gap in ticks (the server stalled) every in-flight host gets a fresh
+   * silentAfter; when a silence is due while hosts outside the rollout went quiet too, the server
+   * suspects itself and holds the rollout instead, and releases it once hosts are heard again.
+   */
   async tickAll(): Promise<void> {
     const now = this.now();
-    const due: string[] = [];
-    for (const [id, entry] of this.active) {
-      const deadline = nextDeadline(entry.state);
-      if (deadline !== null && deadline <= now) due.push(id);
+    const gapMs = this.lastTickAt === null ? 0 : now - this.lastTickAt;
+    const gap = gapMs > Math.max(5 * this.tickMs, 5000);
+    this.lastTickAt = now;
+    const work: Promise<unknown>[] = [];
+    const run = (id: string, event: RolloutEvent, what: string) =>
+      work.push(this.dispatch(id, event, { logAs: null }).catch((err: unknown) => this.log.error({ rolloutId: id, err: String(err) }, `${what} failed`)));
+    if (gap) {
+      this.log.warn({ gapMs }, 'the engine did not tick for a while; in-flight hosts get a fresh silentAfter');
+      for (const h of this.heard.keys()) this.heard.set(h, Math.max(this.heard.get(h) ?? 0, now));
+      for (const id of this.active.keys()) run(id, { type: 'grace' }, 'grace');
+      await Promise.all(work);
+      return;
     }
-    await Promise.all(
-      due.map((id) =>
-        this.dispatch(id, { type: 'tick' }, { logAs: null }).catch((err: unknown) =>
-          this.log.error({ rolloutId: id, err: String(err) }, 'tick failed'),
-        ),
-      ),
-    );
+    for (const [id, entry] of this.active) {
+      const state = entry.state;
+      if (state.heldReason !== null) {
+        if (this.suspicion(state, now) === null) run(id, { type: 'release' }, 'release');
+        continue;
+      }
+      const deadline = nextDeadline(state);
+      if (deadline === null || deadline > now) continue;
+      if (this.silenceDue(state, now)) {
+        const why = this.suspicion(state, now);
+        if (why !== null && (state.status === 'running' || state.status === 'rolling_back')) {
+          run(id, { type: 'hold', reason: why }, 'hold');
+          continue;
+        }
+      }
+      run(id, { type: 'tick' }, 'tick');
+    }
+    await Promise.all(work);
+  }
+
+  /** Whether a tick now would find an in-flight host silent. */
+  private silenceDue(state: RolloutState, now: Instant): boolean {
+    const oldest = state.inFlight.values().next();
+    return !oldest.done && now - oldest.value.lastSeen >= state.plan.budget.silentAfter;
+  }
+
+  /**
+   * Why the server should suspect itself rather than the rollout's hosts, or null: of the hosts
+   * heard from recently, at least half are quiet now, some of them outside this rollout.
+   */
+  private suspicion(state: RolloutState, now: Instant): string | null {
+    const silentAfter = state.plan.budget.silentAfter;
+    // Quiet: missed a few heartbeats, and clearly less than silentAfter, so hosts that went quiet
+    // at the same moment as the rollout's count as quiet when its silence is due.
+    const quietAfter = Math.min(0.75 * silentAfter, Math.max(silentAfter / 2, 3 * this.heartbeatMs));
+    const recent = Math.max(10 * silentAfter, 10 * 60_000);
+    let known = 0;
+    let quiet = 0;
+    let quietOutside = 0;
+    for (const [host, at] of this.heard) {
+      if (now - at > recent) continue; // long gone: says nothing about now
+      known += 1;
+      if (now - at < quietAfter) continue;
+      quiet += 1;
+      if (!state.inFlight.has(host)) quietOutside += 1;
+    }
+    if (known < 2 || quietOutside === 0 || quiet < known * SELF_SUSPICION_SHARE) return null;
+    return `${quiet} of ${known} recently heard hosts went quiet at once (${quietOutside} outside this rollout): the server suspects its own connectivity, not the hosts`;
   }
 
   private scheduleTick(): void {

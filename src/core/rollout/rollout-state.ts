@@ -273,7 +273,8 @@ export function nextDeadline(state: RolloutState): Instant | null {
   if (state.status === 'pending' || isFinalStatus(state.status)) return null;
   let deadline: Instant | null = null;
   const oldest = state.inFlight.values().next();
-  if (!oldest.done) deadline = oldest.value.lastSeen + state.plan.budget.silentAfter;
+  // Held: no silence is counted (the driver releases the rollout when hosts are heard again).
+  if (!oldest.done && state.heldReason === null) deadline = oldest.value.lastSeen + state.plan.budget.silentAfter;
   if (state.status === 'running') {
     const wave = state.waves[state.current];
     // A bake waiting for confirmations ends with the confirm report, not with time.

@@ -162,7 +162,26 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
       setStatus(c, 'paused', `paused${by(event.actor)}`);
       break;
     case 'resume':
+      state.heldReason = null;
       setStatus(c, 'running', `resumed${by(event.actor)}`);
+      break;
+    case 'hold':
+      if (state.heldReason !== null) break;
+      state.heldReason = event.reason;
+      if (state.status === 'running') state.status = 'paused';
+      c.touchRollout();
+      c.log('rollout.held', `held by the server: ${event.reason}`);
+      break;
+    case 'release':
+      if (state.heldReason === null) break;
+      graceAll(state, now);
+      state.heldReason = null;
+      if (state.status === 'paused') state.status = 'running';
+      c.touchRollout();
+      c.log('rollout.released', 'hosts are heard again: the rollout goes on (every in-flight host gets a fresh silentAfter)');
+      break;
+    case 'grace':
+      graceAll(state, now);
       break;
     case 'approve': {
       const wave = state.waves[state.current];
@@ -314,8 +333,15 @@ function onLocalRollback(c: Changes, step: StepState, e: Extract<RolloutEvent, {
   c.log('host.reverted', `${step.host}: reverted the change by itself: ${why}`, { host: step.host, wave: wave.name });
 }
 
+/** Every in-flight step counts as heard from now (its order among the others is kept). */
+function graceAll(s: RolloutState, now: Instant): void {
+  for (const step of [...s.inFlight.values()]) refresh(s, step, now);
+}
+
 function onTick(c: Changes): void {
   const s = c.s;
+  // Held: the server suspects itself, so a quiet host proves nothing about the host.
+  if (s.heldReason !== null) return;
   const silentAfter = s.plan.budget.silentAfter;
   const expired: StepState[] = [];
   for (const step of s.inFlight.values()) {

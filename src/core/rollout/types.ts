@@ -21,7 +21,16 @@ export type RolloutEvent =
   | { readonly type: 'resume'; readonly actor?: string }
   | { readonly type: 'abort'; readonly actor?: string }
   | { readonly type: 'approve'; readonly actor?: string }
-  | { readonly type: 'rollback'; readonly actor?: string };
+  | { readonly type: 'rollback'; readonly actor?: string }
+  /**
+   * The server suspects itself (hosts outside the rollout went quiet together with the ones in it):
+   * hold the rollout (running -> paused), no silence counted until `release`.
+   */
+  | { readonly type: 'hold'; readonly reason: string }
+  /** Hosts are heard again: a held rollout goes on, every in-flight host gets a fresh silentAfter. */
+  | { readonly type: 'release' }
+  /** The server could not have heard anyone for a while (a start, a stall): in-flight hosts get a fresh silentAfter. */
+  | { readonly type: 'grace' };
 
 export type RolloutEffect =
   /** The rollout row changed (persist it). */
