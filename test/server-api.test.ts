@@ -33,7 +33,8 @@ async function call(
 }
 
 async function enroll(name: string, labels: Record<string, string>): Promise<string> {
-  const res = await call('POST', '/v1/agent/enroll', { token: server.enrollToken, body: { name, labels } });
+  // `allow` in the facts: what a real agent reports; without it the host is ineligible for every plan.
+  const res = await call('POST', '/v1/agent/enroll', { token: server.enrollToken, body: { name, labels, facts: { allow: ['command'] } } });
   expect(res.status).toBe(200);
   expect(res.json.host).toBe(name);
   return res.json.credential as string;

@@ -25,7 +25,7 @@ async function post(path: string, token: string, body: unknown): Promise<any> {
 
 describe.skipIf(db === null)('server on PostgreSQL', () => {
   it('runs a rollout to completion', async () => {
-    const enrolled = await post('/v1/agent/enroll', 'sle_pg_enroll_0123456789', { name: 'pg-host', labels: { env: 'pg' } });
+    const enrolled = await post('/v1/agent/enroll', 'sle_pg_enroll_0123456789', { name: 'pg-host', labels: { env: 'pg' }, facts: { allow: ['command'] } });
     expect(enrolled.status).toBe(200);
     const credential = enrolled.json.credential;
     const plan = 'name: pg-plan\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\nconfirmWindow: 0s\n';

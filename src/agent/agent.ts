@@ -151,7 +151,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const baseFacts = opts.collectFacts ?? basicFacts;
   // The drift guard adds its policy and the pending updates to the facts (set once the guard exists).
   let driftGuard: DriftGuard | null = null;
-  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}) });
+  // `allow`: exactly this agent's --allow kinds; the server decides eligibility from it.
+  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: [...opts.allow] });
   // Commit-confirmed needs to know when the server last answered, whichever loop asked.
   const contact = new ServerContact();
   const client = trackContact(new AgentClient({ server: opts.server }), contact);

@@ -60,8 +60,11 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
 });
 
 const ineligibleSchema = z
-  .object({ count: z.number(), hosts: z.array(z.object({ name: z.string(), reason: z.string() })) })
+  .object({ count: z.number(), mode: z.string().optional(), hosts: z.array(z.object({ name: z.string(), reason: z.string() })) })
   .optional();
+
+const previewSchema = z.object({ targeted: z.number(), ineligible: ineligibleSchema.unwrap() });
+export type RolloutPreviewView = z.infer<typeof previewSchema>;
 
 const eventSchema = z.object({
   seq: z.number(),
@@ -113,6 +116,8 @@ export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 export interface ApiClient {
   readonly server: string;
   startRollout(plan: string, file?: string): Promise<StartedRollout>;
+  /** How many hosts the plan targets now, and which are ineligible and why (nothing is started). */
+  previewRollout?(plan: string, file?: string): Promise<RolloutPreviewView>;
   listRollouts(): Promise<RolloutSummary[]>;
   getRollout(id: string): Promise<RolloutView>;
   rolloutAction(id: string, action: RolloutAction): Promise<RolloutActionResult>;
@@ -182,6 +187,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     server: base,
     startRollout: (plan, file) =>
       call('POST', '/v1/rollouts', startedSchema, file === undefined ? { plan } : { plan, file }),
+    previewRollout: (plan, file) =>
+      call('POST', '/v1/rollouts/preview', previewSchema, file === undefined ? { plan } : { plan, file }),
     listRollouts: async () =>
       (await call('GET', '/v1/rollouts', z.object({ rollouts: z.array(rolloutSummarySchema) }))).rollouts,
     getRollout: (id) => call('GET', rolloutPath(id), rolloutViewSchema),

@@ -10,6 +10,7 @@ import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
 import { connect } from './resolve-connection.ts';
 import { parseHosts, reportInvalid } from './scenario-input.ts';
+import type { RolloutPreviewView } from './api-client.ts';
 
 export interface AnalyzeCliOptions {
   readonly fleet?: string;
@@ -32,6 +33,7 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
   }
   let hosts: HostInfo[];
   let source: string;
+  let ineligible: RolloutPreviewView["ineligible"] | undefined;
   if (options.fleet !== undefined) {
     let loaded;
     try {
@@ -46,9 +48,25 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
     const client = await connect({ server: options.server, ...(options.token ? { token: options.token } : {}) }, io);
     hosts = (await client.listHosts()).map((h) => ({ name: h.name, labels: h.labels }));
     source = `the inventory of ${options.server}`;
+    // The server knows who is online and what each agent allows: ineligible hosts, before anything runs.
+    if (client.previewRollout) {
+      const preview = await client.previewRollout(await io.readFile(file), file);
+      ineligible = preview.ineligible;
+    }
   }
   const analysis = analyzePlan(plan, hosts);
-  io.stdout.write(options.json ? `${JSON.stringify({ file, fleetSource: source, ...analysis })}\n` : renderAnalysis(analysis, source));
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify({ file, fleetSource: source, ...analysis, ...(ineligible ? { ineligible } : {}) })}\n`);
+  } else {
+    io.stdout.write(renderAnalysis(analysis, source));
+    if (ineligible && ineligible.count > 0) {
+      io.stdout.write(`\n${ineligible.count} targeted host${ineligible.count === 1 ? ' is' : 's are'} ineligible now (ineligible: ${ineligible.mode ?? 'skip'}):\n`);
+      for (const h of ineligible.hosts.slice(0, 20)) io.stdout.write(`  ${h.name}: ${h.reason}\n`);
+      if (ineligible.hosts.length > 20) io.stdout.write(`  and ${ineligible.hosts.length - 20} more\n`);
+    } else if (ineligible) {
+      io.stdout.write('\nevery targeted host is eligible now (online, and its agent allows what the plan needs)\n');
+    }
+  }
 }
 
 export function registerPlanAnalyze(planGroup: Command, io: CliIo = createProcessIo()): void {

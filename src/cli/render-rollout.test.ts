@@ -59,6 +59,10 @@ describe('rolloutStatusJson', () => {
           ],
         },
       ],
+      revertedHosts: 0,
+      skippedHosts: 0,
+      heldReason: null,
+      unconfirmedRollbacks: 0,
     });
   });
 });

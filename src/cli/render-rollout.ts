@@ -64,6 +64,7 @@ const COUNTED: readonly (readonly [string, string])[] = [
   ['silent', 'silent'],
   ['rolling_back', 'rolling back'],
   ['rolled_back', 'rolled back'],
+  ['skipped', 'skipped'],
   ['pending', 'waiting'],
 ];
 

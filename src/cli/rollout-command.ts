@@ -65,6 +65,15 @@ Examples:
         throw error;
       }
       io.stdout.write(`${started.id}\n`);
+      if (started.ineligible && started.ineligible.count > 0) {
+        const mode = started.ineligible.mode === 'fail' ? 'they count as failed (ineligible: fail)' : 'they are skipped (ineligible: skip)';
+        io.stderr.write(`${plural(started.ineligible.count, 'host')} of ${started.targeted ?? '?'} targeted ${started.ineligible.count === 1 ? 'is' : 'are'} ineligible now; ${mode}:\n`);
+        for (const h of started.ineligible.hosts.slice(0, 20)) io.stderr.write(`  ${h.name}: ${h.reason}\n`);
+        if (started.ineligible.hosts.length > 20) io.stderr.write(`  and ${started.ineligible.hosts.length - 20} more\n`);
+      }
+      if (started.queuedBehind && started.queuedBehind.length > 0) {
+        io.stderr.write(`queued: waits for ${started.queuedBehind.join(', ')} to end (queue: true)\n`);
+      }
       if (opts.wait === true) {
         const final = await watchRollout({
           client,

@@ -123,12 +123,21 @@ export interface Plan {
   readonly preflight: PreflightMode;
   /** Commit-confirmed window on the agent (issue 3): roll back locally if it cannot confirm. */
   readonly confirmWindow: Millis;
+  /** A targeted host offline or unable to run the plan when its wave starts: left out, or failed. Default skip. */
+  readonly ineligible?: 'skip' | 'fail';
+  /** Targets overlap an active rollout: wait for it (`queued`) instead of being refused. Default false. */
+  readonly queue?: boolean;
 }
 
 export interface HostInfo {
   readonly name: string;
   readonly labels: Labels;
+  /** The agent's --allow kinds, from its facts (undefined: it did not say). */
+  readonly allow?: readonly string[];
+  /** Last sign of life (server clock); undefined: unknown, treated as online. */
+  readonly lastSeen?: Instant;
 }
+
 
 // ---- Rollout state machine vocabulary --------------------------------------------------------
 
@@ -176,6 +185,7 @@ export const STEP_STATES = [
   'silent',
   'rolling_back',
   'rolled_back',
+  'skipped',
 ] as const;
 export type StepStatus = (typeof STEP_STATES)[number];
 

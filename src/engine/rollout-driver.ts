@@ -15,8 +15,27 @@ import {
   transition,
   type RolloutState,
 } from '../core/rollout/transition.ts';
-import { NotFoundError } from '../core/errors.ts';
-import type { LogInput, Store } from '../store/store.ts';
+import { ConflictError, NotFoundError } from '../core/errors.ts';
+import { matchesSelector } from '../core/fleet/select.ts';
+import { ineligibleHosts, type IneligibleHost } from '../core/rollout/eligibility.ts';
+import type { HostRow, LogInput, Store } from '../store/store.ts';
+
+/** What the engine needs of a host row: labels, what its agent allows, when it was last heard. */
+export function hostInfoOf(h: HostRow): HostInfo {
+  const allow = h.facts['allow'];
+  return {
+    name: h.name,
+    labels: h.labels,
+    ...(Array.isArray(allow) ? { allow: allow.filter((k): k is string => typeof k === 'string') } : {}),
+    lastSeen: h.lastSeen,
+  };
+}
+
+/** Who a plan would touch now, before anything runs. */
+export interface RolloutPreview {
+  readonly targeted: number;
+  readonly ineligible: { readonly count: number; readonly mode: 'skip' | 'fail'; readonly hosts: readonly IneligibleHost[] };
+}
 
 export interface DriverLog {
   info(obj: Record<string, unknown>, msg: string): void;
@@ -118,7 +137,7 @@ export class RolloutDriver {
       rollout: stored.rollout,
       waves: stored.waves,
       steps: stored.steps,
-      hosts: hosts.map((h) => ({ name: h.name, labels: h.labels })),
+      hosts: hosts.map((h) => ({ ...hostInfoOf(h), lastSeen: lastSeen.get(h.name) ?? h.lastSeen })),
       lastSeen,
     });
     return { plan: stored.plan, state };
@@ -138,8 +157,15 @@ export class RolloutDriver {
     // rollout until it has started (the start takes the inventory as it is then).
     this.active.set(id, { plan, state });
     const hosts = await this.store.listHosts({ withFacts: false });
-    const infos: HostInfo[] = hosts.map((h) => ({ name: h.name, labels: h.labels }));
+    const infos: HostInfo[] = hosts.map(hostInfoOf);
     return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
+  }
+
+  /** How many hosts the plan targets now and which of them are ineligible (offline, or cannot run it), and why. */
+  async preview(plan: Plan): Promise<RolloutPreview> {
+    const hosts = (await this.store.listHosts({ withFacts: false })).map(hostInfoOf).filter((h) => matchesSelector(h.labels, plan.hosts.match));
+    const bad = ineligibleHosts(plan, hosts, this.now());
+    return { targeted: hosts.length, ineligible: { count: bad.length, mode: plan.ineligible ?? 'skip', hosts: bad } };
   }
 
   /**
@@ -265,7 +291,8 @@ export class RolloutDriver {
   async heartbeat(host: string): Promise<void> {
     this.heard.set(host, this.now());
     // Only rollouts waiting on this host: a heartbeat must not queue behind unrelated work.
-    const waiting = [...this.active].filter(([, entry]) => hasWorkInFlight(entry.state, host)).map(([id]) => id);
+    const now = this.now();
+    const waiting = [...this.active].filter(([, entry]) => hasWorkInFlight(entry.state, host) || needsLiveness(entry.state, host, now)).map(([id]) => id);
     await Promise.all(
       waiting.map((id) =>
         this.dispatch(id, { type: 'heartbeat', host }, { logAs: null }).catch((err: unknown) =>
@@ -385,6 +412,18 @@ export class RolloutDriver {
       logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } },
     });
   }
+}
+
+/**
+ * A targeted host whose wave has not started yet: the engine keeps its last sign of life to judge
+ * eligibility when the wave starts (refreshed at most every quarter of silentAfter).
+ */
+function needsLiveness(state: RolloutState, host: string, now: Instant): boolean {
+  const known = state.known.get(host);
+  if (!known || isFinalStatus(state.status)) return false;
+  const step = state.steps.get(host);
+  if (step && step.state !== 'pending') return false;
+  return known.lastSeen === undefined || now - known.lastSeen >= state.plan.budget.silentAfter / 4;
 }
 
 function reportHostOf(event: RolloutEvent, opts: DispatchOptions): string {

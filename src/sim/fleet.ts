@@ -92,8 +92,11 @@ export function generateFleet(scenario: Scenario, hosts: number, seed: number): 
   return { size: hosts, names, labels, regionOf, dataBearing, regions, providers: scenario.fleet.providers };
 }
 
+/** Simulated agents allow every kind: the simulator studies blast radius, not allow-lists. */
+const SIM_ALLOW: readonly string[] = ['command', 'apt', 'file', 'command-check'];
+
 export function fleetHostInfos(fleet: Fleet): HostInfo[] {
   const out: HostInfo[] = new Array(fleet.size);
-  for (let i = 0; i < fleet.size; i++) out[i] = { name: fleet.names[i]!, labels: fleet.labels[i]! };
+  for (let i = 0; i < fleet.size; i++) out[i] = { name: fleet.names[i]!, labels: fleet.labels[i]!, allow: SIM_ALLOW };
   return out;
 }

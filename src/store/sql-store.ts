@@ -63,7 +63,8 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     async listHosts(options = {}) {
       const rows = await sql.query<Row>(
         options.withFacts === false
-          ? `select name, labels, '{}'::jsonb as facts, enrolled_at, last_seen from hosts order by name`
+          ? `select name, labels, case when facts ? 'allow' then jsonb_build_object('allow', facts->'allow') else '{}'::jsonb end as facts,
+               enrolled_at, last_seen from hosts order by name`
           : 'select * from hosts order by name',
       );
       return rows.map(hostRow);

@@ -135,8 +135,8 @@ export interface Store {
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
   /**
-   * Every host, by name. `withFacts: false` leaves facts out (empty objects): facts carry package
-   * lists and routing tables, which the engine and metrics do not need.
+   * Every host, by name. `withFacts: false` leaves facts out but `allow` (what the agent allows,
+   * for eligibility): facts carry package lists and routing tables, which the engine does not need.
    */
   listHosts(options?: { withFacts?: boolean }): Promise<HostRow[]>;
 

@@ -24,6 +24,8 @@ describe('parsePlan: normalised values and defaults', () => {
       onFailure: 'rollback',
       preflight: 'block',
       confirmWindow: 60_000,
+      ineligible: 'skip',
+      queue: false,
     });
   });
 
@@ -87,6 +89,13 @@ waves: [{ name: all }]
     });
     const argv = parsePlan(`name: p\nchange: { command: { apply: [sleep, 5], rollback: [echo, true] } }\nwaves: [{ name: all }]\n`, 'p');
     expect(argv.change).toMatchObject({ apply: ['sleep', '5'], rollback: ['echo', 'true'] });
+  });
+
+  it('reads ineligible (skip|fail) and queue (boolean)', () => {
+    const base = 'name: p\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\n';
+    expect(parsePlan(`${base}ineligible: fail\nqueue: true\n`, 'p')).toMatchObject({ ineligible: 'fail', queue: true });
+    expect(checkPlan(`${base}ineligible: maybe\n`, 'p').problems).toHaveLength(1);
+    expect(checkPlan(`${base}queue: yes please\n`, 'p').problems).toHaveLength(1);
   });
 
   it('accepts confirmWindow 0s (commit-confirmed off) but not a negative or unitless one', () => {

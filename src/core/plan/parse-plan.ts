@@ -10,7 +10,7 @@ import { readChange } from './parse-change.ts';
 import { readChecks } from './parse-checks.ts';
 import { readWaves } from './parse-waves.ts';
 import type { HostsMatch } from './parse-waves.ts';
-import { BUDGET_KEYS, HOSTS_KEYS, ON_FAILURE_VALUES, PLAN_KEYS, PREFLIGHT_VALUES } from './plan-keys.ts';
+import { BUDGET_KEYS, HOSTS_KEYS, INELIGIBLE_VALUES, ON_FAILURE_VALUES, PLAN_KEYS, PREFLIGHT_VALUES } from './plan-keys.ts';
 import { PlanReader } from './plan-reader.ts';
 import type { Entry } from './plan-reader.ts';
 
@@ -121,6 +121,10 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   // 0s turns commit-confirmed off: the agent then never rolls back on its own.
   const confirmWindowEntry = top.get('confirmWindow');
   const confirmWindow = confirmWindowEntry === undefined ? DEFAULTS.confirmWindow : reader.duration(confirmWindowEntry, false);
+  const ineligibleEntry = top.get('ineligible');
+  const ineligible = ineligibleEntry === undefined ? 'skip' : reader.oneOf(ineligibleEntry, INELIGIBLE_VALUES);
+  const queueEntry = top.get('queue');
+  const queue = queueEntry === undefined ? false : reader.boolean(queueEntry);
 
   if (
     name === undefined ||
@@ -132,11 +136,13 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
     budget === undefined ||
     onFailure === undefined ||
     preflight === undefined ||
-    confirmWindow === undefined
+    confirmWindow === undefined ||
+    ineligible === undefined ||
+    queue === undefined
   ) {
     return undefined;
   }
-  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow };
+  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue };
 }
 
 function optionalDuration(reader: PlanReader, entry: Entry | undefined, fallback: number): number | undefined {

@@ -13,6 +13,8 @@ export const PLAN_KEYS = [
   'onFailure',
   'preflight',
   'confirmWindow',
+  'ineligible',
+  'queue',
 ] as const;
 
 export const HOSTS_KEYS = ['match'] as const;
@@ -50,4 +52,6 @@ export const CHECK_KIND_KEYS: Readonly<Record<CheckKind, readonly string[] | nul
 export const BUDGET_KEYS = ['failedPerWave', 'failedTotal', 'silentAfter'] as const;
 
 export const ON_FAILURE_VALUES = ['rollback', 'halt'] as const;
+/** What to do with a targeted host that is offline or cannot run the plan when its wave starts. */
+export const INELIGIBLE_VALUES = ['skip', 'fail'] as const;
 export const PREFLIGHT_VALUES = ['block', 'warn'] as const;

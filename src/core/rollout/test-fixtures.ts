@@ -12,8 +12,11 @@ import {
 
 export const T0: Instant = 1_700_000_000_000;
 
-export function host(name: string, labels: Record<string, string> = {}): HostInfo {
-  return { name, labels };
+/** Every kind allowed, so eligibility never leaves a fixture host out unless a case says so. */
+export const ALLOW_ALL: readonly string[] = ['command', 'apt', 'file', 'command-check'];
+
+export function host(name: string, labels: Record<string, string> = {}, extra: Partial<HostInfo> = {}): HostInfo {
+  return { name, labels, allow: ALLOW_ALL, ...extra };
 }
 
 export function wave(name: string, extra: Partial<WaveSpec> = {}): WaveSpec {

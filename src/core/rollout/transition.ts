@@ -70,6 +70,7 @@ import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts
 import { matchesSelector } from '../fleet/select.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
+import { ineligibleReason } from './eligibility.ts';
 import {
   awaitsConfirmation,
   countsAgainstParallel,
@@ -146,9 +147,12 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     case 'hostSeen':
       onHostSeen(state, event.host);
       break;
-    case 'heartbeat':
+    case 'heartbeat': {
       refresh(state, state.inFlight.get(event.host), now);
+      const known = state.known.get(event.host);
+      if (known) state.known.set(event.host, { ...known, lastSeen: now });
       break;
+    }
     case 'applyResult':
     case 'checkResult':
     case 'rollbackResult':
@@ -186,10 +190,8 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     case 'approve': {
       const wave = state.waves[state.current];
       if (wave) {
-        wave.state = 'applying';
-        wave.startedAt = now;
-        c.waves.add(wave);
         c.log('wave.approved', `wave ${wave.name} approved${by(event.actor)}`, { wave: wave.name });
+        startWave(c, wave);
       }
       break;
     }
@@ -258,7 +260,8 @@ function onStart(c: Changes, hosts: readonly HostInfo[]): void {
 }
 
 function onHostSeen(s: RolloutState, host: HostInfo): void {
-  if (matchesSelector(host.labels, s.plan.hosts.match)) s.known.set(host.name, host);
+  // What the event does not say (allow, lastSeen) is kept from what was known.
+  if (matchesSelector(host.labels, s.plan.hosts.match)) s.known.set(host.name, { ...s.known.get(host.name), ...host });
   else s.known.delete(host.name);
 }
 
@@ -466,8 +469,14 @@ function skipWavesNotStarted(c: Changes): void {
 
 /** After an event: let the rollout move as far as it can at `now`. */
 function progress(c: Changes): void {
+  advance(c);
+  // A wave start can stop the rollout (ineligible hosts under `ineligible: fail`): roll back now.
+  if (c.s.status === 'rolling_back') continueRollback(c);
+}
+
+function advance(c: Changes): void {
   const s = c.s;
-  if (s.status === 'rolling_back') return continueRollback(c);
+  if (s.status === 'rolling_back') return;
   if (s.status === 'paused') {
     const wave = s.waves[s.current];
     if (wave) settle(c, wave);
@@ -488,11 +497,7 @@ function progress(c: Changes): void {
           wave.state = 'awaiting_approval';
           c.log('wave.awaiting_approval', `wave ${wave.name} awaits approval`, { wave: wave.name });
         } else {
-          wave.state = 'applying';
-          wave.startedAt = c.now;
-          c.log('wave.started', `wave ${wave.name} started: ${wave.hosts.length} hosts, ${wave.parallel} at once`, {
-            wave: wave.name,
-          });
+          startWave(c, wave);
         }
         c.waves.add(wave);
         continue;
@@ -514,6 +519,32 @@ function progress(c: Changes): void {
       default:
         return; // awaiting_approval, or a wave the budget stopped
     }
+  }
+}
+
+/** pending/awaiting_approval -> applying; then the hosts that cannot take part are left out (or fail). */
+function startWave(c: Changes, wave: WaveState): void {
+  wave.state = 'applying';
+  wave.startedAt = c.now;
+  c.waves.add(wave);
+  c.log('wave.started', `wave ${wave.name} started: ${wave.hosts.length} hosts, ${wave.parallel} at once`, { wave: wave.name });
+  const s = c.s;
+  const mode = s.plan.ineligible ?? 'skip';
+  for (const host of wave.hosts) {
+    const step = s.steps.get(host);
+    const info = s.known.get(host);
+    if (!step || step.state !== 'pending' || !info) continue;
+    const reason = ineligibleReason(s.plan, info, c.now);
+    if (reason === undefined) continue;
+    if (mode === 'fail') {
+      failStep(c, step, 'failed', `ineligible: ${reason}`);
+      if (s.status !== 'running' && s.status !== 'paused') return; // the budget stopped the rollout
+      continue;
+    }
+    setStep(c, step, 'skipped', { message: `ineligible: ${reason}` });
+    s.skippedHosts += 1;
+    c.touchRollout();
+    c.log('host.skipped', `${host}: skipped (ineligible): ${reason}`, { host, wave: wave.name });
   }
 }
 
@@ -629,8 +660,9 @@ function continueRollback(c: Changes): void {
     let assigned = 0;
     for (const host of wave.hosts) {
       const step = s.steps.get(host);
-      if (!step || step.state === 'pending' || step.state === 'rolling_back' || step.state === 'rolled_back') continue;
+      if (!step || step.state === 'pending' || step.state === 'skipped' || step.state === 'rolling_back' || step.state === 'rolled_back') continue;
       if (isRollbackAttempt(step)) continue; // already rolled back once (failed or silent rollback)
+      if (step.attempt === 0) continue; // never assigned (an ineligible host that failed): nothing to undo
       setStep(c, step, 'rolling_back', { newAttempt: true, rollback: true });
       c.assigns.push({ type: 'assign', host: step.host, action: 'rollback', attempt: step.attempt, waveIndex: wave.index });
       assigned += 1;

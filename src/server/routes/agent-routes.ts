@@ -8,6 +8,7 @@ import type { HostAssignment } from '../../store/store.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
 import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
 import { hashSecret, newSecret } from '../tokens.ts';
+import { hostInfoOf } from '../../engine/rollout-driver.ts';
 
 export function assignmentView(a: HostAssignment): Record<string, unknown> {
   return {
@@ -48,7 +49,7 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
       now,
     });
     deps.log.info({ host: row.name, labels: row.labels }, 'host enrolled');
-    await deps.driver.hostSeen({ name: row.name, labels: row.labels });
+    await deps.driver.hostSeen(hostInfoOf(row));
     return c.json({ host: row.name, credential });
   });
 

@@ -74,9 +74,21 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!plan || problems.length > 0) {
       throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
     }
+    // Said before anything runs: how many targeted hosts cannot take part now, and why.
+    const preview = await deps.driver.preview(plan);
     const record = await deps.driver.createRollout(plan, body.plan, c.get('actor'));
-    deps.log.info({ rolloutId: record.id, name: record.name }, 'rollout started');
-    return c.json({ id: record.id, name: record.name, state: record.state }, 201);
+    deps.log.info({ rolloutId: record.id, name: record.name, ineligible: preview.ineligible.count }, 'rollout started');
+    return c.json({ id: record.id, name: record.name, state: record.state, targeted: preview.targeted, ineligible: preview.ineligible }, 201);
+  });
+
+  r.post('/rollouts/preview', async (c) => {
+    const body = await readBody(c, createRolloutBody);
+    const file = body.file ?? 'plan.yaml';
+    const { plan, problems } = checkPlan(body.plan, file);
+    if (!plan || problems.length > 0) {
+      throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    }
+    return c.json(await deps.driver.preview(plan));
   });
 
   r.get('/rollouts', async (c) => {
