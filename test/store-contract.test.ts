@@ -282,6 +282,7 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       // action expected for a step in this state, per rollout state (undefined: no assignment)
       const expected: Record<RolloutStatus, Partial<Record<StepStatus, 'apply' | 'verify' | 'rollback'>>> = {
         pending: {},
+        queued: {},
         running: { applying: 'apply', verifying: 'verify' },
         paused: { applying: 'apply', verifying: 'verify' },
         rolling_back: { rolling_back: 'rollback' },

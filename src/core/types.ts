@@ -143,6 +143,7 @@ export interface HostInfo {
 
 export const ROLLOUT_STATES = [
   'pending',
+  'queued',
   'running',
   'paused',
   'rolling_back',

@@ -8,7 +8,7 @@ import { migrate, pgCode } from './migrate.ts';
 import type { DriftEventRow, EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
 
 const UNIQUE_VIOLATION = '23505';
-const ACTIVE_STATES: readonly RolloutStatus[] = ['pending', 'running', 'paused', 'rolling_back'];
+const ACTIVE_STATES: readonly RolloutStatus[] = ['pending', 'queued', 'running', 'paused', 'rolling_back'];
 const DEFAULT_LIST_ROLLOUTS = 1000;
 const DEFAULT_LIST_EVENTS = 500;
 const DEFAULT_LIST_DRIFT = 500;

@@ -270,7 +270,7 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
 
 /** Earliest time a `tick` could change something: a bake end while running, or a silence deadline. */
 export function nextDeadline(state: RolloutState): Instant | null {
-  if (state.status === 'pending' || isFinalStatus(state.status)) return null;
+  if (state.status === 'pending' || state.status === 'queued' || isFinalStatus(state.status)) return null;
   let deadline: Instant | null = null;
   const oldest = state.inFlight.values().next();
   // Held: no silence is counted (the driver releases the rollout when hosts are heard again).

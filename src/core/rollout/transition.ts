@@ -218,10 +218,10 @@ function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent): void {
     throw new ConflictError(`cannot ${event.type} rollout ${s.id}: ${why}`);
   };
   if (event.type === 'start') {
-    if (status !== 'pending') refuse(`it was already started (it is ${status})`);
+    if (status !== 'pending' && status !== 'queued') refuse(`it was already started (it is ${status})`);
     return;
   }
-  if (status === 'pending' && event.type !== 'abort') refuse('it has not started yet');
+  if ((status === 'pending' || status === 'queued') && event.type !== 'abort') refuse('it has not started yet');
   switch (event.type) {
     case 'pause':
       if (status !== 'running') refuse(`only a running rollout can be paused (it is ${status})`);
