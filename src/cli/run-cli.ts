@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { SluiceError, exitCodeFor } from '../core/errors.ts';
 import type { CliIo } from './io.ts';
+import { stripTerminalControls } from '../core/text.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -51,12 +52,13 @@ function reportError(error: unknown, io: CliIo): number {
     return EXIT_BAD_INPUT;
   }
   if (error instanceof SluiceError) {
-    io.stderr.write(`error: ${error.message}\n`);
+    // A server's message can quote host output: print it inert.
+    io.stderr.write(`error: ${stripTerminalControls(error.message)}\n`);
     if (debug && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr.write(`error: ${message}\n`);
+  io.stderr.write(`error: ${stripTerminalControls(message)}\n`);
   if (debug && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
   return EXIT_FAILED;
 }
