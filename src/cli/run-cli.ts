@@ -4,6 +4,10 @@ import { Command, CommanderError } from 'commander';
 import { SluiceError, exitCodeFor } from '../core/errors.ts';
 import type { CliIo } from './io.ts';
 import { stripTerminalControls } from '../core/text.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+
+/** The version in package.json: `sluice --version`. */
+export const VERSION: string = packageJson.version;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -13,6 +17,7 @@ export function createProgram(io: CliIo): Command {
   // Settings made here before any `.command()` are inherited by every subcommand.
   return new Command('sluice')
     .description('Roll infrastructure changes out across a fleet in progressive, health-gated waves.')
+    .version(VERSION, '-V, --version', 'print the version of sluice and exit')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
