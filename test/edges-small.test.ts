@@ -2,7 +2,7 @@
 // `sluice --version`; `sluice --help | head` without an EPIPE stack trace; rollout ids as unique
 // prefixes and `latest` in the API and the CLI; the server banner with --listen and --data-dir;
 // a PostgreSQL search_path schema that does not exist.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,37 @@ describe.skipIf(pg === null)('PostgreSQL search_path naming a schema that does n
       expect(out.stderr).toMatch(/schema "sluice_no_such_schema".*does not exist/);
       expect(out.stderr).not.toMatch(/another sluice server/);
     } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe("the README's clean-up command", () => {
+  it('matches the agents the quick start starts (checked with pgrep, nothing else is killed)', async () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const pattern = /pkill -f '([^']+)'/.exec(readme)?.[1];
+    expect(pattern).toBeDefined();
+    const dir = tempDir('edges-pkill');
+    // As the tour does: from the repository-like directory, state under .sluice-agents/NAME.
+    const agent = startProc(
+      ['agent', '--server', 'http://127.0.0.1:9', '--token', ENROLL_TOKEN, '--name', 'web-1', '--labels', 'env=staging', '--allow', 'command', '--state-dir', '.sluice-agents/web-1'],
+      {},
+      dir.path,
+    );
+    try {
+      const pids = await waitFor('pgrep to find the agent', () => {
+        let out = '';
+        try {
+          out = execFileSync('pgrep', ['-f', pattern!], { encoding: 'utf8' });
+        } catch {
+          return null; // exit 1: nothing matched yet
+        }
+        const found = out.split('\n').filter(Boolean).map(Number);
+        return found.includes(agent.child.pid!) ? found : null;
+      });
+      expect(pids).toContain(agent.child.pid);
+    } finally {
+      await agent.kill();
       dir.remove();
     }
   });
