@@ -4,6 +4,7 @@
 // a PostgreSQL search_path schema that does not exist.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, ENROLL_TOKEN, REPO, SLUICE, api, runCli, startProc, startServerProc, tempDir, waitFor, type ServerProc } from './helpers/processes.ts';
@@ -37,11 +38,12 @@ describe('stdout closed early (sluice --help | head)', () => {
 });
 
 describe('rollout ids: a unique prefix or `latest`', () => {
-  const dir = tempDir('edges-ref');
+  let dir: { path: string; remove(): void };
   let server: ServerProc;
   const ids: string[] = [];
 
   beforeAll(async () => {
+    dir = tempDir('edges-ref');
     server = await startServerProc(dir.path);
     for (const name of ['ref-a', 'ref-b']) {
       const res = await fetch(`${server.url}/v1/agent/enroll`, {
@@ -58,7 +60,7 @@ describe('rollout ids: a unique prefix or `latest`', () => {
 
   afterAll(async () => {
     await server?.kill();
-    dir.remove();
+    dir?.remove();
   });
 
   /** The shortest prefix of `id` that is not a prefix of `other`. */
@@ -192,5 +194,12 @@ describe("the README's clean-up command", () => {
       await agent.kill();
       dir.remove();
     }
+  });
+});
+
+describe('temporary files of the test run', () => {
+  it("land under the run's own root, in a directory of this file's that is removed when it ends", () => {
+    // test/helpers/global-setup.ts and per-file-tmp.ts (vitest.config.ts): a run leaves nothing in /tmp.
+    expect(tmpdir()).toMatch(/\/sluice-test-run-[^/]+\/file-[^/]+$/);
   });
 });
