@@ -1,9 +1,9 @@
 // `sluice sim run` and `sluice plan analyze` through commander, as a user runs them: output,
 // exit codes, byte-identical --json, the HTML report, and located errors for bad files.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { registerPlanAnalyze } from '../src/cli/plan-analyze.ts';
 import { runCli } from '../src/cli/run-cli.ts';
 import { registerSimCommand } from '../src/cli/sim-command.ts';
@@ -22,6 +22,7 @@ async function sluice(...argv: string[]) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-sim-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('sluice sim run', () => {
   it('prints both runs side by side', async () => {

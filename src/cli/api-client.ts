@@ -210,6 +210,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   };
 }
 
+/**
+ * The full id of a rollout reference (full id, unique prefix or `latest`; the server resolves
+ * them), for commands that make several calls: `latest` must not move under a watch.
+ */
+export async function resolveRolloutId(client: Pick<ApiClient, 'listRollouts' | 'getRollout'>, ref: string): Promise<string> {
+  if ((await client.listRollouts()).some((r) => r.id === ref)) return ref;
+  return (await client.getRollout(ref)).id;
+}
+
 function parseJson(text: string): unknown {
   if (text === '') return undefined;
   try {

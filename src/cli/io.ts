@@ -17,7 +17,21 @@ export interface CliIo {
   readFile(path: string): Promise<string>;
 }
 
+/**
+ * A reader that goes away (`sluice --help | head`, a pager closed early) is not an error of ours:
+ * stop quietly with exit 0 instead of dying on an unhandled EPIPE with a stack trace. Any other
+ * error on the stream is still thrown.
+ */
+export function exitQuietlyOnEpipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (code) => process.exit(code)): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') exit(0);
+    else throw err;
+  });
+}
+
 export function createProcessIo(): CliIo {
+  exitQuietlyOnEpipe(process.stdout);
+  exitQuietlyOnEpipe(process.stderr);
   return {
     stdout: { write: (text) => void process.stdout.write(text), isTTY: process.stdout.isTTY === true },
     stderr: { write: (text) => void process.stderr.write(text), isTTY: process.stderr.isTTY === true },

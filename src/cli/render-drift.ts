@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createPaint } from './render-style.ts';
 import { renderTable } from './render-table.ts';
 import { formatAgo, toIso } from './render-time.ts';
+import { stripTerminalControlsDeep } from '../core/text.ts';
 
 const nullableNumber = z.number().nullable().optional().transform((v) => v ?? null);
 
@@ -90,7 +91,9 @@ function firstLine(text: string, max = 100): string {
   return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
-export function renderDrift(view: DriftView, options: { now: number; color: boolean; events?: number }): string {
+export function renderDrift(raw: DriftView, options: { now: number; color: boolean; events?: number }): string {
+  // Drift messages and subjects are host output: no escape sequence reaches the terminal.
+  const view = stripTerminalControlsDeep(raw);
   const paint = createPaint(options.color);
   const s = view.summary;
   let out = `Fleet: ${plural(s.hosts, 'host')}, ${s.hostsWithDrift} with open drift\n`;
@@ -139,7 +142,8 @@ function hostList(names: readonly string[], max = 5): string {
   return names.length <= max ? names.join(',') : `${names.slice(0, max).join(',')} +${names.length - max}`;
 }
 
-export function renderUpdates(view: UpdatesView, options: { color: boolean }): string {
+export function renderUpdates(raw: UpdatesView, options: { color: boolean }): string {
+  const view = stripTerminalControlsDeep(raw);
   const paint = createPaint(options.color);
   const reporting = view.hosts.filter((h) => h.checkedAt !== null);
   const silent = view.hosts.length - reporting.length;

@@ -50,3 +50,14 @@ describe('renderProblems', () => {
     expect(renderProblems('x.yaml', [])).toBe('');
   });
 });
+
+describe('renderEventLine with host-provided text', () => {
+  it('strips escape sequences and control characters from messages, hosts and waves', () => {
+    const line = renderEventLine(
+      { seq: 1, at: Date.UTC(2025, 0, 1), kind: 'step.failed', message: 'stderr: \x1b[31mboom\x1b[0m\x1b]0;pwned\x07\r', host: 'h\x1b[Hx', wave: 'w' },
+      { color: false, timeZone: 'UTC' },
+    );
+    expect(line).toContain('stderr: boom');
+    expect(line).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  });
+});

@@ -2,6 +2,7 @@
 import type { RolloutEventView } from './api-client.ts';
 import { createPaint } from './render-style.ts';
 import { formatClock, toIso } from './render-time.ts';
+import { stripTerminalControlsDeep } from '../core/text.ts';
 
 export interface RenderEventOptions {
   readonly color: boolean;
@@ -9,7 +10,9 @@ export interface RenderEventOptions {
   readonly timeZone?: string;
 }
 
-export function renderEventLine(event: RolloutEventView, options: RenderEventOptions): string {
+export function renderEventLine(raw: RolloutEventView, options: RenderEventOptions): string {
+  // Messages carry host output: no escape sequence of a host's reaches the operator's terminal.
+  const event = stripTerminalControlsDeep(raw);
   const paint = createPaint(options.color);
   // Server messages usually name their host already; say it only when they do not.
   const host = event.host !== null && !event.message.includes(event.host) ? event.host : null;

@@ -49,3 +49,13 @@ describe('renderHostsTable', () => {
     expect(formatLabels(labels)).toBe(expected);
   });
 });
+
+describe('renderHostsTable with host-provided text', () => {
+  it('prints names and labels without terminal control sequences', () => {
+    const nasty: HostView[] = [{ name: 'h\x1b[2J1', labels: { role: 'a\x1b]0;title\x07b\rc' }, status: 'online', lastSeen: now, facts: {} }];
+    const out = renderHostsTable(nasty, { now, color: false });
+    expect(out).toContain('h1');
+    expect(out).toContain('role=abc');
+    expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  });
+});

@@ -3,6 +3,7 @@ import type { HostView } from './api-client.ts';
 import { createPaint, styleForState } from './render-style.ts';
 import { renderTable } from './render-table.ts';
 import { formatAgo, toIso } from './render-time.ts';
+import { stripTerminalControlsDeep } from '../core/text.ts';
 
 export interface HostJson {
   readonly name: string;
@@ -28,7 +29,9 @@ export function formatLabels(labels: Readonly<Record<string, string>>): string {
     .join(',');
 }
 
-export function renderHostsTable(hosts: readonly HostView[], options: { now: number; color: boolean }): string {
+export function renderHostsTable(raw: readonly HostView[], options: { now: number; color: boolean }): string {
+  // Names, labels and status come from hosts (and a server of another version): print them inert.
+  const hosts = stripTerminalControlsDeep(raw.map((h) => ({ ...h, facts: {} })));
   if (hosts.length === 0) return 'No hosts enrolled yet. Start an agent: sluice agent --server URL --token ENROLL_TOKEN\n';
   const paint = createPaint(options.color);
   const sorted = [...hosts].sort((a, b) => a.name.localeCompare(b.name));

@@ -5,6 +5,7 @@ import { createPaint, styleForState } from './render-style.ts';
 import type { Paint } from './render-style.ts';
 import { renderTable } from './render-table.ts';
 import { formatAgo, formatDuration, toIso } from './render-time.ts';
+import { stripTerminalControlsDeep } from '../core/text.ts';
 
 export interface RenderOptions {
   readonly now: number;
@@ -123,7 +124,8 @@ function failedHostLines(wave: WaveView, paint: Paint): string[] {
     .map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${hasMessage(h) ? `: ${h.message}` : ''}`);
 }
 
-export function renderRolloutStatus(view: RolloutView, options: RenderOptions): string {
+export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): string {
+  const view = stripTerminalControlsDeep(raw); // host messages are host output: print them inert
   const paint = createPaint(options.color);
   const lines: string[] = [];
   lines.push(`${paint('bold', view.name)}  ${paint('dim', view.id)}  ${paint(styleForState(view.state), view.state)}`);
@@ -174,7 +176,8 @@ export function rolloutListJson(rollouts: readonly RolloutSummary[]): {
   }));
 }
 
-export function renderRolloutList(rollouts: readonly RolloutSummary[], options: RenderOptions): string {
+export function renderRolloutList(raw: readonly RolloutSummary[], options: RenderOptions): string {
+  const rollouts = stripTerminalControlsDeep(raw); // reasons quote host output
   if (rollouts.length === 0) return 'No rollouts yet. Start one: sluice rollout start PLAN.yaml\n';
   const paint = createPaint(options.color);
   return renderTable([

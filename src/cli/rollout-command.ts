@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { checkPlan } from '../core/plan/parse-plan.ts';
-import { ROLLOUT_ACTIONS } from './api-client.ts';
+import { ROLLOUT_ACTIONS, resolveRolloutId } from './api-client.ts';
 import type { RolloutAction } from './api-client.ts';
 import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
@@ -89,7 +89,7 @@ Examples:
 
   withConnectionOptions(rollout.command('status'))
     .description('Show a rollout: its state, each wave with its progress, and the hosts that failed.')
-    .argument('<id>', 'rollout id')
+    .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
     .option('--json', 'print {id, name, state, reason, createdAt, updatedAt, waves: [{name, state, hosts: [{name, state, message}]}]}')
     .option('--watch', 'redraw every second until the rollout ends; exit 0 if it completed, 1 otherwise')
     .addHelpText(
@@ -104,6 +104,7 @@ Examples:
       const client = await connect(opts, io);
       const color = colorEnabled(io.stdout, io.env);
       if (opts.watch === true) {
+        id = await resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move under the watch
         const final = await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'json' : 'view' });
         requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
         return;
@@ -130,12 +131,13 @@ Examples:
 
   withConnectionOptions(rollout.command('events'))
     .description("Print a rollout's event log, oldest first.")
-    .argument('<id>', 'rollout id')
+    .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
     .option('--json', 'print [{seq, at, kind, message, host, wave}] (with --follow: one object per line)')
     .option('--follow', 'keep printing new events until the rollout ends')
     .addHelpText('after', '\nExamples:\n  sluice rollout events r_01h...\n  sluice rollout events r_01h... --follow')
     .action(async (id: string, opts: ConnectionOptions & { json?: boolean; follow?: boolean }) => {
       const client = await connect(opts, io);
+      id = await resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move while paging
       const color = colorEnabled(io.stdout, io.env);
       if (opts.follow === true) {
         await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'events-json' : 'events', fromStart: true });
@@ -153,7 +155,7 @@ Examples:
   for (const action of ROLLOUT_ACTIONS) {
     withConnectionOptions(rollout.command(action))
       .description(`${ACTION_HELP[action]} Prints the rollout's new state.`)
-      .argument('<id>', 'rollout id')
+      .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
       .addHelpText(
         'after',
         `

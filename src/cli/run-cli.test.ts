@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, SluiceError, UnavailableError, ValidationError } from '../core/errors.ts';
-import { runCli } from './run-cli.ts';
+import { VERSION, runCli } from './run-cli.ts';
+import { exitQuietlyOnEpipe } from './io.ts';
+import { EventEmitter } from 'node:events';
 import { createTestIo } from './test-io.ts';
 import type { Command } from 'commander';
 
@@ -73,5 +75,25 @@ describe('runCli exit codes', () => {
     await runCli(['ok', '--jsn'], io, register);
     expect(io.stderr.text).toMatch(/unknown option '--jsn'/);
     expect(io.stderr.text).toMatch(/Did you mean --json\?/);
+  });
+
+  it('prints the version with --version and -V, exit 0', async () => {
+    for (const flag of ['--version', '-V']) {
+      const io = createTestIo();
+      expect(await runCli([flag], io, register)).toBe(0);
+      expect(io.stdout.text).toBe(`${VERSION}\n`);
+    }
+    expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('exitQuietlyOnEpipe', () => {
+  it('exits 0 on EPIPE and rethrows anything else', () => {
+    const stream = new EventEmitter() as unknown as NodeJS.WriteStream;
+    const codes: number[] = [];
+    exitQuietlyOnEpipe(stream, (code) => codes.push(code));
+    stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    expect(codes).toEqual([0]);
+    expect(() => stream.emit('error', Object.assign(new Error('boom'), { code: 'EIO' }))).toThrow('boom');
   });
 });

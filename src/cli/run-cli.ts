@@ -3,6 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { SluiceError, exitCodeFor } from '../core/errors.ts';
 import type { CliIo } from './io.ts';
+import { stripTerminalControls } from '../core/text.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+
+/** The version in package.json: `sluice --version`. */
+export const VERSION: string = packageJson.version;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -12,6 +17,7 @@ export function createProgram(io: CliIo): Command {
   // Settings made here before any `.command()` are inherited by every subcommand.
   return new Command('sluice')
     .description('Roll infrastructure changes out across a fleet in progressive, health-gated waves.')
+    .version(VERSION, '-V, --version', 'print the version of sluice and exit')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -51,12 +57,13 @@ function reportError(error: unknown, io: CliIo): number {
     return EXIT_BAD_INPUT;
   }
   if (error instanceof SluiceError) {
-    io.stderr.write(`error: ${error.message}\n`);
+    // A server's message can quote host output: print it inert.
+    io.stderr.write(`error: ${stripTerminalControls(error.message)}\n`);
     if (debug && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr.write(`error: ${message}\n`);
+  io.stderr.write(`error: ${stripTerminalControls(message)}\n`);
   if (debug && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
   return EXIT_FAILED;
 }

@@ -2,6 +2,52 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { startServer } from '../server/start-server.ts';
+import type { ServerTokens } from '../server/tokens.ts';
+import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
+
+export interface BannerFacts {
+  /** The address the server really listens on (port 0 resolved). */
+  readonly url: string;
+  readonly storeKind: 'pglite' | 'postgres';
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly tokens: Pick<ServerTokens, 'adminTokenFile' | 'enrollTokenFile'>;
+  /** Where the server was started: the CLI run from here finds ./.sluice/admin.token by itself. */
+  readonly cwd: string;
+}
+
+/**
+ * What `sluice server` prints once listening: where it is, where the tokens are, how to enroll an
+ * agent and how to point the CLI at it. Every value is the one in use (--listen, --data-dir), and
+ * the CLI hints only leave out what the CLI finds by itself from `cwd`.
+ */
+export function serverBanner(f: BannerFacts): string {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const cliFindsServer = f.url === DEFAULT_SERVER;
+  const cliFindsToken = f.tokens.adminTokenFile !== null && resolve(f.cwd, DEFAULT_TOKEN_FILE) === f.tokens.adminTokenFile;
+  const lines = [
+    '',
+    `Sluice server listening on ${f.url} (store: ${f.storeKind === 'pglite' ? `embedded, ${f.dataDir}` : 'PostgreSQL'})`,
+    f.tokens.adminTokenFile ? `  admin token:      ${f.tokens.adminTokenFile}` : '  admin token:      from SLUICE_ADMIN_TOKEN',
+    f.tokens.enrollTokenFile ? `  enrollment token: ${f.tokens.enrollTokenFile}` : '  enrollment token: from SLUICE_ENROLL_TOKEN',
+    '',
+    'Enroll an agent on a host (it only runs the change kinds you --allow):',
+    `  sluice agent --server ${f.url} --token "$(cat ${f.tokens.enrollTokenFile ? q(f.tokens.enrollTokenFile) : '$SLUICE_ENROLL_TOKEN'})" \\`,
+    '      --name web-1 --labels env=staging,zone=a --allow command',
+  ];
+  if (cliFindsServer && cliFindsToken) {
+    lines.push('Then, from this directory:', `  sluice hosts                     # the CLI finds ./${DEFAULT_TOKEN_FILE} by itself`);
+  } else {
+    lines.push('Then point the CLI at this server:');
+    if (!cliFindsServer) lines.push(`  export SLUICE_SERVER=${f.url}`);
+    if (!cliFindsToken) {
+      lines.push(f.tokens.adminTokenFile ? `  export SLUICE_TOKEN="$(cat ${q(f.tokens.adminTokenFile)})"` : '  export SLUICE_TOKEN="$SLUICE_ADMIN_TOKEN"');
+    }
+    lines.push('  sluice hosts');
+  }
+  lines.push('  sluice rollout start examples/flag-on.yaml --wait', '');
+  return lines.join('\n') + '\n';
+}
 
 export function registerServerCommand(program: Command): void {
   program
@@ -28,22 +74,9 @@ Examples:
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
       });
-      const dataDir = resolve(opts.dataDir);
-      const lines = [
-        '',
-        `Sluice server listening on ${server.url} (store: ${server.store.kind === 'pglite' ? `embedded, ${dataDir}` : 'PostgreSQL'})`,
-        server.tokens.adminTokenFile ? `  admin token:      ${server.tokens.adminTokenFile}` : '  admin token:      from SLUICE_ADMIN_TOKEN',
-        server.tokens.enrollTokenFile ? `  enrollment token: ${server.tokens.enrollTokenFile}` : '  enrollment token: from SLUICE_ENROLL_TOKEN',
-        '',
-        'Enroll an agent on a host (it only runs the change kinds you --allow):',
-        `  sluice agent --server ${server.url} --token "$(cat ${server.tokens.enrollTokenFile ?? '$SLUICE_ENROLL_TOKEN'})" \\`,
-        '      --name web-1 --labels env=staging,zone=a --allow command',
-        'Then, from this directory:',
-        '  sluice hosts                     # the CLI finds ./.sluice/admin.token by itself',
-        '  sluice rollout start examples/flag-on.yaml --wait',
-        '',
-      ];
-      process.stderr.write(lines.join('\n') + '\n');
+      process.stderr.write(
+        serverBanner({ url: server.url, storeKind: server.store.kind, dataDir: resolve(opts.dataDir), tokens: server.tokens, cwd: process.cwd() }),
+      );
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

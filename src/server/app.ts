@@ -115,6 +115,24 @@ export function errorBody(err: SluiceError): Record<string, unknown> {
   return { error: body };
 }
 
+/**
+ * Errors that mean the request carried input nobody can take, whatever route let it through: a
+ * schema violation, JSON that does not parse, or text the database refuses (SQLSTATE class 22,
+ * data exception: NUL in text, invalid UTF-8, a bad Unicode escape in jsonb, a value too long).
+ * They are the caller's 400, not the server's 500.
+ */
+export function asInputError(err: unknown): ValidationError | null {
+  if (err instanceof z.ZodError) return new ValidationError(`invalid input: ${formatZodError(err)}`);
+  if (err instanceof SyntaxError) return new ValidationError(`request body is not valid JSON: ${err.message}`);
+  if (err instanceof URIError) return new ValidationError(`the request path is not valid percent-encoded UTF-8`);
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new ValidationError(`the request contains text or a value that cannot be stored (${detail})`);
+  }
+  return null;
+}
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
@@ -140,6 +158,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     if (err instanceof SluiceError && isErrorCode(err.code)) {
       return c.json(errorBody(err), httpStatusFor(err.code) as 400);
+    }
+    const invalid = asInputError(err);
+    if (invalid) {
+      deps.log.warn({ path: c.req.path, reason: invalid.message }, 'bad input reached past validation');
+      return c.json(errorBody(invalid), 400);
     }
     deps.log.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: c.req.path }, 'unhandled error');
     return c.json({ error: { code: 'failed', message: 'internal error' } }, 500);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { openStore } from '../store/open-store.ts';
 import { acquirePostgresServerLock, type ServerLock } from '../store/postgres-server-lock.ts';
+import { assertPostgresSchema } from '../store/postgres.ts';
 import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
@@ -67,6 +68,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       });
 
   // PGlite locks its data dir itself; PostgreSQL needs an explicit lock so only one server drives.
+  if (opts.databaseUrl) await assertPostgresSchema(opts.databaseUrl); // a missing schema is not "another server"
   const serverLock: ServerLock | null = opts.databaseUrl ? await acquirePostgresServerLock(opts.databaseUrl) : null;
   const store = await openStore(
     opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : opts.memory ? { memory: true } : { dataDir },

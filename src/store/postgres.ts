@@ -29,6 +29,12 @@ export async function createPostgresSql(url: string): Promise<Sql> {
     await pool.end().catch(() => {});
     throw new UnavailableError(`cannot reach PostgreSQL at ${shown}: ${describe(err)}`, { cause: err });
   }
+  try {
+    schemaCheck(shown, await pool.query(SCHEMA_QUERY).then((r) => r.rows[0]));
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
   return {
     async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
       const result = await pool.query(text, [...params]);
@@ -63,6 +69,49 @@ export async function createPostgresSql(url: string): Promise<Sql> {
       await pool.end();
     },
   };
+}
+
+const SCHEMA_QUERY = "select current_schema() as schema, current_setting('search_path') as search_path";
+
+/**
+ * A search_path (e.g. `?options=-c search_path=sluice`) whose schemas do not exist leaves no
+ * current schema: migrations would have nowhere to create tables, and the server lock (keyed by
+ * schema) could not be taken and would blame "another server". Say what is wrong instead.
+ */
+function schemaCheck(shown: string, row: { schema?: unknown; search_path?: unknown } | undefined): void {
+  if (row && typeof row.schema === 'string' && row.schema !== '') return;
+  const path = typeof row?.search_path === 'string' ? row.search_path : '';
+  const names = path
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== '"$user"' && s !== '$user');
+  const named = names.length === 0 ? 'search_path is empty' : names.length === 1 ? `schema ${quoteIdent(names[0]!)} does not exist` : `none of the schemas ${names.map(quoteIdent).join(', ')} exists`;
+  throw new ValidationError(
+    `PostgreSQL at ${shown}: ${named} (search_path: ${path || '(empty)'}), so Sluice has nowhere to keep its tables; ` +
+      `create it (CREATE SCHEMA ${names[0] ? quoteIdent(names[0]) : 'sluice'}) or fix search_path in --database-url`,
+  );
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/^"|"$/g, '').replace(/"/g, '""')}"`;
+}
+
+/** Refuses (ValidationError, exit 2) a database URL whose search_path names no existing schema. Run before taking the server lock. */
+export async function assertPostgresSchema(url: string): Promise<void> {
+  const shown = redactUrl(url);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw new UnavailableError(`cannot reach PostgreSQL at ${shown}: ${describe(err)}`, { cause: err });
+  }
+  try {
+    schemaCheck(shown, (await client.query(SCHEMA_QUERY)).rows[0]);
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** The URL with its password replaced by `***`, for messages and logs. */

@@ -150,6 +150,16 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows.map(rolloutRecord);
     },
 
+    async rolloutsByIdPrefix(prefix, limit) {
+      // left() rather than LIKE: ids contain `_`, a LIKE wildcard.
+      const rows = await sql.query<Row>(
+        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at
+         from rollouts where left(id, length($1)) = $1 order by created_at desc, id desc limit $2`,
+        [prefix, limit],
+      );
+      return rows.map(rolloutRecord);
+    },
+
     async activeRolloutIds() {
       const rows = await sql.query<Row>('select id from rollouts where state = any($1::text[]) order by created_at, id', [
         ACTIVE_STATES,

@@ -153,6 +153,8 @@ export interface Store {
   getRollout(id: string): Promise<RolloutRecord | null>;
   /** Newest first. */
   listRollouts(limit?: number): Promise<RolloutRecord[]>;
+  /** Rollouts whose id starts with `prefix`, newest first (for `rollout status r_01h`; see server/rollout-ref.ts). */
+  rolloutsByIdPrefix(prefix: string, limit: number): Promise<RolloutRecord[]>;
   /** Ids of rollouts not in a final state (pending, running, paused, rolling_back), oldest first. */
   activeRolloutIds(): Promise<string[]>;
   /** Events with seq > afterSeq, oldest first. */

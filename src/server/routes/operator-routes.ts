@@ -6,6 +6,7 @@ import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { StoredRollout, HostRow, EventRow } from '../../store/store.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
+import { resolveRolloutRef } from '../rollout-ref.ts';
 
 export function rolloutView(stored: StoredRollout): Record<string, unknown> {
   const { rollout, plan } = stored;
@@ -99,13 +100,14 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   r.get('/rollouts/:id', async (c) => {
-    const stored = await deps.store.loadRollout(c.req.param('id'));
-    if (!stored) throw new NotFoundError(`no rollout ${c.req.param('id')}`);
+    const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
+    const stored = await deps.store.loadRollout(id);
+    if (!stored) throw new NotFoundError(`no rollout ${id}`);
     return c.json(rolloutView(stored));
   });
 
   r.get('/rollouts/:id/events', async (c) => {
-    const id = c.req.param('id');
+    const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
     const q = readQuery(c, eventsQuery);
     // `rollout events --follow` polls this every second: check existence without loading steps.
     if (!(await deps.store.getRollout(id))) throw new NotFoundError(`no rollout ${id}`);
@@ -115,7 +117,8 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
 
   for (const name of ['pause', 'resume', 'abort', 'approve', 'rollback'] as const) {
     r.post(`/rollouts/:id/${name}`, async (c) => {
-      const record = await deps.driver.command(c.req.param('id'), name, c.get('actor'));
+      const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
+      const record = await deps.driver.command(id, name, c.get('actor'));
       return c.json({ id: record.id, state: record.state });
     });
   }

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { serverBanner } from './server-command.ts';
+
+describe('serverBanner', () => {
+  it('with the defaults, says the CLI finds everything by itself', () => {
+    const text = serverBanner({
+      url: 'http://127.0.0.1:7400',
+      storeKind: 'pglite',
+      dataDir: '/srv/app/.sluice',
+      tokens: { adminTokenFile: '/srv/app/.sluice/admin.token', enrollTokenFile: '/srv/app/.sluice/enroll.token' },
+      cwd: '/srv/app',
+    });
+    expect(text).toContain('listening on http://127.0.0.1:7400 (store: embedded, /srv/app/.sluice)');
+    expect(text).toContain('finds ./.sluice/admin.token by itself');
+    expect(text).not.toContain('export');
+  });
+
+  it('with --listen and --data-dir, prints the real address and token paths to use', () => {
+    const text = serverBanner({
+      url: 'http://127.0.0.1:7501',
+      storeKind: 'pglite',
+      dataDir: '/var/lib/my sluice',
+      tokens: { adminTokenFile: '/var/lib/my sluice/admin.token', enrollTokenFile: '/var/lib/my sluice/enroll.token' },
+      cwd: '/srv/app',
+    });
+    expect(text).toContain('--server http://127.0.0.1:7501 --token "$(cat \'/var/lib/my sluice/enroll.token\')"');
+    expect(text).toContain('export SLUICE_SERVER=http://127.0.0.1:7501');
+    expect(text).toContain('export SLUICE_TOKEN="$(cat \'/var/lib/my sluice/admin.token\')"');
+    expect(text).not.toContain('by itself');
+  });
+
+  it('with tokens from the environment, says so', () => {
+    const text = serverBanner({ url: 'http://127.0.0.1:7400', storeKind: 'postgres', dataDir: '/x', tokens: { adminTokenFile: null, enrollTokenFile: null }, cwd: '/x' });
+    expect(text).toContain('admin token:      from SLUICE_ADMIN_TOKEN');
+    expect(text).toContain('export SLUICE_TOKEN="$SLUICE_ADMIN_TOKEN"');
+    expect(text).toContain('store: PostgreSQL');
+  });
+});
