@@ -189,7 +189,7 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
     fleet.hosts.forEach((h, i) => {
       const labels = Object.entries(LABELS[i]!).map(([k, v]) => `${k}=${v}`).join(',');
       startInNs(h.ns, [
-        SLUICE, 'agent', '--server', SERVER, '--name', h.name, '--labels', labels, '--allow', 'apt',
+        SLUICE, 'agent', '--server', SERVER, '--name', h.name, '--labels', labels, '--allow', 'apt,command-check',
         '--root', roots.get(h.ns)!, '--state-dir', join(dir, h.ns, 'agent'), '--heartbeat', '1s',
         ...(i === DRIFT_HOST ? ['--drift', 'enforce', '--drift-interval', '1s', '--drift-routing', 'on'] : []),
       ], { SLUICE_TOKEN: ENROLL_TOKEN });

@@ -3,6 +3,7 @@
 // Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
 import { arch, hostname, platform, release } from 'node:os';
 import { resolve } from 'node:path';
+import type { AllowKind } from '../core/allow-kinds.ts';
 import type { Change, ChangeKind, Labels } from '../core/types.ts';
 import type { Assignment, AssignmentsAnswer } from './assignment.ts';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
@@ -28,8 +29,12 @@ export interface AgentOptions {
   readonly token?: string;
   readonly name: string;
   readonly labels: Labels;
-  /** Change kinds this agent runs; the server cannot make it run anything else. */
-  readonly allow: readonly ChangeKind[];
+  /**
+   * What this agent runs (--allow): change kinds, and `command-check` for a plan's `command`
+   * checks (`command` implies it). The server cannot make it run anything else. Reported in the
+   * facts as `allow`, so the server knows which plans this host can take part in.
+   */
+  readonly allow: readonly AllowKind[];
   readonly stateDir: string;
   readonly heartbeatMs?: number;
   readonly pollWaitMs?: number;
@@ -151,7 +156,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const baseFacts = opts.collectFacts ?? basicFacts;
   // The drift guard adds its policy and the pending updates to the facts (set once the guard exists).
   let driftGuard: DriftGuard | null = null;
-  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}) });
+  // `allow` last: exactly the --allow kinds, whatever a collector says (the engine's eligibility reads it).
+  const allowFact = [...opts.allow];
+  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: allowFact });
   // Commit-confirmed needs to know when the server last answered, whichever loop asked.
   const contact = new ServerContact();
   const client = trackContact(new AgentClient({ server: opts.server }), contact);

@@ -3,6 +3,7 @@
 // the runners: preflight before apply, the invariant snapshot, restoring rules and routes after a
 // rollback that follows an invariant failure, and the commit-confirmed watch after apply.
 import { randomUUID } from 'node:crypto';
+import { allowsCommandChecks, type AllowKind } from '../core/allow-kinds.ts';
 import type { Change, ChangeKind } from '../core/types.ts';
 import type { Assignment } from './assignment.ts';
 import { sleep } from './backoff.ts';
@@ -31,7 +32,8 @@ export interface StepDeps {
   readonly host: () => string;
   readonly state: StateDir;
   readonly outbox: OutboxSender;
-  readonly allow: ReadonlySet<ChangeKind>;
+  /** The agent's --allow: change kinds, and `command-check` for a plan's command checks. */
+  readonly allow: ReadonlySet<AllowKind>;
   readonly changeRunners: ReadonlyMap<ChangeKind, ChangeRunner>;
   readonly checkRunners: CheckRunners;
   readonly root: string;
@@ -77,7 +79,7 @@ function stillApplied(journal: StepJournal | null): boolean {
   return journal?.apply?.state === 'done' && journal.apply.ok === true && journal.rollback === null;
 }
 
-function allowText(allow: ReadonlySet<ChangeKind>): string {
+function allowText(allow: ReadonlySet<AllowKind>): string {
   return allow.size === 0 ? 'none' : [...allow].join(',');
 }
 
@@ -274,7 +276,15 @@ export class StepActions {
   private async checkOnce(a: Assignment, baseline: InvariantSnapshot | null, signal?: AbortSignal): Promise<CheckRun | null> {
     const outcome = await runChecks(
       a.checks,
-      { root: this.d.root, log: this.d.log, baseline, host: this.d.host(), rolloutId: a.rolloutId, ...(signal ? { signal } : {}) },
+      {
+        root: this.d.root,
+        log: this.d.log,
+        baseline,
+        host: this.d.host(),
+        rolloutId: a.rolloutId,
+        allowCommandChecks: allowsCommandChecks(this.d.allow),
+        ...(signal ? { signal } : {}),
+      },
       this.d.checkRunners,
     );
     if (signal?.aborted) return null;

@@ -31,7 +31,7 @@ describe('sluice agent flags', () => {
   it.each([
     [{}, /--server URL \(or SLUICE_SERVER\) is required/],
     [{ server: 'ftp://x' }, /http: or https:/],
-    [{ server: 'http://x', allow: 'command,shell' }, /unknown change kind "shell"/],
+    [{ server: 'http://x', allow: 'command,shell' }, /unknown kind "shell"/],
     [{ server: 'http://x', labels: 'env' }, /"env" is not key=value/],
     [{ server: 'http://x', labels: 'a=1,a=2' }, /"a" is given twice/],
     [{ server: 'http://x', heartbeat: '5' }, /--heartbeat "5"/],
@@ -44,6 +44,7 @@ describe('sluice agent flags', () => {
   it('parses --allow and --labels', () => {
     expect(parseAllowFlag('none')).toEqual([]);
     expect(parseAllowFlag('file, command,file')).toEqual(['file', 'command']);
+    expect(parseAllowFlag('apt,command-check')).toEqual(['apt', 'command-check']);
     expect(parseLabelsFlag('k8s.io/role=node,empty=')).toEqual({ 'k8s.io/role': 'node', empty: '' });
   });
 
@@ -51,7 +52,7 @@ describe('sluice agent flags', () => {
     const io = createTestIo();
     const code = await runCli(['agent', '--server', 'http://127.0.0.1:1', '--allow', 'rpm'], io, registerAgentCommand);
     expect(code).toBe(2);
-    expect(io.stderr.text).toContain('unknown change kind "rpm" (known: command, apt, file)');
+    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check)');
   });
 
   it('explains --allow in its help', async () => {
@@ -59,5 +60,7 @@ describe('sluice agent flags', () => {
     const code = await runCli(['agent', '--help'], io, registerAgentCommand);
     expect(code).toBe(0);
     expect(io.stdout.text).toMatch(/defaults to none/);
+    expect(io.stdout.text).toMatch(/command-check +a plan's `command` checks only/);
+    expect(io.stdout.text).toMatch(/Built-in checks \(tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved\) always run/);
   });
 });

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ValidationError } from '../core/errors.ts';
 import { parseDuration } from '../core/plan/duration.ts';
-import { CHANGE_KINDS, type ChangeKind } from '../core/types.ts';
+import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
 import { startAgent, type AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/client.ts';
 import { createHostHooks } from '../agent/host-hooks.ts';
@@ -47,16 +47,16 @@ export function parseLabelsFlag(text: string): Record<string, string> {
 }
 
 /** "command,apt" -> ['command', 'apt']; "" or "none" -> []. Unknown kinds are an error. */
-export function parseAllowFlag(text: string): ChangeKind[] {
+export function parseAllowFlag(text: string): AllowKind[] {
   const trimmed = text.trim();
   if (trimmed === '' || trimmed === 'none') return [];
-  const kinds: ChangeKind[] = [];
+  const kinds: AllowKind[] = [];
   for (const raw of trimmed.split(',')) {
     const kind = raw.trim();
-    if (!(CHANGE_KINDS as readonly string[]).includes(kind)) {
-      throw new ValidationError(`--allow: unknown change kind "${kind}" (known: ${CHANGE_KINDS.join(', ')})`);
+    if (!isAllowKind(kind)) {
+      throw new ValidationError(`--allow: unknown kind "${kind}" (known: ${ALLOW_KINDS.join(', ')})`);
     }
-    if (!kinds.includes(kind as ChangeKind)) kinds.push(kind as ChangeKind);
+    if (!kinds.includes(kind)) kinds.push(kind);
   }
   return kinds;
 }
@@ -131,7 +131,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_TOKEN)')
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
-    .option('--allow <kinds>', 'change kinds this agent may run: comma list of command,apt,file (default: none)')
+    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')
     .option('--state-dir <dir>', 'where the credential, step journal and outbox live, mode 0700 (default: ./.sluice-agent)')
     .option('--heartbeat <duration>', 'heartbeat interval (default: 5s)')
     .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[] = []) => [...prev, d])
@@ -147,6 +147,16 @@ export function registerAgentCommand(program: Command): void {
 freshly enrolled agent reports facts and runs checks but changes nothing until its owner opts in:
 a compromised or mistaken control plane cannot run commands on hosts that never allowed them.
 An assignment of a kind that is not allowed is reported as a failed apply; nothing runs.
+
+What each kind covers:
+  command        command changes (apply and rollback argv, as root), and command checks
+  apt            apt changes (install/remove exact package versions)
+  file           file changes (under --file-dir only), with their optional reload argv
+  command-check  a plan's \`command\` checks only (argv as root), without command changes
+Built-in checks (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) always run:
+they are code that ships with the agent, not code from the plan. A command check on an agent
+that allows neither command nor command-check is not run; it fails with the reason. The agent
+reports its --allow in its facts (\`allow\`), so the server leaves it out of plans it cannot run.
 
 Prefer SLUICE_TOKEN to --token: command lines are visible to other users in ps.
 The token is only needed to enroll; afterwards the agent uses STATE_DIR/credential.json (0600).
