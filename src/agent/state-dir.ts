@@ -71,7 +71,8 @@ const FILE_MODE = 0o600;
 const credentialSchema = z.object({
   server: z.string().min(1),
   host: z.string().min(1),
-  credential: z.string().min(1),
+  // A credential never has whitespace; one with some (an edited or pasted file) cannot be sent.
+  credential: z.string().min(1).regex(/^\S+$/, 'the host credential contains whitespace (edited by hand?); it cannot be used, the agent enrolls again'),
 });
 
 const reportSchema = z.object({

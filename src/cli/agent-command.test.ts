@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../core/errors.ts';
-import { parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
+import { enrollmentToken, parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
 import { runCli } from './run-cli.ts';
 import { createTestIo } from './test-io.ts';
 
@@ -39,6 +39,29 @@ describe('sluice agent flags', () => {
   ])('rejects %j', (flags, message) => {
     expect(() => parseAgentFlags(flags, {}, 'h')).toThrow(ValidationError);
     expect(() => parseAgentFlags(flags, {}, 'h')).toThrow(message);
+  });
+
+  it('reads the enrollment token from SLUICE_ENROLL_TOKEN; SLUICE_TOKEN still works, with a deprecation warning', () => {
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    expect(enrollmentToken(undefined, { SLUICE_ENROLL_TOKEN: 'sle_new', SLUICE_TOKEN: 'sla_admin' }, warn)).toBe('sle_new');
+    expect(enrollmentToken('sle_flag', { SLUICE_ENROLL_TOKEN: 'sle_new' }, warn)).toBe('sle_flag');
+    expect(enrollmentToken(undefined, {}, warn)).toBeUndefined();
+    expect(warnings).toEqual([]);
+    expect(enrollmentToken(undefined, { SLUICE_TOKEN: 'sle_old' }, warn)).toBe('sle_old');
+    expect(warnings).toEqual([expect.stringMatching(/^SLUICE_TOKEN as the agent's enrollment token is deprecated: set SLUICE_ENROLL_TOKEN/)]);
+  });
+
+  it.each([
+    ['SLUICE_ENROLL_TOKEN', undefined, { SLUICE_ENROLL_TOKEN: 'sle_0123456789   # the enrollment token' }],
+    ['SLUICE_TOKEN', undefined, { SLUICE_TOKEN: 'sle_0123456789\tx' }],
+    ['--token', 'sle_0123 456789', {}],
+  ])('refuses a token with whitespace, naming %s', (source, flag, env) => {
+    const parse = () => parseAgentFlags({ server: 'http://x', ...(flag !== undefined ? { token: flag } : {}) }, env, 'h');
+    expect(parse).toThrow(ValidationError);
+    expect(parse).toThrow(new RegExp(`^${source} contains whitespace .*: tokens never do. In a systemd EnvironmentFile`));
+    // The message shows the comment, never the whole token.
+    expect(parse).not.toThrow(/0123456789/);
   });
 
   it('parses --allow and --labels', () => {
