@@ -15,6 +15,7 @@ import type { AgentLog } from './changes/change-runner.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { restoreInvariants } from './checks/invariants.ts';
 import type { AgentClient } from './client.ts';
+import { ensureFreshLists } from './changes/apt-lists.ts';
 import { aptStepPackages, detectDrift } from './drift/drift.ts';
 import type { DriftEvent, RunningStep } from './drift/drift.ts';
 import { MARKER, enforce, relax } from './drift/enforce.ts';
@@ -451,10 +452,11 @@ export class DriftGuard {
         this.pending = await read();
         return;
       }
-      if (this.opts.policy === 'enforce' && this.deps.root === '/' && this.now() - this.listsAt >= LISTS_REFRESH_MS) {
+      if (this.opts.policy === 'enforce' && this.now() - this.listsAt >= LISTS_REFRESH_MS) {
         this.listsAt = this.now();
-        const res = await this.run(['apt-get', 'update', '-q'], { timeoutMs: 300_000 });
-        if (res.exitCode !== 0) this.deps.log.warn('apt-get update failed; pending updates may be stale', { stderr: res.stderr.slice(-300) });
+        // With the root's own apt configuration (a test root, or '/'), like every other apt call.
+        const res = await ensureFreshLists(this.deps.root, LISTS_REFRESH_MS, { run: this.run, timeoutMs: 300_000, now: this.now, signal: this.deps.signal });
+        if (!res.ok) this.deps.log.warn('could not refresh the package lists; pending updates may be stale', { message: res.message });
       }
       this.pending = await readPendingUpdates(this.deps.root, this.run, this.now);
     } catch (err) {
