@@ -19,7 +19,12 @@ import { OutboxSender } from './outbox-sender.ts';
 import { Session } from './session.ts';
 import { StateDir } from './state-dir.ts';
 import { StepActions, newReport, type PreflightFinding, type RestoreOutcome } from './step-actions.ts';
-import { DriftGuard, type DriftGuardOptions } from './drift-guard.ts';
+import { DriftGuard, type DriftGuardOptions, type SluiceSteps } from './drift-guard.ts';
+import { defaultRunner } from './facts/argv-runner.ts';
+import { readPackageInventory } from './facts/dpkg-packages.ts';
+
+/** How far back the drift guard looks for Sluice's own apt steps in the journals. */
+const PACKAGE_WINDOW_MS = 24 * 3600_000;
 
 export type { AgentLog };
 
@@ -199,6 +204,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     ...(opts.restoreInvariants ? { restoreInvariants: opts.restoreInvariants } : {}),
     ...(opts.onHostChanged ? { onHostChanged: opts.onHostChanged } : {}),
     lastContact: () => contact.lastAt,
+    // The versions each apt step moved, for the drift guard: the root's dpkg database.
+    readPackages: async () => (await readPackageInventory(opts.root ?? '/', defaultRunner)).packages,
     // A few missed heartbeats at the end of the window still count as reachable.
     staleMs: Math.max(3 * heartbeatMs, 5000),
     probeMs: opts.confirmProbeMs ?? 1000,
@@ -316,7 +323,16 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   // Results finished while the server was away (or before a restart) go out first.
   outbox.kick();
   if (opts.drift) {
-    driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random });
+    const steps: SluiceSteps = {
+      packagesBusy: () => actions.packagesBusy,
+      // This process's windows, and the journals' (written up to a day ago) for those before a restart.
+      packageWindows: async () => {
+        const journals = await state.listJournals(Date.now() - PACKAGE_WINDOW_MS);
+        const stored = journals.flatMap((j) => [j.apply?.packageChanges, j.rollback?.packageChanges]).filter((w) => w !== undefined);
+        return [...stored, ...actions.recentPackageWindows()];
+      },
+    };
+    driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random, steps });
   }
   // Each loop handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
   const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]).then(
