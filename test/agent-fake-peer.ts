@@ -26,6 +26,8 @@ export interface FakePeer {
   readonly deliveries: Map<string, number>;
   /** Every Authorization header value seen (tests check secrets are used where they belong). */
   readonly authSeen: string[];
+  /** Drift events and resolutions received (POST /v1/agent/drift), deduplicated by event id. */
+  readonly drift: { events: { id: string; kind: string; subject: string; message: string; open: boolean; details?: Record<string, unknown> }[]; resolved: { kind: string; subject: string }[] };
   setAssignments(list: unknown[]): void;
   /** Serve this raw body for assignments instead (malformed-answer tests); null to stop. */
   setRawAssignments(body: string | null): void;
@@ -56,6 +58,7 @@ export async function startFakePeer(): Promise<FakePeer> {
   const processed: PeerReport[] = [];
   const deliveries = new Map<string, number>();
   const authSeen: string[] = [];
+  const drift: FakePeer['drift'] = { events: [], resolved: [] };
   let assignments: unknown[] = [];
   let raw: string | null = null;
   let version = 1;
@@ -96,6 +99,17 @@ export async function startFakePeer(): Promise<FakePeer> {
         }
         if (raw !== null) return send(res, 200, raw);
         return send(res, 200, { version: String(version), assignments });
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/agent/drift') {
+        const body = (await readJson(req)) as FakePeer['drift'];
+        let recorded = 0;
+        for (const e of body.events) {
+          if (drift.events.some((x) => x.id === e.id)) continue;
+          drift.events.push(e);
+          recorded += 1;
+        }
+        drift.resolved.push(...body.resolved);
+        return send(res, 200, { recorded });
       }
       if (req.method === 'POST' && url.pathname === '/v1/agent/reports') {
         const body = (await readJson(req)) as { reports: PeerReport[] };
@@ -138,6 +152,7 @@ export async function startFakePeer(): Promise<FakePeer> {
     processed,
     deliveries,
     authSeen,
+    drift,
     setAssignments(list) {
       assignments = list;
       version += 1;

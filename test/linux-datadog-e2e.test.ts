@@ -184,12 +184,12 @@ describe.skipIf(mode === 'skip')('the Datadog morning with real server and agent
     await waitFor('the server to listen in the hub', () => {
       if (server.child.exitCode !== null) throw new Error(`server exited: ${server.output()}`);
       return server.output().includes(`listening on ${SERVER}`);
-    }, 30_000, 100);
+    }, 120_000, 100); // a loaded machine (the suite shares 2 cores) can take a minute to start PGlite
     apiUrl = await bridgeApi(join(dir, 'api.sock'));
     fleet.hosts.forEach((h, i) => {
       const labels = Object.entries(LABELS[i]!).map(([k, v]) => `${k}=${v}`).join(',');
       startInNs(h.ns, [
-        SLUICE, 'agent', '--server', SERVER, '--name', h.name, '--labels', labels, '--allow', 'apt',
+        SLUICE, 'agent', '--server', SERVER, '--name', h.name, '--labels', labels, '--allow', 'apt,command-check',
         '--root', roots.get(h.ns)!, '--state-dir', join(dir, h.ns, 'agent'), '--heartbeat', '1s',
         ...(i === DRIFT_HOST ? ['--drift', 'enforce', '--drift-interval', '1s', '--drift-routing', 'on'] : []),
       ], { SLUICE_TOKEN: ENROLL_TOKEN });

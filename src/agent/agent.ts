@@ -3,6 +3,7 @@
 // Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
 import { arch, hostname, platform, release } from 'node:os';
 import { resolve } from 'node:path';
+import type { AllowKind } from '../core/allow-kinds.ts';
 import type { Change, ChangeKind, Labels } from '../core/types.ts';
 import type { Assignment, AssignmentsAnswer } from './assignment.ts';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
@@ -18,7 +19,12 @@ import { OutboxSender } from './outbox-sender.ts';
 import { Session } from './session.ts';
 import { StateDir } from './state-dir.ts';
 import { StepActions, newReport, type PreflightFinding, type RestoreOutcome } from './step-actions.ts';
-import { DriftGuard, type DriftGuardOptions } from './drift-guard.ts';
+import { DriftGuard, type DriftGuardOptions, type SluiceSteps } from './drift-guard.ts';
+import { defaultRunner } from './facts/argv-runner.ts';
+import { readPackageInventory } from './facts/dpkg-packages.ts';
+
+/** How far back the drift guard looks for Sluice's own apt steps in the journals. */
+const PACKAGE_WINDOW_MS = 24 * 3600_000;
 
 export type { AgentLog };
 
@@ -28,8 +34,12 @@ export interface AgentOptions {
   readonly token?: string;
   readonly name: string;
   readonly labels: Labels;
-  /** Change kinds this agent runs; the server cannot make it run anything else. */
-  readonly allow: readonly ChangeKind[];
+  /**
+   * What this agent runs (--allow): change kinds, and `command-check` for a plan's `command`
+   * checks (`command` implies it). The server cannot make it run anything else. Reported in the
+   * facts as `allow`, so the server knows which plans this host can take part in.
+   */
+  readonly allow: readonly AllowKind[];
   readonly stateDir: string;
   readonly heartbeatMs?: number;
   readonly pollWaitMs?: number;
@@ -151,8 +161,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const baseFacts = opts.collectFacts ?? basicFacts;
   // The drift guard adds its policy and the pending updates to the facts (set once the guard exists).
   let driftGuard: DriftGuard | null = null;
-  // `allow`: exactly this agent's --allow kinds; the server decides eligibility from it.
-  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: [...opts.allow] });
+  // `allow` last: exactly the --allow kinds, whatever a collector says (the engine's eligibility reads it).
+  const allowFact = [...opts.allow];
+  const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: allowFact });
   // Commit-confirmed needs to know when the server last answered, whichever loop asked.
   const contact = new ServerContact();
   const client = trackContact(new AgentClient({ server: opts.server }), contact);
@@ -193,6 +204,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     ...(opts.restoreInvariants ? { restoreInvariants: opts.restoreInvariants } : {}),
     ...(opts.onHostChanged ? { onHostChanged: opts.onHostChanged } : {}),
     lastContact: () => contact.lastAt,
+    // The versions each apt step moved, for the drift guard: the root's dpkg database.
+    readPackages: async () => (await readPackageInventory(opts.root ?? '/', defaultRunner)).packages,
     // A few missed heartbeats at the end of the window still count as reachable.
     staleMs: Math.max(3 * heartbeatMs, 5000),
     probeMs: opts.confirmProbeMs ?? 1000,
@@ -310,7 +323,16 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   // Results finished while the server was away (or before a restart) go out first.
   outbox.kick();
   if (opts.drift) {
-    driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random });
+    const steps: SluiceSteps = {
+      packagesBusy: () => actions.packagesBusy,
+      // This process's windows, and the journals' (written up to a day ago) for those before a restart.
+      packageWindows: async () => {
+        const journals = await state.listJournals(Date.now() - PACKAGE_WINDOW_MS);
+        const stored = journals.flatMap((j) => [j.apply?.packageChanges, j.rollback?.packageChanges]).filter((w) => w !== undefined);
+        return [...stored, ...actions.recentPackageWindows()];
+      },
+    };
+    driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random, steps });
   }
   // Each loop handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
   const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]).then(

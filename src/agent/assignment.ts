@@ -40,6 +40,7 @@ const changeSchema = z.discriminatedUnion('kind', [
     install: z.record(z.string(), z.string()),
     remove: z.array(z.string()),
     timeout: millis,
+    maxListAge: z.number().int().nonnegative().optional(),
   }),
   z.object({
     kind: z.literal('file'),

@@ -57,17 +57,38 @@ describe('driftRound', () => {
     expect(r.inventory.packages).toEqual({ systemd: '249.11-0ubuntu3.7' });
   });
 
-  it('does not count a running Sluice apt step as drift, and resolves drift of the package it now manages', () => {
+  it("does not count a Sluice apt step's own change as drift, and resolves drift of the package it manages", () => {
+    const window = { startedAt: 2000, finishedAt: 3000, packages: { systemd: { from: '1', to: '2' } } };
     const r = round({
       previous: inventory({ systemd: '1' }),
       open: new Set([keyOf('package-changed', 'systemd')]),
       current: facts({ systemd: '2' }),
-      dpkgLogLines: ['2023-03-08 06:00:12 upgrade systemd:amd64 1 2'],
-      runningSteps: [aptStep('systemd')],
+      attribution: { windows: [window], since: 1, nativeArch: 'amd64', localTime: (ms) => `t${ms}` },
+      dpkgLogLines: [],
     });
     expect(r.events).toEqual([]);
     expect(r.resolved).toEqual([{ kind: 'package-changed', subject: 'systemd', at: 5000 }]);
     expect(r.open.size).toBe(0);
+  });
+
+  it('a manual change right after a Sluice step is reported, stays open, and is news even if reported before', () => {
+    const rollback = { startedAt: 2000, finishedAt: 3000, packages: { systemd: { from: '2', to: '1' } } };
+    const r = round({
+      previous: inventory({ systemd: '2' }),
+      open: new Set([keyOf('package-changed', 'systemd')]),
+      current: facts({ systemd: '2' }),
+      reported: { systemd: '2' }, // an earlier manual upgrade to 2 was reported
+      dpkgLogLines: ['2026-01-01 06:00:03 upgrade systemd:amd64 2 1', '2026-01-01 06:00:04 upgrade systemd:amd64 1 2'],
+      attribution: {
+        windows: [rollback],
+        since: 1,
+        nativeArch: 'amd64',
+        localTime: (ms) => (ms === 2000 ? '2026-01-01 06:00:02' : '2026-01-01 06:00:03'),
+      },
+    });
+    expect(r.events.map((e) => [e.subject, e.details?.from, e.details?.to])).toEqual([['systemd', '1', '2']]);
+    expect(r.resolved).toEqual([]);
+    expect(r.open.has(keyOf('package-changed', 'systemd'))).toBe(true);
   });
 
   it('a change seen only in dpkg.log (installed and undone between two rounds) is still reported', () => {

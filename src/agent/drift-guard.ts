@@ -15,10 +15,12 @@ import type { AgentLog } from './changes/change-runner.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { restoreInvariants } from './checks/invariants.ts';
 import type { AgentClient } from './client.ts';
-import { aptStepPackages, detectDrift } from './drift/drift.ts';
-import type { DriftEvent, RunningStep } from './drift/drift.ts';
+import { ensureFreshLists } from './changes/apt-lists.ts';
+import { detectDrift, sluiceMovedSince } from './drift/drift.ts';
+import type { DriftEvent, RunningStep, SluiceAttribution, SluicePackageWindow } from './drift/drift.ts';
 import { MARKER, enforce, relax } from './drift/enforce.ts';
 import { defaultRunner } from './facts/argv-runner.ts';
+import { canonicalPackageName, nativeArchitecture } from './facts/package-names.ts';
 import type { ArgvRunner } from './facts/argv-runner.ts';
 import { collectFacts } from './facts/facts.ts';
 import type { Facts } from './facts/facts.ts';
@@ -58,6 +60,8 @@ export interface DriftReportBody {
 /** What the last round saw: drift is what differs from it. */
 export interface DriftInventory {
   readonly packages: Readonly<Record<string, string>>;
+  /** When `packages` was read (just before); takenAt when missing. */
+  readonly packagesAt?: number;
   /** The last good routing snapshot: it is not replaced by one where rules or routes vanished. */
   readonly routing: InvariantSnapshot | null;
   readonly takenAt: number;
@@ -79,7 +83,8 @@ function splitKey(key: string): { kind: DriftEventKind; subject: string } {
 function subjectOf(e: DriftEvent): string {
   switch (e.kind) {
     case 'package-changed':
-      return (e.package ?? '').split(':')[0] ?? '';
+      // Canonical: `libssl3` for the native package, `libssl3:i386` for a foreign one.
+      return e.package ?? '';
     case 'unattended-upgrades-enabled':
       return 'apt';
     case 'rules-vanished':
@@ -100,6 +105,8 @@ export interface DriftRoundInput {
   readonly newId: () => string;
   /** Package -> the version its last reported change went to. */
   readonly reported?: Readonly<Record<string, string | null>>;
+  /** What Sluice's own apt steps did (windows and exact versions): those changes are not drift. */
+  readonly attribution?: SluiceAttribution;
 }
 
 export interface DriftRoundResult {
@@ -120,13 +127,18 @@ export interface DriftRoundResult {
  */
 export function driftRound(input: DriftRoundInput): DriftRoundResult {
   const { previous, current, runningSteps, now } = input;
-  const detected = detectDrift(previous, current, input.dpkgLogLines, runningSteps);
+  const detected = detectDrift(previous, current, input.dpkgLogLines, runningSteps, input.attribution);
   const open = new Set(input.open);
   const events: DriftWireEvent[] = [];
   const resolved: DriftResolved[] = [];
   const present = new Set<string>();
   let vanished = false;
   const reported: Record<string, string | null> = { ...input.reported };
+  // A package a Sluice step moved since the last round is managed again: a later outside change
+  // to a version reported before is news again, and its open drift is resolved (unless drifted anew).
+  const managed = sluiceMovedSince(input.attribution);
+  for (const name of managed.keys()) delete reported[name];
+  const driftedNow = new Set(detected.filter((e) => e.kind === 'package-changed').map(subjectOf));
   for (const e of detected) {
     const subject = subjectOf(e);
     const key = keyOf(e.kind, subject);
@@ -150,13 +162,12 @@ export function driftRound(input: DriftRoundInput): DriftRoundResult {
   }
   // Routing can only be judged with both snapshots and no change running.
   const routingJudged = runningSteps.length === 0 && previous?.routing != null && current.routing != null;
-  const managed = aptStepPackages(runningSteps);
   for (const key of [...open]) {
     const { kind, subject } = splitKey(key);
     const gone =
       (kind === 'unattended-upgrades-enabled' && !present.has(key)) ||
       ((kind === 'rules-vanished' || kind === 'routes-vanished') && routingJudged && !present.has(key)) ||
-      (kind === 'package-changed' && managed.has(subject));
+      (kind === 'package-changed' && managed.has(subject) && !driftedNow.has(subject));
     if (gone) {
       open.delete(key);
       resolved.push({ kind, subject, at: now });
@@ -164,6 +175,13 @@ export function driftRound(input: DriftRoundInput): DriftRoundResult {
   }
   const routing = vanished ? (previous?.routing ?? null) : (current.routing ?? previous?.routing ?? null);
   return { events, resolved, open, vanished, reported, inventory: { packages: { ...current.packages }, routing, takenAt: now } };
+}
+
+/** An inventory remembered by an older agent may say `libssl3:amd64`: the same package as `libssl3`. */
+function canonicalInventory(inv: DriftInventory, arch: string | null): DriftInventory {
+  const packages: Record<string, string> = {};
+  for (const [n, v] of Object.entries(inv.packages)) packages[canonicalPackageName(n, arch)] = v;
+  return { ...inv, packages };
 }
 
 // ---- memory in the state dir -------------------------------------------------------------------
@@ -209,8 +227,18 @@ export interface DriftGuardOptions {
   readonly run?: ArgvRunner;
 }
 
+/** The agent's apt steps, as the drift guard needs them (StepActions and the journals). */
+export interface SluiceSteps {
+  /** An apt apply or rollback is running now. */
+  packagesBusy(): boolean;
+  /** Recent apt steps' windows and exact versions (finished ones). */
+  packageWindows(): Promise<readonly SluicePackageWindow[]>;
+}
+
 export interface DriftGuardDeps {
   readonly root: string;
+  /** Missing: no step is known, so every package change is drift. */
+  readonly steps?: SluiceSteps;
   readonly state: StateDir;
   readonly client: AgentClient;
   readonly session: Session;
@@ -314,22 +342,42 @@ export class DriftGuard {
     const { root, log } = this.deps;
     const steps = [...new Map([...this.recent, ...this.current.map((s) => [s.rolloutId, s] as const)]).values()];
     this.recent = new Map(this.current.map((s) => [s.rolloutId, s]));
+    const stepsDeps = this.deps.steps;
+    const packagesAt = this.now();
+    const busyBefore = stepsDeps?.packagesBusy() ?? false;
     const facts = await this.collect();
-    const lines = await this.readNewDpkgLines();
+    const dpkgLog = await this.readNewDpkgLines();
+    let windows: readonly SluicePackageWindow[] | null = [];
+    try {
+      windows = (await stepsDeps?.packageWindows()) ?? [];
+    } catch (err) {
+      log.warn('could not read the step journals; package drift is judged next round', { error: errorText(err) });
+      windows = null;
+    }
+    // An apt step running during this reading: its lines and versions are judged next round, once
+    // its window and versions are known (nothing is lost: the dpkg.log position does not move).
+    const deferred = busyBefore || windows === null || (stepsDeps?.packagesBusy() ?? false);
+    const arch = await nativeArchitecture(this.run);
+    const previous = this.memory.inventory === null ? null : canonicalInventory(this.memory.inventory, arch);
+    const current = deferred && previous ? { ...facts, packages: previous.packages } : facts;
     const r = driftRound({
-      previous: this.memory.inventory,
+      previous,
       open: new Set(this.memory.open),
-      current: facts,
-      dpkgLogLines: lines,
+      current,
+      dpkgLogLines: deferred ? [] : dpkgLog.lines,
       runningSteps: steps,
       now: this.now(),
       newId: randomUUID,
       reported: this.memory.reported,
+      attribution: deferred
+        ? { windows: [], since: null, nativeArch: arch }
+        : { windows: windows ?? [], since: previous === null ? null : (previous.packagesAt ?? previous.takenAt), nativeArch: arch },
     });
+    if (!deferred) this.memory.dpkgLog = dpkgLog.position;
     this.memory.reported = r.reported;
     for (const e of r.events) this.push(e);
     for (const x of r.resolved) this.resolve(x);
-    this.memory.inventory = r.inventory;
+    this.memory.inventory = { ...r.inventory, packagesAt: deferred && previous ? (previous.packagesAt ?? previous.takenAt) : packagesAt };
     const open = r.open;
 
     if (this.opts.policy === 'enforce') {
@@ -451,10 +499,11 @@ export class DriftGuard {
         this.pending = await read();
         return;
       }
-      if (this.opts.policy === 'enforce' && this.deps.root === '/' && this.now() - this.listsAt >= LISTS_REFRESH_MS) {
+      if (this.opts.policy === 'enforce' && this.now() - this.listsAt >= LISTS_REFRESH_MS) {
         this.listsAt = this.now();
-        const res = await this.run(['apt-get', 'update', '-q'], { timeoutMs: 300_000 });
-        if (res.exitCode !== 0) this.deps.log.warn('apt-get update failed; pending updates may be stale', { stderr: res.stderr.slice(-300) });
+        // With the root's own apt configuration (a test root, or '/'), like every other apt call.
+        const res = await ensureFreshLists(this.deps.root, LISTS_REFRESH_MS, { run: this.run, timeoutMs: 300_000, now: this.now, signal: this.deps.signal });
+        if (!res.ok) this.deps.log.warn('could not refresh the package lists; pending updates may be stale', { message: res.message });
       }
       this.pending = await readPendingUpdates(this.deps.root, this.run, this.now);
     } catch (err) {
@@ -462,26 +511,20 @@ export class DriftGuard {
     }
   }
 
-  /** Lines dpkg appended since the last round. The first time, the log's history is skipped. */
-  private async readNewDpkgLines(): Promise<string[]> {
+  /**
+   * Lines dpkg appended since the last round, and the position after them (the caller stores it
+   * once the lines are judged). The first time, the log's history is skipped.
+   */
+  private async readNewDpkgLines(): Promise<{ lines: string[]; position: { ino: number; offset: number } }> {
     const path = join(this.deps.root, 'var/log/dpkg.log');
     const st = await stat(path).catch(() => null);
     const prev = this.memory.dpkgLog;
-    if (!st) {
-      this.memory.dpkgLog = { ino: 0, offset: 0 };
-      return [];
-    }
-    if (prev === null) {
-      this.memory.dpkgLog = { ino: st.ino, offset: st.size };
-      return [];
-    }
+    if (!st) return { lines: [], position: { ino: 0, offset: 0 } };
+    if (prev === null) return { lines: [], position: { ino: st.ino, offset: st.size } };
     // Rotated (new inode) or truncated: read the new file from its start.
     const from = prev.ino !== st.ino || st.size < prev.offset ? 0 : prev.offset;
     const length = Math.min(st.size - from, MAX_LOG_READ);
-    if (length <= 0) {
-      this.memory.dpkgLog = { ino: st.ino, offset: from };
-      return [];
-    }
+    if (length <= 0) return { lines: [], position: { ino: st.ino, offset: from } };
     const fh = await open(path, 'r');
     let text: string;
     try {
@@ -494,8 +537,7 @@ export class DriftGuard {
     // Only whole lines: a line dpkg is still writing is read next time.
     const end = text.lastIndexOf('\n');
     const whole = end < 0 ? (length === MAX_LOG_READ ? text : '') : text.slice(0, end + 1);
-    this.memory.dpkgLog = { ino: st.ino, offset: from + Buffer.byteLength(whole) };
-    return whole.split('\n').filter((l) => l !== '');
+    return { lines: whole.split('\n').filter((l) => l !== ''), position: { ino: st.ino, offset: from + Buffer.byteLength(whole) } };
   }
 
   private async load(): Promise<void> {

@@ -1,7 +1,8 @@
 // The agent's Linux wiring (`sluice agent` uses it; in-process tests may leave it out): host facts
 // (cached, so a 5 s heartbeat stays cheap and facts go out only when their digest changes), the
 // invariant snapshot before every apply, preflight, and restoring rules and routes.
-import type { Change } from '../core/types.ts';
+import { DEFAULT_APT_MAX_LIST_AGE, type Change } from '../core/types.ts';
+import { ensureFreshLists } from './changes/apt-lists.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { restoreInvariants, takeInvariantSnapshot } from './checks/invariants.ts';
 import { defaultRunner } from './facts/argv-runner.ts';
@@ -78,9 +79,17 @@ export function createHostHooks(opts: HostHooksOptions): HostHooks {
     async preflight(change, baseline) {
       const networkd = await readNetworkdForeign(root);
       const host = (await networkdInUse(root, run)) ? hostFindings({ networkd, routing: baseline }) : [];
+      const timeoutMs = Math.min(change.timeout, 120_000);
+      // Lists first: the scripts are read from the exact versions, downloaded with these lists.
+      const lists: Finding[] = [];
+      if (change.kind === 'apt') {
+        const fresh = await ensureFreshLists(root, change.maxListAge ?? DEFAULT_APT_MAX_LIST_AGE, { run, timeoutMs });
+        if (fresh.refreshed) slow = null; // the pending updates and facts may differ now
+        if (!fresh.ok) lists.push({ code: 'apt-lists-stale', message: `cannot refresh the package lists: ${fresh.message}` });
+      }
       // routing null: the host part is above; this adds what the packages' scripts would do.
-      const scripts = await preflight({ networkd, routing: null }, change, { root, run, timeoutMs: Math.min(change.timeout, 120_000) });
-      return [...host, ...scripts];
+      const scripts = await preflight({ networkd, routing: null }, change, { root, run, timeoutMs });
+      return [...host, ...lists, ...scripts];
     },
     restoreInvariants: (snapshot) => restoreInvariants(snapshot, { run }),
     onHostChanged: () => {

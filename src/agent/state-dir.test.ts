@@ -22,6 +22,18 @@ describe('StateDir', () => {
     expect(await state.readCredential()).toEqual({ server: 'http://s', host: 'h', credential: 'shc_x' });
   });
 
+  it('refuses a credential with whitespace, naming the file, so the agent enrolls again', async () => {
+    const { dir, state, log } = await open();
+    await writeFile(join(dir, 'credential.json'), JSON.stringify({ server: 'http://s', host: 'h', credential: 'shc_x # pasted' }));
+    expect(await state.readCredential()).toBeNull();
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        data: expect.objectContaining({ file: join(dir, 'credential.json'), problem: expect.stringContaining('the host credential contains whitespace') }),
+      }),
+    );
+  });
+
   it('moves a corrupt credential aside and logs it instead of crashing', async () => {
     const { dir, state, log } = await open();
     await writeFile(join(dir, 'credential.json'), '{"server": ');

@@ -3,9 +3,10 @@
 // so a crash leaves the old or the new version, never half of one. A corrupt file is moved aside
 // and logged; it never stops the agent.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { z } from 'zod';
+import type { SluicePackageWindow } from './drift/drift.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
 import type { AgentLog } from './changes/change-runner.ts';
@@ -44,6 +45,11 @@ export interface ActionEntry {
   readonly record?: unknown;
   /** The reports queued for this action, kept so a repeat re-sends the same ids. */
   readonly reports: readonly AgentReport[];
+  /**
+   * apt steps: the exact window apt/dpkg ran in and the package versions it moved (dpkg's
+   * database just before and after). The drift guard excuses only these changes.
+   */
+  readonly packageChanges?: SluicePackageWindow;
 }
 
 export interface StepJournal {
@@ -71,7 +77,8 @@ const FILE_MODE = 0o600;
 const credentialSchema = z.object({
   server: z.string().min(1),
   host: z.string().min(1),
-  credential: z.string().min(1),
+  // A credential never has whitespace; one with some (an edited or pasted file) cannot be sent.
+  credential: z.string().min(1).regex(/^\S+$/, 'the host credential contains whitespace (edited by hand?); it cannot be used, the agent enrolls again'),
 });
 
 const reportSchema = z.object({
@@ -94,6 +101,13 @@ const actionEntrySchema = z.object({
   ran: z.boolean().optional(),
   record: z.unknown().optional(),
   reports: z.array(reportSchema),
+  packageChanges: z
+    .object({
+      startedAt: z.number(),
+      finishedAt: z.number(),
+      packages: z.record(z.string(), z.object({ from: z.string().nullable(), to: z.string().nullable() })),
+    })
+    .optional(),
 });
 
 const journalSchema = z.object({
@@ -207,6 +221,21 @@ export class StateDir {
     };
     await this.writeJournal(replacement);
     return replacement;
+  }
+
+  /** Journals written since `sinceMs` (file mtime), e.g. the recent steps' package windows. */
+  async listJournals(sinceMs: number): Promise<StepJournal[]> {
+    const out: StepJournal[] = [];
+    for (const name of await readdir(this.stepsDir)) {
+      if (!name.endsWith('.json') || name.includes('.tmp-')) continue;
+      const st = await stat(join(this.stepsDir, name)).catch(() => null);
+      if (st === null || st.mtimeMs < sinceMs) continue;
+      const id = name.slice(0, -'.json'.length);
+      if (!SAFE_NAME.test(id)) continue;
+      const journal = await this.readJournal(id).catch(() => null);
+      if (journal) out.push(journal);
+    }
+    return out;
   }
 
   async writeJournal(journal: StepJournal): Promise<void> {

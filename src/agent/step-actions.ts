@@ -3,6 +3,7 @@
 // the runners: preflight before apply, the invariant snapshot, restoring rules and routes after a
 // rollback that follows an invariant failure, and the commit-confirmed watch after apply.
 import { randomUUID } from 'node:crypto';
+import { allowsCommandChecks, type AllowKind } from '../core/allow-kinds.ts';
 import type { Change, ChangeKind } from '../core/types.ts';
 import type { Assignment } from './assignment.ts';
 import { sleep } from './backoff.ts';
@@ -11,6 +12,8 @@ import type { InvariantSnapshot } from './checks/check-runner.ts';
 import { INVARIANT_CHECK_KINDS, runChecks, type CheckRunners } from './checks/index.ts';
 import { describeRoute, describeRule, diffInvariants } from './checks/invariants.ts';
 import { watchConfirmWindow } from './commit-confirmed.ts';
+import type { SluicePackageWindow } from './drift/drift.ts';
+import { canonicalPackageName, nativeArchitecture } from './facts/package-names.ts';
 import type { OutboxSender } from './outbox-sender.ts';
 import type { ActionEntry, AgentReport, ReportKind, StateDir, StepJournal } from './state-dir.ts';
 
@@ -31,7 +34,8 @@ export interface StepDeps {
   readonly host: () => string;
   readonly state: StateDir;
   readonly outbox: OutboxSender;
-  readonly allow: ReadonlySet<ChangeKind>;
+  /** The agent's --allow: change kinds, and `command-check` for a plan's command checks. */
+  readonly allow: ReadonlySet<AllowKind>;
   readonly changeRunners: ReadonlyMap<ChangeKind, ChangeRunner>;
   readonly checkRunners: CheckRunners;
   readonly root: string;
@@ -53,7 +57,21 @@ export interface StepDeps {
   readonly onHostChanged?: () => void;
   /** The agent is stopping: commit-confirmed watches end. */
   readonly signal?: AbortSignal;
+  /**
+   * The host's package inventory (canonical names), read just before and after every apt apply
+   * and rollback: the exact versions the step moved go into the journal for the drift guard.
+   * Missing: not recorded (the drift guard then sees those changes as drift).
+   */
+  readonly readPackages?: () => Promise<Readonly<Record<string, string>>>;
 }
+
+/** Dependencies an apt record says the apply pulled in. */
+function pulledInOf(record: unknown): Readonly<Record<string, string>> {
+  const p = (record as { pulledIn?: unknown } | null | undefined)?.pulledIn;
+  return p !== null && typeof p === 'object' ? (p as Record<string, string>) : {};
+}
+
+const MAX_RECENT_WINDOWS = 100;
 
 export const LOCAL_ROLLBACK_PREFIX = 'rolled back locally (commit-confirmed)';
 
@@ -77,7 +95,7 @@ function stillApplied(journal: StepJournal | null): boolean {
   return journal?.apply?.state === 'done' && journal.apply.ok === true && journal.rollback === null;
 }
 
-function allowText(allow: ReadonlySet<ChangeKind>): string {
+function allowText(allow: ReadonlySet<AllowKind>): string {
   return allow.size === 0 ? 'none' : [...allow].join(',');
 }
 
@@ -97,8 +115,61 @@ export class StepActions {
   private readonly watches = new Map<string, Promise<void>>();
   /** Steps (rollout:attempt) confirmed in this run of the agent: reported once. */
   private readonly confirmed = new Set<string>();
+  private aptRunning = 0;
+  private readonly recentWindows: SluicePackageWindow[] = [];
 
   constructor(private readonly d: StepDeps) {}
+
+  /** An apt apply or rollback is under way: the drift guard leaves package changes for its next round. */
+  get packagesBusy(): boolean {
+    return this.aptRunning > 0;
+  }
+
+  /** The package windows of apt steps run by this process (journals keep them across restarts). */
+  recentPackageWindows(): SluicePackageWindow[] {
+    return [...this.recentWindows];
+  }
+
+  /**
+   * Runs an apt apply or rollback between two readings of dpkg's database, and returns the exact
+   * window and versions it moved (only the change's packages and the dependencies it pulled in).
+   * The window is known (recentPackageWindows) before packagesBusy turns false.
+   */
+  private async runTracked(
+    change: Change,
+    pulledIn: (outcome: StepOutcome) => Readonly<Record<string, string>>,
+    run: () => Promise<StepOutcome>,
+  ): Promise<{ outcome: StepOutcome; window?: SluicePackageWindow }> {
+    const read = this.d.readPackages;
+    if (change.kind !== 'apt' || !read) return { outcome: await run() };
+    this.aptRunning += 1;
+    try {
+      const before = await read().catch(() => null);
+      const startedAt = this.d.now();
+      const outcome = await run();
+      const finishedAt = this.d.now();
+      const after = await read().catch(() => null);
+      if (before === null || after === null) {
+        this.d.log.warn('could not read the packages around an apt step; the drift guard may report its changes', {});
+        return { outcome };
+      }
+      const arch = await nativeArchitecture();
+      const named = new Set([...Object.keys(change.install), ...change.remove].map((n) => canonicalPackageName(n, arch)));
+      for (const n of Object.keys(pulledIn(outcome))) named.add(n);
+      const packages: Record<string, { from: string | null; to: string | null }> = {};
+      for (const n of new Set([...Object.keys(before), ...Object.keys(after)])) {
+        const from = before[n] ?? null;
+        const to = after[n] ?? null;
+        if (from !== to && named.has(n)) packages[n] = { from, to };
+      }
+      const window: SluicePackageWindow = { startedAt, finishedAt, packages };
+      this.recentWindows.push(window);
+      if (this.recentWindows.length > MAX_RECENT_WINDOWS) this.recentWindows.shift();
+      return { outcome, window };
+    } finally {
+      this.aptRunning -= 1;
+    }
+  }
 
   /** One journal writer per rollout at a time: the assignment worker and the confirm watch share it. */
   private async locked<T>(rolloutId: string, fn: () => Promise<T>): Promise<T> {
@@ -227,7 +298,11 @@ export class StepActions {
     journal = { ...journal, baseline, invariantFailure: null, apply: { attempt: a.attempt, state: 'started', startedAt, ran: true, reports: [] } };
     await state.writeJournal(journal);
     log.info('applying', { rolloutId: a.rolloutId, rollout: a.rolloutName, attempt: a.attempt, kind: a.change.kind });
-    const ran = await runRunner(() => runner.apply(a.change, this.changeContext(a)), 'apply');
+    const { outcome: ran, window } = await this.runTracked(
+      a.change,
+      (o) => pulledInOf(o.record),
+      () => runRunner(() => runner.apply(a.change, this.changeContext(a)), 'apply'),
+    );
     this.d.onHostChanged?.();
     const outcome: StepOutcome = findings.length > 0 ? { ...ran, message: `${ran.message}; preflight warnings: ${preflightText}` } : ran;
     const report = newReport(a, 'apply', outcome.ok, outcome.message, this.d.now());
@@ -242,6 +317,7 @@ export class StepActions {
         message: outcome.message,
         ran: true,
         ...(outcome.record !== undefined ? { record: outcome.record } : {}),
+        ...(window ? { packageChanges: window } : {}),
         reports: [report],
       },
     };
@@ -276,7 +352,15 @@ export class StepActions {
   private async checkOnce(a: Assignment, baseline: InvariantSnapshot | null, signal?: AbortSignal): Promise<CheckRun | null> {
     const outcome = await runChecks(
       a.checks,
-      { root: this.d.root, log: this.d.log, baseline, host: this.d.host(), rolloutId: a.rolloutId, ...(signal ? { signal } : {}) },
+      {
+        root: this.d.root,
+        log: this.d.log,
+        baseline,
+        host: this.d.host(),
+        rolloutId: a.rolloutId,
+        allowCommandChecks: allowsCommandChecks(this.d.allow),
+        ...(signal ? { signal } : {}),
+      },
       this.d.checkRunners,
     );
     if (signal?.aborted) return null;
@@ -416,9 +500,10 @@ export class StepActions {
     await state.writeJournal({ ...journal, rollback: { attempt: apply.attempt, state: 'started', startedAt, ran: true, reports: [] } });
     const before = await this.restore(journal.baseline);
     const runner = this.d.changeRunners.get(a.change.kind);
-    const undo: StepOutcome = runner
-      ? await runRunner(() => runner.rollback(a.change, this.changeContext(a), apply.record ?? null), 'rollback')
-      : { ok: false, message: `change kind "${a.change.kind}" is not supported by this agent` };
+    const tracked = runner
+      ? await this.runTracked(a.change, () => pulledInOf(apply.record), () => runRunner(() => runner.rollback(a.change, this.changeContext(a), apply.record ?? null), 'rollback'))
+      : { outcome: { ok: false, message: `change kind "${a.change.kind}" is not supported by this agent` } as StepOutcome };
+    const undo = tracked.outcome;
     this.d.onHostChanged?.();
     const after = await this.restore(journal.baseline);
     const restored = [before, after].filter((r) => r !== null && !/^nothing to restore/.test(r.message)).map((r) => r!.message);
@@ -431,7 +516,17 @@ export class StepActions {
     await state.writeJournal({
       ...journal,
       apply: { ...apply, reports: [...apply.reports, checkReport] },
-      rollback: { attempt: apply.attempt, state: 'done', startedAt, finishedAt: this.d.now(), ok, message, ran: true, reports: [rollbackReport] },
+      rollback: {
+        attempt: apply.attempt,
+        state: 'done',
+        startedAt,
+        finishedAt: this.d.now(),
+        ok,
+        message,
+        ran: true,
+        ...(tracked.window ? { packageChanges: tracked.window } : {}),
+        reports: [rollbackReport],
+      },
     });
     // Check results not delivered yet describe the host before the rollback: the server hears this one instead.
     for (const r of apply.reports) if (r.kind === 'check') await state.deleteReport(r.id);
@@ -469,11 +564,22 @@ export class StepActions {
     // A rollback that was `started` when the agent died runs again: rollbacks must be safe to
     // repeat, and returning the host to its previous state is the whole point.
     const startedAt = this.d.now();
+    let window: SluicePackageWindow | undefined;
     const finish = async (outcome: StepOutcome, ran: boolean) => {
       const report = newReport(a, 'rollback', outcome.ok, outcome.message, this.d.now());
       journal = {
         ...journal,
-        rollback: { attempt: a.attempt, state: 'done', startedAt, finishedAt: this.d.now(), ok: outcome.ok, message: outcome.message, ran, reports: [report] },
+        rollback: {
+          attempt: a.attempt,
+          state: 'done',
+          startedAt,
+          finishedAt: this.d.now(),
+          ok: outcome.ok,
+          message: outcome.message,
+          ran,
+          ...(window ? { packageChanges: window } : {}),
+          reports: [report],
+        },
       };
       await state.writeJournal(journal);
       log.info(outcome.ok ? 'rollback succeeded' : 'rollback failed', { rolloutId: a.rolloutId, attempt: a.attempt, message: outcome.message });
@@ -494,7 +600,9 @@ export class StepActions {
     await state.writeJournal(journal);
     log.info('rolling back', { rolloutId: a.rolloutId, rollout: a.rolloutName, attempt: a.attempt, kind: a.change.kind });
     const record = applied && applied.attempt <= a.attempt ? (applied.record ?? null) : null;
-    const outcome = await runRunner(() => runner.rollback(a.change, this.changeContext(a), record), 'rollback');
+    const tracked = await this.runTracked(a.change, () => pulledInOf(record), () => runRunner(() => runner.rollback(a.change, this.changeContext(a), record), 'rollback'));
+    window = tracked.window;
+    const outcome = tracked.outcome;
     this.d.onHostChanged?.();
     const failure = journal.invariantFailure;
     if (!failure || !applyRan) return finish(outcome, true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../core/errors.ts';
-import { parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
+import { enrollmentToken, parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
 import { runCli } from './run-cli.ts';
 import { createTestIo } from './test-io.ts';
 
@@ -31,7 +31,7 @@ describe('sluice agent flags', () => {
   it.each([
     [{}, /--server URL \(or SLUICE_SERVER\) is required/],
     [{ server: 'ftp://x' }, /http: or https:/],
-    [{ server: 'http://x', allow: 'command,shell' }, /unknown change kind "shell"/],
+    [{ server: 'http://x', allow: 'command,shell' }, /unknown kind "shell"/],
     [{ server: 'http://x', labels: 'env' }, /"env" is not key=value/],
     [{ server: 'http://x', labels: 'a=1,a=2' }, /"a" is given twice/],
     [{ server: 'http://x', heartbeat: '5' }, /--heartbeat "5"/],
@@ -41,9 +41,33 @@ describe('sluice agent flags', () => {
     expect(() => parseAgentFlags(flags, {}, 'h')).toThrow(message);
   });
 
+  it('reads the enrollment token from SLUICE_ENROLL_TOKEN; SLUICE_TOKEN still works, with a deprecation warning', () => {
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    expect(enrollmentToken(undefined, { SLUICE_ENROLL_TOKEN: 'sle_new', SLUICE_TOKEN: 'sla_admin' }, warn)).toBe('sle_new');
+    expect(enrollmentToken('sle_flag', { SLUICE_ENROLL_TOKEN: 'sle_new' }, warn)).toBe('sle_flag');
+    expect(enrollmentToken(undefined, {}, warn)).toBeUndefined();
+    expect(warnings).toEqual([]);
+    expect(enrollmentToken(undefined, { SLUICE_TOKEN: 'sle_old' }, warn)).toBe('sle_old');
+    expect(warnings).toEqual([expect.stringMatching(/^SLUICE_TOKEN as the agent's enrollment token is deprecated: set SLUICE_ENROLL_TOKEN/)]);
+  });
+
+  it.each([
+    ['SLUICE_ENROLL_TOKEN', undefined, { SLUICE_ENROLL_TOKEN: 'sle_0123456789   # the enrollment token' }],
+    ['SLUICE_TOKEN', undefined, { SLUICE_TOKEN: 'sle_0123456789\tx' }],
+    ['--token', 'sle_0123 456789', {}],
+  ])('refuses a token with whitespace, naming %s', (source, flag, env) => {
+    const parse = () => parseAgentFlags({ server: 'http://x', ...(flag !== undefined ? { token: flag } : {}) }, env, 'h');
+    expect(parse).toThrow(ValidationError);
+    expect(parse).toThrow(new RegExp(`^${source} contains whitespace .*: tokens never do. In a systemd EnvironmentFile`));
+    // The message shows the comment, never the whole token.
+    expect(parse).not.toThrow(/0123456789/);
+  });
+
   it('parses --allow and --labels', () => {
     expect(parseAllowFlag('none')).toEqual([]);
     expect(parseAllowFlag('file, command,file')).toEqual(['file', 'command']);
+    expect(parseAllowFlag('apt,command-check')).toEqual(['apt', 'command-check']);
     expect(parseLabelsFlag('k8s.io/role=node,empty=')).toEqual({ 'k8s.io/role': 'node', empty: '' });
   });
 
@@ -51,7 +75,7 @@ describe('sluice agent flags', () => {
     const io = createTestIo();
     const code = await runCli(['agent', '--server', 'http://127.0.0.1:1', '--allow', 'rpm'], io, registerAgentCommand);
     expect(code).toBe(2);
-    expect(io.stderr.text).toContain('unknown change kind "rpm" (known: command, apt, file)');
+    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check)');
   });
 
   it('explains --allow in its help', async () => {
@@ -59,5 +83,7 @@ describe('sluice agent flags', () => {
     const code = await runCli(['agent', '--help'], io, registerAgentCommand);
     expect(code).toBe(0);
     expect(io.stdout.text).toMatch(/defaults to none/);
+    expect(io.stdout.text).toMatch(/command-check +a plan's `command` checks only/);
+    expect(io.stdout.text).toMatch(/Built-in checks \(tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved\) always run/);
   });
 });

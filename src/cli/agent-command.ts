@@ -6,10 +6,11 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ValidationError } from '../core/errors.ts';
 import { parseDuration } from '../core/plan/duration.ts';
-import { CHANGE_KINDS, type ChangeKind } from '../core/types.ts';
+import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
 import { startAgent, type AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/client.ts';
 import { createHostHooks } from '../agent/host-hooks.ts';
+import { createAgentLog } from '../agent/log.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 
 export interface AgentFlags {
@@ -47,16 +48,16 @@ export function parseLabelsFlag(text: string): Record<string, string> {
 }
 
 /** "command,apt" -> ['command', 'apt']; "" or "none" -> []. Unknown kinds are an error. */
-export function parseAllowFlag(text: string): ChangeKind[] {
+export function parseAllowFlag(text: string): AllowKind[] {
   const trimmed = text.trim();
   if (trimmed === '' || trimmed === 'none') return [];
-  const kinds: ChangeKind[] = [];
+  const kinds: AllowKind[] = [];
   for (const raw of trimmed.split(',')) {
     const kind = raw.trim();
-    if (!(CHANGE_KINDS as readonly string[]).includes(kind)) {
-      throw new ValidationError(`--allow: unknown change kind "${kind}" (known: ${CHANGE_KINDS.join(', ')})`);
+    if (!isAllowKind(kind)) {
+      throw new ValidationError(`--allow: unknown kind "${kind}" (known: ${ALLOW_KINDS.join(', ')})`);
     }
-    if (!kinds.includes(kind as ChangeKind)) kinds.push(kind as ChangeKind);
+    if (!kinds.includes(kind)) kinds.push(kind);
   }
   return kinds;
 }
@@ -82,11 +83,48 @@ export function parseDriftFlags(flags: Pick<AgentFlags, 'drift' | 'driftNetworkd
   };
 }
 
-/** Flags and environment -> AgentOptions. Throws ValidationError for anything wrong. */
+/**
+ * The enrollment token: --token, else SLUICE_ENROLL_TOKEN, else (deprecated, with a warning) the
+ * agent's old SLUICE_TOKEN, which is also the CLI's admin token variable. A token with whitespace
+ * is refused, naming where it came from: tokens never contain any, and the usual cause is a comment
+ * on the same line in a systemd EnvironmentFile, which systemd keeps as part of the value.
+ */
+export function enrollmentToken(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  warn: (message: string) => void = () => {},
+): string | undefined {
+  let token: string | undefined;
+  let source: string;
+  if (flag !== undefined) {
+    token = flag;
+    source = '--token';
+  } else if (env['SLUICE_ENROLL_TOKEN'] !== undefined && env['SLUICE_ENROLL_TOKEN'] !== '') {
+    token = env['SLUICE_ENROLL_TOKEN'];
+    source = 'SLUICE_ENROLL_TOKEN';
+  } else if (env['SLUICE_TOKEN'] !== undefined && env['SLUICE_TOKEN'] !== '') {
+    token = env['SLUICE_TOKEN'];
+    source = 'SLUICE_TOKEN';
+    warn('SLUICE_TOKEN as the agent\'s enrollment token is deprecated: set SLUICE_ENROLL_TOKEN instead (SLUICE_TOKEN is the CLI\'s admin token)');
+  } else {
+    return undefined;
+  }
+  if (token === '') throw new ValidationError(`${source} is empty`);
+  if (/\s/.test(token)) {
+    throw new ValidationError(
+      `${source} contains whitespace (${JSON.stringify(token.replace(/^(.{6}).*?(\s.*)?$/s, '$1...$2'))}): tokens never do. ` +
+        'In a systemd EnvironmentFile (agent.env) everything after "=" is the value, so a comment on the same line becomes part of the token: put comments on their own line',
+    );
+  }
+  return token;
+}
+
+/** Flags and environment -> AgentOptions. Throws ValidationError for anything wrong; `warn` hears deprecations. */
 export function parseAgentFlags(
   flags: AgentFlags,
   env: Readonly<Record<string, string | undefined>>,
   defaultName: string = hostname(),
+  warn: (message: string) => void = () => {},
 ): AgentOptions {
   const server = flags.server ?? env['SLUICE_SERVER'];
   if (!server) throw new ValidationError('--server URL (or SLUICE_SERVER) is required, e.g. --server http://127.0.0.1:7400');
@@ -96,7 +134,7 @@ export function parseAgentFlags(
   } catch (err) {
     throw new ValidationError(`--server: ${(err as Error).message}`);
   }
-  const token = flags.token ?? env['SLUICE_TOKEN'];
+  const token = enrollmentToken(flags.token, env, warn);
   const name = flags.name ?? defaultName;
   if (!HOST_NAME.test(name)) throw new ValidationError(`--name "${name}" must be 1-253 characters of A-Z a-z 0-9 . _ -`);
   let heartbeatMs = 5000;
@@ -128,10 +166,10 @@ export function registerAgentCommand(program: Command): void {
     .command('agent')
     .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
-    .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_TOKEN)')
+    .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_ENROLL_TOKEN)')
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
-    .option('--allow <kinds>', 'change kinds this agent may run: comma list of command,apt,file (default: none)')
+    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')
     .option('--state-dir <dir>', 'where the credential, step journal and outbox live, mode 0700 (default: ./.sluice-agent)')
     .option('--heartbeat <duration>', 'heartbeat interval (default: 5s)')
     .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[] = []) => [...prev, d])
@@ -148,23 +186,37 @@ freshly enrolled agent reports facts and runs checks but changes nothing until i
 a compromised or mistaken control plane cannot run commands on hosts that never allowed them.
 An assignment of a kind that is not allowed is reported as a failed apply; nothing runs.
 
-Prefer SLUICE_TOKEN to --token: command lines are visible to other users in ps.
+What each kind covers:
+  command        command changes (apply and rollback argv, as root), and command checks
+  apt            apt changes (install/remove exact package versions)
+  file           file changes (under --file-dir only), with their optional reload argv
+  command-check  a plan's \`command\` checks only (argv as root), without command changes
+Built-in checks (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) always run:
+they are code that ships with the agent, not code from the plan. A command check on an agent
+that allows neither command nor command-check is not run; it fails with the reason. The agent
+reports its --allow in its facts (\`allow\`), so the server leaves it out of plans it cannot run.
+
+Prefer SLUICE_ENROLL_TOKEN to --token: command lines are visible to other users in ps.
+(SLUICE_TOKEN still works for the agent, with a deprecation warning: it is the CLI's admin token.)
 The token is only needed to enroll; afterwards the agent uses STATE_DIR/credential.json (0600).
+A token containing whitespace is refused (in agent.env, put comments on their own line).
 
 Examples:
-  SLUICE_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
+  SLUICE_ENROLL_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
       --labels env=staging,zone=a --allow command
   sluice agent --server https://sluice.internal --allow apt,file --file-dir /etc/myapp`,
     )
     .action(async (flags: AgentFlags) => {
-      const options = parseAgentFlags(flags, process.env);
+      const log = createAgentLog();
+      const options = parseAgentFlags(flags, process.env, hostname(), (message) => log.warn(message));
       // The token is in options now; nothing the agent starts should find it in the environment.
+      delete process.env.SLUICE_ENROLL_TOKEN;
       delete process.env.SLUICE_TOKEN;
       // Facts, the invariant snapshot, preflight and restore on this host (or its --root).
       const { freshFacts, ...hooks } = createHostHooks({ root: options.root ?? '/' });
       // The drift guard reads its facts through the same hooks: one reading serves it and the heartbeat.
       const drift = options.drift ? { ...options.drift, collectFacts: freshFacts } : undefined;
-      const agent = await startAgent({ ...options, ...hooks, ...(drift ? { drift } : {}) });
+      const agent = await startAgent({ ...options, ...hooks, log, ...(drift ? { drift } : {}) });
       let stopping = false;
       const onSignal = (signal: string) => {
         if (stopping) return;

@@ -45,7 +45,15 @@ export interface AptChange {
   readonly install: Readonly<Record<string, string>>;
   readonly remove: readonly string[];
   readonly timeout: Millis;
+  /**
+   * How old the host's apt package lists may be when the step starts: older (or missing) lists are
+   * refreshed (`apt-get update`) before preflight and apply. 0: always refresh. Default 6h.
+   */
+  readonly maxListAge?: Millis;
 }
+
+/** change.apt.maxListAge when the plan does not say. */
+export const DEFAULT_APT_MAX_LIST_AGE = 6 * 3600_000;
 
 export interface FileChange {
   readonly kind: 'file';

@@ -1,6 +1,7 @@
 // Test packages and a local apt repository, built with dpkg-deb and dpkg-scanpackages, plus
 // per-host roots with their own dpkg database that use the repository through a `file:` source.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runArgv } from '../../src/agent/exec.ts';
 import { aptEnvironment } from '../../src/agent/changes/apt.ts';
@@ -10,6 +11,11 @@ export const TEST_PACKAGE = 'sluice-testpkg';
 export const BROKEN_PACKAGE = 'sluice-brokenpkg';
 /** Its postinst deletes only the per-pod rules (FLUSH_POD_RULES_POSTINST). */
 export const KOPS_PACKAGE = 'sluice-kopspkg';
+/**
+ * Built for the machine's native architecture with `Multi-Arch: same`, like libssl3: dpkg-query
+ * lists it as `sluice-malib:amd64`, apt as `sluice-malib`. Versions 1 and 2.
+ */
+export const MULTIARCH_PACKAGE = 'sluice-malib';
 
 /**
  * What a systemd-networkd restart with ManageForeignRoutingPolicyRules=yes does: delete every
@@ -46,6 +52,8 @@ interface DebSpec {
   readonly version: string;
   readonly postinst: string;
   readonly description: string;
+  /** Default `all`; `native`: the machine's dpkg architecture, with Multi-Arch: same. */
+  readonly arch?: 'native';
 }
 
 const DEBS: readonly DebSpec[] = [
@@ -53,6 +61,8 @@ const DEBS: readonly DebSpec[] = [
   { name: TEST_PACKAGE, version: '2', postinst: FLUSH_FOREIGN_RULES_POSTINST, description: 'test package whose postinst deletes foreign ip rules' },
   { name: KOPS_PACKAGE, version: '1', postinst: FLUSH_POD_RULES_POSTINST, description: 'test package whose postinst deletes only per-pod ip rules' },
   { name: BROKEN_PACKAGE, version: '1', postinst: '#!/bin/sh\necho "configuration failed" >&2\nexit 1\n', description: 'test package whose postinst fails' },
+  { name: MULTIARCH_PACKAGE, version: '1', postinst: '#!/bin/sh\nexit 0\n', description: 'Multi-Arch: same test library', arch: 'native' },
+  { name: MULTIARCH_PACKAGE, version: '2', postinst: '#!/bin/sh\nexit 0\n', description: 'Multi-Arch: same test library', arch: 'native' },
 ];
 
 async function must(argv: string[], opts: { cwd?: string; env?: Record<string, string>; run?: ArgvRunner } = {}): Promise<string> {
@@ -70,27 +80,52 @@ export async function ensureDebTools(): Promise<void> {
   await must(['apt-get', 'install', '-y', '-q', 'dpkg-dev', 'iproute2']);
 }
 
+export interface TestRepoOptions {
+  /**
+   * Also write a Release file naming this suite (origin `Sluice`), e.g. `sluice-security`: apt then
+   * labels the repository's candidates `Sluice:sluice-security/sluice-security`, which counts as a
+   * security source. Without it the repository is a bare flat one.
+   */
+  readonly suite?: string;
+  /** The directory under `dir` (default `repo`). */
+  readonly name?: string;
+}
+
 /** Builds every test .deb into `dir/repo` and indexes it; returns the repository directory. */
-export async function buildTestRepo(dir: string): Promise<string> {
+export async function buildTestRepo(dir: string, opts: TestRepoOptions = {}): Promise<string> {
   await ensureDebTools();
-  const repo = join(dir, 'repo');
+  const repo = join(dir, opts.name ?? 'repo');
   await mkdir(repo, { recursive: true });
+  const native = (await must(['dpkg', '--print-architecture'])).trim();
   for (const d of DEBS) {
+    const arch = d.arch === 'native' ? native : 'all';
     const tree = join(dir, 'build', `${d.name}_${d.version}`);
     await mkdir(join(tree, 'DEBIAN'), { recursive: true });
     await mkdir(join(tree, 'usr/share', d.name), { recursive: true });
     await writeFile(join(tree, 'usr/share', d.name, 'version'), `${d.version}\n`);
     await writeFile(
       join(tree, 'DEBIAN/control'),
-      `Package: ${d.name}\nVersion: ${d.version}\nArchitecture: all\nMaintainer: Sluice tests <tests@sluice.invalid>\nDescription: ${d.description}\n`,
+      `Package: ${d.name}\nVersion: ${d.version}\nArchitecture: ${arch}\n${d.arch === 'native' ? 'Multi-Arch: same\n' : ''}` +
+        `Maintainer: Sluice tests <tests@sluice.invalid>\nDescription: ${d.description}\n`,
     );
     await writeFile(join(tree, 'DEBIAN/postinst'), d.postinst);
     await chmod(join(tree, 'DEBIAN/postinst'), 0o755);
-    await must(['dpkg-deb', '--root-owner-group', '-Zgzip', '-b', tree, join(repo, `${d.name}_${d.version}_all.deb`)]);
+    await must(['dpkg-deb', '--root-owner-group', '-Zgzip', '-b', tree, join(repo, `${d.name}_${d.version}_${arch}.deb`)]);
   }
   const packages = await must(['dpkg-scanpackages', '--multiversion', '.'], { cwd: repo });
   await writeFile(join(repo, 'Packages'), packages);
+  if (opts.suite !== undefined) await writeRelease(repo, opts.suite);
   return repo;
+}
+
+/** A flat repository's Release file: origin, suite and the hashes apt checks the index against. */
+async function writeRelease(repo: string, suite: string): Promise<void> {
+  const body = await readFile(join(repo, 'Packages'));
+  const line = (algo: string) => ` ${createHash(algo).update(body).digest('hex')} ${body.length} Packages`;
+  await writeFile(
+    join(repo, 'Release'),
+    [`Origin: Sluice`, `Label: Sluice`, `Suite: ${suite}`, `Codename: ${suite}`, `Date: ${new Date().toUTCString()}`, `MD5Sum:`, line('md5'), `SHA256:`, line('sha256'), ''].join('\n'),
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ import { loadRecord, recordPath, saveRecord } from './records.ts';
 import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { readPackageInventory } from '../facts/dpkg-packages.ts';
+import { canonicalPackageName, nativeArchitecture } from '../facts/package-names.ts';
 import { childEnv, describeResult, tail } from '../exec.ts';
 import type { RunArgvResult } from '../exec.ts';
 
@@ -40,6 +41,32 @@ export function aptChangeProblems(change: AptChange): string[] {
   }
   if (Object.keys(change.install).length === 0 && change.remove.length === 0) problems.push('nothing to install or remove');
   return problems;
+}
+
+/**
+ * The change with canonical package names (package-names.ts), so `libssl3:amd64` and `libssl3`
+ * are the same package on amd64, matching the inventory. A package named twice that way is an error.
+ */
+export function canonicalAptChange(change: AptChange, nativeArch: string | null): { change: AptChange; problems: string[] } {
+  const problems: string[] = [];
+  const install: Record<string, string> = {};
+  for (const [name, version] of Object.entries(change.install)) {
+    const c = canonicalPackageName(name, nativeArch);
+    if (c in install) problems.push(`${name} is named twice (as ${c} too)`);
+    install[c] = version;
+  }
+  const remove: string[] = [];
+  for (const name of change.remove) {
+    const c = canonicalPackageName(name, nativeArch);
+    if (remove.includes(c)) problems.push(`${name} is removed twice (as ${c} too)`);
+    else remove.push(c);
+  }
+  return { change: { ...change, install, remove }, problems };
+}
+
+function canonicalRecord(record: AptRecord, nativeArch: string | null): AptRecord {
+  const names = (m: Readonly<Record<string, string | null>>) => Object.fromEntries(Object.entries(m).map(([n, v]) => [canonicalPackageName(n, nativeArch), v]));
+  return { ...record, before: names(record.before), pulledIn: names(record.pulledIn) as Record<string, string> };
 }
 
 // ---- apt on a root --------------------------------------------------------------------------
@@ -190,8 +217,12 @@ export function createAptRunner(run: ArgvRunner = defaultRunner): ChangeRunner<A
   return {
     kind: 'apt',
 
-    async apply(change, ctx) {
-      const problems = aptChangeProblems(change);
+    async apply(asked, ctx) {
+      const first = aptChangeProblems(asked);
+      if (first.length) return failure(`apt change refused: ${first.join('; ')}`);
+      const canonical = canonicalAptChange(asked, await nativeArchitecture(run));
+      const change = canonical.change;
+      const problems = [...canonical.problems, ...aptChangeProblems(change)];
       if (problems.length) return failure(`apt change refused: ${problems.join('; ')}`);
       const c = await setup(ctx);
       const path = recordPath(ctx.stateDir, ctx.stepKey, 'apt');
@@ -258,8 +289,10 @@ export function createAptRunner(run: ArgvRunner = defaultRunner): ChangeRunner<A
 
     async rollback(change, ctx, recordArg) {
       const path = recordPath(ctx.stateDir, ctx.stepKey, 'apt');
-      const record = isAptRecord(recordArg) ? recordArg : await loadRecord(path);
-      if (!isAptRecord(record)) return { ok: true, message: 'nothing to roll back: the change was never applied on this host' };
+      const stored = isAptRecord(recordArg) ? recordArg : await loadRecord(path);
+      if (!isAptRecord(stored)) return { ok: true, message: 'nothing to roll back: the change was never applied on this host' };
+      // Records written before names were canonical may say `libssl3:amd64`.
+      const record = canonicalRecord(stored, await nativeArchitecture(run));
       for (const [n, v] of Object.entries(record.before)) {
         if (!isPackageName(n) || (v !== null && !isPackageVersion(v))) return { ok: false, message: `rollback record is corrupt (${n}=${String(v)})` };
       }

@@ -14,6 +14,12 @@ export interface CheckContext {
    */
   readonly baseline: InvariantSnapshot | null;
   readonly signal?: AbortSignal;
+  /**
+   * Whether this agent's --allow lets a plan's `command` checks run (`command-check` or `command`).
+   * Anything but true: a command check is not run and fails with the reason. Built-in checks
+   * (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) always run.
+   */
+  readonly allowCommandChecks?: boolean;
 }
 
 export interface InvariantSnapshot {

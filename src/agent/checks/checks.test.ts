@@ -7,7 +7,7 @@ import { createMemoryLog } from '../log.ts';
 import { bodyMatches } from './http.ts';
 import { runChecks } from './index.ts';
 
-const ctx = { root: '/', log: createMemoryLog(), baseline: null };
+const ctx = { root: '/', log: createMemoryLog(), baseline: null, allowCommandChecks: true };
 const http = createHttpServer((req, res) => {
   res.writeHead(req.url === '/health' ? 200 : 503);
   res.end(req.url === '/health' ? 'status: green' : 'down');
@@ -79,6 +79,17 @@ describe('checks', () => {
     );
     expect(outcome.ok).toBe(false);
     expect(outcome.message).toBe('unit: check kind systemdUnitActive is not supported by this agent');
+  });
+
+  it('command: not run, and failed with the reason, unless the agent allows command checks', async () => {
+    const spec: CheckSpec = { kind: 'command', name: 'c', command: ['true'], timeout: 5000 };
+    for (const allowCommandChecks of [false, undefined]) {
+      const outcome = await runChecks([spec, { kind: 'tcp', name: 't', host: '127.0.0.1', port: tcpPort, timeout: 2000 }], { ...ctx, allowCommandChecks });
+      expect(outcome.results).toEqual([
+        { name: 'c', ok: false, message: 'not run: this agent does not allow command checks (--allow lacks command-check)' },
+        expect.objectContaining({ name: 't', ok: true }),
+      ]);
+    }
   });
 
   it('bodyMatches: /re/ is a regular expression, anything else a substring', () => {

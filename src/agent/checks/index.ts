@@ -25,6 +25,9 @@ export interface ChecksOutcome {
   readonly results: readonly CheckResult[];
 }
 
+/** The failure of a `command` check on an agent whose --allow lets no plan code run as a check. */
+export const COMMAND_CHECK_REFUSED = 'not run: this agent does not allow command checks (--allow lacks command-check)';
+
 /** Checks about host invariants: a failure makes a rollback restore rules and routes. */
 export const INVARIANT_CHECK_KINDS: readonly CheckKind[] = ['ipRulesPreserved', 'routesPreserved'];
 
@@ -42,7 +45,7 @@ export function createCheckRunners(run: ArgvRunner = defaultRunner): Map<CheckKi
 
 const defaultRunners = createCheckRunners();
 
-/** Runs every check (in parallel); ok only if all pass. Never throws. */
+/** Runs every check (in parallel); ok only if all pass. Never throws. `command` checks run only with ctx.allowCommandChecks. */
 export async function runChecks(
   specs: readonly CheckSpec[],
   ctx: CheckContext,
@@ -53,6 +56,8 @@ export async function runChecks(
       const name = spec.name || spec.kind;
       const runner = runners.get(spec.kind);
       if (!runner) return { name, ok: false, message: `check kind ${spec.kind} is not supported by this agent` };
+      // A command check runs the plan's argv as root: only where the host's owner allowed it.
+      if (spec.kind === 'command' && ctx.allowCommandChecks !== true) return { name, ok: false, message: COMMAND_CHECK_REFUSED };
       try {
         const outcome = await runner.run(spec as never, ctx);
         return { name, ok: outcome.ok, message: outcome.message };

@@ -4,7 +4,8 @@
 import type { Change } from '../../core/types.ts';
 import type { Facts } from '../facts/facts.ts';
 import { describeRoute, describeRule, vanishedRoutes, vanishedRules } from '../checks/invariants.ts';
-import { parseDpkgLog } from './dpkg-log.ts';
+import { dpkgLocalTime, parseDpkgLog } from './dpkg-log.ts';
+import type { DpkgLogAction } from './dpkg-log.ts';
 
 export type DriftKind = 'package-changed' | 'unattended-upgrades-enabled' | 'rules-vanished' | 'routes-vanished';
 
@@ -19,13 +20,42 @@ export interface DriftEvent {
   readonly evidence?: readonly string[];
 }
 
-/** A step the agent is running (applying, verifying or rolling back): its packages are expected to change. */
+/** A step the agent is running (applying, verifying or rolling back): it may touch rules and routes. */
 export interface RunningStep {
   readonly rolloutId: string;
   readonly change: Change;
 }
 
-/** Package names (without :arch) that running apt steps install or remove: their changes are expected. */
+/** One package version change a Sluice step made (null: not installed). */
+export interface PackageTransition {
+  readonly from: string | null;
+  readonly to: string | null;
+}
+
+/**
+ * What one Sluice apt apply or rollback did to the packages, from the step journal: the exact
+ * window its apt and dpkg ran in, and the exact versions it moved each package between (read from
+ * dpkg's database just before and just after). Only changes inside this window, of these
+ * packages, between these versions, are Sluice's; anything else is drift, however soon after.
+ */
+export interface SluicePackageWindow {
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly packages: Readonly<Record<string, PackageTransition>>;
+}
+
+export interface SluiceAttribution {
+  /** Recent Sluice apt steps (apply and rollback), finished. */
+  readonly windows: readonly SluicePackageWindow[];
+  /** When the previous inventory was read: a window finished since then may explain an inventory change. */
+  readonly since: number | null;
+  /** For canonical names in dpkg.log (`libssl3:amd64` -> `libssl3`); null: arch suffixes are dropped. */
+  readonly nativeArch: string | null;
+  /** ms -> dpkg.log's local time text; default the agent's local time. */
+  readonly localTime?: (ms: number) => string;
+}
+
+/** Package names (without :arch) that running apt steps install or remove. */
 export function aptStepPackages(steps: readonly RunningStep[]): Set<string> {
   const names = new Set<string>();
   for (const s of steps) {
@@ -36,19 +66,44 @@ export function aptStepPackages(steps: readonly RunningStep[]): Set<string> {
   return names;
 }
 
+/** Whether a dpkg.log action is part of a Sluice step: inside its window, its package, its versions. */
+export function madeBySluice(a: DpkgLogAction, windows: readonly SluicePackageWindow[], localTime: (ms: number) => string = dpkgLocalTime): boolean {
+  return windows.some((w) => {
+    const t = w.packages[a.package];
+    if (t === undefined) return false;
+    if (a.at < localTime(w.startedAt) || a.at > localTime(w.finishedAt)) return false;
+    // An upgrade is one line (from -> to); a purge is `remove` then `purge`, both from the old version.
+    return a.from === t.from || a.to === t.to;
+  });
+}
+
+/** Packages Sluice steps finished since `since` moved, with the version each ended at (the last one wins). */
+export function sluiceMovedSince(attribution: SluiceAttribution | undefined): Map<string, string | null> {
+  const moved = new Map<string, string | null>();
+  if (!attribution || attribution.since === null) return moved;
+  const since = attribution.since;
+  const recent = attribution.windows.filter((w) => w.finishedAt >= since).sort((a, b) => a.finishedAt - b.finishedAt);
+  for (const w of recent) for (const [name, t] of Object.entries(w.packages)) moved.set(name, t.to);
+  return moved;
+}
+
 export function detectDrift(
   previous: Pick<Facts, 'packages' | 'routing'> | null,
   current: Pick<Facts, 'packages' | 'routing' | 'unattendedUpgrades'>,
   dpkgLogLines: readonly string[],
   runningSteps: readonly RunningStep[],
+  attribution?: SluiceAttribution,
 ): DriftEvent[] {
   const events: DriftEvent[] = [];
-  const ours = aptStepPackages(runningSteps);
-  // Any apt step, or a command step, may legitimately touch packages we cannot name: only apt
-  // steps are attributed by name; a running command step does not excuse package drift.
-  const log = parseDpkgLog(dpkgLogLines);
-  const lastLog = new Map<string, (typeof log)[number]>();
-  for (const a of log) lastLog.set(a.package, a);
+  const windows = attribution?.windows ?? [];
+  const localTime = attribution?.localTime ?? dpkgLocalTime;
+  // Sluice's own changes are recognised by what its steps did (journal windows and exact versions),
+  // never by which steps are running: a manual upgrade seconds after a Sluice rollback is drift.
+  const log = parseDpkgLog(dpkgLogLines, attribution?.nativeArch ?? null);
+  const foreign = log.filter((a) => !madeBySluice(a, windows, localTime));
+  const lastForeign = new Map<string, DpkgLogAction>();
+  for (const a of foreign) lastForeign.set(a.package, a);
+  const moved = sluiceMovedSince(attribution);
 
   const reported = new Set<string>();
   if (previous !== null) {
@@ -56,10 +111,12 @@ export function detectDrift(
     for (const name of [...names].sort()) {
       const from = previous.packages[name] ?? null;
       const to = current.packages[name] ?? null;
-      const bare = name.split(':')[0] ?? name;
-      if (from === to || ours.has(bare)) continue;
-      const logged = lastLog.get(bare);
-      reported.add(bare);
+      if (from === to) continue;
+      const logged = lastForeign.get(name);
+      // Explained: a Sluice step since the last inventory left it at exactly this version, and
+      // dpkg.log shows nobody else touching it.
+      if (!logged && moved.has(name) && moved.get(name) === to) continue;
+      reported.add(name);
       events.push({
         kind: 'package-changed',
         package: name,
@@ -71,8 +128,8 @@ export function detectDrift(
     }
   }
   // dpkg's log also catches a change and its undo between two inventories.
-  for (const a of log) {
-    if (reported.has(a.package) || ours.has(a.package)) continue;
+  for (const a of [...lastForeign.values()]) {
+    if (reported.has(a.package)) continue;
     reported.add(a.package);
     events.push({
       kind: 'package-changed',

@@ -3,9 +3,13 @@ import { join } from 'node:path';
 import type { ArgvRunner } from './argv-runner.ts';
 import { describeResult, tail } from '../exec.ts';
 import { UnavailableError } from '../../core/errors.ts';
+import { canonicalPackageName, nativeArchitecture } from './package-names.ts';
 
 export interface PackageInventory {
-  /** Every package dpkg knows with files on disk (installed or half-done): name -> version. */
+  /**
+   * Every package dpkg knows with files on disk (installed or half-done): name -> version. Names
+   * are canonical (package-names.ts): bare for native and `all` packages, `name:arch` for foreign ones.
+   */
   readonly packages: Readonly<Record<string, string>>;
   readonly held: readonly string[];
   /** Packages not fully installed (half-configured, unpacked, ...): name -> dpkg status word. */
@@ -20,13 +24,15 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
   W: 'triggers-awaiting', t: 'triggers-pending', i: 'installed',
 };
 
-export function parseDpkgQuery(text: string): PackageInventory {
+/** dpkg-query output -> inventory; names made canonical for `nativeArch` (null: left as dpkg printed them). */
+export function parseDpkgQuery(text: string, nativeArch: string | null = null): PackageInventory {
   const packages: Record<string, string> = {};
   const unfinished: Record<string, string> = {};
   const held: string[] = [];
   for (const line of text.split('\n')) {
-    const [name, version, abbrev] = line.split('\t');
-    if (!name || version === undefined || abbrev === undefined || abbrev.length < 2) continue;
+    const [printed, version, abbrev] = line.split('\t');
+    if (!printed || version === undefined || abbrev === undefined || abbrev.length < 2) continue;
+    const name = canonicalPackageName(printed, nativeArch);
     const want = abbrev[0];
     const state = abbrev[1] ?? 'n';
     if (want === 'h') held.push(name);
@@ -50,5 +56,5 @@ export async function readPackageInventory(root: string, run: ArgvRunner, signal
   if (res.exitCode !== 0 && !(res.exitCode === 1 && res.stdout.trim() === '')) {
     throw new UnavailableError(`dpkg-query ${describeResult(res, 30_000)}: ${tail(res.stderr, 200)}`);
   }
-  return parseDpkgQuery(res.stdout);
+  return parseDpkgQuery(res.stdout, await nativeArchitecture(run));
 }

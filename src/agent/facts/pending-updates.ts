@@ -5,6 +5,7 @@ import { aptEnvironment } from '../changes/apt.ts';
 import { describeResult, tail } from '../exec.ts';
 import { defaultRunner } from './argv-runner.ts';
 import type { ArgvRunner } from './argv-runner.ts';
+import { canonicalPackageName, nativeArchitecture } from './package-names.ts';
 
 export interface PendingUpdate {
   readonly package: string;
@@ -26,14 +27,17 @@ export interface PendingUpdatesFact {
 // Inst systemd [249.11-0ubuntu3.6] (249.11-0ubuntu3.7 Ubuntu:22.04/jammy-updates, Ubuntu:22.04/jammy-security [amd64]) []
 const INST = /^Inst (\S+) \[([^\]]+)\] \((\S+) (.*?)(?: \[[^\]]*\])?\)/;
 
-/** Upgrades in `apt-get -s dist-upgrade` output. New installs pulled in as dependencies are not upgrades and are left out. */
-export function parseAptSimulation(text: string): PendingUpdate[] {
+/**
+ * Upgrades in `apt-get -s dist-upgrade` output. New installs pulled in as dependencies are not
+ * upgrades and are left out. Names are canonical for `nativeArch`, as in the packages fact.
+ */
+export function parseAptSimulation(text: string, nativeArch: string | null = null): PendingUpdate[] {
   const byName = new Map<string, PendingUpdate>();
   for (const line of text.split('\n')) {
     const m = INST.exec(line);
     if (!m) continue;
     const origins = (m[4] ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
-    const name = m[1] ?? '';
+    const name = canonicalPackageName(m[1] ?? '', nativeArch);
     byName.set(name, {
       package: name,
       installed: m[2] ?? '',
@@ -63,5 +67,5 @@ export async function readPendingUpdates(root: string, run: ArgvRunner = default
   if (res.exitCode !== 0) {
     return { checkedAt: now(), updates: [], error: `apt-get -s dist-upgrade ${describeResult(res, SIMULATE_TIMEOUT_MS)}: ${tail(res.stderr, 300)}` };
   }
-  return { checkedAt: now(), updates: parseAptSimulation(res.stdout) };
+  return { checkedAt: now(), updates: parseAptSimulation(res.stdout, await nativeArchitecture(run)) };
 }

@@ -11,7 +11,7 @@ import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { DEFAULT_RULE_PRIORITIES, describeRule } from '../checks/invariants.ts';
 import { aptChangeProblems, aptEnvironment } from '../changes/apt.ts';
 
-export type FindingCode = 'networkd-foreign-rules' | 'networkd-foreign-routes' | 'maintainer-script-network' | 'preflight-incomplete';
+export type FindingCode = 'networkd-foreign-rules' | 'networkd-foreign-routes' | 'maintainer-script-network' | 'preflight-incomplete' | 'apt-lists-stale';
 
 export interface Finding {
   readonly code: FindingCode;

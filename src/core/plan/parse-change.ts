@@ -13,8 +13,9 @@ const DEFAULT_TIMEOUT: Readonly<Record<ChangeKind, number>> = {
   file: 60_000,
 };
 
-// Debian policy names; a leading letter or digit also keeps a name from reading as an apt option.
-const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*$/;
+// Debian policy names, optionally `:arch` (libssl3:amd64 is libssl3 on amd64); a leading letter or
+// digit also keeps a name from reading as an apt option.
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(?::[a-z0-9][a-z0-9-]*)?$/;
 const PACKAGE_VERSION = /^[A-Za-z0-9.+~:][A-Za-z0-9.+~:-]*$/;
 const USER_NAME = /^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$/;
 
@@ -120,8 +121,10 @@ function readAptChange(reader: PlanReader, entry: Entry): AptChange | undefined 
     ok = false;
   }
   const timeout = readTimeout(reader, fields.get('timeout'), 'apt');
-  if (!ok || timeout === undefined) return undefined;
-  return { kind: 'apt', install, remove, timeout };
+  const maxListAgeEntry = fields.get('maxListAge');
+  const maxListAge = maxListAgeEntry === undefined ? undefined : reader.duration(maxListAgeEntry, false);
+  if (!ok || timeout === undefined || (maxListAgeEntry !== undefined && maxListAge === undefined)) return undefined;
+  return { kind: 'apt', install, remove, timeout, ...(maxListAge !== undefined ? { maxListAge } : {}) };
 }
 
 function readFileChange(reader: PlanReader, entry: Entry): FileChange | undefined {

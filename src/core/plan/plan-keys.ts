@@ -21,7 +21,7 @@ export const HOSTS_KEYS = ['match'] as const;
 
 export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> = {
   command: ['apply', 'rollback', 'timeout'],
-  apt: ['install', 'remove', 'timeout'],
+  apt: ['install', 'remove', 'timeout', 'maxListAge'],
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
