@@ -70,7 +70,7 @@ async function api(path: string, token: string, body?: unknown): Promise<unknown
 }
 
 async function enroll(name: string, labels: Record<string, string>): Promise<void> {
-  const answer = (await api('/v1/agent/enroll', ENROLL, { name, labels, facts: {} })) as { credential: string };
+  const answer = (await api('/v1/agent/enroll', ENROLL, { name, labels, facts: { allow: ['command', 'apt', 'file', 'command-check'] } })) as { credential: string };
   credentials.set(name, answer.credential);
 }
 

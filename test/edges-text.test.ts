@@ -89,7 +89,7 @@ describe.each(targets)('on $name', (t) => {
   });
 
   it('stores facts with NUL and lone surrogates (keys and values) made safe', async () => {
-    const facts = { os: 'linux\u0000', 'weird\u0000key': 'x\ud800', nested: { list: ['a\u0000', '\udc00', 1] }, big: 'y'.repeat(200_000) };
+    const facts = { allow: ['command', 'apt', 'file', 'command-check'], os: 'linux\u0000', 'weird\u0000key': 'x\ud800', nested: { list: ['a\u0000', '\udc00', 1] }, big: 'y'.repeat(200_000) };
     const res = await call(t, 'POST', '/v1/agent/enroll', ENROLL_TOKEN, undefined, rawJson({ name: host, labels: { role: 'edge' }, facts }));
     expect(res.status, res.text).toBe(200);
     credential = res.json.credential;

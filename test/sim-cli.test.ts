@@ -12,8 +12,11 @@ import { planPath } from './sim-helpers.ts';
 import { startServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
 
+const FLAG_ON = join(import.meta.dirname, '..', 'examples', 'flag-on.yaml');
+
 async function sluice(...argv: string[]) {
-  const io = createTestIo();
+  // plan analyze --server sends the plan's text to the server's preview, through the CLI's io.
+  const io = createTestIo({ files: { [FLAG_ON]: readFileSync(FLAG_ON, 'utf8') } });
   const code = await runCli(argv, io, (program) => {
     registerSimCommand(program, io);
     registerPlanAnalyze(program.command('plan'), io);
@@ -104,12 +107,12 @@ describe('sluice plan analyze', () => {
         const res = await fetch(`${server.url}/v1/agent/enroll`, {
           method: 'POST',
           headers: { authorization: `Bearer ${server.enrollToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name, labels: { env, zone, region: 'r1' } }),
+          body: JSON.stringify({ name, labels: { env, zone, region: 'r1' }, facts: { allow: ['command', 'apt', 'file', 'command-check'] } }),
         });
         expect(res.status).toBe(200);
       }
-      const r = await sluice('plan', 'analyze', 'examples/flag-on.yaml', '--server', server.url, '--token', server.adminToken, '--json');
-      expect(r.code).toBe(0);
+      const r = await sluice('plan', 'analyze', FLAG_ON, '--server', server.url, '--token', server.adminToken, '--json');
+      expect(r.code, r.stderr).toBe(0);
       const a = JSON.parse(r.stdout);
       expect(a.fleetSource).toBe(`the inventory of ${server.url}`);
       expect(a.waves.map((w: { name: string; hosts: number }) => [w.name, w.hosts])).toEqual([['canary', 1], ['prod/z1', 1], ['prod/z2', 2]]);

@@ -44,7 +44,7 @@ function nextId(prefix: string): string {
 }
 
 function rolloutRecord(id: string, state: RolloutStatus, createdAt: number, extra: Partial<RolloutRecord> = {}): RolloutRecord {
-  return { id, name: 'flag-on', state, nextSpec: 0, failedTotal: 0, reason: null, createdAt, updatedAt: createdAt, ...extra };
+  return { id, name: 'flag-on', state, nextSpec: 0, failedTotal: 0, reason: null, heldReason: null, revertedHosts: 0, skippedHosts: 0, createdAt, updatedAt: createdAt, ...extra };
 }
 
 function wave(rolloutId: string, index: number, extra: Partial<WaveRecord> = {}): WaveRecord {
@@ -64,7 +64,7 @@ function wave(rolloutId: string, index: number, extra: Partial<WaveRecord> = {})
 }
 
 function step(rolloutId: string, host: string, state: StepStatus, extra: Partial<StepRecord> = {}): StepRecord {
-  return { rolloutId, host, waveIndex: 0, state, attempt: 1, message: null, checkedAt: null, updatedAt: 1000, ...extra };
+  return { rolloutId, host, waveIndex: 0, state, attempt: 1, message: null, checkedAt: null, confirmedAt: null, rollbackAttempt: null, updatedAt: 1000, ...extra };
 }
 
 async function createRollout(store: Store, id: string, state: RolloutStatus = 'pending', createdAt = 1000): Promise<void> {
