@@ -1,9 +1,10 @@
 // Routes operators call with the admin token: start and steer rollouts, read their waves,
 // steps and event log, list hosts.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { StoredRollout, HostRow, EventRow } from '../../store/store.ts';
+import type { Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
@@ -64,31 +65,32 @@ function eventView(e: EventRow): Record<string, unknown> {
   return { seq: e.seq, at: e.at, kind: e.kind, message: e.message, host: e.host, wave: e.wave };
 }
 
+/** The plan a start or preview request carries, checked: a ValidationError with every problem otherwise. */
+async function readValidPlan(c: Context<AppEnv>): Promise<{ plan: Plan; source: string }> {
+  const body = await readBody(c, createRolloutBody);
+  const file = body.file ?? 'plan.yaml';
+  const { plan, problems } = checkPlan(body.plan, file);
+  if (!plan || problems.length > 0) {
+    throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+  }
+  return { plan, source: body.plan };
+}
+
 export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.use('*', requireAdmin(deps));
 
   r.post('/rollouts', async (c) => {
-    const body = await readBody(c, createRolloutBody);
-    const file = body.file ?? 'plan.yaml';
-    const { plan, problems } = checkPlan(body.plan, file);
-    if (!plan || problems.length > 0) {
-      throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
-    }
+    const { plan, source } = await readValidPlan(c);
     // Said before anything runs: how many targeted hosts cannot take part now, and why.
     const preview = await deps.driver.preview(plan);
-    const record = await deps.driver.createRollout(plan, body.plan, c.get('actor'));
+    const record = await deps.driver.createRollout(plan, source, c.get('actor'));
     deps.log.info({ rolloutId: record.id, name: record.name, ineligible: preview.ineligible.count }, 'rollout started');
     return c.json({ id: record.id, name: record.name, state: record.state, targeted: preview.targeted, ineligible: preview.ineligible }, 201);
   });
 
   r.post('/rollouts/preview', async (c) => {
-    const body = await readBody(c, createRolloutBody);
-    const file = body.file ?? 'plan.yaml';
-    const { plan, problems } = checkPlan(body.plan, file);
-    if (!plan || problems.length > 0) {
-      throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
-    }
+    const { plan } = await readValidPlan(c);
     return c.json(await deps.driver.preview(plan));
   });
 
