@@ -80,6 +80,30 @@ export function newReport(a: Pick<Assignment, 'rolloutId' | 'attempt'>, kind: Re
   return { id: randomUUID(), rolloutId: a.rolloutId, attempt: a.attempt, kind, ok, message: text, at };
 }
 
+/** A finished action as the journal keeps it: once `done`, a restart re-sends its reports instead of running it again. */
+function doneEntry(
+  attempt: number,
+  startedAt: number,
+  finishedAt: number,
+  outcome: { readonly ok: boolean; readonly message: string; readonly record?: unknown },
+  ran: boolean,
+  window: SluicePackageWindow | undefined,
+  reports: readonly AgentReport[],
+): ActionEntry {
+  return {
+    attempt,
+    state: 'done',
+    startedAt,
+    finishedAt,
+    ok: outcome.ok,
+    message: outcome.message,
+    ran,
+    ...(outcome.record !== undefined ? { record: outcome.record } : {}),
+    ...(window ? { packageChanges: window } : {}),
+    reports,
+  };
+}
+
 function emptyJournal(rolloutId: string): StepJournal {
   return { rolloutId, apply: null, rollback: null, baseline: null, unknown: null };
 }
@@ -255,16 +279,7 @@ export class StepActions {
     }
     const refuse = async (message: string, ran: boolean) => {
       const report = newReport(a, 'apply', false, message, this.d.now());
-      const entry: ActionEntry = {
-        attempt: a.attempt,
-        state: 'done',
-        startedAt: prev?.startedAt ?? this.d.now(),
-        finishedAt: this.d.now(),
-        ok: false,
-        message,
-        ran,
-        reports: [report],
-      };
+      const entry = doneEntry(a.attempt, prev?.startedAt ?? this.d.now(), this.d.now(), { ok: false, message }, ran, undefined, [report]);
       await state.writeJournal({ ...journal, apply: entry });
       log.warn('apply refused', { rolloutId: a.rolloutId, attempt: a.attempt, reason: message });
       await this.queueAll([report]);
@@ -308,18 +323,7 @@ export class StepActions {
     const report = newReport(a, 'apply', outcome.ok, outcome.message, this.d.now());
     journal = {
       ...journal,
-      apply: {
-        attempt: a.attempt,
-        state: 'done',
-        startedAt,
-        finishedAt: this.d.now(),
-        ok: outcome.ok,
-        message: outcome.message,
-        ran: true,
-        ...(outcome.record !== undefined ? { record: outcome.record } : {}),
-        ...(window ? { packageChanges: window } : {}),
-        reports: [report],
-      },
+      apply: doneEntry(a.attempt, startedAt, this.d.now(), outcome, true, window, [report]),
     };
     // Journal first: once it says done, a restart re-sends this report instead of applying again.
     await state.writeJournal(journal);
@@ -516,17 +520,7 @@ export class StepActions {
     await state.writeJournal({
       ...journal,
       apply: { ...apply, reports: [...apply.reports, checkReport] },
-      rollback: {
-        attempt: apply.attempt,
-        state: 'done',
-        startedAt,
-        finishedAt: this.d.now(),
-        ok,
-        message,
-        ran: true,
-        ...(tracked.window ? { packageChanges: tracked.window } : {}),
-        reports: [rollbackReport],
-      },
+      rollback: doneEntry(apply.attempt, startedAt, this.d.now(), { ok, message }, true, tracked.window, [rollbackReport]),
     });
     // Check results not delivered yet describe the host before the rollback: the server hears this one instead.
     for (const r of apply.reports) if (r.kind === 'check') await state.deleteReport(r.id);
@@ -569,17 +563,7 @@ export class StepActions {
       const report = newReport(a, 'rollback', outcome.ok, outcome.message, this.d.now());
       journal = {
         ...journal,
-        rollback: {
-          attempt: a.attempt,
-          state: 'done',
-          startedAt,
-          finishedAt: this.d.now(),
-          ok: outcome.ok,
-          message: outcome.message,
-          ran,
-          ...(window ? { packageChanges: window } : {}),
-          reports: [report],
-        },
+        rollback: doneEntry(a.attempt, startedAt, this.d.now(), { ok: outcome.ok, message: outcome.message }, ran, window, [report]),
       };
       await state.writeJournal(journal);
       log.info(outcome.ok ? 'rollback succeeded' : 'rollback failed', { rolloutId: a.rolloutId, attempt: a.attempt, message: outcome.message });
