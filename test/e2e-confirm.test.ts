@@ -3,8 +3,10 @@
 // The server stopped past the confirm window mid-bake: the agent reverts by itself and the server,
 // once back, records it (host rolled_back with the agent's reason, the rollout not completed). The
 // server stopped past the window after completion: nothing reverts, the rollout stays completed.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { api, runCli, ADMIN_TOKEN } from './helpers/processes.ts';
+import { api, runCli, waitFor, ADMIN_TOKEN } from './helpers/processes.ts';
 import { Rig } from './helpers/engine-rig.ts';
 
 const rigs: Rig[] = [];
@@ -25,7 +27,6 @@ describe('commit-confirmed is part of the engine', () => {
     await r.stopServer();
     const agent = r.agents.get('c1')!;
     // No contact through the end of the window: the agent rolls its change back by itself.
-    const { waitFor } = await import('./helpers/processes.ts');
     await waitFor('the agent to roll back locally', () => /rolled back locally/.test(agent.output()), 40_000, 200);
     await r.startServer();
     const v = await r.waitView('the revert to be recorded', id, (x) => x.waves[0]?.hosts[0]?.state === 'rolled_back', 40_000);
@@ -49,8 +50,6 @@ describe('commit-confirmed is part of the engine', () => {
       waves: '  - { name: all, bake: 1s }',
       extra: 'budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 60s }\nonFailure: rollback\nconfirmWindow: 4s',
     });
-    const { writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
     const file = join(r.dir.path, 'plan.yaml');
     writeFileSync(file, plan);
     const started = await runCli(['rollout', 'start', file, '--wait', '--server', r.server.url, '--token', ADMIN_TOKEN], {}, 60_000);
