@@ -55,8 +55,10 @@ export interface WaveState {
   cursor: number;
   /** Steps counting against `parallel`: applying, or verifying before their first passed check. */
   busy: number;
-  /** Steps rolling_back: the wave is rolled back when this reaches 0. */
+  /** Steps rolling_back: at most `parallel` at once; the wave is rolled back when this reaches 0 and every host was visited. */
   rollingBack: number;
+  /** While rolling back: hosts[0..rollbackCursor) were visited (assigned a rollback, or had nothing to undo). */
+  rollbackCursor: number;
   /** Steps verifying and not confirmed yet (plans with a confirm window): the bake waits for 0. */
   unconfirmed: number;
 }
@@ -155,6 +157,7 @@ export function newWaveState(
     cursor: 0,
     busy: 0,
     rollingBack: 0,
+    rollbackCursor: 0,
     unconfirmed: 0,
   };
 }
@@ -244,15 +247,23 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
     wave.bakeStartedAt = w.bakeStartedAt;
     wave.finishedAt = w.finishedAt;
     let cursor = -1;
+    let lastRollingBack = -1;
     hosts.forEach((h, i) => {
       const step = state.steps.get(h);
       if (!step) return;
       if (step.state === 'pending' && cursor < 0) cursor = i;
       if (countsAgainstParallel(step)) wave.busy++;
-      if (step.state === 'rolling_back') wave.rollingBack++;
+      if (step.state === 'rolling_back') {
+        wave.rollingBack++;
+        lastRollingBack = i;
+      }
       if (awaitsConfirmation(plan, step)) wave.unconfirmed++;
     });
     wave.cursor = cursor < 0 ? hosts.length : cursor;
+    // Rollbacks are handed out in name order and the next one in the same transition as a result:
+    // the hosts visited so far end at the last one rolling back (none: every host was visited).
+    // Waves not visited yet in this round start from their first host.
+    wave.rollbackCursor = w.state !== 'rolling_back' ? 0 : lastRollingBack < 0 ? hosts.length : lastRollingBack + 1;
     state.waves.push(wave);
   }
 

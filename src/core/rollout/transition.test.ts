@@ -531,24 +531,218 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'rollback done: rolled_back, reason names what failed and hosts whose rollback failed',
+    name: 'rollback done: rolled_back, reason names what failed; a host rolled back after failing keeps why it failed',
     setup: (h) => {
       throughCanary(h);
       h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false, message: 'boom' });
       h.send({ type: 'rollbackResult', host: 'b', attempt: 2, ok: true });
-      h.send({ type: 'rollbackResult', host: 'c', attempt: 2, ok: false, message: 'exit 1' });
+      h.send({ type: 'rollbackResult', host: 'c', attempt: 2, ok: true });
     },
     event: { type: 'rollbackResult', host: 'a', attempt: 2, ok: true },
     want: {
       rollout: 'rolled_back',
       waves: { canary: 'rolled_back', rest: 'rolled_back' },
-      reason: /^failure budget exceeded: .*b: apply failed: boom; rollback failed on c$/,
+      reason: /^failure budget exceeded: .*b: apply failed: boom$/,
+      check: (h) => expect(h.state.steps.get('b')).toMatchObject({ state: 'rolled_back', message: 'apply failed: boom' }),
+    },
+  },
+  {
+    name: 'a failing rollback step halts the rollback: no more rollbacks handed out, the reason says what is left',
+    setup: (h) => {
+      throughCanary(h);
+      h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false, message: 'boom' });
+      h.send({ type: 'rollbackResult', host: 'b', attempt: 2, ok: true });
+    },
+    event: { type: 'rollbackResult', host: 'c', attempt: 2, ok: false, message: 'exit 1' },
+    want: {
+      rollout: 'halted',
+      waves: { canary: 'completed', rest: 'failed' },
+      steps: { a: 'healthy', b: 'rolled_back', c: 'failed', d: 'pending' },
+      assigns: [],
+      reason: /^rollback halted: rollback failed on c: exit 1; 2 hosts not rolled back yet \(fix the cause, then run `sluice rollout rollback r1` again\)$/,
+      logs: ['host.rollback_failed', 'rollout.halted'],
+      check: (h) => expect(h.state.steps.get('c')?.message).toBe('rollback failed: exit 1'),
+    },
+  },
+  {
+    name: 'a halted rollback cannot be retried: it goes on with rollback',
+    setup: (h) => {
+      throughCanary(h);
+      h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false });
+      h.send({ type: 'rollbackResult', host: 'c', attempt: 2, ok: false });
+    },
+    event: { type: 'retry' },
+    want: { error: /its rollback was halted: run `sluice rollout rollback`/ },
+  },
+  {
+    name: 'rollback again after a halted rollback: the failed host gets a new attempt, then the earlier waves',
+    setup: (h) => {
+      throughCanary(h);
+      h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false });
+      h.send({ type: 'rollbackResult', host: 'b', attempt: 2, ok: true });
+      h.send({ type: 'rollbackResult', host: 'c', attempt: 2, ok: false, message: 'exit 1' });
+    },
+    event: { type: 'rollback', actor: 'ops' },
+    want: {
+      rollout: 'rolling_back',
+      reason: /^rollback requested by ops \(going on after a halted rollback\)$/,
+      waves: { rest: 'rolling_back', canary: 'completed' },
+      assigns: ['rollback c#3'],
       check: (h) => {
-        expect(h.state.steps.get('c')?.message).toBe('rollback failed: exit 1');
-        // A host rolled back after failing keeps the reason it failed.
-        expect(h.state.steps.get('b')).toMatchObject({ state: 'rolled_back', message: 'apply failed: boom' });
+        h.rollbackResult('c', 3, true);
+        expect(h.stepState('a')).toBe('rolling_back');
+        h.rollbackResult('a', 2, true);
+        expect(h.state.status).toBe('rolled_back');
+        expect(h.state.reason).toBe('rollback requested by ops (going on after a halted rollback)');
       },
     },
+  },
+  {
+    name: 'rollback honours parallel: one host at a time in name order, the next once the previous is rolled back',
+    plan: { waves: [wave('w', { parallel: { count: 1 } })] },
+    setup: (h) => {
+      h.start();
+      for (const x of ['a', 'b', 'c', 'd']) h.pass(x);
+      h.tick(60_000);
+      h.send({ type: 'rollback' });
+    },
+    event: { type: 'rollbackResult', host: 'a', attempt: 2, ok: true },
+    want: {
+      rollout: 'rolling_back',
+      steps: { a: 'rolled_back', b: 'rolling_back', c: 'healthy', d: 'healthy' },
+      assigns: ['rollback b#2'],
+      check: (h) => {
+        h.rollbackResult('b', 2, true);
+        h.rollbackResult('c', 2, true);
+        expect(h.stepState('d')).toBe('rolling_back');
+        expect(h.rollbackResult('d', 2, true).filter((e) => e.type === 'assign')).toEqual([]);
+        expect(h.state.status).toBe('rolled_back');
+      },
+    },
+  },
+  {
+    name: 'a paced rollback goes on past a host whose rollback went silent',
+    plan: { waves: [wave('w', { parallel: { count: 1 }, bake: 10_000 })], budget: strict },
+    setup: (h) => {
+      h.start();
+      for (const x of ['a', 'b', 'c', 'd']) h.pass(x);
+      h.tick(10_000);
+      expect(h.state.status).toBe('completed');
+      h.send({ type: 'rollback' });
+    },
+    event: { type: 'tick' },
+    dt: 30_000,
+    want: { rollout: 'rolling_back', steps: { a: 'silent', b: 'rolling_back' }, assigns: ['rollback b#2'], logs: ['host.rollback_silent'] },
+  },
+  {
+    name: 'rollback of a rolled back rollout whose every rollback was confirmed: ConflictError',
+    setup: (h) => {
+      h.start();
+      h.send({ type: 'rollback' });
+      h.send({ type: 'rollbackResult', host: 'a', attempt: 2, ok: true });
+    },
+    event: { type: 'rollback' },
+    want: { error: /every changed host confirmed its rollback/ },
+  },
+  {
+    name: 'rollback again of a rolled back rollout: only the hosts whose rollback was not confirmed',
+    plan: { budget: strict, waves: [wave('canary', { size: { count: 1 }, bake: 10_000 }), wave('rest', { parallel: { count: 2 } })] },
+    setup: (h) => {
+      h.start();
+      h.pass('a');
+      h.tick(10_000);
+      h.send({ type: 'rollback' });
+      h.rollbackResult('b', 2, true);
+      h.tick(30_000); // c silent; a assigned; a silent too
+      h.tick(30_000);
+      expect(h.state.status).toBe('rolled_back');
+      expect(h.state.reason).toMatch(/rollback not confirmed \(silent\) on a, c$/);
+    },
+    event: { type: 'rollback', actor: 'ops' },
+    want: { rollout: 'rolling_back', assigns: ['rollback c#3'], steps: { a: 'silent', b: 'rolled_back', c: 'rolling_back' } },
+  },
+  {
+    name: 'a host whose rollback went silent is handed it again when heard from, even after the rollout ended',
+    plan: { budget: strict },
+    setup: (h) => {
+      h.start();
+      h.send({ type: 'rollback' });
+      h.tick(30_000);
+      expect(h.state.status).toBe('rolled_back');
+    },
+    event: { type: 'heartbeat', host: 'a' },
+    want: {
+      rollout: 'rolled_back',
+      steps: { a: 'rolling_back' },
+      assigns: ['rollback a#3'],
+      logs: ['host.rollback_reassigned'],
+      check: (h) => {
+        expect(h.state.reason).not.toMatch(/not confirmed/);
+        h.rollbackResult('a', 3, true);
+        expect(h.stepState('a')).toBe('rolled_back');
+        expect(h.state.reason).not.toMatch(/not confirmed/);
+        // Heard again after that: nothing more to do.
+        expect(h.send({ type: 'heartbeat', host: 'a' })).toEqual([]);
+      },
+    },
+  },
+  {
+    name: 'an aborted rollout hands out no rollback when a silent host returns',
+    plan: { budget: strict, waves: [wave('canary', { size: { count: 1 }, bake: 10_000 }), wave('rest', { parallel: { count: 2 } })] },
+    setup: (h) => {
+      h.start();
+      h.pass('a');
+      h.tick(10_000);
+      h.send({ type: 'rollback' });
+      h.tick(30_000);
+      h.send({ type: 'abort' });
+    },
+    event: { type: 'heartbeat', host: 'b' },
+    want: { noEffects: true },
+  },
+  // ---- retry ----
+  {
+    name: 'retry of a halted rollout: the failed wave goes on, its failed hosts get a new attempt, the budget starts over',
+    plan: { onFailure: 'halt' },
+    setup: (h) => {
+      throughCanary(h);
+      h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false, message: 'boom' });
+    },
+    event: { type: 'retry', actor: 'ops' },
+    want: {
+      rollout: 'running',
+      waves: { canary: 'completed', rest: 'applying' },
+      steps: { a: 'healthy', b: 'applying', c: 'applying', d: 'pending' },
+      assigns: ['apply b#2'],
+      logs: ['rollout.running', 'wave.started'],
+      check: (h) => {
+        expect(h.state.failedTotal).toBe(0);
+        expect(h.state.reason).toBeNull();
+        h.pass('b', 2);
+        h.pass('c');
+        h.pass('d');
+        h.tick(60_000);
+        expect(h.state.status).toBe('completed');
+      },
+    },
+  },
+  {
+    name: 'retry brings back the waves the halt skipped',
+    plan: { onFailure: 'halt', waves: [wave('zone', { each: 'zone' })] },
+    hosts: [host('a', { zone: 'x' }), host('b', { zone: 'y' })],
+    setup: (h) => {
+      h.start();
+      h.send({ type: 'applyResult', host: 'a', attempt: 1, ok: false });
+      expect(Object.values(h.waveStates())).toEqual(['failed', 'skipped']);
+    },
+    event: { type: 'retry' },
+    want: { rollout: 'running', assigns: ['apply a#2'], check: (h) => expect(Object.values(h.waveStates())).toEqual(['applying', 'pending']) },
+  },
+  {
+    name: 'retry of a rollout that is not halted: ConflictError',
+    setup: throughCanary,
+    event: { type: 'retry' },
+    want: { error: /only a halted rollout can be retried \(it is running\)/ },
   },
   {
     name: 'operator rollback while running: rolls back what was assigned, pending hosts untouched',
@@ -585,16 +779,6 @@ const cases: Case[] = [
     },
     event: { type: 'rollback' },
     want: { error: /already rolling back/ },
-  },
-  {
-    name: 'rollback of a rolled back rollout: ConflictError',
-    setup: (h) => {
-      h.start();
-      h.send({ type: 'rollback' });
-      h.send({ type: 'rollbackResult', host: 'a', attempt: 2, ok: true });
-    },
-    event: { type: 'rollback' },
-    want: { error: /rolled_back rollout cannot be rolled back/ },
   },
   {
     name: 'a silent host reporting its rollback after the rollout ended rolled_back is accepted',

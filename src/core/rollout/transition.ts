@@ -44,14 +44,23 @@
 //    heartbeats and results from the host). On tick, now - lastSeen >= silentAfter -> step
 //    `silent`: a failure (6) for applying/verifying; for rolling_back, a rollback not confirmed.
 //    Heartbeats never produce effects (lastSeen is not a persisted column).
-// 8. Rollback (automatic, or `rollback` from running/paused/halted/completed): rollout
-//    `rolling_back`, no more apply assignments, waves not started -> `skipped`. Wave by wave, most
-//    recent first: every step ever assigned apply (applying, verifying, healthy, failed, silent)
-//    gets attempt+1, `rolling_back`, an `assign` rollback; wave `rolling_back`. When none of its
-//    steps is rolling_back any more (rollbackResult ok -> `rolled_back`; not ok -> `failed`,
-//    "rollback failed: ..."; or silent), the wave is `rolled_back` and the next earlier one starts.
-//    A started wave with nothing assigned is `skipped`. None left: rollout `rolled_back` (final),
-//    the reason says what failed and names hosts whose rollback failed or was not confirmed.
+// 8. Rollback (automatic, or `rollback` from running/paused/halted/completed, or from rolled_back
+//    while some host's rollback failed or was never confirmed): rollout `rolling_back`, no more
+//    apply assignments, waves not started -> `skipped`. Wave by wave, most recent first, and within
+//    a wave at most `parallel` hosts at once, in name order (the agent runs the plan's checks on
+//    the rolled-back host before it reports): every step ever assigned apply (applying, verifying,
+//    healthy, failed, silent), and every step whose earlier rollback failed or went silent, gets
+//    attempt+1, `rolling_back`, an `assign` rollback; wave `rolling_back`. rollbackResult ok ->
+//    `rolled_back` and the next host of the wave is assigned; a rollback that goes silent is a
+//    rollback not confirmed and the next host is assigned. A rollback that fails (`failed`,
+//    "rollback failed: ...") halts the rollback: rollout `halted`, its wave `failed`, nothing more
+//    handed out (rollbacks in flight finish and are recorded), the reason says how many hosts are
+//    left; `rollback` again goes on from there. When every host of the wave was visited and none is
+//    rolling_back, the wave is `rolled_back` and the next earlier one starts. A started wave with
+//    nothing to roll back is `skipped`. None left: rollout `rolled_back` (final), the reason names
+//    hosts whose rollback failed or was not confirmed. A host whose rollback went silent is
+//    assigned it again (attempt+1) when it is heard from, also after the rollout ended (not when
+//    aborted); the reason is recomputed as such hosts report.
 // 9. Operator events: pause (running -> paused: no assignment, wave start or bake completion; the
 //    bake clock keeps running), resume (paused -> running, then catch up at once), approve (the
 //    current wave awaits approval, rollout running or paused -> applying; assigns only if running),
@@ -64,6 +73,11 @@
 // 10. Effects: every created/changed row once per transition, in its last version: `rollout`, then
 //    `wave`s by index, then `step`s in the order first touched; then `assign`s, then `log`s, each
 //    in the order they happened.
+// 11. Retry (halted by the failure budget only; a halted rollback goes on with `rollback`): the
+//    failed wave goes on where it was; its failed and silent hosts are `pending` again (assigned
+//    with attempt+1) and its failures no longer count; waves the halt skipped are `pending` again;
+//    completed waves are kept; in-flight hosts get a fresh silentAfter. The wave's start checks
+//    eligibility again.
 import type { HostInfo, Instant, RolloutStatus } from '../types.ts';
 import { ConflictError } from '../errors.ts';
 import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts';
@@ -136,8 +150,15 @@ class Changes {
 export function transition(state: RolloutState, event: RolloutEvent, now: Instant): TransitionResult<RolloutState> {
   refuseIfNotAllowed(state, event);
   const c = new Changes(state, now);
-  if (isFinalStatus(state.status) && event.type !== 'rollback') {
+  if (isFinalStatus(state.status) && event.type !== 'rollback' && event.type !== 'retry') {
+    // A finished rollout still records rollbacks: late results, and a host whose rollback went
+    // silent is handed it again when it is heard from (never while the rollout was aborted).
     if (event.type === 'rollbackResult') onResult(c, event);
+    if (event.type === 'heartbeat' && state.status !== 'aborted') reassignSilentRollback(c, event.host);
+    if (state.status === 'rolled_back' && c.steps.size > 0) {
+      state.reason = finalRollbackReason(state);
+      c.touchRollout();
+    }
     return { state, effects: c.effects() };
   }
   switch (event.type) {
@@ -149,6 +170,7 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
       break;
     case 'heartbeat': {
       refresh(state, state.inFlight.get(event.host), now);
+      reassignSilentRollback(c, event.host);
       const known = state.known.get(event.host);
       if (known) state.known.set(event.host, { ...known, lastSeen: now });
       break;
@@ -201,10 +223,19 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
       skipWavesNotStarted(c);
       break;
     case 'rollback': {
-      const before = state.status === 'halted' && state.reason ? ` after: ${state.reason}` : '';
+      const reason = state.reason === null ? null : baseReason(state.reason);
+      const before =
+        reason === null || (state.status !== 'halted' && state.status !== 'rolled_back')
+          ? ''
+          : reason.startsWith(ROLLBACK_HALTED)
+            ? ' (going on after a halted rollback)'
+            : ` after: ${reason}`;
       startRollback(c, `rollback requested${by(event.actor)}${before}`);
       break;
     }
+    case 'retry':
+      onRetry(c, event.actor);
+      break;
   }
   progress(c);
   return { state, effects: c.effects() };
@@ -240,9 +271,18 @@ function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent): void {
       return;
     case 'rollback':
       if (status === 'rolling_back') refuse('it is already rolling back');
+      if (status === 'rolled_back') {
+        if (s.rollbackFailed.size + s.rollbackSilent.size === 0) refuse('it is rolled back: every changed host confirmed its rollback');
+        return;
+      }
       if (status !== 'running' && status !== 'paused' && status !== 'halted' && status !== 'completed') {
         refuse(`a ${status} rollout cannot be rolled back`);
       }
+      return;
+    case 'retry':
+      if (status !== 'halted') refuse(`only a halted rollout can be retried (it is ${status})`);
+      if (hasRollbackAttempts(s)) refuse('its rollback was halted: run `sluice rollout rollback` to go on rolling back');
+      if (!s.waves.some((w) => w.state === 'failed')) refuse('no wave failed');
       return;
     default:
       return;
@@ -310,6 +350,7 @@ function onResult(c: Changes, e: ResultEvent): void {
         s.rollbackFailed.add(step.host);
         setStep(c, step, 'failed', { message: `rollback failed${detail || ': no message'}` });
         c.log('host.rollback_failed', `${step.host}: rollback failed${detail}`, { host: step.host, wave: waveOf(s, step).name });
+        if (s.status === 'rolling_back') haltRollback(c, step, detail);
       }
       return;
     }
@@ -636,60 +677,165 @@ function startRollback(c: Changes, reason: string): void {
   s.reason = reason;
   setStatus(c, 'rolling_back', `rolling back: ${reason}`);
   skipWavesNotStarted(c);
+  for (const w of s.waves) w.rollbackCursor = 0;
   s.rollbackWave = s.waves.length - 1;
 }
 
-/** Rolls back the most recent wave not rolled back yet; finishes the rollout when none is left. */
+/**
+ * Whether a rollback round should hand this step a rollback: it was assigned the change (and is
+ * not rolled back yet), or an earlier rollback of it failed or was never confirmed.
+ */
+function needsRollback(step: StepState): boolean {
+  if (step.attempt === 0) return false; // never assigned (an ineligible host that failed): nothing to undo
+  if (isRollbackAttempt(step)) return step.state === 'failed' || step.state === 'silent';
+  return step.state === 'applying' || step.state === 'verifying' || step.state === 'healthy' || step.state === 'failed' || step.state === 'silent';
+}
+
+function assignRollback(c: Changes, step: StepState, wave: WaveState): void {
+  c.s.rollbackFailed.delete(step.host);
+  c.s.rollbackSilent.delete(step.host);
+  setStep(c, step, 'rolling_back', { newAttempt: true, rollback: true });
+  c.assigns.push({ type: 'assign', host: step.host, action: 'rollback', attempt: step.attempt, waveIndex: wave.index });
+}
+
+/**
+ * Rolls back the most recent wave not rolled back yet, `parallel` hosts at once (the plan's checks
+ * run on each rolled-back host before it reports); finishes the rollout when none is left.
+ */
 function continueRollback(c: Changes): void {
   const s = c.s;
-  while (s.rollbackWave >= 0) {
+  while (s.status === 'rolling_back' && s.rollbackWave >= 0) {
     const wave = s.waves[s.rollbackWave];
-    if (!wave || wave.state === 'skipped' || wave.state === 'rolled_back') {
+    if (!wave || wave.state === 'skipped' || wave.state === 'pending' || wave.state === 'awaiting_approval') {
       s.rollbackWave -= 1;
       continue;
     }
-    if (wave.state === 'rolling_back') {
-      if (wave.rollingBack > 0) return;
-      wave.state = 'rolled_back';
-      wave.finishedAt = c.now;
-      c.waves.add(wave);
-      c.log('wave.rolled_back', `wave ${wave.name} rolled back`, { wave: wave.name });
-      s.rollbackWave -= 1;
-      continue;
-    }
+    const first = wave.state !== 'rolling_back';
     let assigned = 0;
-    for (const host of wave.hosts) {
-      const step = s.steps.get(host);
-      if (!step || step.state === 'pending' || step.state === 'skipped' || step.state === 'rolling_back' || step.state === 'rolled_back') continue;
-      if (isRollbackAttempt(step)) continue; // already rolled back once (failed or silent rollback)
-      if (step.attempt === 0) continue; // never assigned (an ineligible host that failed): nothing to undo
-      setStep(c, step, 'rolling_back', { newAttempt: true, rollback: true });
-      c.assigns.push({ type: 'assign', host: step.host, action: 'rollback', attempt: step.attempt, waveIndex: wave.index });
+    while (wave.rollingBack < wave.parallel && wave.rollbackCursor < wave.hosts.length) {
+      const host = wave.hosts[wave.rollbackCursor++];
+      const step = host === undefined ? undefined : s.steps.get(host);
+      if (!step || !needsRollback(step)) continue;
+      assignRollback(c, step, wave);
       assigned += 1;
     }
-    c.waves.add(wave);
-    if (assigned === 0) {
-      // Started but never changed a host (e.g. paused before its first assignment).
-      wave.state = 'skipped';
-      wave.finishedAt = c.now;
-      c.log('wave.skipped', `wave ${wave.name} had no changed host to roll back`, { wave: wave.name });
-      s.rollbackWave -= 1;
-      continue;
+    if (first) {
+      if (assigned === 0 && wave.rollingBack === 0) {
+        // Rolled back in an earlier round, or started but never changed a host (e.g. paused
+        // before its first assignment).
+        if (wave.state !== 'rolled_back') {
+          wave.state = 'skipped';
+          wave.finishedAt = c.now;
+          c.waves.add(wave);
+          c.log('wave.skipped', `wave ${wave.name} had no changed host to roll back`, { wave: wave.name });
+        }
+        s.rollbackWave -= 1;
+        continue;
+      }
+      wave.state = 'rolling_back';
+      c.waves.add(wave);
+      c.log('wave.rolling_back', `wave ${wave.name}: rolling back, ${wave.parallel} host${wave.parallel === 1 ? '' : 's'} at once`, { wave: wave.name });
     }
-    wave.state = 'rolling_back';
-    c.log('wave.rolling_back', `wave ${wave.name}: rolling back ${assigned} hosts`, { wave: wave.name });
-    return;
+    if (wave.rollingBack > 0 || wave.rollbackCursor < wave.hosts.length) return;
+    wave.state = 'rolled_back';
+    wave.finishedAt = c.now;
+    c.waves.add(wave);
+    c.log('wave.rolled_back', `wave ${wave.name} rolled back`, { wave: wave.name });
+    s.rollbackWave -= 1;
   }
+  if (s.status !== 'rolling_back') return;
   s.reason = finalRollbackReason(s);
   setStatus(c, 'rolled_back', `rolled back: ${s.reason}`);
 }
 
+/**
+ * A rollback step failed while rolling back: stop handing out rollbacks (the ones in flight
+ * finish and are recorded) and halt, saying how many changed hosts are left; `rollback` again
+ * goes on from there, the failed host included.
+ */
+function haltRollback(c: Changes, step: StepState, detail: string): void {
+  const s = c.s;
+  const wave = waveOf(s, step);
+  let left = 0;
+  for (const st of s.steps.values()) if (st.state === 'rolling_back' || needsRollback(st)) left += 1;
+  wave.state = 'failed';
+  wave.finishedAt = c.now;
+  c.waves.add(wave);
+  s.reason =
+    `${ROLLBACK_HALTED}rollback failed on ${step.host}${detail || ': no message'}; ` +
+    `${left} host${left === 1 ? '' : 's'} not rolled back yet (fix the cause, then run \`sluice rollout rollback ${s.id}\` again)`;
+  setStatus(c, 'halted', s.reason);
+}
+
+/**
+ * A host whose rollback went silent is heard from again: it gets the rollback again, with a new
+ * attempt, so no rollback is ever abandoned.
+ */
+function reassignSilentRollback(c: Changes, host: string): void {
+  const s = c.s;
+  if (!s.rollbackSilent.has(host)) return;
+  const step = s.steps.get(host);
+  if (!step || step.state !== 'silent' || !isRollbackAttempt(step)) return;
+  const wave = waveOf(s, step);
+  assignRollback(c, step, wave);
+  c.log('host.rollback_reassigned', `${host}: heard from again; its rollback is assigned again (attempt ${step.attempt})`, { host, wave: wave.name });
+}
+
+function hasRollbackAttempts(s: RolloutState): boolean {
+  for (const step of s.steps.values()) if (step.rollbackAttempt !== null) return true;
+  return false;
+}
+
+/**
+ * halted -> running: the wave the budget stopped goes on where it was; its failed and silent hosts
+ * are pending again (assigned with a new attempt) and no longer count against the budget; waves
+ * the halt skipped are pending again; healthy waves stay as they are.
+ */
+function onRetry(c: Changes, actor: string | undefined): void {
+  const s = c.s;
+  const wave = s.waves.find((w) => w.state === 'failed');
+  if (!wave) return; // refused before (refuseIfNotAllowed)
+  let again = 0;
+  for (const host of wave.hosts) {
+    const step = s.steps.get(host);
+    if (!step || (step.state !== 'failed' && step.state !== 'silent')) continue;
+    setStep(c, step, 'pending', { message: `retry after: ${step.message ?? step.state}` });
+    again += 1;
+  }
+  s.failedTotal -= wave.failed;
+  wave.failed = 0;
+  wave.cursor = 0;
+  wave.finishedAt = null;
+  for (const w of s.waves) {
+    if (w.index <= wave.index || w.state !== 'skipped') continue;
+    w.state = 'pending';
+    w.finishedAt = null;
+    c.waves.add(w);
+  }
+  s.current = wave.index;
+  s.reason = null;
+  // Agents dropped the work while the rollout was halted: in-flight hosts get a fresh silentAfter.
+  graceAll(s, c.now);
+  setStatus(c, 'running', `retried${by(actor)}: ${again} host${again === 1 ? '' : 's'} of wave ${wave.name} get a new attempt`);
+  startWave(c, wave);
+}
+
+/** The reason without the hosts finalRollbackReason appended (it is computed again as they change). */
+function baseReason(reason: string): string {
+  const cut = [ROLLBACK_FAILED_ON, ROLLBACK_SILENT_ON].map((m) => reason.indexOf(m)).filter((i) => i >= 0);
+  return cut.length === 0 ? reason : reason.slice(0, Math.min(...cut));
+}
+
+const ROLLBACK_FAILED_ON = '; rollback failed on ';
+const ROLLBACK_HALTED = 'rollback halted: ';
+const ROLLBACK_SILENT_ON = '; rollback not confirmed (silent) on ';
+
 function finalRollbackReason(s: RolloutState): string {
-  let reason = s.reason ?? 'rolled back';
+  let reason = baseReason(s.reason ?? 'rolled back');
   const failed = [...s.rollbackFailed].sort(compareStrings);
   const silent = [...s.rollbackSilent].sort(compareStrings);
-  if (failed.length > 0) reason += `; rollback failed on ${listHosts(failed)}`;
-  if (silent.length > 0) reason += `; rollback not confirmed (silent) on ${listHosts(silent)}`;
+  if (failed.length > 0) reason += `${ROLLBACK_FAILED_ON}${listHosts(failed)}`;
+  if (silent.length > 0) reason += `${ROLLBACK_SILENT_ON}${listHosts(silent)}`;
   return reason;
 }
 

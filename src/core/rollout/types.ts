@@ -22,6 +22,8 @@ export type RolloutEvent =
   | { readonly type: 'abort'; readonly actor?: string }
   | { readonly type: 'approve'; readonly actor?: string }
   | { readonly type: 'rollback'; readonly actor?: string }
+  /** halted (by the failure budget) -> running: the failed wave goes on, its failed hosts get a new attempt. */
+  | { readonly type: 'retry'; readonly actor?: string }
   /**
    * The server suspects itself (hosts outside the rollout went quiet together with the ones in it):
    * hold the rollout (running -> paused), no silence counted until `release`.
