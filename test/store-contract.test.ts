@@ -409,6 +409,24 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect((await store.activeRolloutIds()).includes(b)).toBe(false);
     });
 
+    it('lists the silent rollbacks of finished rollouts only', async () => {
+      const done = nextId('sr');
+      const live = nextId('sr');
+      await createRollout(store, done, 'rolling_back');
+      await createRollout(store, live, 'rolling_back');
+      const silent = step(done, 'h1', 'silent', { attempt: 2, rollbackAttempt: 2 });
+      const effects = (id: string) => [
+        { type: 'wave' as const, wave: wave(id, 0) },
+        { type: 'step' as const, step: { ...silent, rolloutId: id } },
+        { type: 'step' as const, step: step(id, 'h2', 'rolled_back', { attempt: 2, rollbackAttempt: 2 }) },
+        { type: 'step' as const, step: step(id, 'h3', 'silent', { attempt: 1 }) }, // an apply that went silent
+      ];
+      await store.persistTransition({ rolloutId: live, at: 2, event: null, effects: effects(live) });
+      await store.persistTransition({ rolloutId: done, at: 2, event: null, effects: [{ type: 'rollout', rollout: rolloutRecord(done, 'rolled_back', 1000) }, ...effects(done)] });
+      const got = (await store.silentRollbacks()).filter((x) => x.rolloutId === done || x.rolloutId === live);
+      expect(got).toEqual([{ rolloutId: done, host: 'h1' }]);
+    });
+
     it('records drift once per event id, resolves conditions up to their time, lists newest first', async () => {
       const host = nextId('drift');
       const other = nextId('drift');

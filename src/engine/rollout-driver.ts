@@ -89,6 +89,10 @@ export class RolloutDriver {
   /** Last time each host was heard from (heartbeats, reports), as this server process saw it. */
   private readonly heard = new Map<string, Instant>();
   private lastTickAt: Instant | null = null;
+  /** Hosts whose rollback went silent in a finished rollout: rolloutIds by host (re-assigned when heard from). */
+  private readonly silentRollbacks = new Map<string, Set<string>>();
+  /** Host-lock decisions (start, queue, retry, rollback of a finished rollout) run one at a time. */
+  private lockChain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -114,7 +118,10 @@ export class RolloutDriver {
         this.log.info({ rolloutId: id, state: rolloutRecord(loaded.state).state }, 'resumed rollout');
       }
     }
+    for (const { rolloutId, host } of await this.store.silentRollbacks()) this.noteSilentRollback(host, rolloutId, true);
     this.scheduleTick();
+    // A rollout that ended while this server was down may have left a queued one free to start.
+    void this.startQueued();
     // Pending work may have been interrupted mid-flight: make sure waiting agents look again.
     this.onAssignmentsChanged(null);
   }
@@ -143,22 +150,97 @@ export class RolloutDriver {
     return { plan: stored.plan, state };
   }
 
-  /** Creates a rollout from a validated plan and starts it over the current inventory. */
-  async createRollout(plan: Plan, planSource: string, actor: string): Promise<RolloutRecord> {
-    const now = this.now();
-    const id = newRolloutId(now);
-    const state = createRolloutState(id, plan, now);
-    await this.store.createRollout(rolloutRecord(state), plan, planSource, {
-      kind: 'created',
-      message: `rollout ${plan.name} created by ${actor}`,
-      data: { actor },
+  /**
+   * Creates a rollout from a validated plan and starts it over the current inventory. One rollout
+   * per host: when targeted hosts are in an active rollout, a ConflictError names it and the shared
+   * host count, unless the plan says `queue: true` (then it waits, `queued`, and starts when no
+   * earlier rollout holds its hosts).
+   */
+  createRollout(plan: Plan, planSource: string, actor: string): Promise<RolloutRecord & { queuedBehind?: string[] }> {
+    return this.exclusive(async () => {
+      const now = this.now();
+      const hosts = await this.store.listHosts({ withFacts: false });
+      const infos: HostInfo[] = hosts.map(hostInfoOf);
+      const holder = this.lockHolder(targetsOf(plan, infos), infos);
+      if (holder && !plan.queue) throw new ConflictError(holderText(holder, 'cannot start: ', '; wait for it to end, or set `queue: true` in the plan to start when it does'));
+      const id = newRolloutId(now);
+      const state = createRolloutState(id, plan, now);
+      if (holder) {
+        state.status = 'queued';
+        state.reason = holderText(holder, 'queued: ', '; it starts when that rollout ends');
+      }
+      await this.store.createRollout(rolloutRecord(state), plan, planSource, {
+        kind: 'created',
+        message: `rollout ${plan.name} created by ${actor}`,
+        data: { actor },
+      });
+      // Active from now on, so the start below runs on this state; heartbeats and enrollments skip a
+      // rollout until it has started (the start takes the inventory as it is then).
+      this.active.set(id, { plan, state });
+      if (holder) {
+        await this.store.persistTransition({ rolloutId: id, at: now, event: null, effects: [{ type: 'log', kind: 'rollout.queued', message: state.reason ?? 'queued' }] });
+        this.log.info({ rolloutId: id, behind: holder.id }, 'rollout queued');
+        return { ...rolloutRecord(state), queuedBehind: [holder.id] };
+      }
+      return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
     });
-    // Active from now on, so the start below runs on this state; heartbeats and enrollments skip a
-    // rollout until it has started (the start takes the inventory as it is then).
-    this.active.set(id, { plan, state });
-    const hosts = await this.store.listHosts({ withFacts: false });
-    const infos: HostInfo[] = hosts.map(hostInfoOf);
-    return this.dispatch(id, { type: 'start', hosts: infos }, { logAs: null });
+  }
+
+  /** Runs host-lock decisions one at a time, so two starts cannot both find the hosts free. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lockChain.catch(() => {}).then(fn);
+    this.lockChain = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * The first active rollout (oldest first) holding any of `targets`, and how many it shares.
+   * A started rollout holds the hosts it targets; a queued one the hosts its plan matches now.
+   */
+  private lockHolder(targets: ReadonlySet<string>, inventory: readonly HostInfo[], except?: string): LockHolder | null {
+    for (const [id, entry] of this.active) {
+      if (id === except || isFinalStatus(entry.state.status)) continue;
+      let shared = 0;
+      if (entry.state.status === 'queued' || entry.state.status === 'pending') {
+        for (const h of inventory) if (targets.has(h.name) && matchesSelector(h.labels, entry.plan.hosts.match)) shared += 1;
+      } else {
+        for (const h of targets) if (entry.state.known.has(h)) shared += 1;
+      }
+      if (shared > 0) return { id, name: entry.plan.name, state: entry.state.status, shared, targeted: targets.size };
+    }
+    return null;
+  }
+
+  /** Starts queued rollouts, oldest first, whose hosts no earlier active rollout holds now. */
+  private startQueued(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.stopped) return;
+      const queued = [...this.active].filter(([, e]) => e.state.status === 'queued').map(([id]) => id);
+      if (queued.length === 0) return;
+      const infos = (await this.store.listHosts({ withFacts: false })).map(hostInfoOf);
+      for (const id of queued) {
+        const entry = this.active.get(id);
+        if (!entry || entry.state.status !== 'queued') continue;
+        const targets = targetsOf(entry.plan, infos);
+        // Only rollouts created before this one count: FIFO among queued rollouts.
+        const holder = this.lockHolder(targets, infos, id);
+        if (holder && this.isOlder(holder.id, id)) continue;
+        try {
+          await this.dispatch(id, { type: 'start', hosts: infos }, { logAs: { kind: 'rollout.dequeued', message: 'no other rollout holds its hosts any more: starting' } });
+        } catch (err) {
+          this.log.error({ rolloutId: id, err: String(err) }, 'starting a queued rollout failed');
+        }
+      }
+    });
+  }
+
+  /** Whether rollout `a` was created before `b` (the active map holds them in creation order). */
+  private isOlder(a: string, b: string): boolean {
+    for (const id of this.active.keys()) {
+      if (id === a) return true;
+      if (id === b) return false;
+    }
+    return false;
   }
 
   /** How many hosts the plan targets now and which of them are ineligible (offline, or cannot run it), and why. */
@@ -232,9 +314,13 @@ export class RolloutDriver {
     }
     this.onTransition((performance.now() - started) / 1000);
     const record = rolloutRecord(state);
-    if (isFinalStatus(record.state)) this.active.delete(rolloutId);
+    const final = isFinalStatus(record.state);
+    if (final) this.active.delete(rolloutId);
     else if (!wasActive) this.active.set(rolloutId, entry);
+    this.trackSilentRollbacks(rolloutId, state, effects, final);
     this.announce(effects, record.state !== statusBefore);
+    // A rollout ended (or a queued one was aborted): a queued rollout may be free to start now.
+    if (record.state !== statusBefore && (final || statusBefore === 'queued')) void this.startQueued();
     return record;
   }
 
@@ -292,7 +378,16 @@ export class RolloutDriver {
     this.heard.set(host, this.now());
     // Only rollouts waiting on this host: a heartbeat must not queue behind unrelated work.
     const now = this.now();
-    const waiting = [...this.active].filter(([, entry]) => hasWorkInFlight(entry.state, host) || needsLiveness(entry.state, host, now)).map(([id]) => id);
+    const waiting = [...this.active]
+      .filter(([, entry]) => hasWorkInFlight(entry.state, host) || needsLiveness(entry.state, host, now) || entry.state.rollbackSilent.has(host))
+      .map(([id]) => id);
+    // A finished rollout whose rollback on this host went silent: it hands the rollback out again,
+    // unless the host is in another rollout by now (the host lock: one rollout at a time).
+    for (const id of this.silentRollbacks.get(host) ?? []) {
+      const other = [...this.active].find(([otherId, e]) => otherId !== id && e.state.status !== 'queued' && e.state.known.has(host));
+      if (other) continue;
+      waiting.push(id);
+    }
     await Promise.all(
       waiting.map((id) =>
         this.dispatch(id, { type: 'heartbeat', host }, { logAs: null }).catch((err: unknown) =>
@@ -305,7 +400,7 @@ export class RolloutDriver {
   /** A host enrolled or changed labels: active rollouts may take it into waves not started yet. */
   async hostSeen(host: HostInfo): Promise<void> {
     this.heard.set(host.name, this.now());
-    const started = [...this.active].filter(([, entry]) => rolloutRecord(entry.state).state !== 'pending').map(([id]) => id);
+    const started = [...this.active].filter(([, entry]) => entry.state.status !== 'pending' && entry.state.status !== 'queued').map(([id]) => id);
     await Promise.all(
       started.map((id) =>
         this.dispatch(id, { type: 'hostSeen', host }, { logAs: null }).catch((err: unknown) =>
@@ -405,13 +500,64 @@ export class RolloutDriver {
     this.timer.unref?.();
   }
 
-  /** Operator command by name, as the API exposes it. */
-  command(rolloutId: string, name: 'pause' | 'resume' | 'abort' | 'approve' | 'rollback', actor: string): Promise<RolloutRecord> {
+  /**
+   * Operator command by name, as the API exposes it. A retry, or a rollback of a finished rollout,
+   * changes hosts again: refused (ConflictError) while another active rollout holds any of them.
+   */
+  async command(rolloutId: string, name: OperatorCommand, actor: string): Promise<RolloutRecord> {
     const event: RolloutEvent = { type: name, actor };
-    return this.dispatch(rolloutId, event, {
-      logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } },
+    const opts: DispatchOptions = { logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } } };
+    if (name !== 'retry' && name !== 'rollback') return this.dispatch(rolloutId, event, opts);
+    return this.exclusive(async () => {
+      if (!this.active.has(rolloutId)) {
+        const stored = await this.store.loadRollout(rolloutId);
+        if (!stored) throw new NotFoundError(`no rollout ${rolloutId}`);
+        const changed = new Set(stored.steps.filter((st) => st.attempt > 0).map((st) => st.host));
+        const holder = this.lockHolder(changed, (await this.store.listHosts({ withFacts: false })).map(hostInfoOf), rolloutId);
+        if (holder) throw new ConflictError(holderText(holder, `cannot ${name} rollout ${rolloutId}: `, '; wait for it to end'));
+      }
+      return this.dispatch(rolloutId, event, opts);
     });
   }
+
+  /** Keeps the map of finished rollouts' silent rollbacks in step with a committed transition. */
+  private trackSilentRollbacks(rolloutId: string, state: RolloutState, effects: readonly RolloutEffect[], final: boolean): void {
+    for (const e of effects) if (e.type === 'step') this.noteSilentRollback(e.step.host, rolloutId, false);
+    if (final) for (const host of state.rollbackSilent) this.noteSilentRollback(host, rolloutId, true);
+  }
+
+  private noteSilentRollback(host: string, rolloutId: string, silent: boolean): void {
+    let ids = this.silentRollbacks.get(host);
+    if (silent) {
+      if (!ids) this.silentRollbacks.set(host, (ids = new Set()));
+      ids.add(rolloutId);
+      return;
+    }
+    if (!ids) return;
+    ids.delete(rolloutId);
+    if (ids.size === 0) this.silentRollbacks.delete(host);
+  }
+}
+
+export type OperatorCommand = 'pause' | 'resume' | 'abort' | 'approve' | 'rollback' | 'retry';
+
+interface LockHolder {
+  readonly id: string;
+  readonly name: string;
+  readonly state: string;
+  readonly shared: number;
+  readonly targeted: number;
+}
+
+function holderText(h: LockHolder, before: string, after: string): string {
+  return `${before}${h.shared} of ${h.targeted} targeted host${h.targeted === 1 ? '' : 's'} ${h.shared === 1 ? 'is' : 'are'} in rollout ${h.id} (${h.name}, ${h.state})${after}`;
+}
+
+/** The hosts a plan targets in an inventory. */
+function targetsOf(plan: Plan, inventory: readonly HostInfo[]): Set<string> {
+  const out = new Set<string>();
+  for (const h of inventory) if (matchesSelector(h.labels, plan.hosts.match)) out.add(h.name);
+  return out;
 }
 
 /**

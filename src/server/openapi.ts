@@ -90,6 +90,7 @@ export function buildOpenApi(): Record<string, unknown> {
       '/v1/rollouts/{id}/abort': command('Abort'),
       '/v1/rollouts/{id}/approve': command('Approve the wave waiting for approval in'),
       '/v1/rollouts/{id}/rollback': command('Roll back'),
+      '/v1/rollouts/{id}/retry': command('Retry the failed wave of'),
       '/v1/agent/drift': {
         post: { summary: 'Report drift events and resolved conditions (idempotent by event id)', security: host, requestBody: body(driftBody), responses: { '200': ok('{recorded}'), ...errors } },
       },

@@ -167,6 +167,16 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows.map((row) => String(row.id));
     },
 
+    async silentRollbacks() {
+      const rows = await sql.query<Row>(
+        `select s.rollout_id, s.host from steps s join rollouts r on r.id = s.rollout_id
+         where s.state = 'silent' and s.rollback_attempt = s.attempt and not (r.state = any($1::text[]))
+         order by s.rollout_id, s.host`,
+        [ACTIVE_STATES],
+      );
+      return rows.map((row) => ({ rolloutId: String(row.rollout_id), host: String(row.host) }));
+    },
+
     async listEvents(rolloutId, afterSeq = 0, limit = DEFAULT_LIST_EVENTS) {
       const rows = await sql.query<Row>(
         'select * from events where rollout_id = $1 and seq > $2 order by seq limit $3',

@@ -155,8 +155,10 @@ export interface Store {
   listRollouts(limit?: number): Promise<RolloutRecord[]>;
   /** Rollouts whose id starts with `prefix`, newest first (for `rollout status r_01h`; see server/rollout-ref.ts). */
   rolloutsByIdPrefix(prefix: string, limit: number): Promise<RolloutRecord[]>;
-  /** Ids of rollouts not in a final state (pending, running, paused, rolling_back), oldest first. */
+  /** Ids of rollouts not in a final state (pending, queued, running, paused, rolling_back), oldest first. */
   activeRolloutIds(): Promise<string[]>;
+  /** Hosts whose rollback went silent in a finished rollout (assigned again when heard from). */
+  silentRollbacks(): Promise<Array<{ rolloutId: string; host: string }>>;
   /** Events with seq > afterSeq, oldest first. */
   listEvents(rolloutId: string, afterSeq?: number, limit?: number): Promise<EventRow[]>;
   /** Steps of this host that need the agent (applying, verifying, rolling_back), any rollout. */

@@ -296,6 +296,7 @@ function onStart(c: Changes, hosts: readonly HostInfo[]): void {
   for (const h of hosts) if (matchesSelector(h.labels, s.plan.hosts.match)) s.known.set(h.name, h);
   s.targetedHosts = s.known.size;
   s.failedTotalAllowed = failedTotalAllowed(s.plan, s.targetedHosts);
+  s.reason = null; // a queued rollout's reason said what it waited for
   setStatus(c, 'running', `started: ${s.targetedHosts} of ${hosts.length} hosts targeted`);
 }
 

@@ -86,7 +86,18 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     const preview = await deps.driver.preview(plan);
     const record = await deps.driver.createRollout(plan, source, c.get('actor'));
     deps.log.info({ rolloutId: record.id, name: record.name, ineligible: preview.ineligible.count }, 'rollout started');
-    return c.json({ id: record.id, name: record.name, state: record.state, targeted: preview.targeted, ineligible: preview.ineligible }, 201);
+    return c.json(
+      {
+        id: record.id,
+        name: record.name,
+        state: record.state,
+        reason: record.reason,
+        targeted: preview.targeted,
+        ineligible: preview.ineligible,
+        ...(record.queuedBehind ? { queuedBehind: record.queuedBehind } : {}),
+      },
+      201,
+    );
   });
 
   r.post('/rollouts/preview', async (c) => {
@@ -117,7 +128,7 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ events: events.map(eventView) });
   });
 
-  for (const name of ['pause', 'resume', 'abort', 'approve', 'rollback'] as const) {
+  for (const name of ['pause', 'resume', 'abort', 'approve', 'rollback', 'retry'] as const) {
     r.post(`/rollouts/:id/${name}`, async (c) => {
       const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
       const record = await deps.driver.command(id, name, c.get('actor'));
