@@ -95,7 +95,15 @@ export function updatesView(hosts: readonly HostRow[], all: boolean): Record<str
       const packages = packagesFact.safeParse(host.facts['packages']);
       // For each listed package: what this host has installed (null: not installed); absent without an inventory.
       const installed: Record<string, string | null> = {};
-      if (packages.success) for (const n of names) installed[n] = packages.data[n] ?? null;
+      if (packages.success) {
+        // Agents name native Multi-Arch packages bare (`libssl3`); older ones sent `libssl3:amd64`.
+        const qualified = new Map<string, string>();
+        for (const [k, v] of Object.entries(packages.data)) {
+          const colon = k.indexOf(':');
+          if (colon > 0 && !qualified.has(k.slice(0, colon))) qualified.set(k.slice(0, colon), v);
+        }
+        for (const n of names) installed[n] = packages.data[n] ?? qualified.get(n) ?? null;
+      }
       return { name: host.name, labels: host.labels, checkedAt, error, pending, security, ...(packages.success ? { installed } : {}) };
     }),
   };
