@@ -155,7 +155,8 @@ class RolloutWorker {
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? createAgentLog();
   const random = opts.random ?? Math.random;
-  const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+  // At most 10 s: after a server restart every host must be heard within its silentAfter grace.
+  const backoff = opts.backoff ?? { initialMs: 500, maxMs: 10_000 };
   const heartbeatMs = opts.heartbeatMs ?? 5000;
   const pollWaitMs = opts.pollWaitMs ?? 25_000;
   const baseFacts = opts.collectFacts ?? basicFacts;
