@@ -203,6 +203,33 @@ Examples:
       io.stdout.write(`${result.state}\n`);
     });
 
+  withConnectionOptions(rollout.command('retry'))
+    .description(
+      "Resume a halted rollout from its failed wave: its failed and silent hosts get a new attempt, healthy waves are kept as they are. Prints the rollout's new state.",
+    )
+    .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
+    .option('--wait', 'follow the rollout on stderr until it ends; exit 0 if it completed, 1 otherwise')
+    .addHelpText(
+      'after',
+      `
+For a rollout the failure budget halted (onFailure: halt): fix the cause, then retry. The failed
+wave goes on where it stopped: each failed or silent host of it is assigned again with a new
+attempt (its agent applies afresh, with preflight, checks and confirmation) and no longer counts
+against the budget; hosts that are healthy are not touched again, and the waves the halt skipped
+follow as usual. Exits 1 with the server's explanation when the rollout cannot be retried (not
+halted, its rollback halted: run \`sluice rollout rollback\` again, or its hosts are in another
+active rollout).
+
+Examples:
+  sluice rollout retry r_01h...
+  sluice rollout retry latest --wait && echo rolled out`,
+    )
+    .action(async (ref: string, opts: ConnectionOptions & { wait?: boolean }) => {
+      const client = await connect(opts, io);
+      const result = await client.rolloutAction(ref, 'retry');
+      io.stdout.write(`${result.state}\n`);
+      if (opts.wait === true) await waitForEnd(client, result.id, io);
+    });
   return rollout;
 }
 
