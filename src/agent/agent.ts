@@ -329,7 +329,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       // This process's windows, and the journals' (written up to a day ago) for those before a restart.
       packageWindows: async () => {
         const journals = await state.listJournals(Date.now() - PACKAGE_WINDOW_MS);
-        const stored = journals.flatMap((j) => [j.apply?.packageChanges, j.rollback?.packageChanges]).filter((w) => w !== undefined);
+        const stored = journals.flatMap((j) => [...(j.earlier ?? []), j.apply, j.rollback].map((e) => e?.packageChanges)).filter((w) => w !== undefined);
         return [...stored, ...actions.recentPackageWindows()];
       },
     };

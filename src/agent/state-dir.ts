@@ -62,6 +62,11 @@ export interface StepJournal {
   readonly unknown: string | null;
   /** Invariant checks (ipRulesPreserved, routesPreserved) that failed after the apply: a rollback then also restores rules and routes. */
   readonly invariantFailure?: InvariantFailure | null;
+  /**
+   * Entries of earlier attempts that a new one replaced (a retry's fresh apply, a rollback run
+   * again), oldest first, without their reports: their package windows still excuse what they moved.
+   */
+  readonly earlier?: readonly ActionEntry[];
 }
 
 export interface InvariantFailure {
@@ -123,6 +128,7 @@ const journalSchema = z.object({
     .nullable(),
   unknown: z.string().nullable(),
   invariantFailure: z.object({ at: z.number(), checks: z.array(z.string()), message: z.string() }).nullable().optional(),
+  earlier: z.array(actionEntrySchema).optional(),
 });
 
 /** Rollout ids and report ids become file names: only plain names, never paths. */

@@ -4,14 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Change, CheckSpec } from '../core/types.ts';
 import type { Assignment } from './assignment.ts';
 import type { ChangeRunner } from './changes/change-runner.ts';
 import type { CheckRunner, InvariantSnapshot } from './checks/check-runner.ts';
 import { createMemoryLog } from './log.ts';
 import type { OutboxSender } from './outbox-sender.ts';
-import { StateDir } from './state-dir.ts';
+import { StateDir, type AgentReport } from './state-dir.ts';
 import { StepActions, type StepDeps } from './step-actions.ts';
 
 const change: Change = { kind: 'command', apply: ['true'], rollback: ['true'], timeout: 5000 };
@@ -31,12 +31,14 @@ let dir = '';
 let state: StateDir;
 let calls: string[];
 let acknowledge: boolean;
+let delivered: AgentReport[];
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-step-actions-'));
   state = await StateDir.open(dir, createMemoryLog());
   calls = [];
   acknowledge = false;
+  delivered = [];
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -55,7 +57,7 @@ function actions(over: Partial<StepDeps> = {}, checkOk = true): StepActions {
   // The fake outbox "delivers" (deletes) everything when the server is said to be reachable.
   const outbox = {
     kick: () => {
-      if (acknowledge) void state.listReports().then((rs) => Promise.all(rs.map((r) => state.deleteReport(r.id))));
+      if (acknowledge) void state.listReports().then((rs) => Promise.all(rs.map((r) => (delivered.push(r), state.deleteReport(r.id)))));
     },
   } as unknown as OutboxSender;
   return new StepActions({
@@ -132,7 +134,7 @@ describe('commit-confirmed', () => {
     await act.rollback(assignment({ action: 'rollback', attempt: 2, confirmWindow: 200 }));
     expect(calls).toEqual(['apply', 'restore:3', 'rollback', 'restore:3']);
     const answered = (await reports('rollback')).find((r) => r.attempt === 2);
-    expect(answered).toMatchObject({ ok: true, message: local?.message });
+    expect(answered).toMatchObject({ ok: true, message: `already rolled back (attempt 1): ${local?.message}` });
   });
 
   it('rolls back at once when a watched invariant breaks during the window', async () => {
@@ -153,5 +155,30 @@ describe('commit-confirmed', () => {
     await act.settled();
     expect(calls).toEqual(['apply']);
     expect((await state.readJournal('r_1'))?.rollback).toBeNull();
+  });
+
+  it('a retry\'s fresh apply gets its own confirm window; the earlier attempt\'s watch ends without a verdict', async () => {
+    acknowledge = true;
+    let first = true;
+    const act = actions({
+      lastContact: () => Date.now(),
+      probeMs: 5,
+      changeRunners: new Map([[
+        'command',
+        {
+          kind: 'command',
+          apply: async () => (calls.push('apply'), first ? { ok: true, message: 'applied' } : { ok: true, message: 'applied again' }),
+          rollback: async () => (calls.push('rollback'), { ok: true, message: 'undone' }),
+        },
+      ]]),
+    });
+    await act.apply(assignment({ confirmWindow: 300 }));
+    first = false;
+    await act.apply(assignment({ attempt: 2, confirmWindow: 300 }));
+    await act.settled();
+    expect(calls).toEqual(['apply', 'apply']);
+    // The fake outbox delivers asynchronously after the last kick.
+    await vi.waitFor(() => expect(delivered.filter((r) => r.kind === 'confirm').map((r) => r.attempt)).toEqual([2]));
+    expect(delivered.filter((r) => r.kind === 'apply').map((r) => [r.attempt, r.message])).toEqual([[1, 'applied'], [2, 'applied again']]);
   });
 });

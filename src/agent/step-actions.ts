@@ -74,6 +74,8 @@ function pulledInOf(record: unknown): Readonly<Record<string, string>> {
 const MAX_RECENT_WINDOWS = 100;
 
 export const LOCAL_ROLLBACK_PREFIX = 'rolled back locally (commit-confirmed)';
+/** How a rollback asked again after one that succeeded here is answered. */
+export const ALREADY_ROLLED_BACK = 'already rolled back';
 
 export function newReport(a: Pick<Assignment, 'rolloutId' | 'attempt'>, kind: ReportKind, ok: boolean, message: string, at: number): AgentReport {
   const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}...` : message;
@@ -117,6 +119,48 @@ export function rolledBackLocally(journal: StepJournal): boolean {
 /** The apply succeeded here and nothing rolled it back since. */
 function stillApplied(journal: StepJournal | null): boolean {
   return journal?.apply?.state === 'done' && journal.apply.ok === true && journal.rollback === null;
+}
+
+/** stillApplied, for that apply attempt. */
+function stillAppliedAt(journal: StepJournal | null, attempt: number): boolean {
+  return stillApplied(journal) && journal?.apply?.attempt === attempt;
+}
+
+/** The highest attempt this journal has seen: an assignment below it is stale. */
+function newestAttempt(journal: StepJournal): number {
+  return Math.max(journal.apply?.attempt ?? 0, journal.rollback?.attempt ?? 0);
+}
+
+/** A rollback that finished and succeeded, after the latest apply (a fresh apply clears it). */
+function rolledBackOk(journal: StepJournal): boolean {
+  return journal.rollback?.state === 'done' && journal.rollback.ok === true;
+}
+
+/**
+ * What an earlier attempt leaves to a new one on the same host: whether the host may still be
+ * changed (an apply ran, or the journal was lost, and no rollback succeeded since), the apply's
+ * rollback record, and the snapshot taken before that change (null: take a fresh one).
+ */
+function carriedOver(journal: StepJournal): { changed: boolean; record?: unknown; baseline: InvariantSnapshot | null } {
+  const apply = journal.apply;
+  const changed = (journal.unknown !== null || (apply?.ran ?? false)) && !rolledBackOk(journal);
+  return {
+    changed,
+    ...(changed && apply?.record !== undefined ? { record: apply.record } : {}),
+    baseline: changed ? journal.baseline : null,
+  };
+}
+
+// Earlier attempts' entries kept in a journal (for their package windows and for people).
+const MAX_EARLIER = 10;
+
+/** Moves the current apply and rollback into `earlier` (without their reports): a new attempt starts clean. */
+function retire(journal: StepJournal, which: readonly ('apply' | 'rollback')[] = ['apply', 'rollback']): StepJournal {
+  const gone = which.map((w) => journal[w]).filter((e): e is ActionEntry => e !== null);
+  if (gone.length === 0) return journal;
+  const earlier = [...(journal.earlier ?? []), ...gone.map((e) => ({ ...e, reports: [] }))].slice(-MAX_EARLIER);
+  const cleared = Object.fromEntries(which.map((w) => [w, null])) as Partial<StepJournal>;
+  return { ...journal, ...cleared, earlier };
 }
 
 function allowText(allow: ReadonlySet<AllowKind>): string {
@@ -236,55 +280,70 @@ export class StepActions {
   }
 
   /** Sends a stored outcome again. Same attempt: same report ids (the server dedups them). */
-  private async requeue(journal: StepJournal, which: 'apply' | 'rollback', a: Assignment): Promise<StepJournal> {
+  private async resend(journal: StepJournal, which: 'apply' | 'rollback', a: Assignment): Promise<StepJournal> {
     const entry = journal[which];
     if (!entry) return journal;
-    let next = journal;
-    if (entry.attempt !== a.attempt) {
-      // New work for a step already done here: answer the new attempt with the stored result,
-      // under new ids (the old ids were for the old attempt).
-      const reports = entry.reports.map((r) => ({ ...r, id: randomUUID(), attempt: a.attempt }));
-      next = { ...journal, [which]: { ...entry, attempt: a.attempt, reports } };
-      await this.d.state.writeJournal(next);
-    }
-    this.d.log.info(`${which} already done for this rollout; sending the stored result again`, {
+    this.d.log.info(`${which} already done for this attempt; sending the stored result again`, {
       rolloutId: a.rolloutId,
       attempt: a.attempt,
       ok: entry.ok,
     });
-    await this.queueAll(next[which]?.reports ?? []);
-    return next;
+    await this.queueAll(entry.reports);
+    return journal;
+  }
+
+  /** A rollback asked again at a new attempt, after one that succeeded here: reported ok, under new ids. */
+  private async answerRolledBack(journal: StepJournal, done: ActionEntry, a: Assignment): Promise<void> {
+    const message = done.message?.startsWith(ALREADY_ROLLED_BACK) ? done.message : `${ALREADY_ROLLED_BACK} (attempt ${done.attempt}): ${done.message ?? 'ok'}`;
+    const report = newReport(a, 'rollback', true, message, this.d.now());
+    await this.d.state.writeJournal({ ...journal, rollback: { ...done, attempt: a.attempt, message, reports: [report] } });
+    this.d.log.info('rollback already done for this rollout; reporting it at the new attempt', { rolloutId: a.rolloutId, attempt: a.attempt, doneAttempt: done.attempt });
+    await this.queueAll([report]);
+  }
+
+  /** The apply fails without running (or without running again): journaled, then reported. */
+  private async refuseApply(a: Assignment, journal: StepJournal, message: string, ran: boolean, record?: unknown): Promise<void> {
+    const report = newReport(a, 'apply', false, message, this.d.now());
+    const startedAt = journal.apply?.attempt === a.attempt ? journal.apply.startedAt : this.d.now();
+    const outcome = { ok: false, message, ...(record !== undefined ? { record } : {}) };
+    await this.d.state.writeJournal({ ...journal, apply: doneEntry(a.attempt, startedAt, this.d.now(), outcome, ran, undefined, [report]) });
+    this.d.log.warn('apply refused', { rolloutId: a.rolloutId, attempt: a.attempt, reason: message });
+    await this.queueAll([report]);
   }
 
   async apply(a: Assignment): Promise<void> {
     await this.locked(a.rolloutId, () => this.applyLocked(a));
     const journal = await this.d.state.readJournal(a.rolloutId);
-    if (stillApplied(journal)) this.watch(a, journal!, false);
+    if (stillAppliedAt(journal, a.attempt)) this.watch(a, journal!, false);
   }
 
   private async applyLocked(a: Assignment): Promise<void> {
     const { state, log } = this.d;
     let journal = (await state.readJournal(a.rolloutId)) ?? emptyJournal(a.rolloutId);
     const prev = journal.apply;
-    if (prev && prev.attempt > a.attempt) {
-      log.warn('ignoring a stale apply assignment', { rolloutId: a.rolloutId, attempt: a.attempt, journalAttempt: prev.attempt });
+    if (newestAttempt(journal) > a.attempt) {
+      log.warn('ignoring a stale apply assignment', { rolloutId: a.rolloutId, attempt: a.attempt, journalAttempt: newestAttempt(journal) });
       return;
     }
-    if (prev?.state === 'done') {
-      journal = await this.requeue(journal, 'apply', a);
+    if (prev?.state === 'done' && prev.attempt === a.attempt) {
+      journal = await this.resend(journal, 'apply', a);
       const entry = journal.apply;
       // The agent may have died between apply and its first checks: run them now.
       if (entry?.ok && !journal.rollback && !entry.reports.some((r) => r.kind === 'check')) await this.checkAfterApply(a, journal);
       return;
     }
-    const refuse = async (message: string, ran: boolean) => {
-      const report = newReport(a, 'apply', false, message, this.d.now());
-      const entry = doneEntry(a.attempt, prev?.startedAt ?? this.d.now(), this.d.now(), { ok: false, message }, ran, undefined, [report]);
-      await state.writeJournal({ ...journal, apply: entry });
-      log.warn('apply refused', { rolloutId: a.rolloutId, attempt: a.attempt, reason: message });
-      await this.queueAll([report]);
-    };
-    if (prev?.state === 'started') return refuse('agent restarted during apply; host state unknown', true);
+    if (prev?.state === 'started' && prev.attempt === a.attempt) {
+      return this.refuseApply(a, journal, 'agent restarted during apply; host state unknown', true);
+    }
+    // A higher attempt (retry): a fresh apply. What the earlier attempts left on the host stays
+    // known: whether it may still be changed, its record and the snapshot taken before it.
+    const earlier = prev !== null && prev.attempt < a.attempt;
+    const carried = earlier ? carriedOver(journal) : null;
+    if (earlier) {
+      log.info('new apply attempt for this rollout: applying afresh', { rolloutId: a.rolloutId, attempt: a.attempt, previousAttempt: prev.attempt, previousOk: prev.ok ?? null });
+      journal = retire(journal);
+    }
+    const refuse = (message: string, ran: boolean) => this.refuseApply(a, journal, message, ran || (carried?.changed ?? false), carried?.record);
     if (journal.unknown !== null) return refuse(journal.unknown, true);
     if (!this.d.allow.has(a.change.kind)) {
       return refuse(`change kind "${a.change.kind}" is not allowed on this host (agent --allow: ${allowText(this.d.allow)})`, false);
@@ -298,6 +357,8 @@ export class StepActions {
     } catch (err) {
       log.warn('could not take the invariant baseline before apply', { rolloutId: a.rolloutId, error: String(err) });
     }
+    // The host may still carry an earlier attempt's change: the snapshot from before that one is the way back.
+    const restoreTo = carried?.baseline ?? baseline;
     let findings: readonly PreflightFinding[] = [];
     if (this.d.preflight) {
       try {
@@ -310,7 +371,7 @@ export class StepActions {
     // `block`: a flagged host fails its step before anything changes.
     if (findings.length > 0 && a.preflight === 'block') return refuse(`preflight: ${preflightText}`, false);
     const startedAt = this.d.now();
-    journal = { ...journal, baseline, invariantFailure: null, apply: { attempt: a.attempt, state: 'started', startedAt, ran: true, reports: [] } };
+    journal = { ...journal, baseline: restoreTo, invariantFailure: null, apply: { attempt: a.attempt, state: 'started', startedAt, ran: true, reports: [] } };
     await state.writeJournal(journal);
     log.info('applying', { rolloutId: a.rolloutId, rollout: a.rolloutName, attempt: a.attempt, kind: a.change.kind });
     const { outcome: ran, window } = await this.runTracked(
@@ -321,9 +382,10 @@ export class StepActions {
     this.d.onHostChanged?.();
     const outcome: StepOutcome = findings.length > 0 ? { ...ran, message: `${ran.message}; preflight warnings: ${preflightText}` } : ran;
     const report = newReport(a, 'apply', outcome.ok, outcome.message, this.d.now());
+    const kept = outcome.record === undefined && carried?.record !== undefined ? { ...outcome, record: carried.record } : outcome;
     journal = {
       ...journal,
-      apply: doneEntry(a.attempt, startedAt, this.d.now(), outcome, true, window, [report]),
+      apply: doneEntry(a.attempt, startedAt, this.d.now(), kept, true, window, [report]),
     };
     // Journal first: once it says done, a restart re-sends this report instead of applying again.
     await state.writeJournal(journal);
@@ -380,7 +442,7 @@ export class StepActions {
       const journal = await this.d.state.readJournal(a.rolloutId);
       if (journal === null || !rolledBackLocally(journal)) {
         // After an agent restart the watch of a recent apply goes on.
-        if (journal && stillApplied(journal)) this.watch(a, journal, true);
+        if (journal && stillAppliedAt(journal, a.attempt)) this.watch(a, journal, true);
         const checked = await this.checkOnce(a, journal?.baseline ?? null, signal);
         if (checked) {
           await this.locked(a.rolloutId, async () => {
@@ -402,17 +464,21 @@ export class StepActions {
   private watch(a: Assignment, journal: StepJournal, resumed: boolean): void {
     const entry = journal.apply;
     const lastContact = this.d.lastContact;
-    const key = `${a.rolloutId}:${a.attempt}`;
-    if (!entry || !lastContact || a.confirmWindow <= 0 || this.watches.has(a.rolloutId) || this.confirmed.has(key)) return;
+    if (!entry || !lastContact || a.confirmWindow <= 0) return;
+    // One watch per apply attempt: a retry's fresh apply gets its own, and the earlier one ends.
+    const key = `${a.rolloutId}:${entry.attempt}`;
+    if (this.watches.has(key) || this.confirmed.has(key)) return;
+    const step = { rolloutId: a.rolloutId, attempt: entry.attempt };
+    const current = async () => stillAppliedAt(await this.d.state.readJournal(a.rolloutId), entry.attempt);
     const appliedAt = entry.finishedAt ?? entry.startedAt;
     const signal = this.d.signal ?? new AbortController().signal;
     const watched = a.checks.filter((c) => INVARIANT_CHECK_KINDS.includes(c.kind)).map((c) => c.kind);
     const confirm = async (message: string) => {
       this.confirmed.add(key);
       await this.locked(a.rolloutId, async () => {
-        if (!stillApplied(await this.d.state.readJournal(a.rolloutId))) return;
+        if (!(await current())) return;
         // The server counts the step healthy only once it hears this (its wave's bake waits for it).
-        await this.queueAll([newReport(a, 'confirm', true, message, this.d.now())]);
+        await this.queueAll([newReport(step, 'confirm', true, message, this.d.now())]);
       });
     };
     if (resumed && this.d.now() >= appliedAt + a.confirmWindow) {
@@ -421,7 +487,7 @@ export class StepActions {
       const since = this.d.now();
       const p = (async () => {
         while (!signal.aborted) {
-          if (!stillApplied(await this.d.state.readJournal(a.rolloutId))) return;
+          if (!(await current())) return;
           if ((lastContact() ?? 0) > since) {
             if ((await this.invariantProblem(journal.baseline, watched)) === null) await confirm('confirmed after an agent restart: the change stayed, the server answers and the invariants hold');
             return;
@@ -430,8 +496,8 @@ export class StepActions {
         }
       })()
         .catch((err: unknown) => this.d.log.error('commit-confirmed watch failed', { rolloutId: a.rolloutId, error: err instanceof Error ? err.message : String(err) }))
-        .finally(() => this.watches.delete(a.rolloutId));
-      this.watches.set(a.rolloutId, p);
+        .finally(() => this.watches.delete(key));
+      this.watches.set(key, p);
       return;
     }
     const reportIds = new Set(entry.reports.map((r) => r.id));
@@ -444,7 +510,7 @@ export class StepActions {
         now: this.d.now,
         lastContact,
         signal,
-        stillApplied: async () => stillApplied(await this.d.state.readJournal(a.rolloutId)),
+        stillApplied: current,
         unacked: async () => {
           const current = await this.d.state.readJournal(a.rolloutId);
           for (const r of current?.apply?.reports ?? []) reportIds.add(r.id);
@@ -459,12 +525,12 @@ export class StepActions {
         return;
       }
       this.d.log.warn('rolling back locally (commit-confirmed)', { rolloutId: a.rolloutId, attempt: a.attempt, why: verdict.why });
-      await this.locked(a.rolloutId, () => this.rollbackLocallyLocked(a, verdict.why));
+      await this.locked(a.rolloutId, () => this.rollbackLocallyLocked(a, entry.attempt, verdict.why));
     };
     const p = run()
       .catch((err: unknown) => this.d.log.error('commit-confirmed watch failed', { rolloutId: a.rolloutId, error: err instanceof Error ? err.message : String(err) }))
-      .finally(() => this.watches.delete(a.rolloutId));
-    this.watches.set(a.rolloutId, p);
+      .finally(() => this.watches.delete(key));
+    this.watches.set(key, p);
   }
 
   /** The watched invariants against the snapshot taken before the change; null when they hold or cannot be read. */
@@ -494,10 +560,11 @@ export class StepActions {
    * network to fetch the previous packages), then the change, then rules and routes again (the
    * rollback's own scripts may remove some). Reported as a failed check, then the rollback outcome.
    */
-  private async rollbackLocallyLocked(a: Assignment, why: string): Promise<void> {
+  private async rollbackLocallyLocked(a: Assignment, attempt: number, why: string): Promise<void> {
     const { state, log } = this.d;
     const journal = await state.readJournal(a.rolloutId);
-    if (!journal || !stillApplied(journal) || !journal.apply) return;
+    // Only the apply this watch was for: a newer attempt has its own watch.
+    if (!journal || !stillAppliedAt(journal, attempt) || !journal.apply) return;
     const apply = journal.apply;
     const step = { rolloutId: a.rolloutId, attempt: apply.attempt };
     const startedAt = this.d.now();
@@ -546,17 +613,27 @@ export class StepActions {
     const { state, log } = this.d;
     let journal = (await state.readJournal(a.rolloutId)) ?? emptyJournal(a.rolloutId);
     const prev = journal.rollback;
-    if (prev && prev.attempt > a.attempt) {
-      log.warn('ignoring a stale rollback assignment', { rolloutId: a.rolloutId, attempt: a.attempt, journalAttempt: prev.attempt });
+    if (newestAttempt(journal) > a.attempt) {
+      log.warn('ignoring a stale rollback assignment', { rolloutId: a.rolloutId, attempt: a.attempt, journalAttempt: newestAttempt(journal) });
       return;
     }
-    // Same attempt again, or the server now orders what commit-confirmed already did: never twice.
-    if (prev?.state === 'done' && (prev.attempt === a.attempt || rolledBackLocally(journal))) {
-      await this.requeue(journal, 'rollback', a);
+    // Same attempt again: the stored result, same ids.
+    if (prev?.state === 'done' && prev.attempt === a.attempt) {
+      await this.resend(journal, 'rollback', a);
       return;
     }
-    // A rollback that was `started` when the agent died runs again: rollbacks must be safe to
-    // repeat, and returning the host to its previous state is the whole point.
+    // A new attempt for a rollback that already succeeded here (by the server's order or by
+    // commit-confirmed): the host is back, so it is answered as such and nothing runs twice.
+    if (prev?.state === 'done' && prev.ok === true) {
+      await this.answerRolledBack(journal, prev, a);
+      return;
+    }
+    // A rollback that failed, or was `started` when the agent died, runs again: rollbacks must be
+    // safe to repeat, and returning the host to its previous state is the whole point.
+    if (prev !== null) {
+      log.info('rolling back again: the earlier rollback did not finish well', { rolloutId: a.rolloutId, attempt: a.attempt, previousAttempt: prev.attempt, previous: prev.state === 'done' ? 'failed' : 'interrupted' });
+      if (prev.attempt < a.attempt) journal = retire(journal, ['rollback']);
+    }
     const startedAt = this.d.now();
     let window: SluicePackageWindow | undefined;
     const finish = async (outcome: StepOutcome, ran: boolean) => {

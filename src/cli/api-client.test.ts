@@ -56,6 +56,23 @@ describe('createApiClient', () => {
     expect(calls[0]?.url).toBe('http://s/v1/rollouts/r%2F..%2Fx/events?after=41&limit=500');
   });
 
+  it('posts retry like the other rollout actions, and maps its 409 to a conflict (exit 1) with the server\'s words', async () => {
+    const calls: Call[] = [];
+    const ok = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, { id: 'r_1', state: 'running' }, calls) });
+    expect(await ok.rolloutAction('r_1', 'retry')).toEqual({ id: 'r_1', state: 'running' });
+    expect(calls.map((c) => [c.method, c.url])).toEqual([['POST', 'http://s/v1/rollouts/r_1/retry']]);
+    const refused = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(409, { error: { code: 'conflict', message: 'cannot retry a completed rollout' } }) });
+    const error = await refused.rolloutAction('r_1', 'retry').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect((error as ConflictError).message).toBe('cannot retry a completed rollout');
+    expect(exitCodeFor((error as ConflictError).code)).toBe(1);
+  });
+
+  it('reads rollbackHosts when the server sends it', async () => {
+    const client = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, { ...rollout, rollbackHosts: 3 }) });
+    expect((await client.getRollout('r_1')).rollbackHosts).toBe(3);
+  });
+
   it('fills optional fields a server may omit', async () => {
     const { pendingWaves: _p, ...withoutPending } = rollout;
     const client = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, withoutPending) });

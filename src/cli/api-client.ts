@@ -57,6 +57,8 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   heldReason: z.string().nullable().optional(),
   /** Hosts whose rollback failed or was not confirmed yet (`rollout rollback` asks them again). */
   unconfirmedRollbacks: countSchema,
+  /** Hosts a `rollout rollback` asked now would touch. */
+  rollbackHosts: countSchema,
 });
 
 const ineligibleSchema = z
@@ -110,7 +112,8 @@ export type HostView = z.infer<typeof hostSchema>;
 export type StartedRollout = z.infer<typeof startedSchema>;
 export type RolloutActionResult = z.infer<typeof actionResultSchema>;
 
-export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'approve', 'rollback'] as const;
+/** The operator commands `POST /v1/rollouts/:id/<action>` takes; each answers {id, state}. */
+export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'approve', 'rollback', 'retry'] as const;
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 
 export interface ApiClient {

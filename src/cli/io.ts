@@ -1,6 +1,7 @@
 // The CLI's window on the outside world (streams, env, clock, files), passed in so commands can be
 // run in-process by tests and so rendering stays pure.
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 
 export interface OutputStream {
   write(text: string): void;
@@ -15,6 +16,10 @@ export interface CliIo {
   now(): number;
   sleep(ms: number): Promise<void>;
   readFile(path: string): Promise<string>;
+  /** Whether stdin is a terminal (a person can answer a question); missing: no. */
+  readonly stdinIsTTY?: boolean;
+  /** Writes `question` to the terminal and resolves with the line typed (null: stdin ended). */
+  ask?(question: string): Promise<string | null>;
 }
 
 /**
@@ -40,7 +45,29 @@ export function createProcessIo(): CliIo {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     readFile: (path) => readFile(path, 'utf8'),
+    stdinIsTTY: process.stdin.isTTY === true,
+    ask: (question) => askOnTerminal(question),
   };
+}
+
+/** One line from stdin after `question` on stderr (stdout stays for the command's answer). */
+function askOnTerminal(question: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
+    let answered = false;
+    rl.question(question, (line) => {
+      answered = true;
+      rl.close();
+      resolve(line);
+    });
+    // Ctrl-D or Ctrl-C: no answer.
+    rl.on('close', () => {
+      if (!answered) {
+        process.stderr.write('\n');
+        resolve(null);
+      }
+    });
+  });
 }
 
 /** Colours only on a terminal, and never when the user asked for none (https://no-color.org). */

@@ -1,10 +1,10 @@
-// `sluice rollout ...`: start a plan, watch it, steer it (pause, resume, abort, approve, rollback),
-// list rollouts and read their event log. Talks to the server's operator API only.
+// `sluice rollout ...`: start a plan, watch it, steer it (pause, resume, abort, approve, rollback,
+// retry), list rollouts and read their event log. Talks to the server's operator API only.
 import type { Command } from 'commander';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { checkPlan } from '../core/plan/parse-plan.ts';
-import { ROLLOUT_ACTIONS, resolveRolloutId } from './api-client.ts';
-import type { RolloutAction } from './api-client.ts';
+import { resolveRolloutId } from './api-client.ts';
+import type { ApiClient, RolloutAction, RolloutView } from './api-client.ts';
 import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
 import { eventJson, renderEventLine } from './render-events.ts';
@@ -14,13 +14,18 @@ import { connect, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
 import { fetchNewEvents, watchRollout } from './watch-rollout.ts';
 
-const ACTION_HELP: Record<RolloutAction, string> = {
+/** Actions that only post and print the new state; `rollback` asks first and `retry` can wait. */
+const STEER_ACTIONS = ['pause', 'resume', 'abort', 'approve'] as const satisfies readonly RolloutAction[];
+
+const ACTION_HELP: Record<(typeof STEER_ACTIONS)[number], string> = {
   pause: 'Pause a running rollout: no new host is assigned until it is resumed (hosts in flight finish).',
   resume: 'Resume a paused rollout.',
   abort: 'Stop a rollout for good, leaving hosts as they are (no rollback).',
   approve: 'Let a wave that waits for approval (`approve: true`) start.',
-  rollback: 'Stop a rollout and return every host it changed to its previous state, most recent wave first.',
 };
+
+/** Step states of hosts that may carry the change (a server without `rollbackHosts`: an estimate). */
+const CHANGED_STATES = new Set(['applying', 'verifying', 'healthy', 'failed', 'silent']);
 
 export function registerRolloutCommands(program: Command, io: CliIo): Command {
   const rollout = program
@@ -74,17 +79,7 @@ Examples:
       if (started.queuedBehind && started.queuedBehind.length > 0) {
         io.stderr.write(`queued: waits for ${started.queuedBehind.join(', ')} to end (queue: true)\n`);
       }
-      if (opts.wait === true) {
-        const final = await watchRollout({
-          client,
-          id: started.id,
-          io,
-          out: io.stderr,
-          color: colorEnabled(io.stderr, io.env),
-          format: 'view',
-        });
-        requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
-      }
+      if (opts.wait === true) await waitForEnd(client, started.id, io);
     });
 
   withConnectionOptions(rollout.command('status'))
@@ -152,7 +147,7 @@ Examples:
       );
     });
 
-  for (const action of ROLLOUT_ACTIONS) {
+  for (const action of STEER_ACTIONS) {
     withConnectionOptions(rollout.command(action))
       .description(`${ACTION_HELP[action]} Prints the rollout's new state.`)
       .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
@@ -170,7 +165,84 @@ Example:
         io.stdout.write(`${result.state}\n`);
       });
   }
+
+  withConnectionOptions(rollout.command('rollback'))
+    .description(
+      "Return every host a rollout changed to its previous state, wave by wave, most recent first. Says how many hosts it will touch and asks first. Prints the rollout's new state.",
+    )
+    .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
+    .option('-y, --yes', 'do not ask (for scripts): roll back at once')
+    .addHelpText(
+      'after',
+      `
+On a terminal it asks "Roll back N hosts of rollout ID (NAME)? [y/N]" and goes on only on y or
+yes. Without a terminal (stdin or stdout redirected) it refuses with exit 2 unless --yes is given,
+and nothing is sent. N counts the hosts that may carry the change, plus, asked again on a
+rolled_back or halted rollout, those whose rollback failed or was never confirmed.
+Exits 1 with the server's explanation when the rollout's state does not allow it.
+
+Examples:
+  sluice rollout rollback r_01h...
+  sluice rollout rollback latest --yes`,
+    )
+    .action(async (ref: string, opts: ConnectionOptions & { yes?: boolean }) => {
+      const client = await connect(opts, io);
+      // The full id from here on: \`latest\` must not move between the question and the answer.
+      const view = await client.getRollout(ref);
+      const what = `${plural(rollbackHostsOf(view), 'host')} of rollout ${view.id} (${view.name})`;
+      if (opts.yes !== true) {
+        if (io.stdinIsTTY !== true || !io.stdout.isTTY || io.ask === undefined) {
+          throw new ValidationError(`not rolling back ${what}: stdin or stdout is not a terminal, so nobody can confirm; pass --yes to roll back without asking`);
+        }
+        const answer = (await io.ask(`Roll back ${what}? [y/N] `)) ?? '';
+        if (!/^(y|yes)$/i.test(answer.trim())) throw new SluiceError('failed', `not rolled back (the answer was not yes); nothing was sent`);
+      } else {
+        io.stderr.write(`rolling back ${what}\n`);
+      }
+      const result = await client.rolloutAction(view.id, 'rollback');
+      io.stdout.write(`${result.state}\n`);
+    });
+
+  withConnectionOptions(rollout.command('retry'))
+    .description(
+      "Resume a halted rollout from its failed wave: its failed and silent hosts get a new attempt, healthy waves are kept as they are. Prints the rollout's new state.",
+    )
+    .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
+    .option('--wait', 'follow the rollout on stderr until it ends; exit 0 if it completed, 1 otherwise')
+    .addHelpText(
+      'after',
+      `
+For a rollout the failure budget halted (onFailure: halt): fix the cause, then retry. The failed
+wave goes on where it stopped: each failed or silent host of it is assigned again with a new
+attempt (its agent applies afresh, with preflight, checks and confirmation) and no longer counts
+against the budget; hosts that are healthy are not touched again, and the waves the halt skipped
+follow as usual. Exits 1 with the server's explanation when the rollout cannot be retried (not
+halted, its rollback halted: run \`sluice rollout rollback\` again, or its hosts are in another
+active rollout).
+
+Examples:
+  sluice rollout retry r_01h...
+  sluice rollout retry latest --wait && echo rolled out`,
+    )
+    .action(async (ref: string, opts: ConnectionOptions & { wait?: boolean }) => {
+      const client = await connect(opts, io);
+      const result = await client.rolloutAction(ref, 'retry');
+      io.stdout.write(`${result.state}\n`);
+      if (opts.wait === true) await waitForEnd(client, result.id, io);
+    });
   return rollout;
+}
+
+/** How many hosts a rollback asked now would touch, as the server counts them. */
+function rollbackHostsOf(view: RolloutView): number {
+  if (view.rollbackHosts !== undefined) return view.rollbackHosts;
+  return view.waves.reduce((n, w) => n + w.hosts.filter((h) => CHANGED_STATES.has(h.state)).length, 0);
+}
+
+/** `--wait`: follows the rollout on stderr until it ends; throws (exit 1) unless it completed. */
+async function waitForEnd(client: ApiClient, id: string, io: CliIo): Promise<void> {
+  const final = await watchRollout({ client, id, io, out: io.stderr, color: colorEnabled(io.stderr, io.env), format: 'view' });
+  requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
 }
 
 async function readPlanFile(file: string, io: CliIo): Promise<string> {

@@ -10,10 +10,23 @@ export interface TestIo extends CliIo {
   readonly stderr: CapturedStream;
   /** Every `sleep` call, in ms. */
   readonly sleeps: number[];
+  /** Every question asked with `ask`, in order. */
+  readonly asked: string[];
 }
 
 export function createTestIo(
-  options: { env?: Record<string, string>; files?: Record<string, string>; cwd?: string; tty?: boolean; now?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    files?: Record<string, string>;
+    cwd?: string;
+    /** stdout and stderr are terminals. */
+    tty?: boolean;
+    /** stdin is a terminal (default: as `tty`). */
+    stdinTty?: boolean;
+    /** What the person types to each question, in order; past the end: stdin ended (null). */
+    answers?: string[];
+    now?: number;
+  } = {},
 ): TestIo {
   const stream = (): CapturedStream => {
     const s = {
@@ -26,6 +39,8 @@ export function createTestIo(
     return s;
   };
   const sleeps: number[] = [];
+  const asked: string[] = [];
+  const answers = [...(options.answers ?? [])];
   const files = options.files ?? {};
   return {
     stdout: stream(),
@@ -41,6 +56,12 @@ export function createTestIo(
       if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
       return content;
     },
+    stdinIsTTY: options.stdinTty ?? options.tty ?? false,
+    ask: async (question) => {
+      asked.push(question);
+      return answers.shift() ?? null;
+    },
     sleeps,
+    asked,
   };
 }

@@ -8,6 +8,7 @@ import type { Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
+import { countRollbackHosts } from '../../core/rollout/rollback-targets.ts';
 
 export function rolloutView(stored: StoredRollout): Record<string, unknown> {
   const { rollout, plan } = stored;
@@ -29,6 +30,7 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     skippedHosts: rollout.skippedHosts ?? 0,
     heldReason: rollout.heldReason ?? null,
     unconfirmedRollbacks: stored.steps.filter((s) => s.rollbackAttempt != null && s.attempt === s.rollbackAttempt && (s.state === 'failed' || s.state === 'silent')).length,
+    rollbackHosts: countRollbackHosts(stored.steps),
     onFailure: plan.onFailure,
     waves: stored.waves.map((w) => {
       const bake = plan.waves[w.specIndex]?.bake ?? 0;
