@@ -85,6 +85,7 @@ import { matchesSelector } from '../fleet/select.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
 import { ineligibleReason } from './eligibility.ts';
+import { isRollbackTarget } from './rollback-targets.ts';
 import {
   awaitsConfirmation,
   countsAgainstParallel,
@@ -682,16 +683,6 @@ function startRollback(c: Changes, reason: string): void {
   s.rollbackWave = s.waves.length - 1;
 }
 
-/**
- * Whether a rollback round should hand this step a rollback: it was assigned the change (and is
- * not rolled back yet), or an earlier rollback of it failed or was never confirmed.
- */
-function needsRollback(step: StepState): boolean {
-  if (step.attempt === 0) return false; // never assigned (an ineligible host that failed): nothing to undo
-  if (isRollbackAttempt(step)) return step.state === 'failed' || step.state === 'silent';
-  return step.state === 'applying' || step.state === 'verifying' || step.state === 'healthy' || step.state === 'failed' || step.state === 'silent';
-}
-
 function assignRollback(c: Changes, step: StepState, wave: WaveState): void {
   c.s.rollbackFailed.delete(step.host);
   c.s.rollbackSilent.delete(step.host);
@@ -716,7 +707,7 @@ function continueRollback(c: Changes): void {
     while (wave.rollingBack < wave.parallel && wave.rollbackCursor < wave.hosts.length) {
       const host = wave.hosts[wave.rollbackCursor++];
       const step = host === undefined ? undefined : s.steps.get(host);
-      if (!step || !needsRollback(step)) continue;
+      if (!step || !isRollbackTarget(step)) continue;
       assignRollback(c, step, wave);
       assigned += 1;
     }
@@ -758,7 +749,7 @@ function haltRollback(c: Changes, step: StepState, detail: string): void {
   const s = c.s;
   const wave = waveOf(s, step);
   let left = 0;
-  for (const st of s.steps.values()) if (st.state === 'rolling_back' || needsRollback(st)) left += 1;
+  for (const st of s.steps.values()) if (st.state === 'rolling_back' || isRollbackTarget(st)) left += 1;
   wave.state = 'failed';
   wave.finishedAt = c.now;
   c.waves.add(wave);
