@@ -85,7 +85,9 @@ const checkSchema = z.looseObject({ kind: z.string().min(1), name: z.string() })
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   }
-  return parsed.data as CheckSpec;
+  // Common to every kind: whether the check also runs on a rolled-back host.
+  const after = (raw as { afterRollback?: unknown }).afterRollback;
+  return (typeof after === 'boolean' ? { ...(parsed.data as object), afterRollback: after } : parsed.data) as CheckSpec;
 });
 
 const stepSchema = z.object({

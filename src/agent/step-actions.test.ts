@@ -50,10 +50,13 @@ function actions(over: Partial<StepDeps> = {}, checkOk = true): StepActions {
     apply: async () => (calls.push('apply'), { ok: true, message: 'applied', record: { r: 1 } }),
     rollback: async () => (calls.push('rollback'), { ok: true, message: 'undone' }),
   };
+  // The rules vanish with the change (checkOk false) and come back when the agent restores them.
+  let restored = false;
   const rules: CheckRunner = {
     kind: 'ipRulesPreserved',
-    run: async () => (checkOk ? { ok: true, message: 'all present' } : { ok: false, message: '1 vanished: 111: from all lookup 11' }),
+    run: async () => (checkOk || restored ? { ok: true, message: 'all present' } : { ok: false, message: '1 vanished: 111: from all lookup 11' }),
   };
+  const tcp: CheckRunner = { kind: 'tcp', run: async () => (calls.push('tcp'), { ok: false, message: 'connection refused' }) };
   // The fake outbox "delivers" (deletes) everything when the server is said to be reachable.
   const outbox = {
     kick: () => {
@@ -66,11 +69,14 @@ function actions(over: Partial<StepDeps> = {}, checkOk = true): StepActions {
     outbox,
     allow: new Set(['command']),
     changeRunners: new Map([['command', runner]]),
-    checkRunners: new Map([['ipRulesPreserved', rules]]),
+    checkRunners: new Map([
+      ['ipRulesPreserved', rules],
+      ['tcp', tcp],
+    ]),
     root: '/',
     fileDirs: [],
     takeBaseline: async () => baseline,
-    restoreInvariants: async (snap) => (calls.push(`restore:${snap.rules.length}`), { ok: true, message: 'restored 2 rule(s)' }),
+    restoreInvariants: async (snap) => ((restored = true), calls.push(`restore:${snap.rules.length}`), { ok: true, message: 'restored 2 rule(s)' }),
     log: createMemoryLog(),
     now: () => Date.now(),
     ...over,
@@ -107,6 +113,23 @@ describe('rollback after an invariant failure', () => {
     await act.rollback(assignment({ action: 'rollback', attempt: 2, checks: [rulesCheck] }));
     expect(calls).toEqual(['apply', 'rollback', 'restore:3']);
     expect((await reports('rollback'))[0]).toMatchObject({ ok: true, attempt: 2, message: 'undone. Invariant checks had failed (rules): restored 2 rule(s)' });
+  });
+
+  it("runs the plan's after-rollback checks on the rolled-back host: failing, the rollback fails", async () => {
+    const act = actions({}, true);
+    const tcpCheck: CheckSpec = { kind: 'tcp', name: 'svc', host: '127.0.0.1', port: 1, timeout: 1000 };
+    await act.apply(assignment());
+    await act.rollback(assignment({ action: 'rollback', attempt: 2, checks: [tcpCheck], checkInterval: 10 }));
+    expect(calls).toEqual(['apply', 'rollback', 'tcp', 'tcp', 'tcp']);
+    expect((await reports('rollback'))[0]).toMatchObject({ ok: false, message: "undone; but the plan's checks fail on the rolled-back host: svc: connection refused" });
+  });
+
+  it('a check marked afterRollback: false is not run after a rollback', async () => {
+    const act = actions({}, true);
+    await act.apply(assignment());
+    await act.rollback(assignment({ action: 'rollback', attempt: 2, checks: [{ kind: 'tcp', name: 'svc', host: '127.0.0.1', port: 1, timeout: 1000, afterRollback: false }] }));
+    expect(calls).toEqual(['apply', 'rollback']);
+    expect((await reports('rollback'))[0]).toMatchObject({ ok: true, message: 'undone' });
   });
 
   it('leaves rules and routes alone when no invariant check failed', async () => {

@@ -4,7 +4,7 @@
 // rollback that follows an invariant failure, and the commit-confirmed watch after apply.
 import { randomUUID } from 'node:crypto';
 import { allowsCommandChecks, type AllowKind } from '../core/allow-kinds.ts';
-import type { Change, ChangeKind } from '../core/types.ts';
+import { runsAfterRollback, type Change, type ChangeKind } from '../core/types.ts';
 import type { Assignment } from './assignment.ts';
 import { sleep } from './backoff.ts';
 import type { AgentLog, ChangeContext, ChangeRunner, StepOutcome } from './changes/change-runner.ts';
@@ -29,6 +29,9 @@ export interface RestoreOutcome {
 
 // The server keeps at most 8192 characters of a report message.
 const MAX_MESSAGE = 4000;
+/** Checks after a rollback: how many runs, and at most how long apart, before the rollback counts as failed. */
+const ROLLBACK_CHECK_TRIES = 3;
+const ROLLBACK_CHECK_PAUSE_MS = 2000;
 
 export interface StepDeps {
   readonly host: () => string;
@@ -666,17 +669,33 @@ export class StepActions {
     const outcome = tracked.outcome;
     this.d.onHostChanged?.();
     const failure = journal.invariantFailure;
-    if (!failure || !applyRan) return finish(outcome, true);
+    if (!failure || !applyRan) return finish(await this.checkRolledBack(a, journal.baseline, outcome), true);
     // Whatever the change kind: an invariant check failed, so the rules and routes come back too.
     const restored = await this.restore(journal.baseline);
     const restoredText = restored === null ? 'this agent cannot restore rules and routes' : restored.message;
-    await finish(
-      {
-        ok: outcome.ok && (restored?.ok ?? false),
-        message: `${outcome.message}. Invariant checks had failed (${failure.checks.join(', ')}): ${restoredText}`,
-      },
-      true,
-    );
+    const combined: StepOutcome = {
+      ok: outcome.ok && (restored?.ok ?? false),
+      message: `${outcome.message}. Invariant checks had failed (${failure.checks.join(', ')}): ${restoredText}`,
+    };
+    await finish(await this.checkRolledBack(a, journal.baseline, combined), true);
+  }
+
+  /**
+   * A rollback is gated like a change: the plan's checks that run after a rollback (see
+   * runsAfterRollback) must pass on the rolled-back host, or the rollback counts as failed (which
+   * halts it). A few tries, a moment apart, for a service the rollback restarted.
+   */
+  private async checkRolledBack(a: Assignment, baseline: InvariantSnapshot | null, outcome: StepOutcome): Promise<StepOutcome> {
+    const checks = a.checks.filter(runsAfterRollback);
+    if (!outcome.ok || checks.length === 0) return outcome;
+    let last = '';
+    for (let i = 0; i < ROLLBACK_CHECK_TRIES; i++) {
+      if (i > 0) await sleep(Math.min(a.checkInterval, ROLLBACK_CHECK_PAUSE_MS));
+      const run = await this.checkOnce({ ...a, checks }, baseline);
+      if (run === null || run.report.ok) return outcome;
+      last = run.report.message ?? 'a check failed';
+    }
+    return { ok: false, message: `${outcome.message}; but the plan's checks fail on the rolled-back host: ${last}` };
   }
 }
 

@@ -69,7 +69,7 @@ export interface FileChange {
 
 export type Change = CommandChange | AptChange | FileChange;
 
-export type CheckSpec =
+export type CheckSpec = (
   | { readonly kind: 'command'; readonly name: string; readonly command: readonly string[]; readonly timeout: Millis }
   | { readonly kind: 'tcp'; readonly name: string; readonly host: string; readonly port: number; readonly timeout: Millis }
   | {
@@ -82,9 +82,22 @@ export type CheckSpec =
     }
   | { readonly kind: 'systemdUnitActive'; readonly name: string; readonly unit: string; readonly timeout: Millis }
   | { readonly kind: 'ipRulesPreserved'; readonly name: string; readonly timeout: Millis }
-  | { readonly kind: 'routesPreserved'; readonly name: string; readonly timeout: Millis };
+  | { readonly kind: 'routesPreserved'; readonly name: string; readonly timeout: Millis }
+) & {
+  /** Run it on a host the agent rolled back too (missing: see runsAfterRollback). */
+  readonly afterRollback?: boolean;
+};
 
 export type CheckKind = CheckSpec['kind'];
+
+/**
+ * Whether the agent runs this check on a host it rolled back, before reporting the rollback: the
+ * plan's `afterRollback`, else yes for the health and invariant kinds, no for `command` checks
+ * (which usually test the change itself, e.g. `test -f /run/flag`).
+ */
+export function runsAfterRollback(check: CheckSpec): boolean {
+  return check.afterRollback ?? check.kind !== 'command';
+}
 
 export interface WaveSpec {
   readonly name: string;

@@ -90,7 +90,11 @@ function readCheck(reader: PlanReader, node: Node, index: number): { check?: Che
   const at = nameEntry?.value ?? kindEntry.keyNode;
   if (finalName === undefined) return { at };
   if (timeout === undefined) return { name: finalName, at };
-  return { check: inner.build(finalName, timeout), name: finalName, at };
+  const afterEntry = fields.get('afterRollback');
+  const afterRollback = afterEntry === undefined ? undefined : reader.boolean(afterEntry);
+  if (afterEntry !== undefined && afterRollback === undefined) return { name: finalName, at };
+  const check = inner.build(finalName, timeout);
+  return { check: afterRollback === undefined ? check : { ...check, afterRollback }, name: finalName, at };
 }
 
 interface KindResult {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.ts';
-import type { Plan } from '../types.ts';
+import { runsAfterRollback, type Plan } from '../types.ts';
 import { MAX_PLAN_BYTES, checkPlan, parsePlan } from './parse-plan.ts';
 
 const MINIMAL = `name: minimal
@@ -89,6 +89,15 @@ waves: [{ name: all }]
     });
     const argv = parsePlan(`name: p\nchange: { command: { apply: [sleep, 5], rollback: [echo, true] } }\nwaves: [{ name: all }]\n`, 'p');
     expect(argv.change).toMatchObject({ apply: ['sleep', '5'], rollback: ['echo', 'true'] });
+  });
+
+  it('reads afterRollback on a check; which checks run after a rollback by default', () => {
+    const base = 'name: p\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\nchecks:\n';
+    const plan = parsePlan(`${base}  - { command: ["test", "-f", "/run/flag"] }\n  - { tcp: { host: 127.0.0.1, port: 80 } }\n  - { command: ["true"], name: up, afterRollback: true }\n  - { tcp: { host: 127.0.0.1, port: 81 }, afterRollback: false }\n`, 'p');
+    expect(plan.checks.map(runsAfterRollback)).toEqual([false, true, true, false]);
+    expect(plan.checks[1]).not.toHaveProperty('afterRollback');
+    const bad = checkPlan(`${base}  - { tcp: { host: 127.0.0.1, port: 80 }, afterRollback: sometimes }\n`, 'p').problems;
+    expect(bad).toHaveLength(1);
   });
 
   it('reads ineligible (skip|fail) and queue (boolean)', () => {

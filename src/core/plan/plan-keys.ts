@@ -28,7 +28,7 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
 export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve'] as const;
 
 /** Keys of a `checks` item besides its one kind key. */
-export const CHECK_ITEM_KEYS = ['name', 'timeout'] as const;
+export const CHECK_ITEM_KEYS = ['name', 'timeout', 'afterRollback'] as const;
 
 export const CHECK_KINDS: readonly CheckKind[] = [
   'command',
