@@ -257,6 +257,36 @@ describe('a rollout through the agent routes', () => {
     expect(lateEvents).toHaveLength(1);
   });
 
+  it('retry: a result that arrived while the rollout was halted counts when the agent sends it again', async () => {
+    const a = await enroll('retry-a', { suite: 'retry' });
+    const b = await enroll('retry-b', { suite: 'retry' });
+    const plan = PLAN.replace('name: api-test', 'name: retry-test\nhosts: { match: { suite: retry } }').replace('onFailure: rollback', 'onFailure: halt').replace('  - { name: canary, size: 1 }\n', '');
+    const { id } = (await call('POST', '/v1/rollouts', { token: server.adminToken, body: { plan } })).json;
+    const report = (token: string, reportId: string, attempt: number, kind: string, ok: boolean) =>
+      call('POST', '/v1/agent/reports', { token, body: { reports: [{ id: reportId, rolloutId: id, attempt, kind, ok }] } });
+    await report(a, 'retry-a-apply-1', 1, 'apply', false);
+    expect((await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json.state).toBe('halted');
+    // b's apply finished after the halt: acknowledged, ignored.
+    expect((await report(b, 'retry-b-apply-1', 1, 'apply', true)).json.accepted).toEqual(['retry-b-apply-1']);
+    expect((await call('POST', `/v1/rollouts/${id}/retry`, { token: server.adminToken })).json.state).toBe('running');
+    // The agent gets its apply (attempt 1) again and answers with the stored result, same id.
+    await report(b, 'retry-b-apply-1', 1, 'apply', true);
+    await report(b, 'retry-b-check-1', 1, 'check', true);
+    await report(a, 'retry-a-apply-2', 2, 'apply', true);
+    await report(a, 'retry-a-check-2', 2, 'check', true);
+    let view: any;
+    for (let i = 0; i < 100; i++) {
+      view = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
+      if (view.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(view.state).toBe('completed');
+    expect(view.waves[0].hosts.map((h: any) => [h.name, h.state])).toEqual([
+      ['retry-a', 'healthy'],
+      ['retry-b', 'healthy'],
+    ]);
+  });
+
   it('serves metrics in Prometheus format', async () => {
     const res = await call('GET', '/metrics', { token: server.adminToken });
     expect(res.status).toBe(200);

@@ -324,7 +324,11 @@ export class RolloutDriver {
     return record;
   }
 
-  /** An apply or check result for a rollout that is not active: logged (once), changes nothing. */
+  /**
+   * An apply or check result for a rollout that is not active: logged (once), changes nothing. Its
+   * id is recorded as seen late, not as processed: after a `retry` the agent sends the same result
+   * again (same attempt, same ids) and then it counts.
+   */
   private async recordLateReport(
     rolloutId: string,
     event: Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'confirmResult' }>,
@@ -332,7 +336,8 @@ export class RolloutDriver {
   ): Promise<RolloutRecord> {
     const record = await this.store.getRollout(rolloutId);
     if (!record) throw new NotFoundError(`no rollout ${rolloutId}`);
-    if (opts.reportId && (await this.store.hasReport(reportHostOf(event, opts), opts.reportId))) return record;
+    const lateId = opts.reportId ? `late:${opts.reportId}` : undefined;
+    if (lateId && (await this.store.hasReport(reportHostOf(event, opts), lateId))) return record;
     const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
     await this.store.persistTransition({
       rolloutId,
@@ -341,7 +346,7 @@ export class RolloutDriver {
       effects: [
         { type: 'log', kind: 'report.ignored', message: `${event.host}: ${event.type} (attempt ${event.attempt}) ignored: the rollout is ${record.state}`, host: event.host },
       ],
-      ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
+      ...(lateId ? { reportId: lateId, reportHost: reportHostOf(event, opts) } : {}),
     });
     return record;
   }
