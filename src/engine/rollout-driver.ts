@@ -54,6 +54,11 @@ export interface DriverOptions {
   readonly onTransition?: (seconds: number) => void;
   /** How often agents heartbeat: a host quiet for a few of these is quiet (default 5 s). */
   readonly heartbeatMs?: number;
+  /**
+   * Runs before every tick (replicas: the leader learns from the hosts table who was heard by the
+   * other replicas, before it judges silence). A failure is logged and the tick runs anyway.
+   */
+  readonly beforeTick?: () => Promise<void>;
 }
 
 /** Share of recently heard hosts that, quiet at once, make the server suspect itself. */
@@ -89,6 +94,7 @@ export class RolloutDriver {
   /** Last time each host was heard from (heartbeats, reports), as this server process saw it. */
   private readonly heard = new Map<string, Instant>();
   private lastTickAt: Instant | null = null;
+  private readonly beforeTick: (() => Promise<void>) | undefined;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -98,6 +104,7 @@ export class RolloutDriver {
     this.onAssignmentsChanged = opts.onAssignmentsChanged ?? (() => {});
     this.onTransition = opts.onTransition ?? (() => {});
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.beforeTick = opts.beforeTick;
   }
 
   /** Loads every active rollout from the store and starts the tick loop. */
@@ -397,10 +404,18 @@ export class RolloutDriver {
     return `${quiet} of ${known} recently heard hosts went quiet at once (${quietOutside} outside this rollout): the server suspects its own connectivity, not the hosts`;
   }
 
+  /** Hosts with work in flight in an active rollout (whose silence a tick judges). */
+  inFlightHosts(): string[] {
+    const hosts = new Set<string>();
+    for (const entry of this.active.values()) for (const host of entry.state.inFlight.keys()) hosts.add(host);
+    return [...hosts];
+  }
+
   private scheduleTick(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.tickAll().finally(() => this.scheduleTick());
+      const before = this.beforeTick ? this.beforeTick().catch((err: unknown) => this.log.warn({ err: String(err) }, 'before-tick hook failed')) : Promise.resolve();
+      void before.then(() => (this.stopped ? undefined : this.tickAll())).finally(() => this.scheduleTick());
     }, this.tickMs);
     this.timer.unref?.();
   }
