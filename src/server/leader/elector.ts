@@ -34,6 +34,8 @@ export interface ReplicaStatus {
   readonly database: string;
   /** When the role last changed (epoch ms). */
   readonly since: Instant;
+  /** The last time this replica stopped leading, and why (null: it never did). */
+  readonly stoppedLeading: { readonly at: Instant; readonly reason: string } | null;
 }
 
 /** Where a leader-only request goes. */
@@ -72,6 +74,7 @@ export class Elector implements Replica {
   private reason = 'electing: the lease has not been read yet';
   private database = 'ok';
   private since: Instant = Date.now();
+  private stoppedLeading: ReplicaStatus['stoppedLeading'] = null;
   private lease: LeaseView | null = null;
   /** The term held, while starting or leading. */
   private term: number | null = null;
@@ -124,6 +127,7 @@ export class Elector implements Replica {
       reason: this.reason,
       database: this.database,
       since: this.since,
+      stoppedLeading: this.stoppedLeading,
     };
   }
 
@@ -254,6 +258,7 @@ export class Elector implements Replica {
     this.term = null;
     this.generation += 1;
     if (wasLeading) {
+      this.stoppedLeading = { at: Date.now(), reason };
       this.o.log.warn({ replica: this.o.holder, reason }, 'stopped leading; in-memory rollout state dropped');
       this.setRole(role, reason);
     }

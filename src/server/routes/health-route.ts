@@ -10,7 +10,7 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
   r.get('/health', requireAdmin(deps), (c) => {
     const status: ReplicaStatus & { store: string } = deps.replica
       ? { ...deps.replica.status(), store: deps.store.kind }
-      : { role: 'leader', replica: 'embedded', leader: null, reason: 'embedded store: one process, always the leader', database: 'ok', since: 0, store: deps.store.kind };
+      : { role: 'leader', replica: 'embedded', leader: null, reason: 'embedded store: one process, always the leader', database: 'ok', since: 0, stoppedLeading: null, store: deps.store.kind };
     return c.json(status);
   });
   return r;
