@@ -186,6 +186,39 @@ confirmWindow: 0s
     expect(applied).toEqual(['h1', 'h2', 'h3', 'h4']);
   }, 240_000);
 
+  it('silence across replicas: a host heartbeating to a follower stays alive through a long apply; one that dies goes silent', async () => {
+    const c = await cluster();
+    const rs = await Promise.all([replica(c), replica(c)]);
+    const leader = await waitOneLeader(rs);
+    const follower = rs.find((r) => r !== leader)!;
+    for (const name of ['slow', 'dies']) c.agents.push(startAgentProc(follower.url, { name, labels: { role: name }, stateDir: join(c.dir.path, 'agents', name) }));
+    await waitFor('agents online', async () => (await api(follower.url, 'GET', '/v1/hosts')).hosts.filter((h: any) => h.status === 'online').length === 2, 60_000, 200);
+    // Applies last longer than silentAfter: only heartbeats (all on the follower) keep a host alive.
+    const apply = `echo started >> ${c.marks}/$SLUICE_HOST.started; if [ "$SLUICE_HOST" = dies ]; then sleep 60; else sleep 9; fi`;
+    const plan = `
+name: silence
+change:
+  command:
+    apply: ["sh", "-c", ${JSON.stringify(apply)}]
+    rollback: ["true"]
+    timeout: 90s
+waves:
+  - { name: all }
+budget: { failedPerWave: 1, failedTotal: 1, silentAfter: 4s }
+confirmWindow: 0s
+`;
+    const { id } = await api(follower.url, 'POST', '/v1/rollouts', { plan });
+    await waitFor('both applies to start', () => lines(join(c.marks, 'slow.started')).length > 0 && lines(join(c.marks, 'dies.started')).length > 0, 30_000, 50);
+    await c.agents[1]!.kill('SIGKILL');
+    const v = await waitFor('the rollout to finish', async () => {
+      const x = await api(leader.url, 'GET', `/v1/rollouts/${id}`);
+      return FINAL.includes(x.state) ? x : null;
+    }, 90_000, 250);
+    const steps = Object.fromEntries(v.waves[0].hosts.map((h: any) => [h.name, h.state]));
+    expect(steps).toEqual({ dies: 'silent', slow: 'healthy' });
+    expect(v.state).toBe('completed');
+  }, 150_000);
+
   it('an agent long-polling on a follower gets its assignment as soon as the leader assigns it, also after its LISTEN connection was killed', async () => {
     const c = await cluster();
     const rs = await Promise.all([replica(c), replica(c)]);
