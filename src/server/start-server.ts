@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
+import { Gauge } from 'prom-client';
 import { openStore } from '../store/open-store.ts';
 import { assertPostgresSchema } from '../store/postgres.ts';
 import { applicationName, createReplica, newReplicaId, type ReplicaRuntime } from './leader/replica.ts';
@@ -117,6 +118,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       throw err;
     });
     driver = replica.driver;
+    const elector = replica.elector;
+    new Gauge({
+      name: 'sluice_replica_leader',
+      help: '1 while this replica holds the leader lease and drives rollouts, else 0 (PostgreSQL replicas).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(elector.current() ? 1 : 0);
+      },
+    });
   } else {
     driver = makeDriver(store, { onAssignmentsChanged: (hosts) => hub.notify(hosts) });
     await driver.start();

@@ -179,7 +179,10 @@ export class Elector implements Replica {
   }
 
   private runStep(): Promise<void> {
-    const next = this.stepping.catch(() => {}).then(() => this.step());
+    // Never rejects: an election round that fails is logged and the next one runs on time.
+    const next = this.stepping.then(() =>
+      this.step().catch((err: unknown) => this.o.log.error({ err: describe(err) }, 'election round failed; retrying')),
+    );
     this.stepping = next;
     return next;
   }
