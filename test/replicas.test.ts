@@ -108,6 +108,10 @@ describe.skipIf(probe === null)('replicas on PostgreSQL', () => {
     const again = await Promise.all(rs.map((r) => health(r.url)));
     expect(again.filter((h) => h.role === 'leader')).toHaveLength(1);
     expect(new Set(again.map((h) => h.leader?.term)).size).toBe(1);
+    // A leader stopped cleanly ends its lease: one of the others takes over.
+    await leader.kill('SIGTERM');
+    const next = await waitOneLeader(followers, 20_000);
+    expect((await health(next.url)).leader!.term).toBeGreaterThan(again[0]!.leader!.term);
   }, 120_000);
 
   it('SIGKILL of the leader during a bake and again during a wave: another takes over, no host applied twice, no report lost, the bake not restarted', async () => {

@@ -8,8 +8,10 @@ import pg from 'pg';
 import type { Sql } from '../../store/store.ts';
 import type { Logger } from '../logger.ts';
 
-/** NOTIFY payloads are limited to 8000 bytes; a longer host list becomes "everyone". */
+/** NOTIFY payloads are limited to 8000 bytes: a long host list goes in several notifications. */
 const MAX_PAYLOAD = 7500;
+/** More notifications than this for one change (a wave of ~50,000 hosts): wake everyone instead. */
+const MAX_CHUNKS = 400;
 
 export type BusMessage = { readonly type: 'assign'; readonly hosts: readonly string[] | null } | { readonly type: 'host'; readonly name: string };
 
@@ -51,17 +53,36 @@ export class ClusterBus {
 
   publish(message: BusMessage): void {
     if (this.channel === null || this.stopped) return;
-    let body: Record<string, unknown> =
-      message.type === 'assign' ? { o: this.opts.origin, t: 'a', h: message.hosts } : { o: this.opts.origin, t: 'h', n: message.name };
-    let text = JSON.stringify(body);
-    if (text.length > MAX_PAYLOAD) {
-      if (message.type !== 'assign') return;
-      body = { o: this.opts.origin, t: 'a', h: null };
-      text = JSON.stringify(body);
+    const o = this.opts.origin;
+    const payloads: string[] = [];
+    if (message.type === 'host') {
+      const text = JSON.stringify({ o, t: 'h', n: message.name });
+      if (text.length <= MAX_PAYLOAD) payloads.push(text);
+    } else if (message.hosts === null) {
+      payloads.push(JSON.stringify({ o, t: 'a', h: null }));
+    } else {
+      let chunk: string[] = [];
+      let size = 0;
+      const flush = () => {
+        if (chunk.length > 0) payloads.push(JSON.stringify({ o, t: 'a', h: chunk }));
+        chunk = [];
+        size = 0;
+      };
+      for (const host of message.hosts) {
+        const cost = JSON.stringify(host).length + 1;
+        if (size + cost > MAX_PAYLOAD - 64) flush();
+        chunk.push(host);
+        size += cost;
+      }
+      flush();
+      if (payloads.length > MAX_CHUNKS) payloads.splice(0, payloads.length, JSON.stringify({ o, t: 'a', h: null }));
     }
-    this.opts.sql.query('select pg_notify($1, $2)', [this.channel, text]).catch((err: unknown) => {
-      this.opts.log.debug({ err: String(err) }, 'could not notify the other replicas');
-    });
+    const channel = this.channel;
+    for (const text of payloads) {
+      this.opts.sql.query('select pg_notify($1, $2)', [channel, text]).catch((err: unknown) => {
+        this.opts.log.debug({ err: String(err) }, 'could not notify the other replicas');
+      });
+    }
   }
 
   private async connect(): Promise<void> {

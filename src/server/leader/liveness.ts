@@ -30,10 +30,10 @@ export class LivenessRefresher {
 
   async refresh(driver: RolloutDriver): Promise<void> {
     const inFlight = driver.inFlightHosts();
-    if (inFlight.length > 0) {
-      const rows = await this.sql.query<{ name: string; last_seen: number }>('select name, last_seen from hosts where name = any($1::text[])', [inFlight]);
-      await this.apply(driver, rows);
-    }
+    // Nothing in flight: no tick can find a host silent, and self-suspicion is not asked.
+    if (inFlight.length === 0) return;
+    const rows = await this.sql.query<{ name: string; last_seen: number }>('select name, last_seen from hosts where name = any($1::text[])', [inFlight]);
+    await this.apply(driver, rows);
     const now = this.now();
     if (now - this.lastFullAt >= this.fullEveryMs) {
       this.lastFullAt = now;
