@@ -1,7 +1,8 @@
 // Replicas on PostgreSQL (issue 8), with real server and agent processes on the local PostgreSQL,
 // each test in its own schema: exactly one leader among three; SIGKILL of the leader mid-rollout
 // (agents behind a load balancer): another replica takes over, no host applied twice, no report
-// lost, the bake not restarted; wake-ups reach agents long-polling on a follower, also after its
+// lost, the bake not restarted; a leader paused past its lease is replaced and stops leading when
+// it wakes; wake-ups reach agents long-polling on a follower, also after its
 // LISTEN connection was killed; a replica cut off from PostgreSQL stops leading, says so, answers
 // 503 with Retry-After and does not crash; a stale leader's write is refused (fenced).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -299,6 +300,53 @@ confirmWindow: 0s
     expect((await health(other.url)).role).toBe('leader');
     expect((await health(cut.url)).role).toBe('follower');
   }, 120_000);
+
+  it('a leader paused (SIGSTOP) past its lease is replaced; woken up (SIGCONT) it stops leading, and no host is applied twice', async () => {
+    const c = await cluster();
+    const a = await replica(c);
+    await waitFor('the first replica to lead', async () => (await health(a.url)).role === 'leader', 20_000, 100);
+    const b = await replica(c);
+    await waitOneLeader([a, b]);
+    // Agents talk to b only: a paused process still accepts TCP connections and would hold theirs.
+    const hosts = ['p1', 'p2', 'p3'];
+    for (const name of hosts) c.agents.push(startAgentProc(b.url, { name, labels: { zone: name }, stateDir: join(c.dir.path, 'agents', name) }));
+    await waitFor('agents online', async () => (await api(b.url, 'GET', '/v1/hosts')).hosts.filter((h: any) => h.status === 'online').length === 3, 60_000, 200);
+    const apply = `echo started >> ${c.marks}/$SLUICE_HOST.apply-started; sleep 1`;
+    const plan = `
+name: paused-leader
+change:
+  command:
+    apply: ["sh", "-c", ${JSON.stringify(apply)}]
+    rollback: ["true"]
+waves:
+  - { name: canary, size: 1, bake: 6s }
+  - { name: rest, bake: 0s }
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 30s }
+confirmWindow: 0s
+`;
+    const { id } = await api(b.url, 'POST', '/v1/rollouts', { plan });
+    await waitFor('the canary to bake', async () => (await api(b.url, 'GET', `/v1/rollouts/${id}`)).waves[0]?.state === 'baking', 60_000, 100);
+    a.child.kill('SIGSTOP');
+    try {
+      await waitFor('b to take over', async () => (await health(b.url)).role === 'leader', 30_000, 100);
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    const h = await waitFor('the woken replica to stop leading', async () => {
+      const x = await health(a.url);
+      return x.role === 'follower' && x.stoppedLeading ? x : null;
+    }, 20_000, 100);
+    expect(h.leader?.url).toBe(b.url);
+    // Its own clock says the lease ran out (or, had a transition come first, the fence refused it).
+    expect(h.stoppedLeading!.reason).toMatch(/could not renew the lease in time|fenced/);
+    const v = await waitFor('the rollout to finish', async () => {
+      const x = await api(b.url, 'GET', `/v1/rollouts/${id}`);
+      return FINAL.includes(x.state) ? x : null;
+    }, 90_000, 250);
+    expect(v.state).toBe('completed');
+    for (const name of hosts) expect(lines(join(c.marks, `${name}.apply-started`)), name).toEqual(['started']);
+    expect(a.output()).toMatch(/stopped leading/);
+  }, 150_000);
 
   it("a stale leader's write is refused: the lease moved on while it still believed it led", async () => {
     const c = await cluster();
