@@ -163,6 +163,8 @@ export class Elector implements Replica {
 
   private schedule(): void {
     if (this.stopped) return;
+    // One pending round at most: a kick() and the regular chain both end here.
+    if (this.timer) clearTimeout(this.timer);
     const every = this.role === 'leader' || this.role === 'starting' ? this.o.renewMs : this.o.pollMs;
     this.timer = setTimeout(() => {
       void this.runStep().finally(() => this.schedule());
