@@ -348,6 +348,32 @@ confirmWindow: 0s
     expect(a.output()).toMatch(/stopped leading/);
   }, 150_000);
 
+  it('a host that enrolls on a follower during a rollout is taken into a wave not started yet (the leader hears of it)', async () => {
+    const c = await cluster();
+    const opts = { listen: '127.0.0.1:0', databaseUrl: c.db.url, log: silentLogger(), adminToken: ADMIN_TOKEN, enrollToken: ENROLL_TOKEN, tickMs: 100 };
+    const leader = await startServer(opts);
+    c.inProcess.push(leader);
+    const follower = await startServer(opts);
+    c.inProcess.push(follower);
+    expect((await health(follower.url)).role).toBe('follower');
+    const credential = await enroll(follower.url, 'early');
+    const plan = 'name: late-joiner\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: canary, size: 1, bake: 3s }\n  - { name: rest }\nconfirmWindow: 0s\n';
+    const { id } = await api(follower.url, 'POST', '/v1/rollouts', { plan });
+    const report = await fetch(`${follower.url}/v1/agent/reports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reports: [{ id: 'early-apply', rolloutId: id, attempt: 1, kind: 'apply', ok: true }] }),
+    });
+    expect(await report.json()).toEqual({ accepted: ['early-apply'] });
+    await waitFor('the canary to bake', async () => (await api(follower.url, 'GET', `/v1/rollouts/${id}`)).waves[0]?.state === 'baking', 20_000, 50);
+    await enroll(follower.url, 'late');
+    const v = await waitFor('the next wave to start', async () => {
+      const x = await api(follower.url, 'GET', `/v1/rollouts/${id}`);
+      return x.waves.length > 1 ? x : null;
+    }, 20_000, 100);
+    expect(v.waves[1].hosts.map((h: any) => h.name)).toEqual(['late']);
+  }, 60_000);
+
   it("a stale leader's write is refused: the lease moved on while it still believed it led", async () => {
     const c = await cluster();
     // Slow renewals, so this leader still believes it leads when its next write comes.
