@@ -14,23 +14,25 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/** Pipes both ways; when either side ends or fails, both are destroyed and forgotten. */
+function relay(client: net.Socket, upstream: net.Socket, sockets: Set<net.Socket>): void {
+  sockets.add(client);
+  sockets.add(upstream);
+  const end = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on('error', end).on('close', end);
+  upstream.on('error', end).on('close', end);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  const onConnection = (client: net.Socket) => {
-    const upstream = net.connect(targetPort, targetHost);
-    sockets.add(client);
-    sockets.add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  };
+  const onConnection = (client: net.Socket) => relay(client, net.connect(targetPort, targetHost), sockets);
   let server = net.createServer(onConnection);
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
@@ -95,17 +97,7 @@ export async function startTcpBalancer(backends: () => readonly number[]): Promi
       upstream.once('connect', () => {
         connected = true;
         next = (next + 1) % Math.max(1, ports.length);
-        sockets.add(upstream);
-        const end = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        upstream.on('error', end).on('close', end);
-        client.on('error', end).on('close', end);
-        client.pipe(upstream);
-        upstream.pipe(client);
+        relay(client, upstream, sockets);
         client.resume();
       });
       upstream.once('error', () => {
