@@ -72,7 +72,7 @@ SLUICE_ENROLL_TOKEN. See docs/replicas.md.
 
 Examples:
   sluice server                                   # embedded database in ./.sluice
-  sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \
+  sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
     .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string }) => {
