@@ -415,3 +415,17 @@ confirmWindow: 0s
     }
   }, 60_000);
 });
+
+describe('the embedded store (PGlite)', () => {
+  it('has no election: /v1/health says leader, always', async () => {
+    const server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN_TOKEN, enrollToken: ENROLL_TOKEN });
+    try {
+      const h = await health(server.url);
+      expect(h.role).toBe('leader');
+      expect(h.reason).toMatch(/embedded store/);
+      expect(server.replica).toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+});
