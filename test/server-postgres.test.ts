@@ -1,5 +1,5 @@
 // The server on PostgreSQL (--database-url): a rollout runs through the API, and a second server
-// on the same database refuses to start rather than driving the same rollouts twice.
+// on the same database joins as a follower (one leader drives rollouts; see test/replicas.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
@@ -43,7 +43,16 @@ describe.skipIf(db === null)('server on PostgreSQL', () => {
     expect(state).toBe('completed');
   });
 
-  it('refuses a second server on the same database', async () => {
-    await expect(startServer({ listen: '127.0.0.1:0', databaseUrl: db!.url, log: silentLogger() })).rejects.toThrow(/another sluice server is already driving rollouts/);
+  it('a second server on the same database follows the first, which stays the leader', async () => {
+    const second = await startServer({ listen: '127.0.0.1:0', databaseUrl: db!.url, log: silentLogger(), adminToken: 'sla_pg_admin_0123456789', enrollToken: 'sle_pg_enroll_0123456789' });
+    try {
+      const health = async (url: string) => (await fetch(`${url}/v1/health`, { headers: { authorization: 'Bearer sla_pg_admin_0123456789' } })).json();
+      expect((await health(server!.url)).role).toBe('leader');
+      const follower = await health(second.url);
+      expect(follower.role).toBe('follower');
+      expect(follower.leader.url).toBe(server!.url);
+    } finally {
+      await second.close();
+    }
   });
 });

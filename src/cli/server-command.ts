@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { startServer } from '../server/start-server.ts';
+import { ValidationError } from '../core/errors.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 
@@ -55,7 +56,8 @@ export function registerServerCommand(program: Command): void {
     .description('Run the Sluice control plane: HTTP API, rollout engine and store.')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7400')
     .option('--data-dir <dir>', 'data directory: the embedded database (PGlite) and generated tokens', './.sluice')
-    .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL)')
+    .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
+    .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .addHelpText(
       'after',
       `
@@ -63,16 +65,27 @@ Tokens: the admin token (operators) and the enrollment token (agents) come from
 SLUICE_ADMIN_TOKEN and SLUICE_ENROLL_TOKEN; when unset they are generated once and kept,
 mode 0600, in DATA_DIR/admin.token and DATA_DIR/enroll.token.
 
+Replicas: any number of servers may share one PostgreSQL database; all of them serve agents and
+operators, one (elected with a lease) drives rollouts, and the others forward reports and rollout
+commands to it at its --advertise-url. Give every replica the same SLUICE_ADMIN_TOKEN and
+SLUICE_ENROLL_TOKEN. See docs/replicas.md.
+
 Examples:
   sluice server                                   # embedded database in ./.sluice
-  sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice`,
+  sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
+      --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
+      const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
+      if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
+        throw new ValidationError(`--advertise-url must be an http(s) URL such as http://10.0.0.5:7400, got "${advertiseUrl}"`);
+      }
       const server = await startServer({
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
+        ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/+$/, '') } : {}),
       });
       process.stderr.write(
         serverBanner({ url: server.url, storeKind: server.store.kind, dataDir: resolve(opts.dataDir), tokens: server.tokens, cwd: process.cwd() }),

@@ -54,6 +54,11 @@ export interface DriverOptions {
   readonly onTransition?: (seconds: number) => void;
   /** How often agents heartbeat: a host quiet for a few of these is quiet (default 5 s). */
   readonly heartbeatMs?: number;
+  /**
+   * Runs before every tick (replicas: the leader learns from the hosts table who was heard by the
+   * other replicas, before it judges silence). A failure is logged and the tick runs anyway.
+   */
+  readonly beforeTick?: () => Promise<void>;
 }
 
 /** Share of recently heard hosts that, quiet at once, make the server suspect itself. */
@@ -93,6 +98,7 @@ export class RolloutDriver {
   private readonly silentRollbacks = new Map<string, Set<string>>();
   /** Host-lock decisions (start, queue, retry, rollback of a finished rollout) run one at a time. */
   private lockChain: Promise<unknown> = Promise.resolve();
+  private readonly beforeTick: (() => Promise<void>) | undefined;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -102,6 +108,7 @@ export class RolloutDriver {
     this.onAssignmentsChanged = opts.onAssignmentsChanged ?? (() => {});
     this.onTransition = opts.onTransition ?? (() => {});
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.beforeTick = opts.beforeTick;
   }
 
   /** Loads every active rollout from the store and starts the tick loop. */
@@ -497,10 +504,25 @@ export class RolloutDriver {
     return `${quiet} of ${known} recently heard hosts went quiet at once (${quietOutside} outside this rollout): the server suspects its own connectivity, not the hosts`;
   }
 
+  /**
+   * Hosts the driver waits to hear from: work in flight in an active rollout (whose silence a tick
+   * judges), and hosts whose rollback went silent (handed it again once heard from).
+   */
+  inFlightHosts(): string[] {
+    const hosts = new Set<string>();
+    for (const entry of this.active.values()) {
+      for (const host of entry.state.inFlight.keys()) hosts.add(host);
+      for (const host of entry.state.rollbackSilent) hosts.add(host);
+    }
+    for (const host of this.silentRollbacks.keys()) hosts.add(host);
+    return [...hosts];
+  }
+
   private scheduleTick(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.tickAll().finally(() => this.scheduleTick());
+      const before = this.beforeTick ? this.beforeTick().catch((err: unknown) => this.log.warn({ err: String(err) }, 'before-tick hook failed')) : Promise.resolve();
+      void before.then(() => (this.stopped ? undefined : this.tickAll())).finally(() => this.scheduleTick());
     }, this.tickMs);
     this.timer.unref?.();
   }

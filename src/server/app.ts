@@ -14,6 +14,13 @@ import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { buildOpenApi } from './openapi.ts';
+import { healthRoutes } from './routes/health-route.ts';
+import { forwardToLeader } from './leader/forward.ts';
+import type { Replica } from './leader/elector.ts';
+import { isDatabaseUnreachable } from '../store/pg-errors.ts';
+
+/** Seconds a 503 asks the caller to wait before retrying. */
+export const RETRY_AFTER_S = 2;
 
 export interface AppDeps {
   readonly store: Store;
@@ -25,6 +32,8 @@ export interface AppDeps {
   readonly enrollToken: string;
   readonly heartbeatMs: number;
   readonly now: () => number;
+  /** Replicas on PostgreSQL: leader-only requests are forwarded to the leader (absent on PGlite). */
+  readonly replica?: Replica;
 }
 
 export type AppEnv = { Variables: { host: HostRow; actor: string } };
@@ -147,6 +156,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     deps.log[level]({ method: c.req.method, path: c.req.path, status: c.res.status, ms, actor: c.get('actor') }, 'request');
   });
 
+  // Before the body limit: a forwarded body streams through to the leader, which enforces it.
+  if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log));
+
   app.use(
     '*',
     bodyLimit({
@@ -157,7 +169,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.onError((err, c) => {
     if (err instanceof SluiceError && isErrorCode(err.code)) {
+      if (err.code === 'unavailable') c.header('retry-after', String(RETRY_AFTER_S));
       return c.json(errorBody(err), httpStatusFor(err.code) as 400);
+    }
+    if (isDatabaseUnreachable(err)) {
+      // PostgreSQL is down or unreachable: nothing the caller did wrong; it should come back.
+      deps.log.warn({ path: c.req.path, err: err instanceof Error ? err.message : String(err) }, 'the database is unreachable');
+      c.header('retry-after', String(RETRY_AFTER_S));
+      return c.json({ error: { code: 'unavailable', message: 'the database is unreachable; retry later' } }, 503);
     }
     const invalid = asInputError(err);
     if (invalid) {
@@ -180,6 +199,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/v1/openapi.json', requireAdmin(deps), (c) => c.json(buildOpenApi()));
 
+  app.route('/v1', healthRoutes(deps));
   app.route('/v1/agent', agentRoutes(deps));
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', operatorRoutes(deps));

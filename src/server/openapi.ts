@@ -57,6 +57,7 @@ export function buildOpenApi(): Record<string, unknown> {
     },
     paths: {
       '/healthz': { get: { summary: 'Liveness; no authentication', security: [], responses: { '200': { description: 'ok' } } } },
+      '/v1/health': { get: { summary: "This replica's role (leader, starting, follower, unavailable), why, and who leads", security: admin, responses: { '200': ok('{role, replica, leader, reason, database, since, stoppedLeading, store}'), ...errors } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: admin, responses: { '200': { description: 'text/plain metrics' } } } },
       '/v1/agent/enroll': { post: { summary: 'Enroll a host', security: [{ enrollment: [] }], requestBody: body(enrollBody), responses: { '200': ok('{host, credential}'), ...errors } } },
       '/v1/agent/heartbeat': { post: { summary: 'Heartbeat with labels and facts', security: host, requestBody: body(heartbeatBody), responses: { '200': ok('{ok, heartbeatMs}'), ...errors } } },

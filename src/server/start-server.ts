@@ -3,9 +3,12 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { Gauge } from 'prom-client';
 import { openStore } from '../store/open-store.ts';
-import { acquirePostgresServerLock, type ServerLock } from '../store/postgres-server-lock.ts';
 import { assertPostgresSchema } from '../store/postgres.ts';
+import { applicationName, createReplica, newReplicaId, type ReplicaRuntime } from './leader/replica.ts';
+import type { ElectorOptions } from './leader/elector.ts';
 import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
@@ -27,6 +30,13 @@ export interface ServerOptions {
   readonly heartbeatMs?: number;
   readonly tickMs?: number;
   readonly log?: Logger;
+  /**
+   * PostgreSQL: the URL the other replicas forward leader-only requests to (default: the
+   * address listened on, http://HOST:PORT).
+   */
+  readonly advertiseUrl?: string;
+  /** PostgreSQL: leader lease timings (tests); defaults TTL 6 s, renew 2 s, followers poll 1 s. */
+  readonly lease?: Pick<ElectorOptions, 'ttlMs' | 'renewMs' | 'pollMs'>;
 }
 
 export interface RunningServer {
@@ -36,6 +46,8 @@ export interface RunningServer {
   readonly tokens: ServerTokens;
   readonly store: Store;
   readonly driver: RolloutDriver;
+  /** PostgreSQL only: this process as one replica (its id, role, the elector). */
+  readonly replica: ReplicaRuntime | null;
   close(): Promise<void>;
 }
 
@@ -67,27 +79,70 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         enrollToken: opts.enrollToken ?? process.env.SLUICE_ENROLL_TOKEN,
       });
 
-  // PGlite locks its data dir itself; PostgreSQL needs an explicit lock so only one server drives.
-  if (opts.databaseUrl) await assertPostgresSchema(opts.databaseUrl); // a missing schema is not "another server"
-  const serverLock: ServerLock | null = opts.databaseUrl ? await acquirePostgresServerLock(opts.databaseUrl) : null;
+  // PGlite locks its data dir itself (one process). On PostgreSQL any number of replicas share the
+  // database and a leader lease decides which one drives rollouts (src/server/leader/).
+  if (opts.databaseUrl) await assertPostgresSchema(opts.databaseUrl); // a missing schema: say so, exit 2
+  const replicaId = opts.databaseUrl ? newReplicaId() : null;
   const store = await openStore(
-    opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : opts.memory ? { memory: true } : { dataDir },
-  ).catch(async (err: unknown) => {
-    await serverLock?.release();
-    throw err;
-  });
+    opts.databaseUrl
+      ? { databaseUrl: opts.databaseUrl, postgres: { applicationName: applicationName(replicaId!) } }
+      : opts.memory
+        ? { memory: true }
+        : { dataDir },
+  );
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
-  const driver = new RolloutDriver({
+  const makeDriver = (driverStore: Store, extra: { onAssignmentsChanged: (hosts: readonly string[] | null) => void; beforeTick?: () => Promise<void> }) =>
+    new RolloutDriver({
+      store: driverStore,
+      log,
+      now,
+      ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+      onAssignmentsChanged: extra.onAssignmentsChanged,
+      onTransition: (s) => metrics.transitionSeconds.observe(s),
+      ...(extra.beforeTick ? { beforeTick: extra.beforeTick } : {}),
+    });
+  let replica: ReplicaRuntime | null = null;
+  let driver: RolloutDriver;
+  if (opts.databaseUrl) {
+    replica = await createReplica({
+      databaseUrl: opts.databaseUrl,
+      store,
+      hub,
+      log,
+      makeDriver,
+      id: replicaId!,
+      ...(opts.lease ? { lease: opts.lease } : {}),
+    }).catch(async (err: unknown) => {
+      await store.close().catch(() => {});
+      throw err;
+    });
+    driver = replica.driver;
+    const elector = replica.elector;
+    new Gauge({
+      name: 'sluice_replica_leader',
+      help: '1 while this replica holds the leader lease and drives rollouts, else 0 (PostgreSQL replicas).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(elector.current() ? 1 : 0);
+      },
+    });
+  } else {
+    driver = makeDriver(store, { onAssignmentsChanged: (hosts) => hub.notify(hosts) });
+    await driver.start();
+  }
+  const app = createApp({
     store,
+    driver,
+    hub,
     log,
+    metrics,
+    adminToken: tokens.adminToken,
+    enrollToken: tokens.enrollToken,
+    heartbeatMs,
     now,
-    ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
-    onAssignmentsChanged: (hosts) => hub.notify(hosts),
-    onTransition: (s) => metrics.transitionSeconds.observe(s),
+    ...(replica ? { replica: replica.elector } : {}),
   });
-  await driver.start();
-  const app = createApp({ store, driver, hub, log, metrics, adminToken: tokens.adminToken, enrollToken: tokens.enrollToken, heartbeatMs, now });
 
   let server: ServerType;
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
@@ -100,13 +155,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       );
     });
   }).catch(async (err: unknown) => {
-    await driver.stop();
+    if (replica) await replica.close();
+    else await driver.stop();
     await store.close();
-    await serverLock?.release();
     throw err;
   });
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
+  if (replica) {
+    const advertiseUrl = opts.advertiseUrl ?? advertisedFromListen(host, address.port, url);
+    await replica.start(advertiseUrl);
+    log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
+  }
   log.info({ url, store: store.kind }, 'sluice server listening');
 
   let closed = false;
@@ -117,6 +177,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     tokens,
     store,
     driver,
+    replica,
     async close() {
       if (closed) return;
       closed = true;
@@ -126,9 +187,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         // Long-polls were released above; drop idle keep-alive sockets too.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await driver.stop();
+      if (replica) await replica.close();
+      else await driver.stop();
       await store.close();
-      await serverLock?.release();
     },
   };
+}
+
+/**
+ * What other replicas call: the listen address, unless it is a wildcard (0.0.0.0, ::), which
+ * another machine cannot dial; then this machine's hostname (set --advertise-url behind NAT).
+ */
+function advertisedFromListen(host: string, port: number, url: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return `http://${hostname()}:${port}`;
+  return url;
 }

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SluiceError, UnavailableError } from '../core/errors.ts';
 import { createPgliteSql } from './pglite.ts';
-import { createPostgresSql } from './postgres.ts';
+import { createPostgresSql, type PostgresPoolOptions } from './postgres.ts';
 import { createSqlStore } from './sql-store.ts';
 import type { Sql, Store } from './store.ts';
 
@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   readonly databaseUrl?: string;
   /** PGlite in memory: nothing persists (tests). */
   readonly memory?: boolean;
+  /** PostgreSQL pool settings (application name, size). */
+  readonly postgres?: PostgresPoolOptions;
 }
 
 export const DEFAULT_DATA_DIR = './.sluice';
@@ -23,7 +25,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   let sql: Sql;
   let kind: Store['kind'];
   if (opts.databaseUrl !== undefined && opts.databaseUrl !== '') {
-    sql = await createPostgresSql(opts.databaseUrl);
+    sql = await createPostgresSql(opts.databaseUrl, opts.postgres);
     kind = 'postgres';
   } else if (opts.memory === true) {
     sql = await createPgliteSql(null);

@@ -7,13 +7,26 @@ import type { Sql, SqlTx } from './store.ts';
 
 const INT8_OID = 20;
 
+export interface PostgresPoolOptions {
+  /** Default 10. */
+  readonly max?: number;
+  /** Shown in pg_stat_activity (replicas name their connections after themselves). */
+  readonly applicationName?: string;
+  /** Client-side limit on one query (a lease renewal must not hang on a dead network). */
+  readonly queryTimeoutMs?: number;
+  /** Default 5000. */
+  readonly connectTimeoutMs?: number;
+}
+
 /** Connects a pool to `url` and checks it answers; UnavailableError (URL without password) if not. */
-export async function createPostgresSql(url: string): Promise<Sql> {
+export async function createPostgresSql(url: string, options: PostgresPoolOptions = {}): Promise<Sql> {
   const shown = redactUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
-    connectionTimeoutMillis: 5000,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    ...(options.applicationName !== undefined ? { application_name: options.applicationName } : {}),
+    ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID && format !== 'binary'

@@ -5,6 +5,7 @@ import { ROLLOUT_STATES } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
+import { checkFence } from './leader-lease.ts';
 import type { DriftEventRow, EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
 
 const UNIQUE_VIOLATION = '23505';
@@ -72,9 +73,10 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     // ---- rollouts ----
 
-    async createRollout(rollout, plan, planSource, event) {
+    async createRollout(rollout, plan, planSource, event, fence) {
       await sql
         .transaction(async (tx) => {
+          if (fence) await checkFence(tx, fence);
           await tx.query(
             `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)`,
@@ -262,6 +264,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 }
 
 async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boolean> {
+  if (write.fence) await checkFence(tx, write.fence);
   if (write.reportId !== undefined) {
     const recorded = await tx.query<Row>(
       'insert into reports (id, rollout_id, host, at) values ($1, $2, $3, $4) on conflict do nothing returning id',

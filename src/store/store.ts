@@ -3,6 +3,7 @@
 // talks to `Store`; only ./sql-store.ts holds SQL, and ./pglite.ts / ./postgres.ts only move bytes.
 import type { Plan, HostInfo, Instant, Labels, RolloutRecord, StepRecord, WaveRecord, ChangeKind } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
+import type { LeaseFence } from './leader-lease.ts';
 
 /** The one-method database port both drivers implement (pg-boss's IDatabase idea). */
 export interface Sql {
@@ -78,6 +79,11 @@ export interface TransitionWrite {
   readonly reportId?: string;
   /** The host that sent the report: report ids are unique per host, not across the fleet. */
   readonly reportHost?: string;
+  /**
+   * Replicas: the leader's lease, checked in the same transaction before anything is written
+   * (FencedError if it is not the live lease). Absent on PGlite (one process, always leader).
+   */
+  readonly fence?: LeaseFence;
 }
 
 /** A drift event as an agent reports it (POST /v1/agent/drift). */
@@ -141,7 +147,8 @@ export interface Store {
   listHosts(options?: { withFacts?: boolean }): Promise<HostRow[]>;
 
   // ---- rollouts ----
-  createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput): Promise<void>;
+  /** `fence`: as in TransitionWrite, checked in the same transaction. */
+  createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput, fence?: LeaseFence): Promise<void>;
   /** Writes one engine transition atomically. Returns false if reportId was already recorded. */
   persistTransition(write: TransitionWrite): Promise<boolean>;
   /** Whether this host's report id has been recorded (processed) already. */
