@@ -4,7 +4,7 @@ import { Hono, type Context } from 'hono';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { StoredRollout, HostRow, EventRow } from '../../store/store.ts';
-import type { Plan } from '../../core/types.ts';
+import { FINAL_ROLLOUT_STATES, type Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
@@ -29,7 +29,13 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     revertedHosts: rollout.revertedHosts ?? 0,
     skippedHosts: rollout.skippedHosts ?? 0,
     heldReason: rollout.heldReason ?? null,
-    unconfirmedRollbacks: stored.steps.filter((s) => s.rollbackAttempt != null && s.attempt === s.rollbackAttempt && (s.state === 'failed' || s.state === 'silent')).length,
+    // Rollbacks not confirmed: failed or silent, or handed out again after the rollout ended.
+    unconfirmedRollbacks: stored.steps.filter(
+      (s) =>
+        s.rollbackAttempt != null &&
+        s.attempt === s.rollbackAttempt &&
+        (s.state === 'failed' || s.state === 'silent' || (s.state === 'rolling_back' && FINAL_ROLLOUT_STATES.includes(rollout.state))),
+    ).length,
     rollbackHosts: countRollbackHosts(stored.steps),
     onFailure: plan.onFailure,
     waves: stored.waves.map((w) => {
