@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { startServer } from '../server/start-server.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
+import { ValidationError } from '../core/errors.ts';
 
 export interface BannerFacts {
   /** The address the server really listens on (port 0 resolved). */
@@ -49,6 +50,15 @@ export function serverBanner(f: BannerFacts): string {
   return lines.join('\n') + '\n';
 }
 
+/** --max-connections / SLUICE_MAX_CONNECTIONS: a whole number of at least 1, or unset. */
+export function parseMaxConnections(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (!/^\d{1,9}$/.test(raw.trim()) || Number(raw) < 1) {
+    throw new ValidationError(`--max-connections must be a whole number of at least 1, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
@@ -56,6 +66,7 @@ export function registerServerCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7400')
     .option('--data-dir <dir>', 'data directory: the embedded database (PGlite) and generated tokens', './.sluice')
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL)')
+    .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
     .addHelpText(
       'after',
       `
@@ -67,12 +78,14 @@ Examples:
   sluice server                                   # embedded database in ./.sluice
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; maxConnections?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
+      const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
       const server = await startServer({
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
+        ...(maxConnections !== undefined ? { connections: { maxConnections } } : {}),
       });
       process.stderr.write(
         serverBanner({ url: server.url, storeKind: server.store.kind, dataDir: resolve(opts.dataDir), tokens: server.tokens, cwd: process.cwd() }),

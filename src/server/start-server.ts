@@ -10,6 +10,9 @@ import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { AssignmentHub } from './assignment-hub.ts';
+import { HostLiveness } from './host-liveness.ts';
+import { guardConnections, type ConnectionGuard, type ConnectionLimits } from './connection-guard.ts';
+import type { Server } from 'node:http';
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -26,7 +29,11 @@ export interface ServerOptions {
   readonly enrollToken?: string;
   readonly heartbeatMs?: number;
   readonly tickMs?: number;
+  /** How often heartbeats' last_seen is written to the store (default 1000 ms; keep it well under heartbeatMs). */
+  readonly flushMs?: number;
   readonly log?: Logger;
+  /** Connection cap and timeouts (connection-guard.ts); SLUICE_MAX_CONNECTIONS sets the cap too. */
+  readonly connections?: ConnectionLimits;
 }
 
 export interface RunningServer {
@@ -36,6 +43,8 @@ export interface RunningServer {
   readonly tokens: ServerTokens;
   readonly store: Store;
   readonly driver: RolloutDriver;
+  /** In-memory liveness and the credential cache (flush counters for tests and benchmarks). */
+  readonly liveness: HostLiveness;
   close(): Promise<void>;
 }
 
@@ -70,12 +79,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // PGlite locks its data dir itself; PostgreSQL needs an explicit lock so only one server drives.
   if (opts.databaseUrl) await assertPostgresSchema(opts.databaseUrl); // a missing schema is not "another server"
   const serverLock: ServerLock | null = opts.databaseUrl ? await acquirePostgresServerLock(opts.databaseUrl) : null;
-  const store = await openStore(
+  const rawStore = await openStore(
     opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : opts.memory ? { memory: true } : { dataDir },
   ).catch(async (err: unknown) => {
     await serverLock?.release();
     throw err;
   });
+  const liveness = new HostLiveness(rawStore, { ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}), now, log });
+  const store = liveness.store;
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
   const driver = new RolloutDriver({
@@ -87,11 +98,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     onTransition: (s) => metrics.transitionSeconds.observe(s),
   });
   await driver.start();
+  liveness.start();
   const app = createApp({ store, driver, hub, log, metrics, adminToken: tokens.adminToken, enrollToken: tokens.enrollToken, heartbeatMs, now });
 
   let server: ServerType;
+  let guard: ConnectionGuard | undefined;
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
     server = serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
+    guard = guardConnections(server as Server, opts.connections);
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
@@ -101,13 +115,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     });
   }).catch(async (err: unknown) => {
     await driver.stop();
+    await liveness.stop();
     await store.close();
     await serverLock?.release();
     throw err;
   });
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
-  log.info({ url, store: store.kind }, 'sluice server listening');
+  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections }, 'sluice server listening');
 
   let closed = false;
   return {
@@ -117,6 +132,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     tokens,
     store,
     driver,
+    liveness,
     async close() {
       if (closed) return;
       closed = true;
@@ -127,6 +143,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await driver.stop();
+      await liveness.stop(); // the last heartbeats' last_seen, written before the store closes
       await store.close();
       await serverLock?.release();
     },

@@ -60,6 +60,20 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       if (rows.length === 0) throw new NotFoundError(`host ${name} is not enrolled`);
     },
 
+    async recordLastSeen(names, times) {
+      if (names.length === 0) return 0;
+      // One statement for the whole batch, sorted by name so that concurrent flushes (replicas)
+      // take row locks in the same order.
+      const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+      const rows = await sql.query<Row>(
+        `with v as (select * from unnest($1::text[], $2::bigint[]) as v(name, t) order by name),
+           u as (update hosts h set last_seen = v.t from v where h.name = v.name and h.last_seen < v.t returning 1)
+         select count(*) as n from u`,
+        [order.map((i) => names[i]), order.map((i) => times[i])],
+      );
+      return num(rows[0]?.n ?? 0);
+    },
+
     async listHosts(options = {}) {
       const rows = await sql.query<Row>(
         options.withFacts === false

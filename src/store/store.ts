@@ -135,6 +135,11 @@ export interface Store {
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
   /**
+   * Moves last_seen forward for many hosts in one statement (the server's batched liveness
+   * flush); never backwards, and names that are not enrolled are skipped. Returns rows updated.
+   */
+  recordLastSeen(names: readonly string[], times: readonly Instant[]): Promise<number>;
+  /**
    * Every host, by name. `withFacts: false` leaves facts out but `allow` (what the agent allows,
    * for eligibility): facts carry package lists and routing tables, which the engine does not need.
    */
