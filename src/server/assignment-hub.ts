@@ -3,6 +3,12 @@
 // Generations close the gap between reading the assignments and starting to wait: a change
 // announced in between is seen by `wait`, which then returns at once.
 
+/** What `wait` needs of an AbortSignal (the server passes a lighter one: see app.ts clientGone). */
+export interface StopSignal {
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export class AssignmentHub {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly hostGeneration = new Map<string, number>();
@@ -17,7 +23,7 @@ export class AssignmentHub {
    * Resolves true when woken (or when something changed since `since`), false after `ms` or when
    * the signal aborts.
    */
-  wait(host: string, ms: number, signal?: AbortSignal, since?: string): Promise<boolean> {
+  wait(host: string, ms: number, signal?: StopSignal, since?: string): Promise<boolean> {
     if (since !== undefined && since !== this.generation(host)) return Promise.resolve(true);
     return new Promise((resolve) => {
       let set = this.waiters.get(host);

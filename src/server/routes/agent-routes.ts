@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import type { RolloutEvent } from '../../core/rollout/types.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { HostAssignment } from '../../store/store.ts';
-import { type AppDeps, type AppEnv, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
+import { type AppDeps, type AppEnv, clientGone, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
 import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
 import { hashSecret, newSecret } from '../tokens.ts';
 import { hostInfoOf } from '../../engine/rollout-driver.ts';
@@ -32,6 +32,11 @@ function versionOf(list: readonly HostAssignment[]): string {
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** The interval the heartbeat answer asks of this host. */
+export function heartbeatIntervalFor(deps: AppDeps, host: string): number {
+  return deps.driver.hasWorkInFlight(host) ? Math.max(500, Math.floor(deps.heartbeatMs / 2)) : deps.heartbeatMs;
 }
 
 export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -66,7 +71,9 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     if (body.labels && !sameLabels(body.labels, host.labels)) {
       await deps.driver.hostSeen({ name: host.name, labels: body.labels });
     }
-    return c.json({ ok: true, heartbeatMs: deps.heartbeatMs });
+    // The agent's cadence (docs/agent.md): the server's interval when idle, half of it (at least
+    // 500 ms) while the host has work in flight, so its silence is noticed sooner.
+    return c.json({ ok: true, heartbeatMs: heartbeatIntervalFor(deps, host.name) });
   });
 
   r.get('/assignments', requireHost(deps), async (c) => {
@@ -77,7 +84,7 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     let list = await deps.store.assignmentsForHost(host.name);
     let version = versionOf(list);
     if (q.version === version && q.waitMs > 0) {
-      await deps.hub.wait(host.name, q.waitMs, c.req.raw.signal, generation);
+      await deps.hub.wait(host.name, q.waitMs, clientGone(c), generation);
       list = await deps.store.assignmentsForHost(host.name);
       version = versionOf(list);
     }
