@@ -219,8 +219,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const route = c.req.routePath || 'unknown';
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     if (route === '/healthz') return;
-    const ms = Math.round(performance.now() - started);
     const level = c.res.status >= 500 ? 'error' : route === '/v1/agent/assignments' || route === '/v1/agent/heartbeat' ? 'debug' : 'info';
+    if (!deps.log.isLevelEnabled(level)) return; // heartbeats at fleet rate: build nothing to drop it
+    const ms = Math.round(performance.now() - started);
     deps.log[level]({ method: c.req.method, path: c.req.path, status: c.res.status, ms, actor: c.get('actor') }, 'request');
   });
 

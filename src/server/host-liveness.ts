@@ -34,7 +34,8 @@ interface CachedHost {
 }
 
 interface HostMeta {
-  labelsKey: string;
+  /** Labels as last written or read (null: unknown). Flat string maps: compared key by key. */
+  labels: Labels | null;
   factsHash: string;
 }
 
@@ -136,7 +137,7 @@ export class HostLiveness {
       enrollHost: async (host) => {
         const row = await inner.enrollHost(host);
         this.forget(row.name);
-        this.meta.set(row.name, { labelsKey: stableJson(row.labels), factsHash: hashJson(row.facts) });
+        this.meta.set(row.name, { labels: row.labels, factsHash: hashJson(row.facts) });
         return merge(row);
       },
       hostByCredentialHash: (hash) => this.authenticate(hash),
@@ -160,7 +161,7 @@ export class HostLiveness {
     if (!row) return null;
     const previous = this.credentialOf.get(row.name);
     if (previous !== undefined && previous !== hash) this.byCredential.delete(previous);
-    this.meta.set(row.name, { labelsKey: stableJson(row.labels), factsHash: hashJson(row.facts) });
+    this.meta.set(row.name, { labels: row.labels, factsHash: hashJson(row.facts) });
     // Facts are not kept here (package lists can be large): only `allow`, which routes may need.
     const allow = row.facts['allow'];
     const slim: HostRow = { ...row, facts: allow !== undefined ? { allow } : {} };
@@ -197,12 +198,8 @@ export class HostLiveness {
     const known = this.meta.get(name);
     let labels: Labels | undefined;
     let facts: Record<string, unknown> | undefined;
-    let labelsKey: string | undefined;
     let factsHash: string | undefined;
-    if (update.labels !== undefined) {
-      labelsKey = stableJson(update.labels);
-      if (known?.labelsKey !== labelsKey) labels = update.labels;
-    }
+    if (update.labels !== undefined && !(known?.labels && sameLabels(known.labels, update.labels))) labels = update.labels;
     if (update.facts !== undefined) {
       factsHash = hashJson(update.facts);
       if (known?.factsHash !== factsHash) facts = update.facts;
@@ -210,15 +207,8 @@ export class HostLiveness {
     if (labels === undefined && facts === undefined) return;
     this.stats.detailWrites += 1;
     await this.inner.recordHeartbeat(name, { now: update.now, ...(labels ? { labels } : {}), ...(facts ? { facts } : {}) });
-    const entry = this.meta.get(name) ?? { labelsKey: labelsKey ?? '', factsHash: factsHash ?? '' };
-    if (labelsKey !== undefined) entry.labelsKey = labelsKey;
-    if (factsHash !== undefined) entry.factsHash = factsHash;
-    if (!known) {
-      // Not authenticated through this process (a direct caller): what it did not send is unknown.
-      if (labelsKey === undefined) entry.labelsKey = '';
-      if (factsHash === undefined) entry.factsHash = '';
-    }
-    this.meta.set(name, entry);
+    // What was not sent stays as known (unknown for a host not authenticated through this process).
+    this.meta.set(name, { labels: labels ?? known?.labels ?? null, factsHash: factsHash ?? known?.factsHash ?? '' });
     // The cached row carries labels (a change of labels is the driver's hostSeen): keep it current.
     if (labels) {
       const hash = this.credentialOf.get(name);
@@ -226,6 +216,16 @@ export class HostLiveness {
       if (cached && hash !== undefined) this.byCredential.set(hash, { ...cached, row: { ...cached.row, labels } });
     }
   }
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n += 1;
+  }
+  for (const _ in b) n -= 1;
+  return n === 0;
 }
 
 /** JSON with object keys sorted at every level: equal values give equal text whatever the key order (jsonb reorders keys). */

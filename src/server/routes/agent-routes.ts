@@ -34,6 +34,27 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
+interface AssignmentsRead {
+  readonly list: readonly HostAssignment[];
+  readonly version: string;
+  readonly generation: string;
+}
+
+/**
+ * A host's assignments: from the store, or from the hub's cache when nothing was announced for the
+ * host since the last read. The generation is taken before the read, so a change committed
+ * between the read and a wait is not missed.
+ */
+async function readAssignments(deps: AppDeps, host: string): Promise<AssignmentsRead> {
+  const generation = deps.hub.generation(host);
+  const hit = deps.hub.cached<AssignmentsRead>(host, generation);
+  if (hit) return hit;
+  const list = await deps.store.assignmentsForHost(host);
+  const read: AssignmentsRead = { list, version: versionOf(list), generation };
+  deps.hub.remember(host, generation, read);
+  return read;
+}
+
 /** The interval the heartbeat answer asks of this host. */
 export function heartbeatIntervalFor(deps: AppDeps, host: string): number {
   return deps.driver.hasWorkInFlight(host) ? Math.max(500, Math.floor(deps.heartbeatMs / 2)) : deps.heartbeatMs;
@@ -80,15 +101,12 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     const host = c.get('host');
     const q = readQuery(c, assignmentsQuery);
     // Taken before the read: a change committed between the read and the wait is not missed.
-    const generation = deps.hub.generation(host.name);
-    let list = await deps.store.assignmentsForHost(host.name);
-    let version = versionOf(list);
-    if (q.version === version && q.waitMs > 0) {
-      await deps.hub.wait(host.name, q.waitMs, clientGone(c), generation);
-      list = await deps.store.assignmentsForHost(host.name);
-      version = versionOf(list);
+    let read = await readAssignments(deps, host.name);
+    if (q.version === read.version && q.waitMs > 0) {
+      await deps.hub.wait(host.name, q.waitMs, clientGone(c), read.generation);
+      read = await readAssignments(deps, host.name);
     }
-    return c.json({ version, assignments: list.map(assignmentView) });
+    return c.json({ version: read.version, assignments: read.list.map(assignmentView) });
   });
 
   r.post('/reports', requireHost(deps), async (c) => {
