@@ -197,6 +197,11 @@ function main(): void {
       const started = performance.now();
       let held = 0;
       let errors = 0;
+      const statuses: Record<string, number> = {};
+      const bad = (status: number) => {
+        errors += 1;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      };
       const q = `waitMs=${msg.waitMs}`;
       const get = (c: Conn, path: string, reply: Reply) =>
         c.send(`GET ${path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${credentialOf(c.index)}\r\n\r\n`, reply);
@@ -205,27 +210,28 @@ function main(): void {
         if (left === 0) done();
         for (const c of conns) {
           if (!c.alive) {
-            errors += 1;
+            bad(-1);
             if (--left === 0) done();
             continue;
           }
           get(c, `/v1/agent/assignments?${q}`, (status, body) => {
             if (status !== 200) {
-              errors += 1;
+              bad(status);
               if (--left === 0) done();
               return;
             }
             const version = (JSON.parse(body) as { version: string }).version;
             get(c, `/v1/agent/assignments?${q}&version=${version}`, (s2) => {
               // Answered: the wait ended (or the server dropped it).
-              if (s2 !== 200) errors += 1;
+              if (s2 !== 200) bad(s2);
+              else statuses['early'] = (statuses['early'] ?? 0) + 1;
             });
             held += 1;
             if (--left === 0) done();
           });
         }
       });
-      send({ cmd: 'holding', ms: performance.now() - started, held, errors });
+      send({ cmd: 'holding', ms: performance.now() - started, held, errors, statuses });
     } else if (msg.cmd === 'stillHeld') {
       send({ cmd: 'stillHeld', busy: conns.filter((c) => c.busy && c.alive).length });
     } else if (msg.cmd === 'close') {

@@ -315,6 +315,7 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
     const stillHeld = (await Promise.all(workers.map((w) => w.request({ cmd: 'stillHeld' }, 'stillHeld')))).reduce((a, r) => a + r.busy, 0);
     const held = holding.reduce((a, r) => a + r.held, 0);
     const errors = holding.reduce((a, r) => a + r.errors, 0) + (held - stillHeld);
+    if (process.env.SLUICE_BENCH_DEBUG) console.log('hold statuses', JSON.stringify(holding.map((r) => r.statuses)));
     return {
       establishS,
       held: stillHeld,

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Instant, Labels } from '../core/types.ts';
 import type { HostRow, Store } from '../store/store.ts';
+import { Batcher } from './batch.ts';
 
 export interface LivenessOptions {
   /** How often pending last_seen values are written (default 1000 ms). */
@@ -69,6 +70,8 @@ export class HostLiveness {
   private readonly meta = new Map<string, HostMeta>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** Credential reads of concurrent requests, one statement per batch. */
+  private readonly lookups: Batcher<HostRow | null>;
 
   constructor(store: Store, opts: LivenessOptions = {}) {
     this.inner = store;
@@ -78,6 +81,7 @@ export class HostLiveness {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     this.store = this.decorate(store);
+    this.lookups = new Batcher<HostRow | null>((hashes) => store.hostsByCredentialHashes(hashes), null);
   }
 
   /** Starts the flush loop. */
@@ -157,7 +161,7 @@ export class HostLiveness {
     }
     this.stats.authMisses += 1;
     if (cached) this.byCredential.delete(hash);
-    const row = await this.inner.hostByCredentialHash(hash);
+    const row = await this.lookups.load(hash);
     if (!row) return null;
     const previous = this.credentialOf.get(row.name);
     if (previous !== undefined && previous !== hash) this.byCredential.delete(previous);

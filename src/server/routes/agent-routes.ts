@@ -9,6 +9,7 @@ import { type AppDeps, type AppEnv, clientGone, readBody, readQuery, requireEnro
 import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
 import { hashSecret, newSecret } from '../tokens.ts';
 import { hostInfoOf } from '../../engine/rollout-driver.ts';
+import { Batcher } from '../batch.ts';
 
 export function assignmentView(a: HostAssignment): Record<string, unknown> {
   return {
@@ -34,6 +35,14 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
+/** One batcher per store: the assignment reads of concurrent polls go out as one statement. */
+const batchers = new WeakMap<object, Batcher<readonly HostAssignment[]>>();
+function assignmentReads(deps: AppDeps): Batcher<readonly HostAssignment[]> {
+  let b = batchers.get(deps.store);
+  if (!b) batchers.set(deps.store, (b = new Batcher<readonly HostAssignment[]>((hosts) => deps.store.assignmentsForHosts(hosts), [])));
+  return b;
+}
+
 interface AssignmentsRead {
   readonly list: readonly HostAssignment[];
   readonly version: string;
@@ -49,7 +58,7 @@ async function readAssignments(deps: AppDeps, host: string): Promise<Assignments
   const generation = deps.hub.generation(host);
   const hit = deps.hub.cached<AssignmentsRead>(host, generation);
   if (hit) return hit;
-  const list = await deps.store.assignmentsForHost(host);
+  const list = await assignmentReads(deps).load(host);
   const read: AssignmentsRead = { list, version: versionOf(list), generation };
   deps.hub.remember(host, generation, read);
   return read;
