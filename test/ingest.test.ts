@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
 import { postgresTestDatabase } from './helpers/postgres.ts';
+import { openStore } from '../src/store/open-store.ts';
 
 const ADMIN = 'sla_ingest_admin_0123456789';
 const ENROLL = 'sle_ingest_enroll_0123456789';
@@ -125,6 +126,28 @@ describe.skipIf(db === null)('heartbeat ingest on PostgreSQL', () => {
       expect((await call(server, 'GET', '/v1/hosts', second)).status).toBe(403);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('batched reads (PGlite)', () => {
+  it('hosts by many credential hashes, and assignments of many hosts, in one statement each', async () => {
+    const store = await openStore({ memory: true });
+    try {
+      for (const n of ['b1', 'b2', 'b3']) await store.enrollHost({ name: n, labels: {}, facts: {}, credentialHash: `hash-${n}`, now: 1 });
+      const found = await store.hostsByCredentialHashes(['hash-b1', 'hash-b3', 'nope']);
+      expect([...found.keys()].sort()).toEqual(['hash-b1', 'hash-b3']);
+      expect(found.get('hash-b3')?.name).toBe('b3');
+      expect((await store.hostsByCredentialHashes([])).size).toBe(0);
+      // No rollout: nobody has work; the single-host read agrees.
+      expect((await store.assignmentsForHosts(['b1', 'b2'])).size).toBe(0);
+      expect(await store.assignmentsForHost('b1')).toEqual([]);
+      expect(await store.recordLastSeen(['b2', 'b1', 'ghost'], [50, 40, 60])).toBe(2);
+      expect(await store.recordLastSeen(['b2'], [10])).toBe(0); // never backwards
+      const hosts = await store.listHosts();
+      expect(hosts.map((h) => [h.name, h.lastSeen])).toEqual([['b1', 40], ['b2', 50], ['b3', 1]]);
+    } finally {
+      await store.close();
     }
   });
 });
