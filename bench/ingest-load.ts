@@ -120,6 +120,7 @@ function main(): void {
     return `POST /v1/agent/heartbeat HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${credentialOf(i)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   };
   const texts = new Map<number, string>();
+  const versions = new Map<number, string>();
   const record = (c: Conn, status: number) => {
     if (!recording) return;
     if (status !== 200) stats.errors += 1;
@@ -140,13 +141,25 @@ function main(): void {
       port = msg.port;
       const started = performance.now();
       let failed = 0;
+      // Like an agent, every connection sends its first request at once (the server closes
+      // connections that send nothing within its header timeout): a heartbeat, or for the hold
+      // phase the first poll, whose answer gives the version to hold with.
+      const first = (c: Conn) =>
+        new Promise<boolean>((resolve) => {
+          if (msg.first === 'poll') {
+            c.send(`GET /v1/agent/assignments?waitMs=0 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${credentialOf(c.index)}\r\n\r\n`, (status, body) => {
+              if (status === 200) versions.set(c.index, (JSON.parse(body) as { version: string }).version);
+              resolve(status === 200);
+            });
+          } else c.send(texts.get(c.index)!, (status) => resolve(status === 200));
+        });
       for (let i = 0; i < msg.count; i += 500) {
         const batch: Promise<boolean>[] = [];
         for (let j = i; j < Math.min(msg.count, i + 500); j++) {
           const c = new Conn(msg.from + j, port, reopen);
           conns.push(c);
           texts.set(c.index, heartbeatText(c.index));
-          batch.push(c.open());
+          batch.push(c.open().then((ok) => (ok ? first(c) : false)));
         }
         failed += (await Promise.all(batch)).filter((ok) => !ok).length;
       }
@@ -209,26 +222,19 @@ function main(): void {
         let left = conns.length;
         if (left === 0) done();
         for (const c of conns) {
-          if (!c.alive) {
+          const version = versions.get(c.index);
+          if (!c.alive || version === undefined) {
             bad(-1);
             if (--left === 0) done();
             continue;
           }
-          get(c, `/v1/agent/assignments?${q}`, (status, body) => {
-            if (status !== 200) {
-              bad(status);
-              if (--left === 0) done();
-              return;
-            }
-            const version = (JSON.parse(body) as { version: string }).version;
-            get(c, `/v1/agent/assignments?${q}&version=${version}`, (s2) => {
-              // Answered: the wait ended (or the server dropped it).
-              if (s2 !== 200) bad(s2);
-              else statuses['early'] = (statuses['early'] ?? 0) + 1;
-            });
-            held += 1;
-            if (--left === 0) done();
+          get(c, `/v1/agent/assignments?${q}&version=${version}`, (s2) => {
+            // Answered: the wait ended (or the server dropped it).
+            if (s2 !== 200) bad(s2);
+            else statuses['early'] = (statuses['early'] ?? 0) + 1;
           });
+          held += 1;
+          if (--left === 0) done();
         }
       });
       send({ cmd: 'holding', ms: performance.now() - started, held, errors, statuses });

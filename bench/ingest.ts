@@ -301,12 +301,13 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
   const pids = shards.map((s) => s.proc.pid!);
   const workers = await Promise.all(shards.map(() => startWorker()));
   try {
-    await Promise.all(workers.map((w, k) => w.request({ cmd: 'connect', port: shards[k]!.port, from: shards[k]!.from, count: shards[k]!.count }, 'connected')));
-    await new Promise((r) => setTimeout(r, 500));
+    // Established: connected, first poll answered, second poll sent (held).
     const rss0 = pids.reduce((a, p) => a + rssMb(p), 0);
     const started = performance.now();
+    const connected = await Promise.all(workers.map((w, k) => w.request({ cmd: 'connect', port: shards[k]!.port, from: shards[k]!.from, count: shards[k]!.count, first: 'poll' }, 'connected')));
     const holding = await Promise.all(workers.map((w) => w.request({ cmd: 'hold', waitMs: 30_000 }, 'holding')));
     const establishS = (performance.now() - started) / 1000;
+    void connected;
     await new Promise((r) => setTimeout(r, 500));
     const cpu0 = pids.reduce((a, p) => a + cpuMs(p), 0);
     await new Promise((r) => setTimeout(r, HOLD_MS));
