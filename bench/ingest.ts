@@ -150,10 +150,30 @@ function sluiceServer(dataDir: string, databaseUrl?: string): ChildProcess {
 
 async function startShard(target: Target, from: number, count: number): Promise<Shard> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-ingest-'));
+  const started: { proc: ChildProcess | null; dropSchema: (() => Promise<void>) | null } = { proc: null, dropSchema: null };
+  try {
+    return await startShardIn(dir, started, target, from, count);
+  } catch (err) {
+    // A shard that did not start leaves nothing behind either.
+    if (started.proc) await stop(started.proc);
+    await started.dropSchema?.().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startShardIn(
+  dir: string,
+  started: { proc: ChildProcess | null; dropSchema: (() => Promise<void>) | null },
+  target: Target,
+  from: number,
+  count: number,
+): Promise<Shard> {
   let proc: ChildProcess;
   let dropSchema: (() => Promise<void>) | null = null;
   if (target === 'bare') {
     proc = spawn(process.execPath, ['--import', LOADER, join(REPO, 'bench/ingest-bare.ts'), String(count), String(from)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.proc = proc;
   } else if (target === 'pglite') {
     // Seeded before the server opens the directory (PGlite is one process's).
     const sql = await createPgliteSql(join(dir, 'pgdata'));
@@ -161,6 +181,7 @@ async function startShard(target: Target, from: number, count: number): Promise<
     for (let i = from; i < from + count; i += 5000) await sql.query(INSERT_HOSTS, [...hostBatch(i, Math.min(5000, from + count - i)), Date.now()]);
     await sql.close();
     proc = sluiceServer(dir);
+    started.proc = proc;
   } else {
     const schema = `bench_ingest_${randomBytes(4).toString('hex')}`;
     const admin = new pg.Client({ connectionString: PG_BASE });
@@ -175,7 +196,9 @@ async function startShard(target: Target, from: number, count: number): Promise<
       await c.query(`drop schema if exists ${schema} cascade`);
       await c.end();
     };
+    started.dropSchema = dropSchema;
     proc = sluiceServer(dir, url.toString());
+    started.proc = proc;
     const port = await waitListening(proc, `sluice server (${target})`);
     const c = new pg.Client({ connectionString: url.toString() });
     await c.connect();
@@ -283,7 +306,8 @@ async function loadPhase(shards: Shard[], workers: Worker[], intervalMs: number,
     p99: percentile(hist, count, 0.99),
     errors,
     cpuPerReqMs: count > 0 ? (cpu1 - cpu0) / count : NaN,
-    pgCpuPerReqMs: count > 0 ? (pg1 - pg0) / count : NaN,
+    // PostgreSQL backends of other clients come and go: a negative difference means unmeasurable.
+    pgCpuPerReqMs: count > 0 && pg1 >= pg0 ? (pg1 - pg0) / count : NaN,
     rssMb: rss,
   };
 }
