@@ -75,6 +75,15 @@ export interface AgentHandle {
   readonly done: Promise<void>;
 }
 
+/**
+ * The cadence (docs/agent.md): the agent's own --heartbeat, or the server's answer when that is
+ * shorter (the server asks hosts with work in flight to beat faster). Never under 100 ms.
+ */
+export function nextHeartbeatMs(configured: number, answered: number | undefined): number {
+  if (answered === undefined || !Number.isFinite(answered) || answered <= 0) return configured;
+  return Math.max(100, Math.min(configured, answered));
+}
+
 /** The facts sent when no collector is given. */
 export async function basicFacts(): Promise<Record<string, unknown>> {
   return { hostname: hostname(), platform: platform(), release: release(), arch: arch(), agent: 'sluice-agent/0.1.0' };
@@ -232,11 +241,11 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         } catch (err) {
           log.warn('collecting facts failed; heartbeat without them', { error: errorText(err) });
         }
-        await client.heartbeat(credential, { labels: opts.labels, ...(facts ? { facts } : {}) }, signal);
+        const answer = await client.heartbeat(credential, { labels: opts.labels, ...(facts ? { facts } : {}) }, signal);
         if (facts) acceptedFacts = factsJson;
         failures.reset();
         session.succeeded();
-        await sleep(heartbeatMs, signal);
+        await sleep(nextHeartbeatMs(heartbeatMs, answer.heartbeatMs), signal);
       } catch (err) {
         if (signal.aborted) return;
         await afterFailure(err, credential, failures, 'heartbeat failed; retrying');

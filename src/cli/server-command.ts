@@ -50,6 +50,15 @@ export function serverBanner(f: BannerFacts): string {
   return lines.join('\n') + '\n';
 }
 
+/** --max-connections / SLUICE_MAX_CONNECTIONS: a whole number of at least 1, or unset. */
+export function parseMaxConnections(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (!/^\d{1,9}$/.test(raw.trim()) || Number(raw) < 1) {
+    throw new ValidationError(`--max-connections must be a whole number of at least 1, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
@@ -58,6 +67,7 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory: the embedded database (PGlite) and generated tokens', './.sluice')
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
+    .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
     .addHelpText(
       'after',
       `
@@ -75,17 +85,19 @@ Examples:
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
         throw new ValidationError(`--advertise-url must be an http(s) URL such as http://10.0.0.5:7400, got "${advertiseUrl}"`);
       }
+      const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
       const server = await startServer({
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
         ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/+$/, '') } : {}),
+        ...(maxConnections !== undefined ? { connections: { maxConnections } } : {}),
       });
       process.stderr.write(
         serverBanner({ url: server.url, storeKind: server.store.kind, dataDir: resolve(opts.dataDir), tokens: server.tokens, cwd: process.cwd() }),

@@ -389,17 +389,22 @@ export class RolloutDriver {
   async heartbeat(host: string): Promise<void> {
     this.heard.set(host, this.now());
     // Only rollouts waiting on this host: a heartbeat must not queue behind unrelated work.
+    // Called for every heartbeat of the fleet: no allocation and no await when nothing waits on the host.
     const now = this.now();
-    const waiting = [...this.active]
-      .filter(([, entry]) => hasWorkInFlight(entry.state, host) || needsLiveness(entry.state, host, now) || entry.state.rollbackSilent.has(host))
-      .map(([id]) => id);
+    let waiting: string[] | null = null;
+    for (const [id, entry] of this.active) {
+      if (hasWorkInFlight(entry.state, host) || needsLiveness(entry.state, host, now) || entry.state.rollbackSilent.has(host)) (waiting ??= []).push(id);
+    }
     // A finished rollout whose rollback on this host went silent: it hands the rollback out again,
     // unless the host is in another rollout by now (the host lock: one rollout at a time).
-    for (const id of this.silentRollbacks.get(host) ?? []) {
-      const other = [...this.active].find(([otherId, e]) => otherId !== id && e.state.status !== 'queued' && e.state.known.has(host));
-      if (other) continue;
-      waiting.push(id);
+    const silent = this.silentRollbacks.get(host);
+    if (silent) {
+      for (const id of silent) {
+        const other = [...this.active].find(([otherId, e]) => otherId !== id && e.state.status !== 'queued' && e.state.known.has(host));
+        if (!other) (waiting ??= []).push(id);
+      }
     }
+    if (waiting === null) return;
     await Promise.all(
       waiting.map((id) =>
         this.dispatch(id, { type: 'heartbeat', host }, { logAs: null }).catch((err: unknown) =>
@@ -407,6 +412,12 @@ export class RolloutDriver {
         ),
       ),
     );
+  }
+
+  /** Whether any active rollout waits on this host now (the heartbeat answer asks in-flight hosts to beat faster). */
+  hasWorkInFlight(host: string): boolean {
+    for (const entry of this.active.values()) if (hasWorkInFlight(entry.state, host)) return true;
+    return false;
   }
 
   /** A host enrolled or changed labels: active rollouts may take it into waves not started yet. */

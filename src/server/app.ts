@@ -6,9 +6,11 @@ import { z } from 'zod';
 import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../core/errors.ts';
 import type { HostRow, Store } from '../store/store.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
-import type { AssignmentHub } from './assignment-hub.ts';
+import type { AssignmentHub, StopSignal } from './assignment-hub.ts';
 import type { Logger } from './logger.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { HttpBindings } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hashSecret, sameSecret } from './tokens.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
@@ -36,12 +38,77 @@ export interface AppDeps {
   readonly replica?: Replica;
 }
 
-export type AppEnv = { Variables: { host: HostRow; actor: string } };
+/** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
+export type AppEnv = { Variables: { host: HostRow; actor: string }; Bindings: Partial<HttpBindings> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * The Node request and response behind `c`, when served by @hono/node-server. Reading headers,
+ * the body and the client's disconnect from them directly keeps the adapter from building a
+ * full web Request (Headers, AbortController, a web stream over the body) for every request:
+ * that was most of the memory a held long-poll cost, and much of a heartbeat's CPU.
+ */
+export function nodeRequest(c: Context): { incoming: IncomingMessage; outgoing: ServerResponse } | null {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  return env?.incoming && env.outgoing ? { incoming: env.incoming, outgoing: env.outgoing as ServerResponse } : null;
+}
+
+/** A request header, from the Node request when there is one. */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const node = nodeRequest(c);
+  if (!node) return c.req.header(name);
+  const v = node.incoming.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Resolves when the client goes away before the answer was sent (a long-poll stops waiting). */
+export function clientGone(c: Context): StopSignal {
+  const node = nodeRequest(c);
+  if (!node) return c.req.raw.signal;
+  const { outgoing } = node;
+  // The 'close' of the response: the socket closed, or the answer was sent (then nobody listens any more).
+  return {
+    addEventListener: (_t, f) => {
+      outgoing.once('close', f);
+    },
+    removeEventListener: (_t, f) => {
+      outgoing.off('close', f);
+    },
+  };
+}
+
+function tooLarge(): SluiceError {
+  return new SluiceError('too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+}
+
+/** The body of a Node request as text, refused past MAX_BODY_BYTES (declared or streamed). */
+function readIncoming(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolveBody, reject) => {
+    if (Number(incoming.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        incoming.off('data', onData);
+        incoming.resume(); // drain the rest; the 413 is sent after
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    incoming.on('data', onData);
+    incoming.once('end', () => resolveBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    incoming.once('error', reject);
+  });
+}
+
 function bearer(c: Context): string | null {
-  const header = c.req.header('authorization');
+  const header = requestHeader(c, 'authorization');
   if (!header) return null;
   const m = /^Bearer\s+(\S{1,512})$/i.exec(header.trim());
   return m?.[1] ?? null;
@@ -95,10 +162,20 @@ export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
 /** Parses a JSON body with a schema; malformed JSON and schema violations are 400s. */
 export async function readBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new ValidationError('request body is not valid JSON');
+  const node = nodeRequest(c);
+  if (node) {
+    const text = await readIncoming(node.incoming);
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new ValidationError('request body is not valid JSON');
+    }
+  } else {
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new ValidationError('request body is not valid JSON');
+    }
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(`invalid request body: ${formatZodError(parsed.error)}`);
@@ -151,21 +228,23 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const route = c.req.routePath || 'unknown';
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     if (route === '/healthz') return;
-    const ms = Math.round(performance.now() - started);
     const level = c.res.status >= 500 ? 'error' : route === '/v1/agent/assignments' || route === '/v1/agent/heartbeat' ? 'debug' : 'info';
+    if (!deps.log.isLevelEnabled(level)) return; // heartbeats at fleet rate: build nothing to drop it
+    const ms = Math.round(performance.now() - started);
     deps.log[level]({ method: c.req.method, path: c.req.path, status: c.res.status, ms, actor: c.get('actor') }, 'request');
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
   if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody(new SluiceError('too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`)), 413),
-    }),
-  );
+  const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody(tooLarge()), 413) });
+  app.use('*', async (c, next) => {
+    // On Node the body is read (and its size limited) by readBody; a declared oversize is refused here.
+    const node = nodeRequest(c);
+    if (!node) return limit(c, next);
+    if (Number(node.incoming.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return c.json(errorBody(tooLarge()), 413);
+    return next();
+  });
 
   app.onError((err, c) => {
     if (err instanceof SluiceError && isErrorCode(err.code)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AssignmentHub } from './assignment-hub.ts';
+import { ASSIGNMENTS_CACHE_MS, AssignmentHub } from './assignment-hub.ts';
 
 describe('AssignmentHub', () => {
   it('wakes a waiting host, and only that host', async () => {
@@ -37,5 +37,23 @@ describe('AssignmentHub', () => {
     const w = hub.wait('a', 5_000, ctrl.signal);
     ctrl.abort();
     expect(await w).toBe(false);
+  });
+
+  it('reuses a host\'s assignments read only while nothing was announced for it, and not for long', () => {
+    const hub = new AssignmentHub();
+    const g = hub.generation('a');
+    hub.remember('a', g, ['x'], 1_000);
+    expect(hub.cached('a', hub.generation('a'), 2_000)).toEqual(['x']);
+    expect(hub.cached('b', hub.generation('b'), 2_000)).toBeUndefined();
+    // Past the age bound it is read again.
+    expect(hub.cached('a', hub.generation('a'), 1_000 + ASSIGNMENTS_CACHE_MS)).toBeUndefined();
+    // A change announced for the host, or for everyone, makes it stale at once.
+    hub.notify(['b']);
+    expect(hub.cached('a', hub.generation('a'), 2_000)).toEqual(['x']);
+    hub.notify(['a']);
+    expect(hub.cached('a', hub.generation('a'), 2_000)).toBeUndefined();
+    hub.remember('a', hub.generation('a'), ['y'], 2_000);
+    hub.notify(null);
+    expect(hub.cached('a', hub.generation('a'), 2_000)).toBeUndefined();
   });
 });

@@ -13,6 +13,9 @@ import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { AssignmentHub } from './assignment-hub.ts';
+import { HostLiveness } from './host-liveness.ts';
+import { guardConnections, type ConnectionGuard, type ConnectionLimits } from './connection-guard.ts';
+import type { Server } from 'node:http';
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -29,6 +32,8 @@ export interface ServerOptions {
   readonly enrollToken?: string;
   readonly heartbeatMs?: number;
   readonly tickMs?: number;
+  /** How often heartbeats' last_seen is written to the store (default 1000 ms; keep it well under heartbeatMs). */
+  readonly flushMs?: number;
   readonly log?: Logger;
   /**
    * PostgreSQL: the URL the other replicas forward leader-only requests to (default: the
@@ -37,6 +42,8 @@ export interface ServerOptions {
   readonly advertiseUrl?: string;
   /** PostgreSQL: leader lease timings (tests); defaults TTL 6 s, renew 2 s, followers poll 1 s. */
   readonly lease?: Pick<ElectorOptions, 'ttlMs' | 'renewMs' | 'pollMs'>;
+  /** Connection cap and timeouts (connection-guard.ts); SLUICE_MAX_CONNECTIONS sets the cap too. */
+  readonly connections?: ConnectionLimits;
 }
 
 export interface RunningServer {
@@ -48,6 +55,8 @@ export interface RunningServer {
   readonly driver: RolloutDriver;
   /** PostgreSQL only: this process as one replica (its id, role, the elector). */
   readonly replica: ReplicaRuntime | null;
+  /** In-memory liveness and the credential cache (flush counters for tests and benchmarks). */
+  readonly liveness: HostLiveness;
   close(): Promise<void>;
 }
 
@@ -83,13 +92,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // database and a leader lease decides which one drives rollouts (src/server/leader/).
   if (opts.databaseUrl) await assertPostgresSchema(opts.databaseUrl); // a missing schema: say so, exit 2
   const replicaId = opts.databaseUrl ? newReplicaId() : null;
-  const store = await openStore(
+  const rawStore = await openStore(
     opts.databaseUrl
       ? { databaseUrl: opts.databaseUrl, postgres: { applicationName: applicationName(replicaId!) } }
       : opts.memory
         ? { memory: true }
         : { dataDir },
   );
+  // Heartbeats write nothing each: last_seen is kept in memory and flushed in batches.
+  const liveness = new HostLiveness(rawStore, { ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}), now, log });
+  const store = liveness.store;
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
   const makeDriver = (driverStore: Store, extra: { onAssignmentsChanged: (hosts: readonly string[] | null) => void; beforeTick?: () => Promise<void> }) =>
@@ -143,10 +155,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     now,
     ...(replica ? { replica: replica.elector } : {}),
   });
+  liveness.start();
 
   let server: ServerType;
+  let guard: ConnectionGuard | undefined;
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
     server = serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
+    guard = guardConnections(server as Server, opts.connections);
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
@@ -157,6 +172,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }).catch(async (err: unknown) => {
     if (replica) await replica.close();
     else await driver.stop();
+    await liveness.stop();
     await store.close();
     throw err;
   });
@@ -167,7 +183,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     await replica.start(advertiseUrl);
     log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
   }
-  log.info({ url, store: store.kind }, 'sluice server listening');
+  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections }, 'sluice server listening');
 
   let closed = false;
   return {
@@ -178,6 +194,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     store,
     driver,
     replica,
+    liveness,
     async close() {
       if (closed) return;
       closed = true;
@@ -189,6 +206,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       });
       if (replica) await replica.close();
       else await driver.stop();
+      await liveness.stop(); // the last heartbeats' last_seen, written before the store closes
       await store.close();
     },
   };

@@ -17,6 +17,36 @@ const DEFAULT_LIST_DRIFT = 500;
 type Row = Record<string, unknown>;
 
 export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
+  async function assignmentsFor(hosts: readonly string[]): Promise<Map<string, HostAssignment[]>> {
+    const out = new Map<string, HostAssignment[]>();
+    if (hosts.length === 0) return out;
+    // Which step states need the agent, depending on the rollout's state: work is only handed
+    // out while the rollout runs (or is paused: in-flight hosts finish); rollbacks continue
+    // after the rollout stopped, so a halted rollout can still be rolled back by an operator.
+    const rows = await sql.query<Row>(
+      `select s.host, s.rollout_id, r.name as rollout_name, s.attempt, s.state as step_state, r.plan
+       from steps s join rollouts r on r.id = s.rollout_id
+       where s.host = any($1::text[]) and (
+         (s.state in ('applying', 'verifying') and r.state in ('running', 'paused'))
+         or (s.state = 'rolling_back' and r.state in ('rolling_back', 'rolled_back', 'halted')))
+       order by s.host, r.created_at, r.id`,
+      [[...hosts]],
+    );
+    for (const row of rows) {
+      const host = String(row.host);
+      let list = out.get(host);
+      if (!list) out.set(host, (list = []));
+      list.push({
+        rolloutId: String(row.rollout_id),
+        rolloutName: String(row.rollout_name),
+        attempt: num(row.attempt),
+        action: row.step_state === 'applying' ? 'apply' : row.step_state === 'verifying' ? 'verify' : 'rollback',
+        plan: row.plan as Plan,
+      });
+    }
+    return out;
+  }
+
   return {
     kind,
 
@@ -51,6 +81,14 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows[0] ? hostRow(rows[0]) : null;
     },
 
+    async hostsByCredentialHashes(hashes) {
+      const out = new Map<string, HostRow>();
+      if (hashes.length === 0) return out;
+      const rows = await sql.query<Row>('select * from hosts where credential_hash = any($1::text[])', [[...hashes]]);
+      for (const row of rows) out.set(String(row.credential_hash), hostRow(row));
+      return out;
+    },
+
     async recordHeartbeat(name, update) {
       const rows = await sql.query<Row>(
         `update hosts set last_seen = greatest(last_seen, $2),
@@ -59,6 +97,20 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
         [name, update.now, jsonOrNull(update.labels), jsonOrNull(update.facts)],
       );
       if (rows.length === 0) throw new NotFoundError(`host ${name} is not enrolled`);
+    },
+
+    async recordLastSeen(names, times) {
+      if (names.length === 0) return 0;
+      // One statement for the whole batch, sorted by name so that concurrent flushes (replicas)
+      // take row locks in the same order.
+      const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+      const rows = await sql.query<Row>(
+        `with v as (select * from unnest($1::text[], $2::bigint[]) as v(name, t) order by name),
+           u as (update hosts h set last_seen = v.t from v where h.name = v.name and h.last_seen < v.t returning 1)
+         select count(*) as n from u`,
+        [order.map((i) => names[i]), order.map((i) => times[i])],
+      );
+      return num(rows[0]?.n ?? 0);
     },
 
     async listHosts(options = {}) {
@@ -188,28 +240,10 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     },
 
     async assignmentsForHost(host) {
-      // Which step states need the agent, depending on the rollout's state: work is only handed
-      // out while the rollout runs (or is paused: in-flight hosts finish); rollbacks continue
-      // after the rollout stopped, so a halted rollout can still be rolled back by an operator.
-      const rows = await sql.query<Row>(
-        `select s.rollout_id, r.name as rollout_name, s.attempt, s.state as step_state, r.plan
-         from steps s join rollouts r on r.id = s.rollout_id
-         where s.host = $1 and (
-           (s.state in ('applying', 'verifying') and r.state in ('running', 'paused'))
-           or (s.state = 'rolling_back' and r.state in ('rolling_back', 'rolled_back', 'halted')))
-         order by r.created_at, r.id`,
-        [host],
-      );
-      return rows.map(
-        (row): HostAssignment => ({
-          rolloutId: String(row.rollout_id),
-          rolloutName: String(row.rollout_name),
-          attempt: num(row.attempt),
-          action: row.step_state === 'applying' ? 'apply' : row.step_state === 'verifying' ? 'verify' : 'rollback',
-          plan: row.plan as Plan,
-        }),
-      );
+      return (await assignmentsFor([host])).get(host) ?? [];
     },
+
+    assignmentsForHosts: (hosts) => assignmentsFor(hosts),
 
     async recordDrift(host, report, now) {
       return sql.transaction(async (tx) => {

@@ -138,8 +138,15 @@ export interface Store {
   /** Creates the host or, if the name exists, replaces its labels and credential (re-enrollment). */
   enrollHost(host: HostInfo & { facts: Record<string, unknown>; credentialHash: string; now: Instant }): Promise<HostRow>;
   hostByCredentialHash(hash: string): Promise<HostRow | null>;
+  /** The hosts of many credential hashes in one statement, by hash (unknown hashes are left out). */
+  hostsByCredentialHashes(hashes: readonly string[]): Promise<Map<string, HostRow>>;
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
+  /**
+   * Moves last_seen forward for many hosts in one statement (the server's batched liveness
+   * flush); never backwards, and names that are not enrolled are skipped. Returns rows updated.
+   */
+  recordLastSeen(names: readonly string[], times: readonly Instant[]): Promise<number>;
   /**
    * Every host, by name. `withFacts: false` leaves facts out but `allow` (what the agent allows,
    * for eligibility): facts carry package lists and routing tables, which the engine does not need.
@@ -170,6 +177,8 @@ export interface Store {
   listEvents(rolloutId: string, afterSeq?: number, limit?: number): Promise<EventRow[]>;
   /** Steps of this host that need the agent (applying, verifying, rolling_back), any rollout. */
   assignmentsForHost(host: string): Promise<HostAssignment[]>;
+  /** assignmentsForHost for many hosts in one statement; hosts without work are left out. */
+  assignmentsForHosts(hosts: readonly string[]): Promise<Map<string, HostAssignment[]>>;
   /** Counts for /metrics. */
   rolloutCountsByState(): Promise<Record<string, number>>;
   /** Hosts that reverted a change by themselves (commit-confirmed), over all rollouts. */

@@ -5,10 +5,11 @@ import { Hono } from 'hono';
 import type { RolloutEvent } from '../../core/rollout/types.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { HostAssignment } from '../../store/store.ts';
-import { type AppDeps, type AppEnv, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
+import { type AppDeps, type AppEnv, clientGone, readBody, readQuery, requireEnrollToken, requireHost } from '../app.ts';
 import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
 import { hashSecret, newSecret } from '../tokens.ts';
 import { hostInfoOf } from '../../engine/rollout-driver.ts';
+import { Batcher } from '../batch.ts';
 
 export function assignmentView(a: HostAssignment): Record<string, unknown> {
   return {
@@ -32,6 +33,40 @@ function versionOf(list: readonly HostAssignment[]): string {
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** One batcher per store: the assignment reads of concurrent polls go out as one statement. */
+const batchers = new WeakMap<object, Batcher<readonly HostAssignment[]>>();
+function assignmentReads(deps: AppDeps): Batcher<readonly HostAssignment[]> {
+  let b = batchers.get(deps.store);
+  if (!b) batchers.set(deps.store, (b = new Batcher<readonly HostAssignment[]>((hosts) => deps.store.assignmentsForHosts(hosts), [])));
+  return b;
+}
+
+interface AssignmentsRead {
+  readonly list: readonly HostAssignment[];
+  readonly version: string;
+  readonly generation: string;
+}
+
+/**
+ * A host's assignments: from the store, or from the hub's cache when nothing was announced for the
+ * host since the last read. The generation is taken before the read, so a change committed
+ * between the read and a wait is not missed.
+ */
+async function readAssignments(deps: AppDeps, host: string): Promise<AssignmentsRead> {
+  const generation = deps.hub.generation(host);
+  const hit = deps.hub.cached<AssignmentsRead>(host, generation);
+  if (hit) return hit;
+  const list = await assignmentReads(deps).load(host);
+  const read: AssignmentsRead = { list, version: versionOf(list), generation };
+  deps.hub.remember(host, generation, read);
+  return read;
+}
+
+/** The interval the heartbeat answer asks of this host. */
+export function heartbeatIntervalFor(deps: AppDeps, host: string): number {
+  return deps.driver.hasWorkInFlight(host) ? Math.max(500, Math.floor(deps.heartbeatMs / 2)) : deps.heartbeatMs;
 }
 
 export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -66,22 +101,21 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     if (body.labels && !sameLabels(body.labels, host.labels)) {
       await deps.driver.hostSeen({ name: host.name, labels: body.labels });
     }
-    return c.json({ ok: true, heartbeatMs: deps.heartbeatMs });
+    // The agent's cadence (docs/agent.md): the server's interval when idle, half of it (at least
+    // 500 ms) while the host has work in flight, so its silence is noticed sooner.
+    return c.json({ ok: true, heartbeatMs: heartbeatIntervalFor(deps, host.name) });
   });
 
   r.get('/assignments', requireHost(deps), async (c) => {
     const host = c.get('host');
     const q = readQuery(c, assignmentsQuery);
     // Taken before the read: a change committed between the read and the wait is not missed.
-    const generation = deps.hub.generation(host.name);
-    let list = await deps.store.assignmentsForHost(host.name);
-    let version = versionOf(list);
-    if (q.version === version && q.waitMs > 0) {
-      await deps.hub.wait(host.name, q.waitMs, c.req.raw.signal, generation);
-      list = await deps.store.assignmentsForHost(host.name);
-      version = versionOf(list);
+    let read = await readAssignments(deps, host.name);
+    if (q.version === read.version && q.waitMs > 0) {
+      await deps.hub.wait(host.name, q.waitMs, clientGone(c), read.generation);
+      read = await readAssignments(deps, host.name);
     }
-    return c.json({ version, assignments: list.map(assignmentView) });
+    return c.json({ version: read.version, assignments: read.list.map(assignmentView) });
   });
 
   r.post('/reports', requireHost(deps), async (c) => {
