@@ -5,75 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
-import type { Plan, StepStatus } from '../src/core/types.ts';
+import type { StepStatus } from '../src/core/types.ts';
 import { EMBED_STEPS_MAX } from '../src/server/rollout-summary.ts';
 import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
-
-const PLAN: Plan = {
-  name: 'fleet-plan',
-  change: { kind: 'command', apply: ['true'], rollback: ['true'], timeout: 60_000 },
-  hosts: { match: {} },
-  waves: [
-    { name: 'canary', size: { count: 1 }, bake: 0, approve: false },
-    { name: 'rest', bake: 0, approve: false },
-  ],
-  checks: [],
-  checkInterval: 10_000,
-  budget: { failedPerWave: { count: 0 }, failedTotal: { count: 0 }, silentAfter: 60_000 },
-  onFailure: 'halt',
-  preflight: 'warn',
-  confirmWindow: 0,
-};
-
-const ZONES = ['a', 'b', 'c'];
-const HOSTS = 130; // zone a: 44, b: 43, c: 43; every 5th host offline
-const hostName = (i: number) => `fl-${String(i).padStart(4, '0')}`;
+import { HOSTS, hostName, seedHosts as seed, seedRollout } from './helpers/fleet-seed.ts';
 
 interface Rig {
   server: RunningServer;
   get(path: string): Promise<{ status: number; json: any }>;
-}
-
-async function seed(server: RunningServer): Promise<void> {
-  const now = Date.now();
-  for (let i = 0; i < HOSTS; i++) {
-    // Offline: last heard an hour ago (online means within 3 heartbeats, 15 s here).
-    await server.store.enrollHost({
-      name: hostName(i),
-      labels: { env: i % 2 === 0 ? 'prod' : 'staging', zone: ZONES[i % 3]!, ...(i % 10 === 0 ? {} : { role: 'web' }) },
-      facts: { allow: ['command'], kernel: '6.8' },
-      credentialHash: `hash-${i}-${now}`,
-      now: i % 5 === 0 ? now - 3_600_000 : now,
-    });
-  }
-}
-
-/** A rollout written straight to the store: wave 0 with 1 host, wave 1 with `rest` hosts in the given states. */
-async function seedRollout(server: RunningServer, id: string, hosts: string[], stateOf: (i: number) => StepStatus): Promise<void> {
-  const t = Date.now();
-  await server.store.createRollout(
-    { id, name: 'fleet-plan', state: 'running', nextSpec: 2, failedTotal: 0, reason: null, heldReason: null, revertedHosts: 0, skippedHosts: 0, createdAt: t, updatedAt: t },
-    PLAN,
-    'name: fleet-plan\n',
-    { kind: 'created', message: 'seeded' },
-  );
-  const wave = (index: number, name: string, hostCount: number) => ({
-    type: 'wave' as const,
-    wave: { rolloutId: id, index, name, specIndex: index, state: 'applying' as const, hostCount, failed: 0, startedAt: t, bakeStartedAt: null, finishedAt: null },
-  });
-  await server.store.persistTransition({
-    rolloutId: id,
-    at: t,
-    event: null,
-    effects: [
-      wave(0, 'canary', 1),
-      wave(1, 'rest', hosts.length - 1),
-      ...hosts.map((host, i) => ({
-        type: 'step' as const,
-        step: { rolloutId: id, host, waveIndex: i === 0 ? 0 : 1, state: i === 0 ? ('healthy' as const) : stateOf(i), attempt: 1, message: null, checkedAt: null, confirmedAt: null, rollbackAttempt: null, updatedAt: t },
-      })),
-    ],
-  });
 }
 
 function runFleetApi(name: string, open: () => Promise<{ server: RunningServer; cleanup: () => Promise<void> } | null>): void {
