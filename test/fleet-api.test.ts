@@ -8,7 +8,8 @@ import { silentLogger } from '../src/server/logger.ts';
 import type { StepStatus } from '../src/core/types.ts';
 import { EMBED_STEPS_MAX } from '../src/server/rollout-summary.ts';
 import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
-import { HOSTS, hostName, seedHosts as seed, seedRollout } from './helpers/fleet-seed.ts';
+import { HOSTS, PLAN, hostName, seedHosts as seed, seedRollout } from './helpers/fleet-seed.ts';
+import { parseRetention } from '../src/server/retention.ts';
 
 interface Rig {
   server: RunningServer;
@@ -197,5 +198,34 @@ describe.skipIf(pgProbe === null)('on PostgreSQL', () => {
       throw err;
     });
     return { server, cleanup: () => db.cleanup() };
+  });
+});
+
+describe('retention in the server', () => {
+  it('purges the events of a rollout finished longer ago than --retain-finished, periodically; an active one keeps them', async () => {
+    const server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), retainFinishedMs: 60_000, retentionIntervalMs: 100 });
+    try {
+      const long = Date.now() - 3_600_000;
+      for (const [id, state] of [['r_ret_done', 'completed'], ['r_ret_active', 'running']] as const) {
+        const record = { id, name: 'p', state: 'running' as const, nextSpec: 0, failedTotal: 0, reason: null, heldReason: null, revertedHosts: 0, skippedHosts: 0, createdAt: long, updatedAt: long };
+        await server.store.createRollout(record, PLAN, 'name: p\n', { kind: 'created', message: 'seeded' });
+        await server.store.persistTransition({ rolloutId: id, at: long, event: { kind: 'report.apply', message: 'x' }, effects: [{ type: 'rollout', rollout: { ...record, state } }], reportId: `${id}-report`, reportHost: 'h' });
+      }
+      const deadline = Date.now() + 20_000;
+      while ((await server.store.listEvents('r_ret_done')).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await server.store.listEvents('r_ret_done')).toEqual([]);
+      expect(await server.store.hasReport('h', 'r_ret_done-report')).toBe(false);
+      expect(await server.store.listEvents('r_ret_active')).toHaveLength(2);
+      expect(await server.store.hasReport('h', 'r_ret_active-report')).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reads --retain-finished as a duration or off, and refuses anything else', () => {
+    expect(parseRetention('30d')).toBe(30 * 86_400_000);
+    expect(parseRetention('12h')).toBe(12 * 3_600_000);
+    expect(parseRetention('off')).toBeNull();
+    for (const bad of ['0', '30', '-1d', 'forever', '']) expect(() => parseRetention(bad), bad).toThrow(/--retain-finished takes a duration/);
   });
 });

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { startServer } from '../server/start-server.ts';
+import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 
@@ -56,6 +57,7 @@ export function registerServerCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7400')
     .option('--data-dir <dir>', 'data directory: the embedded database (PGlite) and generated tokens', './.sluice')
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL)')
+    .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
       `
@@ -67,9 +69,11 @@ Examples:
   sluice server                                   # embedded database in ./.sluice
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; retainFinished?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
+      const retainFinishedMs = parseRetention(opts.retainFinished ?? process.env.SLUICE_RETAIN_FINISHED ?? DEFAULT_RETAIN_FINISHED);
       const server = await startServer({
+        retainFinishedMs,
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { AssignmentHub } from './assignment-hub.ts';
+import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './retention.ts';
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -27,6 +28,10 @@ export interface ServerOptions {
   readonly heartbeatMs?: number;
   readonly tickMs?: number;
   readonly log?: Logger;
+  /** Events and reports of rollouts finished longer ago are purged (retention.ts); null: keep them. Default 30 days. */
+  readonly retainFinishedMs?: number | null;
+  /** How often the retention purge runs (default 10 minutes). */
+  readonly retentionIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -87,6 +92,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     onTransition: (s) => metrics.transitionSeconds.observe(s),
   });
   await driver.start();
+  const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
+  const retention =
+    retainMs === null
+      ? null
+      : startRetention({ store, log, retainMs, now, ...(opts.retentionIntervalMs !== undefined ? { intervalMs: opts.retentionIntervalMs } : {}) });
   const app = createApp({ store, driver, hub, log, metrics, adminToken: tokens.adminToken, enrollToken: tokens.enrollToken, heartbeatMs, now });
 
   let server: ServerType;
@@ -100,6 +110,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       );
     });
   }).catch(async (err: unknown) => {
+    await retention?.stop();
     await driver.stop();
     await store.close();
     await serverLock?.release();
@@ -126,6 +137,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         // Long-polls were released above; drop idle keep-alive sockets too.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await retention?.stop();
       await driver.stop();
       await store.close();
       await serverLock?.release();
