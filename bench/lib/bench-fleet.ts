@@ -11,7 +11,7 @@ import { createPostgresSql } from '../../src/store/postgres.ts';
 import { createSqlStore } from '../../src/store/sql-store.ts';
 import type { Sql } from '../../src/store/store.ts';
 import { hashSecret } from '../../src/server/tokens.ts';
-import { startServer, type RunningServer } from '../../src/server/start-server.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/start-server.ts';
 import { silentLogger } from '../../src/server/logger.ts';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -23,7 +23,7 @@ export interface BenchStore {
   readonly kind: StoreKind;
   /** Raw SQL while no server runs on it (PGlite has one opener). */
   withSql<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
-  startServer(extra?: { tickMs?: number; heartbeatMs?: number }): Promise<RunningServer>;
+  startServer(extra?: Pick<ServerOptions, 'tickMs' | 'heartbeatMs' | 'retainFinishedMs'>): Promise<RunningServer>;
   /** What the bench ran on, for the printout. */
   readonly where: string;
   remove(): Promise<void>;
