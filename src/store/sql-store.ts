@@ -248,18 +248,16 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       // One bounded statement per table: a long purge never holds locks for long, and an active
       // rollout's rows are never candidates (the state is read in the same statement).
       const finished = 'select id from rollouts where state = any($1::text[]) and updated_at < $2';
-      const events = await sql.query<Row>(
-        `with doomed as (select seq from events where rollout_id in (${finished}) limit $3),
-              gone as (delete from events where seq in (select seq from doomed) returning 1)
-         select count(*) as n from gone`,
-        [FINAL_STATES, finishedBefore, batch],
-      );
-      const reports = await sql.query<Row>(
-        `with doomed as (select host, id from reports where rollout_id in (${finished}) limit $3),
-              gone as (delete from reports where (host, id) in (select host, id from doomed) returning 1)
-         select count(*) as n from gone`,
-        [FINAL_STATES, finishedBefore, batch],
-      );
+      // Rows are picked by their physical address (ctid, a TID scan): neither table's rows are
+      // ever updated, so the address cannot move between the select and the delete.
+      const purge = (table: 'events' | 'reports') =>
+        sql.query<Row>(
+          `with gone as (delete from ${table} where ctid = any(array(select ctid from ${table} where rollout_id in (${finished}) limit $3)) returning 1)
+           select count(*) as n from gone`,
+          [FINAL_STATES, finishedBefore, batch],
+        );
+      const events = await purge('events');
+      const reports = await purge('reports');
       return { events: num(events[0]?.n ?? 0), reports: num(reports[0]?.n ?? 0) };
     },
 
