@@ -169,6 +169,8 @@ async function run(kind: StoreKind): Promise<void> {
     let server = await store.startServer({ retainFinishedMs: null });
     const empty = await phase(server);
     await server.close();
+    console.log(`\n${kind} (${store.where}), ${HOSTS} hosts`);
+    print('empty store (hosts only)', empty);
 
     const fillStarted = performance.now();
     const size = await store.withSql(async (sql) => {
@@ -185,6 +187,7 @@ async function run(kind: StoreKind): Promise<void> {
     // The server's own retention stays off: the bench purges by itself, after measuring.
     server = await store.startServer({ retainFinishedMs: null });
     const grown = await phase(server);
+    print(`after ${ROLLOUTS} finished rollouts (${size}; written in ${fillS.toFixed(0)} s)`, grown);
     const purgeStarted = performance.now();
     const purged = { events: 0, reports: 0, batches: 0 };
     for (;;) {
@@ -198,9 +201,6 @@ async function run(kind: StoreKind): Promise<void> {
     const afterPurge = await phase(server);
     await server.close();
 
-    console.log(`\n${kind} (${store.where}), ${HOSTS} hosts`);
-    print('empty store (hosts only)', empty);
-    print(`after ${ROLLOUTS} finished rollouts (${size}; written in ${fillS.toFixed(0)} s)`, grown);
     print(`after the retention purge (${purged.events} events, ${purged.reports} reports in ${purged.batches} batches, ${purgeS.toFixed(1)} s)`, afterPurge);
   } finally {
     await store.remove();

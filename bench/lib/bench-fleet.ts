@@ -100,10 +100,16 @@ export async function writeHosts(sql: Sql, n: number, now: number): Promise<void
 
 export async function http(server: RunningServer, method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; json: any; ms: number }> {
   const started = performance.now();
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  const send = () =>
+    fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  // A kept-alive socket the server closed while idle (after a long purge) resets on reuse: once more.
+  const res = await send().catch((err: unknown) => {
+    if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw err;
+    return send();
   });
   const text = await res.text();
   const ms = performance.now() - started;
