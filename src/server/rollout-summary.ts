@@ -76,42 +76,12 @@ export function withStepCounts(view: Record<string, unknown>, counted: CountedRo
   };
 }
 
-/** GET /v1/rollouts/:id/summary: the rollout, and per wave its counts by step state; no hosts. */
-export function rolloutSummaryView(counted: CountedRollout): Record<string, unknown> {
-  const { rollout, plan, waves } = counted.header;
-  const { perWave, all, unconfirmed } = countsByWave(counted);
-  const notStarted = rollout.state === 'running' || rollout.state === 'paused' || rollout.state === 'pending' || rollout.state === 'queued';
+/** GET /v1/rollouts/:id/summary: a counted view (withStepCounts) without any host. */
+export function summaryOfView(view: Record<string, unknown>): Record<string, unknown> {
+  const { hostsIncluded: _included, waves, ...rest } = view;
   return {
-    id: rollout.id,
-    name: rollout.name,
-    state: rollout.state,
-    reason: rollout.reason,
-    createdAt: rollout.createdAt,
-    updatedAt: rollout.updatedAt,
-    failedTotal: rollout.failedTotal,
-    revertedHosts: rollout.revertedHosts ?? 0,
-    skippedHosts: rollout.skippedHosts ?? 0,
-    heldReason: rollout.heldReason ?? null,
-    unconfirmedRollbacks: unconfirmed,
-    hostsTotal: counted.total,
-    counts: all,
-    waves: waves.map((w) => {
-      const counts = perWave.get(w.index) ?? emptyCounts();
-      const bake = plan.waves[w.specIndex]?.bake ?? 0;
-      return {
-        index: w.index,
-        name: w.name,
-        state: w.state,
-        startedAt: w.startedAt,
-        bakeStartedAt: w.bakeStartedAt,
-        bakeEndsAt: w.bakeStartedAt === null ? null : w.bakeStartedAt + bake,
-        finishedAt: w.finishedAt,
-        failed: w.failed,
-        hostCount: sum(counts),
-        counts,
-      };
-    }),
-    pendingWaves: notStarted ? plan.waves.slice(rollout.nextSpec).map((w) => w.name) : [],
+    ...rest,
+    waves: (Array.isArray(waves) ? (waves as Record<string, unknown>[]) : []).map(({ hosts: _hosts, ...wave }) => wave),
   };
 }
 

@@ -16,7 +16,8 @@ import {
   stepCursorFor,
 } from '../list-schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
-import { countRollout, rolloutSummaryView } from '../rollout-summary.ts';
+import { countRollout, summaryOfView, withStepCounts } from '../rollout-summary.ts';
+import { rolloutView } from './operator-routes.ts';
 
 export function hostView(h: HostRow, now: number, onlineWithinMs: number): Record<string, unknown> {
   return {
@@ -120,7 +121,8 @@ export function fleetRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = await resolveRolloutRef(deps.store, c.req.param('id'));
     const counted = await countRollout(deps.store, id);
     if (!counted) throw new NotFoundError(`no rollout ${id}`);
-    return c.json(rolloutSummaryView(counted));
+    // The rollout view without steps, counted: the fields of GET /v1/rollouts/:id, no hosts.
+    return c.json(summaryOfView(withStepCounts(rolloutView({ ...counted.header, planSource: '', steps: [] }), counted)));
   });
 
   return r;
