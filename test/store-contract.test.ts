@@ -462,6 +462,104 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await store.listDrift({ host, limit: 1 })).toHaveLength(1);
     });
 
+    it('pages hosts by name with label and status filters, and counts them', async () => {
+      const suite = nextId('page');
+      const names = Array.from({ length: 23 }, (_, i) => `${suite}-${String(i).padStart(2, '0')}`);
+      for (const [i, name] of names.entries()) {
+        await store.enrollHost({ name, labels: { suite, zone: i % 2 === 0 ? 'a' : 'b' }, facts: { allow: ['command'], big: 'x' }, credentialHash: `h-${name}`, now: i < 5 ? 100 : 10_000 });
+      }
+      const walk = async (q: { labels: Record<string, string>; status?: 'online' | 'offline' }, limit: number) => {
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await store.listHostsPage({ ...q, onlineSince: 5000, limit, ...(after !== undefined ? { afterName: after } : {}), withFacts: false });
+          seen.push(...page.map((h) => h.name));
+          if (page.length < limit) return seen;
+          after = page.at(-1)!.name;
+        }
+      };
+      expect(await walk({ labels: { suite } }, 4)).toEqual(names);
+      expect(await walk({ labels: { suite, zone: 'b' } }, 3)).toEqual(names.filter((_, i) => i % 2 === 1));
+      expect(await walk({ labels: { suite, zone: 'a' }, status: 'offline' }, 2)).toEqual([names[0], names[2], names[4]]);
+      expect(await walk({ labels: { suite }, status: 'online' }, 100)).toEqual(names.slice(5));
+      const lean = await store.listHostsPage({ labels: { suite }, limit: 1, withFacts: false });
+      expect(lean[0]?.facts).toEqual({ allow: ['command'] });
+      expect(await store.countHosts({ labels: { suite }, onlineSince: 5000 })).toEqual({ online: 18, offline: 5 });
+      expect(await store.countHostsByLabel('zone', { labels: { suite }, onlineSince: 5000 }, 10)).toEqual([
+        { value: 'a', online: 9, offline: 3 },
+        { value: 'b', online: 9, offline: 2 },
+      ]);
+      expect(await store.countHostsByLabel('nope', { labels: { suite }, onlineSince: 5000 }, 10)).toEqual([{ value: null, online: 18, offline: 5 }]);
+    });
+
+    it("pages a rollout's steps by (wave, host), filtered by state and wave, and counts them", async () => {
+      const id = nextId('steps');
+      await createRollout(store, id, 'running');
+      const effects: RolloutEffect[] = [{ type: 'wave', wave: wave(id, 0) }, { type: 'wave', wave: wave(id, 1, { name: 'rest' }) }];
+      for (let i = 0; i < 30; i++) {
+        effects.push({ type: 'step', step: step(id, `s-${String(i).padStart(2, '0')}`, i % 4 === 0 ? 'failed' : 'healthy', { waveIndex: i < 10 ? 1 : 0, ...(i === 4 ? { rollbackAttempt: 1 } : {}) }) });
+      }
+      await store.persistTransition({ rolloutId: id, at: 2, event: null, effects });
+      const order = [...Array.from({ length: 20 }, (_, i) => `s-${i + 10}`), ...Array.from({ length: 10 }, (_, i) => `s-0${i}`)];
+      const seen: string[] = [];
+      let after: { waveIndex: number; host: string } | undefined;
+      for (;;) {
+        const page = await store.listStepsPage(id, { limit: 7, ...(after ? { after } : {}) });
+        seen.push(...page.map((st) => st.host));
+        if (page.length < 7) break;
+        after = { waveIndex: page.at(-1)!.waveIndex, host: page.at(-1)!.host };
+      }
+      expect(seen).toEqual(order);
+      expect((await store.listStepsPage(id, { states: ['failed'], waveIndex: 1, limit: 100 })).map((st) => st.host)).toEqual(['s-00', 's-04', 's-08']);
+      expect(await store.countSteps(id)).toEqual([
+        { waveIndex: 0, state: 'failed', count: 5, unconfirmedRollbacks: 0 },
+        { waveIndex: 0, state: 'healthy', count: 15, unconfirmedRollbacks: 0 },
+        { waveIndex: 1, state: 'failed', count: 3, unconfirmedRollbacks: 1 },
+        { waveIndex: 1, state: 'healthy', count: 7, unconfirmedRollbacks: 0 },
+      ]);
+      const header = await store.loadRolloutHeader(id);
+      expect(header?.waves.map((w) => w.name)).toEqual(['wave-0', 'rest']);
+      expect(header?.plan).toEqual(PLAN);
+      expect(await store.loadRolloutHeader('nope')).toBeNull();
+    });
+
+    it('purges events and reports of rollouts finished before the cutoff, in batches; active rollouts untouched', async () => {
+      const old = nextId('old-done');
+      const recent = nextId('new-done');
+      const active = nextId('old-active');
+      for (const [id, state] of [[old, 'completed'], [recent, 'halted'], [active, 'running']] as const) {
+        await createRollout(store, id, 'running', 1000);
+        for (let i = 0; i < 7; i++) {
+          await store.persistTransition({ rolloutId: id, at: 1000 + i, event: { kind: 'report.apply', message: `r${i}`, host: `h${i}` }, effects: [], reportId: `${id}-rep-${i}`, reportHost: `h${i}` });
+        }
+        // the last transition: when the rollout finished (or, for the active one, last moved)
+        const updatedAt = id === recent ? 900_000 : 2000;
+        await store.persistTransition({ rolloutId: id, at: updatedAt, event: null, effects: [{ type: 'rollout', rollout: rolloutRecord(id, state, 1000, { updatedAt }) }] });
+      }
+      const cutoff = 500_000;
+      let events = 0;
+      let reports = 0;
+      for (let n = 0; n < 20; n++) {
+        const done = await store.purgeFinished(cutoff, 3);
+        expect(done.events).toBeLessThanOrEqual(3);
+        expect(done.reports).toBeLessThanOrEqual(3);
+        events += done.events;
+        reports += done.reports;
+        if (done.events + done.reports === 0) break;
+      }
+      // the old finished rollout: its 'created' event and 7 report events, and its 7 report records
+      expect(events).toBeGreaterThanOrEqual(8);
+      expect(reports).toBeGreaterThanOrEqual(7);
+      expect(await store.listEvents(old)).toEqual([]);
+      expect(await store.hasReport('h1', `${old}-rep-1`)).toBe(false);
+      expect((await store.loadRollout(old))?.rollout.state).toBe('completed'); // the rollout itself stays
+      for (const id of [recent, active]) {
+        expect(await store.listEvents(id)).toHaveLength(8);
+        expect(await store.hasReport('h1', `${id}-rep-1`)).toBe(true);
+      }
+      expect(await store.purgeFinished(cutoff, 3)).toEqual({ events: 0, reports: 0 });
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');

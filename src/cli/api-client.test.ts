@@ -83,7 +83,7 @@ describe('createApiClient', () => {
 
   it('rejects an answer of the wrong shape with a clear error', async () => {
     const client = createApiClient({ server: 'http://s', token: 't', fetch: fakeFetch(200, { hosts: [{ name: 1 }] }) });
-    await expect(client.listHosts()).rejects.toThrow(/unexpected answer from the Sluice server at http:\/\/s \(GET \/v1\/hosts\)/);
+    await expect(client.listHosts()).rejects.toThrow(/unexpected answer from the Sluice server at http:\/\/s \(GET \/v1\/hosts\?limit=1000\)/);
   });
 
   it.each([

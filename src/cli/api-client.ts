@@ -36,9 +36,24 @@ const hostStepSchema = z.object({
   updatedAt: instant.nullable().optional().transform((v) => v ?? null),
 });
 
+const hostSchema = z.object({
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+  status: z.string(),
+  lastSeen: instant.nullable().optional().transform((v) => v ?? null),
+  facts: z.record(z.string(), z.unknown()).optional().transform((v) => v ?? {}),
+});
+
+/** Steps by state (servers since issue 8 send every state, zeros included). */
+const stateCountsSchema = z.record(z.string(), z.number());
+
 const waveViewSchema = z.object({
   name: z.string(),
   state: z.string(),
+  index: z.number().optional(),
+  /** Steps in the wave, and their counts by state: present even when `hosts` is left out. */
+  hostCount: z.number().optional(),
+  counts: stateCountsSchema.optional(),
   startedAt: instant.nullable().optional().transform((v) => v ?? null),
   bakeStartedAt: instant.nullable().optional().transform((v) => v ?? null),
   bakeEndsAt: instant.nullable().optional().transform((v) => v ?? null),
@@ -59,7 +74,36 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   unconfirmedRollbacks: countSchema,
   /** Hosts a `rollout rollback` asked now would touch. */
   rollbackHosts: countSchema,
+  /** Steps in the rollout; false `hostsIncluded`: the waves' `hosts` were left out (too many): page them. */
+  hostsTotal: countSchema,
+  hostsIncluded: z.boolean().optional(),
 });
+
+const hostsPageSchema = z.object({ hosts: z.array(hostSchema), nextCursor: z.string().nullable().optional().transform((v) => v ?? null) });
+
+const hostsSummarySchema = z.object({
+  total: z.number(),
+  online: z.number(),
+  offline: z.number(),
+  by: z
+    .object({
+      key: z.string(),
+      values: z.array(z.object({ value: z.string().nullable(), total: z.number(), online: z.number(), offline: z.number() })),
+      truncated: z.boolean().optional().transform((v) => v ?? false),
+    })
+    .optional(),
+});
+
+const rolloutHostSchema = z.object({
+  name: z.string(),
+  wave: z.string().nullable().optional().transform((v) => v ?? null),
+  waveIndex: z.number(),
+  state: z.string(),
+  attempt: z.number().optional(),
+  message: z.string().nullable().optional().transform((v) => v ?? null),
+  updatedAt: instant.nullable().optional().transform((v) => v ?? null),
+});
+const rolloutHostsPageSchema = z.object({ hosts: z.array(rolloutHostSchema), nextCursor: z.string().nullable().optional().transform((v) => v ?? null) });
 
 const ineligibleSchema = z
   .object({ count: z.number(), mode: z.string().optional(), hosts: z.array(z.object({ name: z.string(), reason: z.string() })) })
@@ -77,13 +121,6 @@ const eventSchema = z.object({
   wave: z.string().nullable().optional().transform((v) => v ?? null),
 });
 
-const hostSchema = z.object({
-  name: z.string(),
-  labels: z.record(z.string(), z.string()),
-  status: z.string(),
-  lastSeen: instant.nullable().optional().transform((v) => v ?? null),
-  facts: z.record(z.string(), z.unknown()).optional().transform((v) => v ?? {}),
-});
 
 const startedSchema = z.object({
   id: z.string(),
@@ -109,6 +146,28 @@ export type WaveView = z.infer<typeof waveViewSchema>;
 export type HostStepView = z.infer<typeof hostStepSchema>;
 export type RolloutEventView = z.infer<typeof eventSchema>;
 export type HostView = z.infer<typeof hostSchema>;
+export type HostsPage = z.infer<typeof hostsPageSchema>;
+export type HostsSummaryView = z.infer<typeof hostsSummarySchema>;
+export type RolloutHostView = z.infer<typeof rolloutHostSchema>;
+export type RolloutHostsPage = z.infer<typeof rolloutHostsPageSchema>;
+
+/** Which hosts a list or summary covers (GET /v1/hosts, /v1/hosts/summary). */
+export interface HostFilterQuery {
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly status?: 'online' | 'offline';
+  /** false: leave facts out (only `allow`). */
+  readonly facts?: boolean;
+}
+export interface RolloutHostsQuery {
+  /** Step states, any of them. */
+  readonly states?: readonly string[];
+  /** A wave's name or 0-based index. */
+  readonly wave?: string;
+}
+export interface PageQuery {
+  readonly limit?: number;
+  readonly cursor?: string;
+}
 export type StartedRollout = z.infer<typeof startedSchema>;
 export type RolloutActionResult = z.infer<typeof actionResultSchema>;
 
@@ -126,7 +185,14 @@ export interface ApiClient {
   rolloutAction(id: string, action: RolloutAction): Promise<RolloutActionResult>;
   /** Events with `seq` greater than `after`, oldest first. */
   listEvents(id: string, after?: number, limit?: number): Promise<RolloutEventView[]>;
-  listHosts(): Promise<HostView[]>;
+  /** Every host the filter covers, paging through GET /v1/hosts. */
+  listHosts(filter?: HostFilterQuery): Promise<HostView[]>;
+  /** One page of hosts; pass `nextCursor` back as `cursor` for the next one. */
+  listHostsPage(filter: HostFilterQuery & PageQuery): Promise<HostsPage>;
+  /** Host counts by status, and per value of the label key `by`. */
+  hostsSummary(filter: { labels?: Readonly<Record<string, string>>; by?: string }): Promise<HostsSummaryView>;
+  /** One page of a rollout's steps, in wave then host order. */
+  rolloutHostsPage(id: string, query: RolloutHostsQuery & PageQuery): Promise<RolloutHostsPage>;
   /** Open drift per host and recent drift events, fleet-wide or for one host. */
   getDrift(host?: string): Promise<DriftView>;
   /** Updates pending on hosts: security ones only, or every one with `all`. */
@@ -140,6 +206,9 @@ export interface ApiClientOptions {
   readonly timeoutMs?: number;
   readonly fetch?: typeof globalThis.fetch;
 }
+
+/** Rows per page when the client walks a whole list. */
+export const PAGE = 1000;
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'invalid',
@@ -185,6 +254,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
 
   const rolloutPath = (id: string) => `/v1/rollouts/${encodeURIComponent(id)}`;
+  const suffixOf = (query: URLSearchParams) => (query.size > 0 ? `?${query.toString()}` : '');
+  const listHostsPage = (q: HostFilterQuery & PageQuery) => {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(q.labels ?? {})) query.append('label', `${k}=${v}`);
+    if (q.status !== undefined) query.set('status', q.status);
+    if (q.facts === false) query.set('facts', 'false');
+    if (q.limit !== undefined) query.set('limit', String(q.limit));
+    if (q.cursor !== undefined) query.set('cursor', q.cursor);
+    return call('GET', `/v1/hosts${suffixOf(query)}`, hostsPageSchema);
+  };
 
   return {
     server: base,
@@ -203,7 +282,31 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const suffix = query.size > 0 ? `?${query.toString()}` : '';
       return (await call('GET', `${rolloutPath(id)}/events${suffix}`, z.object({ events: z.array(eventSchema) }))).events;
     },
-    listHosts: async () => (await call('GET', '/v1/hosts', z.object({ hosts: z.array(hostSchema) }))).hosts,
+    listHosts: async (filter = {}) => {
+      const hosts: HostView[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await listHostsPage({ ...filter, limit: PAGE, ...(cursor !== undefined ? { cursor } : {}) });
+        hosts.push(...page.hosts);
+        if (page.nextCursor === null || page.hosts.length === 0) return hosts;
+        cursor = page.nextCursor;
+      }
+    },
+    listHostsPage: (query) => listHostsPage(query),
+    hostsSummary: (filter) => {
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries(filter.labels ?? {})) query.append('label', `${k}=${v}`);
+      if (filter.by !== undefined) query.set('by', filter.by);
+      return call('GET', `/v1/hosts/summary${suffixOf(query)}`, hostsSummarySchema);
+    },
+    rolloutHostsPage: (id, q) => {
+      const query = new URLSearchParams();
+      if (q.states !== undefined && q.states.length > 0) query.set('state', q.states.join(','));
+      if (q.wave !== undefined) query.set('wave', q.wave);
+      if (q.limit !== undefined) query.set('limit', String(q.limit));
+      if (q.cursor !== undefined) query.set('cursor', q.cursor);
+      return call('GET', `${rolloutPath(id)}/hosts${suffixOf(query)}`, rolloutHostsPageSchema);
+    },
     getDrift: (host) => {
       const query = new URLSearchParams({ limit: '200' });
       if (host !== undefined) query.set('host', host);

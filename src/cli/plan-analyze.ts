@@ -46,7 +46,7 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
     source = `the ${loaded.scenario.name} fleet`;
   } else {
     const client = await connect({ server: options.server, ...(options.token ? { token: options.token } : {}) }, io);
-    hosts = (await client.listHosts()).map((h) => ({ name: h.name, labels: h.labels }));
+    hosts = (await client.listHosts({ facts: false })).map((h) => ({ name: h.name, labels: h.labels }));
     source = `the inventory of ${options.server}`;
     // The server knows who is online and what each agent allows: ineligible hosts, before anything runs.
     if (client.previewRollout) {

@@ -54,7 +54,8 @@ export function rolloutStatusJson(view: RolloutView): RolloutStatusJson {
 /** What a watcher compares to decide whether anything worth printing again has changed. */
 export function rolloutSignature(view: RolloutView): string {
   const { updatedAt: _ignored, ...rest } = rolloutStatusJson(view);
-  return JSON.stringify({ ...rest, pendingWaves: view.pendingWaves });
+  // A large rollout's waves carry counts and no hosts: their counts are what changes.
+  return JSON.stringify({ ...rest, pendingWaves: view.pendingWaves, counts: view.waves.map((w) => w.counts ?? null) });
 }
 
 // Host step states in the order counts are shown; `pending` hosts were never assigned yet.
@@ -75,10 +76,34 @@ export function countHostStates(hosts: readonly HostStepView[]): Map<string, num
   return counts;
 }
 
-export function formatWaveCounts(hosts: readonly HostStepView[], paint: Paint = createPaint(false)): string {
-  if (hosts.length === 0) return 'no hosts';
-  const counts = countHostStates(hosts);
-  const parts = [paint(styleForState('healthy'), `${counts.get('healthy') ?? 0}/${hosts.length} healthy`)];
+/** A wave's steps by state, and how many there are: from the hosts, or from counts alone. */
+export interface StateTally {
+  readonly counts: ReadonlyMap<string, number>;
+  readonly total: number;
+}
+
+function tallyOf(hosts: readonly HostStepView[] | StateTally): StateTally {
+  if (!Array.isArray(hosts)) return hosts as StateTally;
+  const list = hosts as readonly HostStepView[];
+  return { counts: countHostStates(list), total: list.length };
+}
+
+/** The wave's counts as the server sent them (every wave of a large rollout), else from its hosts. */
+export function waveTally(wave: Pick<WaveView, 'hosts' | 'counts'>): StateTally {
+  if (wave.counts === undefined) return tallyOf(wave.hosts);
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const [state, n] of Object.entries(wave.counts)) {
+    if (n > 0) counts.set(state, n);
+    total += n;
+  }
+  return { counts, total };
+}
+
+export function formatWaveCounts(hosts: readonly HostStepView[] | StateTally, paint: Paint = createPaint(false)): string {
+  const { counts, total } = tallyOf(hosts);
+  if (total === 0) return 'no hosts';
+  const parts = [paint(styleForState('healthy'), `${counts.get('healthy') ?? 0}/${total} healthy`)];
   for (const [state, label] of COUNTED) {
     const n = counts.get(state) ?? 0;
     if (n > 0) parts.push(paint(styleForState(state), `${n} ${label}`));
@@ -91,10 +116,9 @@ export function formatWaveCounts(hosts: readonly HostStepView[], paint: Paint = 
 export const BAR_WIDTH = 20;
 
 /** `[####xx--------------]`: healthy hosts as `#`, failed or silent ones as `x`, the rest `-`. */
-export function renderProgressBar(hosts: readonly HostStepView[], paint: Paint = createPaint(false), width = BAR_WIDTH): string {
-  const total = hosts.length;
+export function renderProgressBar(hosts: readonly HostStepView[] | StateTally, paint: Paint = createPaint(false), width = BAR_WIDTH): string {
+  const { counts, total } = tallyOf(hosts);
   if (total === 0) return `[${'-'.repeat(width)}]`;
-  const counts = countHostStates(hosts);
   const healthy = counts.get('healthy') ?? 0;
   const bad = (counts.get('failed') ?? 0) + (counts.get('silent') ?? 0);
   // A single failed host among thousands must still show, so any non-zero count gets a cell.
@@ -116,12 +140,23 @@ function waveNote(wave: WaveView, view: RolloutView, now: number): string {
   return '';
 }
 
+/** Over this many hosts in a rollout, `rollout status` shows counts and a few failed hosts per wave, not all of them. */
+export const SUMMARY_OVER = 50;
+/** Failed hosts named per wave in the summary of a large rollout. */
+export const FAILED_SHOWN = 10;
+
 /** Failed and silent hosts, and rolled-back hosts that carry the reason they failed. */
-function failedHostLines(wave: WaveView, paint: Paint): string[] {
+function failedHostLines(wave: WaveView, paint: Paint, limit: number, id: string): string[] {
   const hasMessage = (h: WaveView['hosts'][number]) => h.message !== null && h.message !== '';
-  return wave.hosts
-    .filter((h) => h.state === 'failed' || h.state === 'silent' || (h.state === 'rolled_back' && hasMessage(h)))
-    .map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${hasMessage(h) ? `: ${h.message}` : ''}`);
+  const failed = wave.hosts.filter((h) => h.state === 'failed' || h.state === 'silent' || (h.state === 'rolled_back' && hasMessage(h)));
+  const lines = failed.slice(0, limit).map((h) => `      ${paint('red', 'x')} ${h.name} ${paint('red', h.state)}${hasMessage(h) ? `: ${h.message}` : ''}`);
+  // The wave's own counts say how many failed, even when only a few hosts were fetched.
+  const tally = waveTally(wave);
+  const bad = Math.max(failed.length, (tally.counts.get('failed') ?? 0) + (tally.counts.get('silent') ?? 0));
+  if (bad > lines.length) {
+    lines.push(paint('dim', `      and ${bad - lines.length} more: sluice rollout status ${id} --state failed,silent --wave ${wave.name}`));
+  }
+  return lines;
 }
 
 export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): string {
@@ -140,8 +175,8 @@ export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): s
   const waveRows = view.waves.map((w) => [
     `  ${w.name}`,
     paint(styleForState(w.state), w.state),
-    renderProgressBar(w.hosts, paint),
-    formatWaveCounts(w.hosts, paint),
+    renderProgressBar(waveTally(w), paint),
+    formatWaveCounts(waveTally(w), paint),
     paint('dim', waveNote(w, view, options.now)),
   ]);
   const pendingRows = view.pendingWaves.map((name) => [`  ${name}`, paint('dim', 'not started'), '', '', '']);
@@ -149,11 +184,16 @@ export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): s
     lines.push('  no waves yet');
   } else {
     const rendered = renderTable([...waveRows, ...pendingRows]).split('\n');
+    const total = view.hostsTotal ?? view.waves.reduce((n, w) => n + waveTally(w).total, 0);
+    const limit = total > SUMMARY_OVER ? FAILED_SHOWN : Number.POSITIVE_INFINITY;
     view.waves.forEach((wave, i) => {
       lines.push(rendered[i] ?? '');
-      lines.push(...failedHostLines(wave, paint));
+      lines.push(...failedHostLines(wave, paint, limit, view.id));
     });
     lines.push(...rendered.slice(view.waves.length, view.waves.length + pendingRows.length));
+    if (total > SUMMARY_OVER) {
+      lines.push('', paint('dim', `${total} hosts: counts per wave. Every host: sluice rollout status ${view.id} --hosts (or --state STATE, --wave WAVE)`));
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -9,7 +9,8 @@ import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
 import { eventJson, renderEventLine } from './render-events.ts';
 import { renderProblems } from './render-problems.ts';
-import { renderRolloutList, renderRolloutStatus, rolloutListJson, rolloutStatusJson } from './render-rollout.ts';
+import { FAILED_SHOWN, SUMMARY_OVER, renderRolloutList, rolloutListJson } from './render-rollout.ts';
+import { printRolloutStatus, type RolloutStatusOptions } from './rollout-status.ts';
 import { connect, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
 import { fetchNewEvents, watchRollout } from './watch-rollout.ts';
@@ -87,15 +88,22 @@ Examples:
     .argument('<id>', 'rollout id (a unique prefix, or `latest`)')
     .option('--json', 'print {id, name, state, reason, createdAt, updatedAt, waves: [{name, state, hosts: [{name, state, message}]}]}')
     .option('--watch', 'redraw every second until the rollout ends; exit 0 if it completed, 1 otherwise')
+    .option('--hosts', 'list every host of the rollout (wave, host, state, message), paging through the server')
+    .option('--all', 'the same as --hosts')
+    .option('--state <states>', 'list only hosts in these step states, e.g. failed,silent (also filters --json)')
+    .option('--wave <wave>', "list only this wave's hosts: its name or 0-based index (also filters --json)")
     .addHelpText(
       'after',
       `
+Over ${SUMMARY_OVER} hosts the view shows counts per wave and at most ${FAILED_SHOWN} failed hosts per wave.
+
 Examples:
   sluice rollout status r_01h...
   sluice rollout status r_01h... --watch
+  sluice rollout status r_01h... --state failed,silent
   sluice rollout status r_01h... --json | jq -r .state`,
     )
-    .action(async (id: string, opts: ConnectionOptions & { json?: boolean; watch?: boolean }) => {
+    .action(async (id: string, opts: ConnectionOptions & RolloutStatusOptions & { watch?: boolean }) => {
       const client = await connect(opts, io);
       const color = colorEnabled(io.stdout, io.env);
       if (opts.watch === true) {
@@ -104,10 +112,7 @@ Examples:
         requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
         return;
       }
-      const view = await client.getRollout(id);
-      io.stdout.write(
-        opts.json === true ? `${JSON.stringify(rolloutStatusJson(view), null, 2)}\n` : renderRolloutStatus(view, { now: io.now(), color }),
-      );
+      await printRolloutStatus(client, id, opts, io, color);
     });
 
   withConnectionOptions(rollout.command('list'))

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { startServer } from '../server/start-server.ts';
 import { ValidationError } from '../core/errors.ts';
+import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 
@@ -68,6 +69,7 @@ export function registerServerCommand(program: Command): void {
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
+    .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
       `
@@ -85,14 +87,16 @@ Examples:
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
         throw new ValidationError(`--advertise-url must be an http(s) URL such as http://10.0.0.5:7400, got "${advertiseUrl}"`);
       }
       const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
+      const retainFinishedMs = parseRetention(opts.retainFinished ?? process.env.SLUICE_RETAIN_FINISHED ?? DEFAULT_RETAIN_FINISHED);
       const server = await startServer({
+        retainFinishedMs,
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),

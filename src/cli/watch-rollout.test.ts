@@ -50,6 +50,9 @@ function scriptedClient(polls: (RolloutView | Error)[], events: RolloutEventView
     startRollout: unused,
     rolloutAction: unused,
     listHosts: unused,
+    listHostsPage: unused,
+    hostsSummary: unused,
+    rolloutHostsPage: unused,
     getDrift: unused,
     getUpdates: unused,
   };
@@ -161,6 +164,9 @@ describe('fetchRolloutSummary', () => {
       startRollout: unused,
       rolloutAction: unused,
       listHosts: unused,
+      listHostsPage: unused,
+      hostsSummary: unused,
+      rolloutHostsPage: unused,
       getDrift: unused,
       getUpdates: unused,
     };

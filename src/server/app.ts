@@ -15,6 +15,7 @@ import { hashSecret, sameSecret } from './tokens.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
+import { fleetRoutes } from './routes/fleet-routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { healthRoutes } from './routes/health-route.ts';
 import { forwardToLeader } from './leader/forward.ts';
@@ -281,6 +282,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', healthRoutes(deps));
   app.route('/v1/agent', agentRoutes(deps));
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
+  app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', operatorRoutes(deps));
   return app;
 }

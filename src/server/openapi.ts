@@ -2,6 +2,8 @@
 // schemas the routes validate with; responses are described by hand (docs/api.md has examples).
 import { z } from 'zod';
 import { createRolloutBody, driftBody, enrollBody, heartbeatBody, reportsBody } from './schemas.ts';
+import { DEFAULT_PAGE, MAX_PAGE } from './list-schemas.ts';
+import { STEP_STATES } from '../core/types.ts';
 
 const errorResponse = {
   description: 'Error',
@@ -36,6 +38,64 @@ function ok(description: string): Record<string, unknown> {
 const errors = { '400': errorResponse, '401': errorResponse, '403': errorResponse, '404': errorResponse, '409': errorResponse, '413': errorResponse };
 
 let cached: Record<string, unknown> | null = null;
+
+// ---- paged lists and summaries (issue 8) ----
+
+const pageParams = [
+  { name: 'limit', in: 'query', description: `Rows per page (default ${DEFAULT_PAGE}).`, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE } },
+  { name: 'cursor', in: 'query', description: 'The `nextCursor` of the previous page, unchanged. Omit for the first page.', schema: { type: 'string' } },
+];
+const labelParam = {
+  name: 'label',
+  in: 'query',
+  description: 'KEY=VALUE; repeat it to require several labels (`label=env=prod&label=zone=a`).',
+  style: 'form',
+  explode: true,
+  schema: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,63}=' } },
+};
+const countsSchema = { type: 'object', description: 'Steps by state (every state, 0 included).', properties: Object.fromEntries(STEP_STATES.map((st) => [st, { type: 'integer' }])) };
+const hostSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    status: { type: 'string', enum: ['online', 'offline'] },
+    lastSeen: { type: 'integer', description: 'ms since the epoch' },
+    enrolledAt: { type: 'integer' },
+    facts: { type: 'object', description: 'What the agent last reported; only `allow` with facts=false.' },
+  },
+  required: ['name', 'labels', 'status', 'lastSeen'],
+};
+const nextCursor = { type: ['string', 'null'], description: 'Pass as `cursor` for the next page; null on the last page.' };
+const stepSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'host name' },
+    wave: { type: ['string', 'null'] },
+    waveIndex: { type: 'integer' },
+    state: { type: 'string', enum: [...STEP_STATES] },
+    attempt: { type: 'integer' },
+    message: { type: ['string', 'null'] },
+    updatedAt: { type: 'integer' },
+  },
+  required: ['name', 'waveIndex', 'state'],
+};
+const waveCountsSchema = {
+  type: 'object',
+  properties: {
+    index: { type: 'integer' },
+    name: { type: 'string' },
+    state: { type: 'string' },
+    hostCount: { type: 'integer' },
+    failed: { type: 'integer' },
+    counts: countsSchema,
+    bakeEndsAt: { type: ['integer', 'null'] },
+  },
+};
+
+function json(description: string, schema: Record<string, unknown>): Record<string, unknown> {
+  return { description, content: { 'application/json': { schema } } };
+}
 
 export function buildOpenApi(): Record<string, unknown> {
   if (cached) return cached;
@@ -77,7 +137,55 @@ export function buildOpenApi(): Record<string, unknown> {
         get: { summary: 'List rollouts, newest first', security: admin, responses: { '200': ok('{rollouts}'), ...errors } },
         post: { summary: 'Start a rollout from a plan', security: admin, requestBody: body(createRolloutBody), responses: { '201': ok('{id, name, state}'), ...errors } },
       },
-      '/v1/rollouts/{id}': { get: { summary: 'A rollout with its waves and per-host steps', security: admin, parameters: idParam, responses: { '200': ok('rollout'), ...errors } } },
+      '/v1/rollouts/{id}': {
+        get: {
+          summary: 'A rollout with its waves, counts by step state, and per-host steps while it has at most 1,000 of them',
+          description:
+            'Each wave carries `index`, `hostCount` and `counts`; the rollout `hostsTotal`, `counts` and `hostsIncluded`. When `hostsIncluded` is false (over 1,000 steps) every wave has `hosts: []`: page through /v1/rollouts/{id}/hosts.',
+          security: admin,
+          parameters: idParam,
+          responses: { '200': ok('rollout'), ...errors },
+        },
+      },
+      '/v1/rollouts/{id}/summary': {
+        get: {
+          summary: 'A rollout with counts by step state per wave; no hosts',
+          security: admin,
+          parameters: idParam,
+          responses: {
+            '200': json('rollout summary', {
+              type: 'object',
+              properties: {
+                id: { type: 'string' },
+                name: { type: 'string' },
+                state: { type: 'string' },
+                hostsTotal: { type: 'integer' },
+                counts: countsSchema,
+                unconfirmedRollbacks: { type: 'integer' },
+                waves: { type: 'array', items: waveCountsSchema },
+                pendingWaves: { type: 'array', items: { type: 'string' } },
+              },
+            }),
+            ...errors,
+          },
+        },
+      },
+      '/v1/rollouts/{id}/hosts': {
+        get: {
+          summary: "A page of a rollout's steps (one per host), in wave then host-name order",
+          security: admin,
+          parameters: [
+            ...idParam,
+            { name: 'state', in: 'query', description: 'Comma-separated step states, e.g. `failed,silent`.', schema: { type: 'string' } },
+            { name: 'wave', in: 'query', description: "A wave's name (`prod`, `prod/zone-a`) or 0-based index.", schema: { type: 'string' } },
+            ...pageParams,
+          ],
+          responses: {
+            '200': json('a page of steps', { type: 'object', properties: { id: { type: 'string' }, hosts: { type: 'array', items: stepSchema }, nextCursor }, required: ['hosts', 'nextCursor'] }),
+            ...errors,
+          },
+        },
+      },
       '/v1/rollouts/{id}/events': {
         get: {
           summary: "A rollout's event log",
@@ -111,7 +219,54 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '200': ok('{updates, hosts}'), ...errors },
         },
       },
-      '/v1/hosts': { get: { summary: 'Enrolled hosts with status and facts', security: admin, responses: { '200': ok('{hosts}'), ...errors } } },
+      '/v1/hosts': {
+        get: {
+          summary: 'A page of enrolled hosts by name, with status and facts, filtered by labels and status',
+          security: admin,
+          parameters: [
+            labelParam,
+            { name: 'status', in: 'query', description: 'online: heard from within 3 heartbeat intervals.', schema: { type: 'string', enum: ['online', 'offline'] } },
+            ...pageParams,
+            { name: 'facts', in: 'query', description: 'false: leave facts out (only `allow`).', schema: { type: 'string', enum: ['true', 'false'], default: 'true' } },
+          ],
+          responses: {
+            '200': json('a page of hosts', { type: 'object', properties: { hosts: { type: 'array', items: hostSchema }, nextCursor }, required: ['hosts', 'nextCursor'] }),
+            ...errors,
+          },
+        },
+      },
+      '/v1/hosts/summary': {
+        get: {
+          summary: 'Host counts by status, and per value of one label key',
+          security: admin,
+          parameters: [labelParam, { name: 'by', in: 'query', description: 'A label key to count by (e.g. zone).', schema: { type: 'string' } }],
+          responses: {
+            '200': json('host counts', {
+              type: 'object',
+              properties: {
+                total: { type: 'integer' },
+                online: { type: 'integer' },
+                offline: { type: 'integer' },
+                labels: { type: 'object', additionalProperties: { type: 'string' } },
+                by: {
+                  type: 'object',
+                  properties: {
+                    key: { type: 'string' },
+                    values: {
+                      type: 'array',
+                      description: 'Largest groups first, at most 1,000; value null: hosts without the label.',
+                      items: { type: 'object', properties: { value: { type: ['string', 'null'] }, total: { type: 'integer' }, online: { type: 'integer' }, offline: { type: 'integer' } } },
+                    },
+                    truncated: { type: 'boolean' },
+                  },
+                },
+              },
+              required: ['total', 'online', 'offline'],
+            }),
+            ...errors,
+          },
+        },
+      },
       '/v1/openapi.json': { get: { summary: 'This document', security: admin, responses: { '200': ok('OpenAPI document') } } },
     },
   };

@@ -16,6 +16,7 @@ import { AssignmentHub } from './assignment-hub.ts';
 import { HostLiveness } from './host-liveness.ts';
 import { guardConnections, type ConnectionGuard, type ConnectionLimits } from './connection-guard.ts';
 import type { Server } from 'node:http';
+import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './retention.ts';
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -44,6 +45,10 @@ export interface ServerOptions {
   readonly lease?: Pick<ElectorOptions, 'ttlMs' | 'renewMs' | 'pollMs'>;
   /** Connection cap and timeouts (connection-guard.ts); SLUICE_MAX_CONNECTIONS sets the cap too. */
   readonly connections?: ConnectionLimits;
+  /** Events and reports of rollouts finished longer ago are purged (retention.ts); null: keep them. Default 30 days. */
+  readonly retainFinishedMs?: number | null;
+  /** How often the retention purge runs (default 10 minutes). */
+  readonly retentionIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -156,6 +161,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ...(replica ? { replica: replica.elector } : {}),
   });
   liveness.start();
+  const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
+  // Every replica purges (bounded batches; deleting what another already deleted costs nothing).
+  const retention =
+    retainMs === null
+      ? null
+      : startRetention({ store, log, retainMs, now, ...(opts.retentionIntervalMs !== undefined ? { intervalMs: opts.retentionIntervalMs } : {}) });
 
   let server: ServerType;
   let guard: ConnectionGuard | undefined;
@@ -170,6 +181,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       );
     });
   }).catch(async (err: unknown) => {
+    await retention?.stop();
     if (replica) await replica.close();
     else await driver.stop();
     await liveness.stop();
@@ -204,6 +216,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         // Long-polls were released above; drop idle keep-alive sockets too.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await retention?.stop();
       if (replica) await replica.close();
       else await driver.stop();
       await liveness.stop(); // the last heartbeats' last_seen, written before the store closes

@@ -1,18 +1,49 @@
 // The one implementation of `Store`: every SQL statement Sluice runs lives here, in the dialect
 // PGlite and PostgreSQL share. The drivers (./pglite.ts, ./postgres.ts) only move bytes.
 import type { Instant, Labels, Plan, RolloutRecord, RolloutStatus, StepRecord, WaveRecord } from '../core/types.ts';
-import { ROLLOUT_STATES } from '../core/types.ts';
+import { FINAL_ROLLOUT_STATES, ROLLOUT_STATES } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
 import { checkFence } from './leader-lease.ts';
-import type { DriftEventRow, EventRow, HostAssignment, HostRow, LogInput, Sql, SqlTx, Store, StoredRollout, TransitionWrite } from './store.ts';
+import type {
+  DriftEventRow,
+  EventRow,
+  HostAssignment,
+  HostFilter,
+  HostRow,
+  LogInput,
+  Sql,
+  SqlTx,
+  StepCountRow,
+  Store,
+  StoredRollout,
+  TransitionWrite,
+} from './store.ts';
 
 const UNIQUE_VIOLATION = '23505';
 const ACTIVE_STATES: readonly RolloutStatus[] = ['pending', 'queued', 'running', 'paused', 'rolling_back'];
 const DEFAULT_LIST_ROLLOUTS = 1000;
 const DEFAULT_LIST_EVENTS = 500;
 const DEFAULT_LIST_DRIFT = 500;
+const FINAL_STATES: readonly RolloutStatus[] = FINAL_ROLLOUT_STATES;
+/** facts reduced to what the engine needs (eligibility). */
+const LEAN_FACTS = `case when facts ? 'allow' then jsonb_build_object('allow', facts->'allow') else '{}'::jsonb end as facts`;
+
+/** SQL conditions for a host filter; parameters are appended to `params`. */
+function hostConditions(filter: HostFilter, params: unknown[]): string[] {
+  const where: string[] = [];
+  if (filter.labels !== undefined && Object.keys(filter.labels).length > 0) {
+    params.push(JSON.stringify(filter.labels));
+    where.push(`labels @> $${params.length}::jsonb`); // hosts_labels_idx (GIN, jsonb_path_ops)
+  }
+  if (filter.status !== undefined) {
+    if (filter.onlineSince === undefined) throw new Error('a status filter needs onlineSince');
+    params.push(filter.onlineSince);
+    where.push(filter.status === 'online' ? `last_seen >= $${params.length}` : `last_seen < $${params.length}`);
+  }
+  return where;
+}
 
 type Row = Record<string, unknown>;
 
@@ -116,11 +147,51 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     async listHosts(options = {}) {
       const rows = await sql.query<Row>(
         options.withFacts === false
-          ? `select name, labels, case when facts ? 'allow' then jsonb_build_object('allow', facts->'allow') else '{}'::jsonb end as facts,
-               enrolled_at, last_seen from hosts order by name`
+          ? `select name, labels, ${LEAN_FACTS}, enrolled_at, last_seen from hosts order by name`
           : 'select * from hosts order by name',
       );
       return rows.map(hostRow);
+    },
+
+    async listHostsPage(query) {
+      const params: unknown[] = [];
+      const where = hostConditions(query, params);
+      if (query.afterName !== undefined) {
+        params.push(query.afterName);
+        where.push(`name > $${params.length}`);
+      }
+      params.push(query.limit);
+      const columns = query.withFacts === false ? `name, labels, ${LEAN_FACTS}, enrolled_at, last_seen` : 'name, labels, facts, enrolled_at, last_seen';
+      const rows = await sql.query<Row>(
+        `select ${columns} from hosts ${where.length > 0 ? `where ${where.join(' and ')}` : ''} order by name limit $${params.length}`,
+        params,
+      );
+      return rows.map(hostRow);
+    },
+
+    async countHosts(filter) {
+      const params: unknown[] = [filter.onlineSince];
+      const where = hostConditions({ ...(filter.labels ? { labels: filter.labels } : {}) }, params);
+      const rows = await sql.query<Row>(
+        `select count(*) filter (where last_seen >= $1) as online, count(*) filter (where last_seen < $1) as offline
+         from hosts ${where.length > 0 ? `where ${where.join(' and ')}` : ''}`,
+        params,
+      );
+      return { online: num(rows[0]?.online ?? 0), offline: num(rows[0]?.offline ?? 0) };
+    },
+
+    async countHostsByLabel(key, filter, maxValues) {
+      const params: unknown[] = [filter.onlineSince, key];
+      const where = hostConditions({ ...(filter.labels ? { labels: filter.labels } : {}) }, params);
+      params.push(maxValues);
+      const rows = await sql.query<Row>(
+        `select labels->>$2 as value,
+           count(*) filter (where last_seen >= $1) as online, count(*) filter (where last_seen < $1) as offline
+         from hosts ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+         group by 1 order by count(*) desc, 1 nulls last limit $${params.length}`,
+        params,
+      );
+      return rows.map((row) => ({ value: row.value === null ? null : String(row.value), online: num(row.online), offline: num(row.offline) }));
     },
 
     // ---- rollouts ----
@@ -174,6 +245,74 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
         [id],
       );
       return rows[0] ? rolloutRecord(rows[0]) : null;
+    },
+
+    loadRolloutHeader(id) {
+      return sql.transaction(async (tx) => {
+        await tx.query('set transaction isolation level repeatable read');
+        const rollouts = await tx.query<Row>('select * from rollouts where id = $1', [id]);
+        const row = rollouts[0];
+        if (!row) return null;
+        const waves = await tx.query<Row>('select * from waves where rollout_id = $1 order by idx', [id]);
+        return { plan: row.plan as Plan, rollout: rolloutRecord(row), waves: waves.map(waveRecord) };
+      });
+    },
+
+    async countSteps(rolloutId) {
+      const rows = await sql.query<Row>(
+        `select wave_index, state, count(*) as n,
+           count(*) filter (where rollback_attempt is not null and attempt = rollback_attempt and state in ('failed', 'silent')) as unconfirmed
+         from steps where rollout_id = $1 group by wave_index, state order by wave_index, state`,
+        [rolloutId],
+      );
+      return rows.map(
+        (row): StepCountRow => ({
+          waveIndex: num(row.wave_index),
+          state: row.state as StepCountRow['state'],
+          count: num(row.n),
+          unconfirmedRollbacks: num(row.unconfirmed),
+        }),
+      );
+    },
+
+    async listStepsPage(rolloutId, query) {
+      const params: unknown[] = [rolloutId];
+      const where = ['rollout_id = $1'];
+      if (query.states !== undefined && query.states.length > 0) {
+        params.push(query.states);
+        where.push(`state = any($${params.length}::text[])`);
+      }
+      if (query.waveIndex !== undefined) {
+        params.push(query.waveIndex);
+        where.push(`wave_index = $${params.length}`);
+      }
+      if (query.after !== undefined) {
+        params.push(query.after.waveIndex, query.after.host);
+        where.push(`(wave_index, host) > ($${params.length - 1}, $${params.length})`);
+      }
+      params.push(query.limit);
+      const rows = await sql.query<Row>(
+        `select * from steps where ${where.join(' and ')} order by wave_index, host limit $${params.length}`,
+        params,
+      );
+      return rows.map(stepRecord);
+    },
+
+    async purgeFinished(finishedBefore, batch) {
+      // One bounded statement per table: a long purge never holds locks for long, and an active
+      // rollout's rows are never candidates (the state is read in the same statement).
+      const finished = 'select id from rollouts where state = any($1::text[]) and updated_at < $2';
+      // Rows are picked by their physical address (ctid, a TID scan): neither table's rows are
+      // ever updated, so the address cannot move between the select and the delete.
+      const purge = (table: 'events' | 'reports') =>
+        sql.query<Row>(
+          `with gone as (delete from ${table} where ctid = any(array(select ctid from ${table} where rollout_id in (${finished}) limit $3)) returning 1)
+           select count(*) as n from gone`,
+          [FINAL_STATES, finishedBefore, batch],
+        );
+      const events = await purge('events');
+      const reports = await purge('reports');
+      return { events: num(events[0]?.n ?? 0), reports: num(reports[0]?.n ?? 0) };
     },
 
     loadRollout(id) {

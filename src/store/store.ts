@@ -128,6 +128,63 @@ export interface DriftFilter {
   readonly limit?: number;
 }
 
+/** Which hosts a list or summary covers. Every given condition must hold. */
+export interface HostFilter {
+  /** Every label must have this value. */
+  readonly labels?: Labels;
+  /** online: heard from at or after `onlineSince`; offline: before it. */
+  readonly status?: 'online' | 'offline';
+  /** Required with `status`. */
+  readonly onlineSince?: Instant;
+}
+
+export interface HostPageQuery extends HostFilter {
+  /** Keyset: hosts whose name sorts after this one. */
+  readonly afterName?: string;
+  readonly limit: number;
+  /** false: facts reduced to `allow`, as listHosts({withFacts: false}). Default true. */
+  readonly withFacts?: boolean;
+}
+
+export interface HostCounts {
+  readonly online: number;
+  readonly offline: number;
+}
+
+export interface HostSummaryRow extends HostCounts {
+  /** The label's value; null for hosts without the label. */
+  readonly value: string | null;
+}
+
+/** A rollout without its steps: what a view of a large rollout needs besides counts. */
+export interface RolloutHeader {
+  readonly plan: Plan;
+  readonly rollout: RolloutRecord;
+  readonly waves: readonly WaveRecord[];
+}
+
+export interface StepCountRow {
+  readonly waveIndex: number;
+  readonly state: StepRecord['state'];
+  readonly count: number;
+  /** Of these, steps whose rollback failed or was not confirmed (failed/silent at their rollback attempt). */
+  readonly unconfirmedRollbacks: number;
+}
+
+export interface StepPageQuery {
+  /** Only steps in one of these states. */
+  readonly states?: readonly StepRecord['state'][];
+  readonly waveIndex?: number;
+  /** Keyset: steps after this (wave, host) in (wave index, host name) order. */
+  readonly after?: { readonly waveIndex: number; readonly host: string };
+  readonly limit: number;
+}
+
+export interface PurgeResult {
+  readonly events: number;
+  readonly reports: number;
+}
+
 export interface Store {
   readonly kind: 'pglite' | 'postgres';
   /** Applies pending migrations; safe when several processes call it at once. */
@@ -152,6 +209,12 @@ export interface Store {
    * for eligibility): facts carry package lists and routing tables, which the engine does not need.
    */
   listHosts(options?: { withFacts?: boolean }): Promise<HostRow[]>;
+  /** One page of hosts by name (keyset after `afterName`), filtered. */
+  listHostsPage(query: HostPageQuery): Promise<HostRow[]>;
+  /** Online/offline counts of the hosts the filter covers (its `status` is ignored). */
+  countHosts(filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }): Promise<HostCounts>;
+  /** The same counts per value of one label key, largest groups first, at most `maxValues` of them. */
+  countHostsByLabel(key: string, filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }, maxValues: number): Promise<HostSummaryRow[]>;
 
   // ---- rollouts ----
   /** `fence`: as in TransitionWrite, checked in the same transaction. */
@@ -163,6 +226,18 @@ export interface Store {
   /** Whether the host has a step in the rollout (only such hosts may report to it). */
   hostInRollout(rolloutId: string, host: string): Promise<boolean>;
   loadRollout(id: string): Promise<StoredRollout | null>;
+  /** Plan, rollout row and waves, without steps (a large rollout has one per host). */
+  loadRolloutHeader(id: string): Promise<RolloutHeader | null>;
+  /** Step counts of a rollout by wave and state. */
+  countSteps(rolloutId: string): Promise<StepCountRow[]>;
+  /** One page of a rollout's steps in (wave index, host) order, filtered. */
+  listStepsPage(rolloutId: string, query: StepPageQuery): Promise<StepRecord[]>;
+  /**
+   * Retention: deletes up to `batch` events and up to `batch` report records of rollouts in a
+   * final state whose last transition is older than `finishedBefore`. Never touches an active
+   * rollout. Call again until it returns zeros.
+   */
+  purgeFinished(finishedBefore: Instant, batch: number): Promise<PurgeResult>;
   /** The rollout row alone (no plan, waves or steps): cheap, for existence and state checks. */
   getRollout(id: string): Promise<RolloutRecord | null>;
   /** Newest first. */

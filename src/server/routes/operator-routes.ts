@@ -1,14 +1,15 @@
 // Routes operators call with the admin token: start and steer rollouts, read their waves,
-// steps and event log, list hosts.
+// steps and event log (host lists: fleet-routes.ts).
 import { Hono, type Context } from 'hono';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
-import type { StoredRollout, HostRow, EventRow } from '../../store/store.ts';
+import type { StoredRollout, EventRow } from '../../store/store.ts';
 import { FINAL_ROLLOUT_STATES, type Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { countRollbackHosts } from '../../core/rollout/rollback-targets.ts';
+import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
 
 export function rolloutView(stored: StoredRollout): Record<string, unknown> {
   const { rollout, plan } = stored;
@@ -55,17 +56,6 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     pendingWaves: rollout.state === 'running' || rollout.state === 'paused' || rollout.state === 'pending'
       ? plan.waves.slice(rollout.nextSpec).map((w) => w.name)
       : [],
-  };
-}
-
-export function hostView(h: HostRow, now: number, onlineWithinMs: number): Record<string, unknown> {
-  return {
-    name: h.name,
-    labels: h.labels,
-    status: now - h.lastSeen <= onlineWithinMs ? 'online' : 'offline',
-    lastSeen: h.lastSeen,
-    enrolledAt: h.enrolledAt,
-    facts: h.facts,
   };
 }
 
@@ -122,9 +112,10 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
 
   r.get('/rollouts/:id', async (c) => {
     const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
-    const stored = await deps.store.loadRollout(id);
-    if (!stored) throw new NotFoundError(`no rollout ${id}`);
-    return c.json(rolloutView(stored));
+    // Steps embedded only while the rollout is small; counts always (rollout-summary.ts).
+    const loaded = await loadRolloutForView(deps.store, id);
+    if (!loaded) throw new NotFoundError(`no rollout ${id}`);
+    return c.json(withStepCounts(rolloutView(loaded.stored), loaded.counted));
   });
 
   r.get('/rollouts/:id/events', async (c) => {
@@ -143,12 +134,6 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.json({ id: record.id, state: record.state });
     });
   }
-
-  r.get('/hosts', async (c) => {
-    const hosts = await deps.store.listHosts();
-    const now = deps.now();
-    return c.json({ hosts: hosts.map((h) => hostView(h, now, deps.heartbeatMs * 3)) });
-  });
 
   return r;
 }
