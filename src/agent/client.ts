@@ -3,6 +3,7 @@
 // loops can decide between backing off and re-enrolling. Never logs: it holds secrets.
 import { z } from 'zod';
 import { SluiceError, UnavailableError, isErrorCode } from '../core/errors.ts';
+import { normalizeServerUrl } from './server-url.ts';
 import type { Labels } from '../core/types.ts';
 import { parseAssignmentsAnswer, type AssignmentsAnswer } from './assignment.ts';
 import type { AgentReport } from './state-dir.ts';
@@ -131,22 +132,7 @@ export class AgentClient {
   }
 }
 
-/** "http://h:1/" -> "http://h:1"; only http: and https: */
-export function normalizeServerUrl(server: string): string {
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    throw new SluiceError('invalid', `server URL ${JSON.stringify(server)} is not a URL (expected e.g. http://127.0.0.1:7400)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SluiceError('invalid', `server URL must be http: or https:, got ${url.protocol}`);
-  }
-  if (url.username || url.password) {
-    throw new SluiceError('invalid', 'server URL must not contain credentials; use --token');
-  }
-  return url.toString().replace(/\/+$/, '');
-}
+export { normalizeServerUrl };
 
 function describeNetworkError(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;

@@ -7,10 +7,8 @@ import { resolve } from 'node:path';
 import { ValidationError } from '../core/errors.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
-import { startAgent, type AgentOptions } from '../agent/agent.ts';
-import { normalizeServerUrl } from '../agent/client.ts';
-import { createHostHooks } from '../agent/host-hooks.ts';
-import { createAgentLog } from '../agent/log.ts';
+import type { AgentOptions } from '../agent/agent.ts';
+import { normalizeServerUrl } from '../agent/server-url.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 
 export interface AgentFlags {
@@ -207,6 +205,12 @@ Examples:
   sluice agent --server https://sluice.internal --allow apt,file --file-dir /etc/myapp`,
     )
     .action(async (flags: AgentFlags) => {
+      // The agent itself loads only when it runs: `sluice --help` and the operator commands never pay for it.
+      const [{ startAgent }, { createHostHooks }, { createAgentLog }] = await Promise.all([
+        import('../agent/agent.ts'),
+        import('../agent/host-hooks.ts'),
+        import('../agent/log.ts'),
+      ]);
       const log = createAgentLog();
       const options = parseAgentFlags(flags, process.env, hostname(), (message) => log.warn(message));
       // The token is in options now; nothing the agent starts should find it in the environment.

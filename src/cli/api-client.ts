@@ -110,8 +110,8 @@ export type HostView = z.infer<typeof hostSchema>;
 export type StartedRollout = z.infer<typeof startedSchema>;
 export type RolloutActionResult = z.infer<typeof actionResultSchema>;
 
-export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'approve', 'rollback'] as const;
-export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+import { ROLLOUT_ACTIONS, type RolloutAction } from './rollout-actions.ts';
+export { ROLLOUT_ACTIONS, type RolloutAction };
 
 export interface ApiClient {
   readonly server: string;

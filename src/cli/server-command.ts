@@ -1,7 +1,6 @@
 // `sluice server`: the control plane on the embedded store (default) or PostgreSQL.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { startServer } from '../server/start-server.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 
@@ -69,6 +68,8 @@ Examples:
     )
     .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
+      // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
+      const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
         listen: opts.listen,
         dataDir: opts.dataDir,
