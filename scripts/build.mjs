@@ -8,12 +8,15 @@
 // package files) and pg's optional native binding. Runtime assets (SQL migrations) are copied next
 // to the chunks that read them. Run by `npm run build` and by `prepare` (so `npm ci` builds).
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+const final = join(root, 'dist');
+// Built beside dist/ and swapped in at the end: processes running from dist/ (tests, a server) never
+// see a half-written tree.
+const dist = join(root, `.dist-build-${process.pid}`);
 rmSync(dist, { recursive: true, force: true });
 
 // CommonJS dependencies (commander, pino, pg) call require() for Node built-ins: give the ESM
@@ -42,14 +45,14 @@ const [cli] = await Promise.all([
     metafile: true,
     ...common,
     entryPoints: { main: 'src/cli/main.ts' },
-    outdir: 'dist/cli',
+    outdir: join(dist, 'cli'),
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
   }),
   build({
     ...common,
     entryPoints: { 'sluice-agent': 'src/agent/main.ts' },
-    outdir: 'dist/agent',
+    outdir: join(dist, 'agent'),
   }),
 ]);
 
@@ -58,13 +61,16 @@ cpSync(join(root, 'scenarios'), join(dist, 'scenarios'), { recursive: true });
 
 // migrate.ts reads new URL('./migrations/', import.meta.url): next to the chunk that holds it.
 const migrations = join(root, 'src/store/migrations');
-for (const dir of ['dist/cli/chunks']) {
-  mkdirSync(join(root, dir, 'migrations'), { recursive: true });
-  for (const f of readdirSync(migrations)) cpSync(join(migrations, f), join(root, dir, 'migrations', f));
-}
+mkdirSync(join(dist, 'cli/chunks/migrations'), { recursive: true });
+for (const f of readdirSync(migrations)) cpSync(join(migrations, f), join(dist, 'cli/chunks/migrations', f));
+
+const old = `${final}.old-${process.pid}`;
+if (existsSync(final)) renameSync(final, old);
+renameSync(dist, final);
+rmSync(old, { recursive: true, force: true });
 
 // `node scripts/build.mjs --what-loads`: the source files in the CLI's entry chunk (loaded by every command).
 if (process.argv.includes('--what-loads')) {
-  const out = Object.entries(cli.metafile.outputs).find(([k]) => k.endsWith('dist/cli/main.js'));
+  const out = Object.entries(cli.metafile.outputs).find(([k]) => k.endsWith('cli/main.js'));
   for (const [input, { bytesInOutput }] of Object.entries(out[1].inputs)) console.log(bytesInOutput, input);
 }
