@@ -8,7 +8,7 @@
 //   SLUICE_AGENT=cli|bundle          the agent as `sluice agent` (cli) or dist/agent/sluice-agent.js
 //                                    run by node (bundle, what the .deb ships; the default when
 //                                    SLUICE_BIN is not set)
-//   FOOTPRINT_RUNS=5 FOOTPRINT_IDLE_S=120 FOOTPRINT_POSTGRES=0 (skip the PostgreSQL server)
+//   FOOTPRINT_RUNS=5 FOOTPRINT_IDLE_S=120 (0: start-up only) FOOTPRINT_POSTGRES=0 (no PostgreSQL server)
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -115,6 +115,8 @@ const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
 console.log(`  node -e 0                 ${fmt(nodeTimes, 'ms')}`);
 console.log(`  sluice --help             ${fmt(helpTimes, 'ms')}  (median ${(med(helpTimes) / med(nodeTimes)).toFixed(2)}x node -e 0)`);
 console.log(`  sluice plan check FILE    ${fmt(checkTimes, 'ms')}  (median ${(med(checkTimes) / med(nodeTimes)).toFixed(2)}x node -e 0)`);
+
+if (IDLE_S === 0) process.exit(0); // FOOTPRINT_IDLE_S=0: start-up figures only
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-footprint-'));
 const children: ChildProcess[] = [];
