@@ -1,6 +1,7 @@
 // Parses the server's assignments answer: the agent validates everything it is told to do, item by
 // item, so one malformed assignment cannot stop the others.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 import type { Change, CheckSpec } from '../core/types.ts';
 import type { AssignmentAction } from '../core/types.ts';
 
@@ -29,27 +30,27 @@ export interface AssignmentsAnswer {
   readonly invalid: readonly InvalidAssignment[];
 }
 
-const rolloutId = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/);
-const argv = z.array(z.string().refine((s) => !s.includes('\0'), 'must not contain NUL')).min(1);
-const millis = z.number().int().positive();
+const rolloutId = z.string().check(z.regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/));
+const argv = z.array(z.string().check(z.refine((s) => !s.includes('\0'), 'must not contain NUL'))).check(z.minLength(1));
+const millis = z.int().check(z.positive());
 
 const changeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('command'), apply: argv, rollback: argv.optional(), timeout: millis }),
+  z.object({ kind: z.literal('command'), apply: argv, rollback: z.optional(argv), timeout: millis }),
   z.object({
     kind: z.literal('apt'),
     install: z.record(z.string(), z.string()),
     remove: z.array(z.string()),
     timeout: millis,
-    maxListAge: z.number().int().nonnegative().optional(),
+    maxListAge: z.optional(z.int().check(z.nonnegative())),
   }),
   z.object({
     kind: z.literal('file'),
-    path: z.string().min(1),
+    path: z.string().check(z.minLength(1)),
     content: z.string(),
-    mode: z.number().int().min(0).max(0o7777),
-    owner: z.string().optional(),
-    group: z.string().optional(),
-    reload: argv.optional(),
+    mode: z.int().check(z.gte(0), z.lte(0o7777)),
+    owner: z.optional(z.string()),
+    group: z.optional(z.string()),
+    reload: z.optional(argv),
     timeout: millis,
   }),
 ]);
@@ -59,16 +60,16 @@ const KNOWN_CHECKS = {
   tcp: z.object({
     kind: z.literal('tcp'),
     name: z.string(),
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
+    host: z.string().check(z.minLength(1)),
+    port: z.int().check(z.gte(1), z.lte(65535)),
     timeout: millis,
   }),
   http: z.object({
     kind: z.literal('http'),
     name: z.string(),
     url: z.string(),
-    status: z.number().int(),
-    bodyMatch: z.string().optional(),
+    status: z.int(),
+    bodyMatch: z.optional(z.string()),
     timeout: millis,
   }),
   systemdUnitActive: z.object({ kind: z.literal('systemdUnitActive'), name: z.string(), unit: z.string(), timeout: millis }),
@@ -77,37 +78,37 @@ const KNOWN_CHECKS = {
 } as const;
 
 // A check kind newer than this agent is kept as it is, so the agent can report it as unsupported.
-const checkSchema = z.looseObject({ kind: z.string().min(1), name: z.string() }).transform((raw, ctx) => {
-  const known = (KNOWN_CHECKS as Record<string, z.ZodType>)[raw.kind];
+const checkSchema = z.pipe(z.looseObject({ kind: z.string().check(z.minLength(1)), name: z.string() }), z.transform((raw, ctx) => {
+  const known = (KNOWN_CHECKS as Record<string, z.ZodMiniType>)[raw.kind];
   if (!known) return raw as unknown as CheckSpec;
   const parsed = known.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    for (const issue of parsed.error.issues) ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: raw });
     return z.NEVER;
   }
   // Common to every kind: whether the check also runs on a rolled-back host.
   const after = (raw as { afterRollback?: unknown }).afterRollback;
   return (typeof after === 'boolean' ? { ...(parsed.data as object), afterRollback: after } : parsed.data) as CheckSpec;
-});
+}));
 
 const stepSchema = z.object({
   rolloutId,
-  attempt: z.number().int().nonnegative(),
+  attempt: z.int().check(z.nonnegative()),
   action: z.enum(['apply', 'verify', 'rollback']),
 });
 
-const assignmentSchema = stepSchema.extend({
+const assignmentSchema = z.extend(stepSchema, {
   rolloutName: z.string(),
   change: changeSchema,
   checks: z.array(checkSchema),
   checkInterval: millis,
-  confirmWindow: z.number().int().nonnegative().default(0),
-  preflight: z.enum(['block', 'warn']).default('warn'),
+  confirmWindow: z._default(z.int().check(z.nonnegative()), 0),
+  preflight: z._default(z.enum(['block', 'warn']), 'warn'),
 });
 
 const answerSchema = z.object({ version: z.string(), assignments: z.array(z.unknown()) });
 
-function describe(error: z.ZodError): string {
+function describe(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 

@@ -1,8 +1,10 @@
 // HTTP client for the agent routes of docs/api.md. Every call has a timeout; failures become
 // SluiceErrors (unauthenticated for 401, unavailable for network errors and 5xx) so the agent's
 // loops can decide between backing off and re-enrolling. Never logs: it holds secrets.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 import { SluiceError, UnavailableError, isErrorCode } from '../core/errors.ts';
+import { normalizeServerUrl } from './server-url.ts';
 import type { Labels } from '../core/types.ts';
 import { parseAssignmentsAnswer, type AssignmentsAnswer } from './assignment.ts';
 import type { AgentReport } from './state-dir.ts';
@@ -20,8 +22,8 @@ export interface EnrollBody {
   readonly facts?: Record<string, unknown>;
 }
 
-const enrollAnswer = z.object({ host: z.string().min(1), credential: z.string().min(1) });
-const heartbeatAnswer = z.object({ ok: z.boolean(), heartbeatMs: z.number().optional() });
+const enrollAnswer = z.object({ host: z.string().check(z.minLength(1)), credential: z.string().check(z.minLength(1)) });
+const heartbeatAnswer = z.object({ ok: z.boolean(), heartbeatMs: z.optional(z.number()) });
 const reportsAnswer = z.object({ accepted: z.array(z.string()) });
 const driftAnswer = z.object({ recorded: z.number() });
 const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -83,39 +85,27 @@ export class AgentClient {
     path: string,
     secret: string,
     body: unknown,
-    schema: z.ZodType<T>,
+    schema: z.ZodMiniType<T>,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const route = path.split('?')[0];
-    let res: Response;
-    let text: string;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.server}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${secret}`,
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: combined,
-      });
-      text = await res.text();
+      res = await request(`${this.server}${path}`, method, secret, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
     } catch (err) {
       if (signal?.aborted) throw new SluiceError('unavailable', `${method} ${route}: stopped`, { cause: err });
-      const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+      const why = err instanceof RequestTimeout ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
       throw new UnavailableError(`${method} ${route}: ${why}`, { cause: err });
     }
+    const text = res.text;
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
     } catch {
       json = undefined;
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const error = errorAnswer.safeParse(json);
       const message = error.success ? error.data.error.message : `HTTP ${res.status}`;
       if (res.status === 401) throw new SluiceError('unauthenticated', `${method} ${route}: ${message}`);
@@ -131,25 +121,78 @@ export class AgentClient {
   }
 }
 
-/** "http://h:1/" -> "http://h:1"; only http: and https: */
-export function normalizeServerUrl(server: string): string {
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    throw new SluiceError('invalid', `server URL ${JSON.stringify(server)} is not a URL (expected e.g. http://127.0.0.1:7400)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SluiceError('invalid', `server URL must be http: or https:, got ${url.protocol}`);
-  }
-  if (url.username || url.password) {
-    throw new SluiceError('invalid', 'server URL must not contain credentials; use --token');
-  }
-  return url.toString().replace(/\/+$/, '');
-}
+export { normalizeServerUrl };
 
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${cause.code} ${cause.message ?? ''}`.trim();
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.cause?.code) return `${e.cause.code} ${e.cause.message ?? ''}`.trim();
+  if (e.code && e.message && !e.message.includes(e.code)) return `${e.code} ${e.message}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+class RequestTimeout extends Error {}
+
+/** Answers above this are refused: the agent's answers are small (assignments are the largest). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One HTTP(S) request with node:http, not fetch: fetch loads undici, which costs an idle agent about
+ * 20 MB of memory for a client that only ever sends small JSON requests to one server. A new
+ * connection per request (no keep-alive pool to leak or go stale across server restarts).
+ */
+async function request(
+  url: string,
+  method: 'GET' | 'POST',
+  secret: string,
+  body: string | undefined,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; text: string }> {
+  const { request: send } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason ?? new Error('aborted'));
+      return;
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${secret}`, accept: 'application/json' };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const req = send(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) {
+          req.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => finish(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })));
+      res.on('error', (err) => finish(() => reject(err)));
+    });
+    const timer = setTimeout(() => {
+      const err = new RequestTimeout(`no answer within ${timeoutMs} ms`);
+      req.destroy(err);
+      finish(() => reject(err));
+    }, timeoutMs);
+    const onAbort = () => {
+      const err = signal?.reason instanceof Error ? signal.reason : new Error('aborted');
+      req.destroy(err);
+      finish(() => reject(err));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => finish(() => reject(err)));
+    req.end(body);
+  });
 }

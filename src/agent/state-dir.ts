@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 import type { SluicePackageWindow } from './drift/drift.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { InvariantSnapshot } from './checks/check-runner.ts';
@@ -80,16 +81,16 @@ const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 const FILE_MODE = 0o600;
 
 const credentialSchema = z.object({
-  server: z.string().min(1),
-  host: z.string().min(1),
+  server: z.string().check(z.minLength(1)),
+  host: z.string().check(z.minLength(1)),
   // A credential never has whitespace; one with some (an edited or pasted file) cannot be sent.
-  credential: z.string().min(1).regex(/^\S+$/, 'the host credential contains whitespace (edited by hand?); it cannot be used, the agent enrolls again'),
+  credential: z.string().check(z.minLength(1), z.regex(/^\S+$/, 'the host credential contains whitespace (edited by hand?); it cannot be used, the agent enrolls again')),
 });
 
 const reportSchema = z.object({
-  id: z.string().regex(SAFE_NAME),
-  rolloutId: z.string().regex(SAFE_NAME),
-  attempt: z.number().int().nonnegative(),
+  id: z.string().check(z.regex(SAFE_NAME)),
+  rolloutId: z.string().check(z.regex(SAFE_NAME)),
+  attempt: z.int().check(z.nonnegative()),
   kind: z.enum(['apply', 'check', 'rollback', 'confirm']),
   ok: z.boolean(),
   message: z.string(),
@@ -97,38 +98,38 @@ const reportSchema = z.object({
 });
 
 const actionEntrySchema = z.object({
-  attempt: z.number().int().nonnegative(),
+  attempt: z.int().check(z.nonnegative()),
   state: z.enum(['started', 'done']),
   startedAt: z.number(),
-  finishedAt: z.number().optional(),
-  ok: z.boolean().optional(),
-  message: z.string().optional(),
-  ran: z.boolean().optional(),
-  record: z.unknown().optional(),
+  finishedAt: z.optional(z.number()),
+  ok: z.optional(z.boolean()),
+  message: z.optional(z.string()),
+  ran: z.optional(z.boolean()),
+  record: z.optional(z.unknown()),
   reports: z.array(reportSchema),
-  packageChanges: z
-    .object({
+  packageChanges: z.optional(
+    z.object({
       startedAt: z.number(),
       finishedAt: z.number(),
-      packages: z.record(z.string(), z.object({ from: z.string().nullable(), to: z.string().nullable() })),
-    })
-    .optional(),
+      packages: z.record(z.string(), z.object({ from: z.nullable(z.string()), to: z.nullable(z.string()) })),
+    }),
+  ),
 });
 
 const journalSchema = z.object({
-  rolloutId: z.string().regex(SAFE_NAME),
-  apply: actionEntrySchema.nullable(),
-  rollback: actionEntrySchema.nullable(),
-  baseline: z
-    .object({
+  rolloutId: z.string().check(z.regex(SAFE_NAME)),
+  apply: z.nullable(actionEntrySchema),
+  rollback: z.nullable(actionEntrySchema),
+  baseline: z.nullable(
+    z.object({
       takenAt: z.number(),
       rules: z.array(z.record(z.string(), z.unknown())),
       routes: z.array(z.record(z.string(), z.unknown())),
-    })
-    .nullable(),
-  unknown: z.string().nullable(),
-  invariantFailure: z.object({ at: z.number(), checks: z.array(z.string()), message: z.string() }).nullable().optional(),
-  earlier: z.array(actionEntrySchema).optional(),
+    }),
+  ),
+  unknown: z.nullable(z.string()),
+  invariantFailure: z.optional(z.nullable(z.object({ at: z.number(), checks: z.array(z.string()), message: z.string() }))),
+  earlier: z.optional(z.array(actionEntrySchema)),
 });
 
 /** Rollout ids and report ids become file names: only plain names, never paths. */
@@ -282,7 +283,7 @@ export class StateDir {
   }
 
   /** Parses a JSON file with `schema`; missing -> null; corrupt -> moved aside, logged, null. */
-  private async readJson<T>(file: string, schema: z.ZodType<T>, onCorrupt?: (movedTo: string) => void): Promise<T | null> {
+  private async readJson<T>(file: string, schema: z.ZodMiniType<T>, onCorrupt?: (movedTo: string) => void): Promise<T | null> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');

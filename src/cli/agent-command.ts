@@ -7,11 +7,10 @@ import { resolve } from 'node:path';
 import { ValidationError } from '../core/errors.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
-import { startAgent, type AgentOptions } from '../agent/agent.ts';
-import { normalizeServerUrl } from '../agent/client.ts';
-import { createHostHooks } from '../agent/host-hooks.ts';
-import { createAgentLog } from '../agent/log.ts';
+import type { AgentOptions } from '../agent/agent.ts';
+import { normalizeServerUrl } from '../agent/server-url.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
+import { mergeAgentFlags, parseAgentConfig } from './agent-config.ts';
 
 export interface AgentFlags {
   readonly server?: string;
@@ -23,6 +22,7 @@ export interface AgentFlags {
   readonly heartbeat?: string;
   readonly fileDir?: readonly string[];
   readonly root?: string;
+  readonly config?: string;
   readonly drift?: string;
   readonly driftNetworkd?: boolean;
   readonly driftInterval?: string;
@@ -165,6 +165,7 @@ export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
+    .option('--config <file>', 'read settings from this file (KEY=VALUE lines, e.g. /etc/sluice/agent.env); flags given here win')
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
     .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_ENROLL_TOKEN)')
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
@@ -201,12 +202,25 @@ Prefer SLUICE_ENROLL_TOKEN to --token: command lines are visible to other users 
 The token is only needed to enroll; afterwards the agent uses STATE_DIR/credential.json (0600).
 A token containing whitespace is refused (in agent.env, put comments on their own line).
 
+--config FILE: the agent reads the file itself (the package's unit passes /etc/sluice/agent.env):
+KEY=VALUE lines, # comments on their own line or after a value, values quoted with "..." to keep
+a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
+SLUICE_STATE_DIR, SLUICE_HEARTBEAT, SLUICE_FILE_DIRS (a:b), SLUICE_DRIFT, SLUICE_DRIFT_INTERVAL,
+SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING. A mistake is an error naming FILE:LINE.
+
 Examples:
   SLUICE_ENROLL_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
       --labels env=staging,zone=a --allow command
   sluice agent --server https://sluice.internal --allow apt,file --file-dir /etc/myapp`,
     )
-    .action(async (flags: AgentFlags) => {
+    .action(async (cliFlags: AgentFlags) => {
+      const flags = cliFlags.config === undefined ? cliFlags : await withConfigFile(cliFlags.config, cliFlags);
+      // The agent itself loads only when it runs: `sluice --help` and the operator commands never pay for it.
+      const [{ startAgent }, { createHostHooks }, { createAgentLog }] = await Promise.all([
+        import('../agent/agent.ts'),
+        import('../agent/host-hooks.ts'),
+        import('../agent/log.ts'),
+      ]);
       const log = createAgentLog();
       const options = parseAgentFlags(flags, process.env, hostname(), (message) => log.warn(message));
       // The token is in options now; nothing the agent starts should find it in the environment.
@@ -228,4 +242,24 @@ Examples:
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       await agent.done;
     });
+}
+
+/** --config FILE read and merged under the command line's flags; unreadable -> ValidationError naming it. */
+async function withConfigFile(file: string, cliFlags: AgentFlags): Promise<AgentFlags> {
+  const { readFile, stat } = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValidationError(`--config ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  const fromFile = parseAgentConfig(text, file);
+  if (fromFile.token !== undefined) {
+    const mode = (await stat(file)).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      process.stderr.write(`warning: ${file} holds the enrollment token and is readable by others (mode ${mode.toString(8).padStart(4, '0')}): chmod 0600 ${file}\n`);
+    }
+  }
+  return mergeAgentFlags(fromFile, cliFlags);
 }

@@ -171,9 +171,8 @@ export interface PageQuery {
 export type StartedRollout = z.infer<typeof startedSchema>;
 export type RolloutActionResult = z.infer<typeof actionResultSchema>;
 
-/** The operator commands `POST /v1/rollouts/:id/<action>` takes; each answers {id, state}. */
-export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'approve', 'rollback', 'retry'] as const;
-export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+import { ROLLOUT_ACTIONS, type RolloutAction } from './rollout-actions.ts';
+export { ROLLOUT_ACTIONS, type RolloutAction };
 
 export interface ApiClient {
   readonly server: string;

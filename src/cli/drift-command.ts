@@ -4,7 +4,6 @@ import { ValidationError } from '../core/errors.ts';
 import { HOST_NAME, HOST_NAME_HINT } from '../core/labels.ts';
 import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
-import { driftJson, renderDrift } from './render-drift.ts';
 import { connect, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
 
@@ -31,6 +30,7 @@ Examples:
         throw new ValidationError(`--host "${opts.host}" is not a host name (${HOST_NAME_HINT})`);
       }
       const client = await connect(opts, io);
+      const { driftJson, renderDrift } = await import('./render-drift.ts');
       const view = await client.getDrift(opts.host);
       io.stdout.write(
         opts.json === true

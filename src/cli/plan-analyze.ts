@@ -3,13 +3,10 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import type { HostInfo } from '../core/types.ts';
-import { analyzePlan, renderAnalysis } from '../sim/analyze-plan.ts';
-import { fleetHostInfos, generateFleet } from '../sim/fleet.ts';
-import { loadPlan, loadScenario } from '../sim/load-scenario.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
 import { connect } from './resolve-connection.ts';
-import { parseHosts, reportInvalid } from './scenario-input.ts';
+import { parseHosts } from './hosts-flag.ts';
 import type { RolloutPreviewView } from './api-client.ts';
 
 export interface AnalyzeCliOptions {
@@ -25,11 +22,18 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
   if ((options.fleet === undefined) === (options.server === undefined)) {
     throw new ValidationError('give exactly one of --fleet SCENARIO (a simulated fleet) or --server URL (the live inventory)');
   }
+  // The analyser and the simulated fleets load when this command runs, not for every `sluice` command.
+  const [{ analyzePlan, renderAnalysis }, { fleetHostInfos, generateFleet }, { loadPlan, loadScenario }, { reportInvalid }] = await Promise.all([
+    import('../sim/analyze-plan.ts'),
+    import('../sim/fleet.ts'),
+    import('../sim/load-scenario.ts'),
+    import('./scenario-input.ts'),
+  ]);
   let plan;
   try {
     plan = loadPlan(file);
   } catch (err) {
-    reportInvalid(err, io);
+    return reportInvalid(err, io);
   }
   let hosts: HostInfo[];
   let source: string;
@@ -39,7 +43,7 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
     try {
       loaded = loadScenario(options.fleet);
     } catch (err) {
-      reportInvalid(err, io);
+      return reportInvalid(err, io);
     }
     const n = options.hosts ?? loaded.scenario.fleet.hosts;
     hosts = fleetHostInfos(generateFleet(loaded.scenario, n, 1));

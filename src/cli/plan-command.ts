@@ -2,12 +2,10 @@
 // prints every problem as FILE:LINE:COL: message (exit 2), or what the plan will do (exit 0).
 import { CommanderError } from 'commander';
 import type { Command } from 'commander';
-import { describePlan } from '../core/plan/describe-plan.ts';
-import { MAX_PLAN_BYTES, checkPlan } from '../core/plan/parse-plan.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
+import type { PlanCheck } from '../core/plan/parse-plan.ts';
 import { renderProblems } from './render-problems.ts';
-import { planWarnings } from '../core/plan/plan-warnings.ts';
 import { EXIT_BAD_INPUT, EXIT_OK } from './run-cli.ts';
 
 export type PlanCheckIo = Pick<CliIo, 'stdout' | 'stderr' | 'readFile'>;
@@ -54,6 +52,12 @@ Examples:
 
 /** `plan check` itself, returning the exit code: runnable in-process by tests. */
 export async function runPlanCheck(file: string, opts: { json: boolean }, io: PlanCheckIo): Promise<number> {
+  // The parser (YAML, schemas) loads with the command, not with every `sluice` command.
+  const [{ describePlan }, { MAX_PLAN_BYTES, checkPlan }, { planWarnings }] = await Promise.all([
+    import('../core/plan/describe-plan.ts'),
+    import('../core/plan/parse-plan.ts'),
+    import('../core/plan/plan-warnings.ts'),
+  ]);
   let source: string;
   try {
     source = await io.readFile(file);
@@ -63,7 +67,7 @@ export async function runPlanCheck(file: string, opts: { json: boolean }, io: Pl
     if (opts.json) writeJson(io, { file, valid: false, problems: [], summary: [], error: message });
     return EXIT_BAD_INPUT;
   }
-  const { plan, problems } = source.length > MAX_PLAN_BYTES * 4 ? tooLarge(source) : checkPlan(source, file);
+  const { plan, problems } = source.length > MAX_PLAN_BYTES * 4 ? tooLarge(source, MAX_PLAN_BYTES) : checkPlan(source, file);
   const summary = plan === null ? [] : describePlan(plan);
   const warnings = plan === null ? [] : planWarnings(plan);
   if (opts.json) {
@@ -78,7 +82,7 @@ export async function runPlanCheck(file: string, opts: { json: boolean }, io: Pl
 }
 
 /** Skips encoding a huge string just to learn it is too large. */
-function tooLarge(source: string): ReturnType<typeof checkPlan> {
+function tooLarge(source: string, MAX_PLAN_BYTES: number): PlanCheck {
   return { plan: null, problems: [{ line: 1, col: 1, message: `plan file is too large (over ${source.length} characters; at most ${MAX_PLAN_BYTES} bytes)` }] };
 }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkPlan } from '../core/plan/parse-plan.ts';
 import { renderDrift, renderUpdates, updatesJson } from './render-drift.ts';
 import type { DriftView, UpdatesView } from './render-drift.ts';
-import { buildUpdatesPlan, parseMatchFlag } from './updates-command.ts';
+import { parseMatchFlag } from './updates-command.ts';
+import { buildUpdatesPlan } from './updates-plan.ts';
 
 const NOW = Date.UTC(2026, 0, 2, 12, 0, 0);
 

@@ -4,7 +4,6 @@
 import { join } from 'node:path';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import type { Command } from 'commander';
-import { createApiClient } from './api-client.ts';
 import type { ApiClient } from './api-client.ts';
 import type { CliIo } from './io.ts';
 
@@ -64,6 +63,9 @@ export function withConnectionOptions(command: Command): Command {
 
 /** The API client for an operator command's flags and environment. */
 export async function connect(options: ConnectionOptions, io: CliIo): Promise<ApiClient> {
-  return createApiClient(await resolveConnection(options, io));
+  const connection = await resolveConnection(options, io);
+  // The client and its response schemas (zod) load only when a command talks to a server.
+  const { createApiClient } = await import('./api-client.ts');
+  return createApiClient(connection);
 }
 

@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { checkPlan } from '../core/plan/parse-plan.ts';
 import { resolveRolloutId } from './api-client.ts';
-import type { ApiClient, RolloutAction, RolloutView } from './api-client.ts';
+import type { ApiClient, RolloutView } from './api-client.ts';
+import { ROLLOUT_ACTIONS } from './rollout-actions.ts';
+import type { RolloutAction } from './rollout-actions.ts';
 import { colorEnabled } from './io.ts';
 import type { CliIo } from './io.ts';
 import { eventJson, renderEventLine } from './render-events.ts';
@@ -56,6 +58,7 @@ Examples:
     )
     .action(async (file: string, opts: ConnectionOptions & { wait?: boolean }) => {
       const source = await readPlanFile(file, io);
+      const { checkPlan } = await import('../core/plan/parse-plan.ts');
       const { plan, problems } = checkPlan(source, file);
       if (plan === null || problems.length > 0) {
         io.stderr.write(renderProblems(file, problems));
@@ -107,7 +110,7 @@ Examples:
       const client = await connect(opts, io);
       const color = colorEnabled(io.stdout, io.env);
       if (opts.watch === true) {
-        id = await resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move under the watch
+        id = await (await import('./api-client.ts')).resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move under the watch
         const final = await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'json' : 'view' });
         requireCompleted(final.id, final.state, final.reason, final.revertedHosts ?? 0);
         return;
@@ -137,7 +140,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  sluice rollout events r_01h...\n  sluice rollout events r_01h... --follow')
     .action(async (id: string, opts: ConnectionOptions & { json?: boolean; follow?: boolean }) => {
       const client = await connect(opts, io);
-      id = await resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move while paging
+      id = await (await import('./api-client.ts')).resolveRolloutId(client, id); // a prefix or `latest`, once: it must not move while paging
       const color = colorEnabled(io.stdout, io.env);
       if (opts.follow === true) {
         await watchRollout({ client, id, io, out: io.stdout, color, format: opts.json === true ? 'events-json' : 'events', fromStart: true });

@@ -1,17 +1,11 @@
 // Input handling shared by the commands that read scenario and plan files locally (`sim run`,
 // `plan analyze`): the --hosts flag, and a file's located problems printed before exiting 2.
-import { InvalidArgumentError } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import { FileValidationError } from '../sim/load-scenario.ts';
 import type { CliIo } from './io.ts';
 import { renderProblems } from './render-problems.ts';
 
-/** Commander parser for --hosts: a fleet size the simulator accepts. */
-export function parseHosts(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('expected a whole number from 1 to 1000000');
-  return n;
-}
+export { parseHosts } from './hosts-flag.ts';
 
 /**
  * Rethrows a load error; a file's problems are first printed as FILE:LINE:COL: message on stderr,

@@ -1,7 +1,6 @@
 // `sluice server`: the control plane on the embedded store (default) or PostgreSQL.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { startServer } from '../server/start-server.ts';
 import { ValidationError } from '../core/errors.ts';
 import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts';
 import type { ServerTokens } from '../server/tokens.ts';
@@ -95,6 +94,8 @@ Examples:
       }
       const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
       const retainFinishedMs = parseRetention(opts.retainFinished ?? process.env.SLUICE_RETAIN_FINISHED ?? DEFAULT_RETAIN_FINISHED);
+      // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
+      const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
         retainFinishedMs,
         listen: opts.listen,

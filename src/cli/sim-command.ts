@@ -2,14 +2,9 @@
 // the real rollout engine, and print both side by side (or --json, or an HTML --report).
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { renderSimText } from '../sim/format-text.ts';
-import { loadScenario } from '../sim/load-scenario.ts';
-import { seedFrom } from '../sim/prng.ts';
-import { renderReportHtml } from '../sim/report-html.ts';
-import { simulate } from '../sim/simulate.ts';
 import { createProcessIo } from './io.ts';
 import type { CliIo } from './io.ts';
-import { parseHosts, reportInvalid } from './scenario-input.ts';
+import { parseHosts } from './hosts-flag.ts';
 
 export interface SimRunOptions {
   readonly plan?: string;
@@ -20,12 +15,21 @@ export interface SimRunOptions {
 }
 
 /** The action, callable from tests: writes to `io`, throws SluiceErrors for the CLI's exit codes. */
-export function runSim(scenarioArg: string, options: SimRunOptions, io: Pick<CliIo, 'stdout' | 'stderr'>): void {
+export async function runSim(scenarioArg: string, options: SimRunOptions, io: Pick<CliIo, 'stdout' | 'stderr'>): Promise<void> {
+  // The simulator loads when it runs, not for every `sluice` command.
+  const [{ renderSimText }, { loadScenario }, { seedFrom }, { renderReportHtml }, { simulate }, { reportInvalid }] = await Promise.all([
+    import('../sim/format-text.ts'),
+    import('../sim/load-scenario.ts'),
+    import('../sim/prng.ts'),
+    import('../sim/report-html.ts'),
+    import('../sim/simulate.ts'),
+    import('./scenario-input.ts'),
+  ]);
   let loaded;
   try {
     loaded = loadScenario(scenarioArg, options.plan);
   } catch (err) {
-    reportInvalid(err, io);
+    return reportInvalid(err, io);
   }
   const seed = seedFrom(options.seed ?? '1');
   const result = simulate(loaded.scenario, loaded.plan, { seed, ...(options.hosts ? { hosts: options.hosts } : {}) });

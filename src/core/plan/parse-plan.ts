@@ -4,6 +4,7 @@
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Node } from 'yaml';
 import { ValidationError } from '../errors.ts';
+import { formatProblem } from './format-problem.ts';
 import type { SourceProblem } from '../errors.ts';
 import type { Budget, CheckSpec, Change, Plan, Quantity, WaveSpec } from '../types.ts';
 import { readChange } from './parse-change.ts';
@@ -33,9 +34,7 @@ export interface PlanCheck {
 }
 
 /** `file:line:col: message`, the one format every tool shows plan problems in. */
-export function formatProblem(file: string, problem: SourceProblem): string {
-  return `${file}:${problem.line}:${problem.col}: ${problem.message}`;
-}
+export { formatProblem };
 
 /** Validates a plan and returns it, or null with every problem found (sorted by position). */
 export function checkPlan(source: string, file: string): PlanCheck {
