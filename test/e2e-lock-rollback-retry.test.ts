@@ -178,7 +178,7 @@ describe('retry', () => {
     rmSync(join(r.marks, 'blocked-apply-t2'));
     const retried = await api(r.server.url, 'POST', `/v1/rollouts/${id}/retry`);
     expect(retried.state).toBe('running');
-    const done = await r.waitFinal(id);
+    const done = await r.waitFinal(id, 120_000);
     expect(done.state).toBe('completed');
     expect(done.waves.map((w: any) => w.state)).toEqual(['completed', 'completed']);
     expect(r.lines('t0.apply')).toHaveLength(1); // the healthy canary was not done again

@@ -147,6 +147,8 @@ export class HostLiveness {
       hostByCredentialHash: (hash) => this.authenticate(hash),
       recordHeartbeat: (name, update) => this.heartbeat(name, update),
       listHosts: async (options) => (await inner.listHosts(options)).map(merge),
+      // Pages filter on the stored last_seen (at most one flush behind) and show the newest.
+      listHostsPage: async (query) => (await inner.listHostsPage(query)).map(merge),
     };
   }
 
