@@ -3,9 +3,9 @@
 // new connections get a 503 with Retry-After, and the server stays up and serves again after.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, ENROLL_TOKEN, SLUICE, startServerProc, tempDir, waitFor, type ServerProc } from './helpers/processes.ts';
+import { ADMIN_TOKEN, ENROLL_TOKEN, startServerProc, tempDir, type ServerProc } from './helpers/processes.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -61,45 +61,12 @@ function rawGet(port: number, path: string): Promise<{ status: number; head: str
 /** A `sluice server` process; with `softNoFile`, started under that soft open-file limit. */
 async function server(extraEnv: Record<string, string> = {}, softNoFile?: number): Promise<ServerProc> {
   const dir = tempDir('e2e-conn');
-  const proc = softNoFile === undefined ? await startServerProc(join(dir.path, 'server'), 0, { SLUICE_LOG_LEVEL: 'info', ...extraEnv }) : await limitedServer(join(dir.path, 'server'), softNoFile);
+  const proc = await startServerProc(join(dir.path, 'server'), 0, { SLUICE_LOG_LEVEL: 'info', ...extraEnv }, softNoFile);
   cleanups.push(async () => {
     await proc.kill();
     dir.remove();
   });
   return proc;
-}
-
-async function limitedServer(dataDir: string, softNoFile: number): Promise<ServerProc> {
-  const child = spawn('sh', ['-c', `ulimit -Sn ${softNoFile} && exec "$@"`, 'sh', SLUICE, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, SLUICE_LOG_LEVEL: 'info', SLUICE_ADMIN_TOKEN: ADMIN_TOKEN, SLUICE_ENROLL_TOKEN: ENROLL_TOKEN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-1_000_000)));
-  child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-1_000_000)));
-  const exited = new Promise<number | string>((r) => child.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
-  const proc = {
-    child,
-    output: () => out,
-    exited,
-    async kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
-  try {
-    const url = await waitFor('the server to listen', () => {
-      if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
-      return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? null;
-    }, 30_000, 50);
-    return { ...proc, url, port: Number(new URL(url).port) };
-  } catch (err) {
-    await proc.kill();
-    throw err;
-  }
 }
 
 async function enrollAndBeat(url: string): Promise<number> {

@@ -40,6 +40,17 @@ async function enroll(name: string, labels: Record<string, string>): Promise<str
   return res.json.credential as string;
 }
 
+/** The rollout's view once it is completed, or as it is after 5 s (the ticks run every 50 ms). */
+async function rolloutWhenCompleted(id: string): Promise<any> {
+  let view: any;
+  for (let i = 0; i < 100; i++) {
+    view = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
+    if (view.state === 'completed') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return view;
+}
+
 const PLAN = `
 name: api-test
 change:
@@ -227,12 +238,7 @@ describe('a rollout through the agent routes', () => {
     expect(sameId.json.accepted).toEqual(['report-apply-1']);
     await call('POST', '/v1/agent/reports', { token: restToken, body: report('report-check-2', 'check') });
 
-    let view: any;
-    for (let i = 0; i < 100; i++) {
-      view = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
-      if (view.state === 'completed') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const view = await rolloutWhenCompleted(id);
     expect(view.state).toBe('completed');
     expect(view.waves.map((w: any) => [w.name, w.state])).toEqual([
       ['canary', 'completed'],
@@ -274,12 +280,7 @@ describe('a rollout through the agent routes', () => {
     await report(b, 'retry-b-check-1', 1, 'check', true);
     await report(a, 'retry-a-apply-2', 2, 'apply', true);
     await report(a, 'retry-a-check-2', 2, 'check', true);
-    let view: any;
-    for (let i = 0; i < 100; i++) {
-      view = (await call('GET', `/v1/rollouts/${id}`, { token: server.adminToken })).json;
-      if (view.state === 'completed') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const view = await rolloutWhenCompleted(id);
     expect(view.state).toBe('completed');
     expect(view.waves[0].hosts.map((h: any) => [h.name, h.state])).toEqual([
       ['retry-a', 'healthy'],

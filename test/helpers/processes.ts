@@ -16,8 +16,10 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startProc(args: readonly string[], env: Record<string, string> = {}, cwd = REPO): Proc {
-  const child = spawn(SLUICE, args, {
+/** `softNoFile`: started under that soft open-file limit (through `sh -c 'ulimit -Sn N'`). */
+export function startProc(args: readonly string[], env: Record<string, string> = {}, cwd = REPO, softNoFile?: number): Proc {
+  const [cmd, argv] = softNoFile === undefined ? [SLUICE, args] : ['sh', ['-c', `ulimit -Sn ${softNoFile} && exec "$@"`, 'sh', SLUICE, ...args]];
+  const child = spawn(cmd, argv, {
     cwd,
     env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,12 +76,13 @@ export interface ServerProc extends Proc {
 }
 
 /** Starts `sluice server` on the given port (0: any) and waits until /healthz answers. */
-export async function startServerProc(dataDir: string, port = 0, extraEnv: Record<string, string> = {}): Promise<ServerProc> {
-  const proc = startProc(['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
-    SLUICE_ENROLL_TOKEN: ENROLL_TOKEN,
-    ...extraEnv,
-  });
+export async function startServerProc(dataDir: string, port = 0, extraEnv: Record<string, string> = {}, softNoFile?: number): Promise<ServerProc> {
+  const proc = startProc(
+    ['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir],
+    { SLUICE_ADMIN_TOKEN: ADMIN_TOKEN, SLUICE_ENROLL_TOKEN: ENROLL_TOKEN, ...extraEnv },
+    REPO,
+    softNoFile,
+  );
   const url = await waitFor(
     'the server to listen',
     async () => {

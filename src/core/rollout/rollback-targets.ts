@@ -7,9 +7,18 @@ export type RollbackTargetStep = Pick<StepRecord, 'state' | 'attempt' | 'rollbac
 /** States of an apply attempt in which the host may carry the change. */
 const CHANGED_STATES: ReadonlySet<string> = new Set(['applying', 'verifying', 'healthy', 'failed', 'silent']);
 
-/** The step's current attempt is a rollback (missing rollbackAttempt: never rolled back). */
-function inRollbackAttempt(step: RollbackTargetStep): boolean {
+/** The step's current attempt is a rollback (missing rollbackAttempt: never rolled back); apply attempts may repeat (retry). */
+export function isRollbackAttempt(step: Pick<RollbackTargetStep, 'attempt' | 'rollbackAttempt'>): boolean {
   return step.rollbackAttempt !== null && step.rollbackAttempt !== undefined && step.attempt === step.rollbackAttempt;
+}
+
+/**
+ * A rollback not confirmed yet: it failed or went silent, or it was handed out again after the
+ * rollout ended (`rolloutFinal`) and has not reported.
+ */
+export function isUnconfirmedRollback(step: RollbackTargetStep, rolloutFinal: boolean): boolean {
+  if (!isRollbackAttempt(step)) return false;
+  return step.state === 'failed' || step.state === 'silent' || (step.state === 'rolling_back' && rolloutFinal);
 }
 
 /**
@@ -20,7 +29,7 @@ function inRollbackAttempt(step: RollbackTargetStep): boolean {
  */
 export function isRollbackTarget(step: RollbackTargetStep): boolean {
   if (step.attempt <= 0) return false;
-  if (inRollbackAttempt(step)) return step.state === 'failed' || step.state === 'silent';
+  if (isRollbackAttempt(step)) return step.state === 'failed' || step.state === 'silent';
   return CHANGED_STATES.has(step.state);
 }
 

@@ -18,6 +18,7 @@ import { FINAL_ROLLOUT_STATES } from '../types.ts';
 import { compareStrings, resolveQuantity } from '../fleet/expand-waves.ts';
 import { matchesSelector } from '../fleet/select.ts';
 import type { RolloutSnapshot } from './types.ts';
+import { isRollbackAttempt } from './rollback-targets.ts';
 
 export interface StepState {
   readonly host: string;
@@ -116,10 +117,7 @@ export function countsAgainstParallel(step: StepState): boolean {
   return step.state === 'applying' || (step.state === 'verifying' && step.checkedAt === null);
 }
 
-/** Whether the step's current attempt is a rollback (apply attempts may repeat: retry). */
-export function isRollbackAttempt(step: StepState): boolean {
-  return step.rollbackAttempt !== null && step.attempt === step.rollbackAttempt;
-}
+export { isRollbackAttempt } from './rollback-targets.ts';
 
 /** A verifying step of a plan with a confirm window that the agent has not confirmed yet. */
 export function awaitsConfirmation(plan: Plan, step: StepState): boolean {

@@ -8,7 +8,7 @@ import { FINAL_ROLLOUT_STATES, type Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
-import { countRollbackHosts } from '../../core/rollout/rollback-targets.ts';
+import { countRollbackHosts, isUnconfirmedRollback } from '../../core/rollout/rollback-targets.ts';
 import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
 
 export function rolloutView(stored: StoredRollout): Record<string, unknown> {
@@ -30,13 +30,7 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     revertedHosts: rollout.revertedHosts ?? 0,
     skippedHosts: rollout.skippedHosts ?? 0,
     heldReason: rollout.heldReason ?? null,
-    // Rollbacks not confirmed: failed or silent, or handed out again after the rollout ended.
-    unconfirmedRollbacks: stored.steps.filter(
-      (s) =>
-        s.rollbackAttempt != null &&
-        s.attempt === s.rollbackAttempt &&
-        (s.state === 'failed' || s.state === 'silent' || (s.state === 'rolling_back' && FINAL_ROLLOUT_STATES.includes(rollout.state))),
-    ).length,
+    unconfirmedRollbacks: stored.steps.filter((s) => isUnconfirmedRollback(s, FINAL_ROLLOUT_STATES.includes(rollout.state))).length,
     rollbackHosts: countRollbackHosts(stored.steps),
     onFailure: plan.onFailure,
     waves: stored.waves.map((w) => {
