@@ -263,7 +263,7 @@ describe('a rollout through the agent routes', () => {
     expect(lateEvents).toHaveLength(1);
   });
 
-  it('retry: a result that arrived while the rollout was halted counts when the agent sends it again', async () => {
+  it('retry: a result that arrived while the rollout was halted counts, also when the agent sends it again', async () => {
     const a = await enroll('retry-a', { suite: 'retry' });
     const b = await enroll('retry-b', { suite: 'retry' });
     const plan = PLAN.replace('name: api-test', 'name: retry-test\nhosts: { match: { suite: retry } }').replace('onFailure: rollback', 'onFailure: halt').replace('  - { name: canary, size: 1 }\n', '');

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HostInfo, Instant, Plan, RolloutRecord } from '../core/types.ts';
 import type { RolloutEffect, RolloutEvent } from '../core/rollout/types.ts';
-import { hasWorkInFlight } from '../core/rollout/rollout-state.ts';
+import { awaitsResults, hasWorkInFlight } from '../core/rollout/rollout-state.ts';
 import {
   createRolloutState,
   isFinalStatus,
@@ -278,8 +278,10 @@ export class RolloutDriver {
     let entry = this.active.get(rolloutId);
     const wasActive = entry !== undefined;
     if (!entry && (event.type === 'applyResult' || event.type === 'checkResult' || event.type === 'confirmResult')) {
-      // Only rollback results can change a finished rollout: record this one without loading it.
-      return this.recordLateReport(rolloutId, event, opts);
+      // A finished rollout takes no apply or check result (record it without loading the rollout),
+      // except a halted one: hosts in flight at the halt still say what they did.
+      const late = await this.recordLateReport(rolloutId, event, opts);
+      if (late) return late;
     }
     if (!entry) {
       // A final rollout can still take late rollback results and operator rollbacks; load it.
@@ -322,7 +324,8 @@ export class RolloutDriver {
     this.onTransition((performance.now() - started) / 1000);
     const record = rolloutRecord(state);
     const final = isFinalStatus(record.state);
-    if (final) this.active.delete(rolloutId);
+    // A halted rollout stays in memory while results of hosts in flight at the halt may come.
+    if (final && !(record.state === 'halted' && awaitsResults(state))) this.active.delete(rolloutId);
     else if (!wasActive) this.active.set(rolloutId, entry);
     this.trackSilentRollbacks(rolloutId, state, effects, final);
     this.announce(effects, record.state !== statusBefore);
@@ -332,19 +335,18 @@ export class RolloutDriver {
   }
 
   /**
-   * An apply or check result for a rollout that is not active: logged (once), changes nothing. Its
-   * id is recorded as seen late, not as processed: after a `retry` the agent sends the same result
-   * again (same attempt, same ids) and then it counts.
+   * An apply or check result for a finished rollout that is not in memory: logged (once), changes
+   * nothing. Null for a halted rollout: the engine records it (see transition.ts, 9).
    */
   private async recordLateReport(
     rolloutId: string,
     event: Extract<RolloutEvent, { type: 'applyResult' | 'checkResult' | 'confirmResult' }>,
     opts: DispatchOptions,
-  ): Promise<RolloutRecord> {
+  ): Promise<RolloutRecord | null> {
     const record = await this.store.getRollout(rolloutId);
     if (!record) throw new NotFoundError(`no rollout ${rolloutId}`);
-    const lateId = opts.reportId ? `late:${opts.reportId}` : undefined;
-    if (lateId && (await this.store.hasReport(reportHostOf(event, opts), lateId))) return record;
+    if (record.state === 'halted') return null;
+    if (opts.reportId && (await this.store.hasReport(reportHostOf(event, opts), opts.reportId))) return record;
     const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
     await this.store.persistTransition({
       rolloutId,
@@ -353,7 +355,7 @@ export class RolloutDriver {
       effects: [
         { type: 'log', kind: 'report.ignored', message: `${event.host}: ${event.type} (attempt ${event.attempt}) ignored: the rollout is ${record.state}`, host: event.host },
       ],
-      ...(lateId ? { reportId: lateId, reportHost: reportHostOf(event, opts) } : {}),
+      ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
     });
     return record;
   }
@@ -547,10 +549,12 @@ export class RolloutDriver {
     const opts: DispatchOptions = { logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } } };
     if (name !== 'retry' && name !== 'rollback') return this.dispatch(rolloutId, event, opts);
     return this.exclusive(async () => {
-      if (!this.active.has(rolloutId)) {
-        const stored = await this.store.loadRollout(rolloutId);
-        if (!stored) throw new NotFoundError(`no rollout ${rolloutId}`);
-        const changed = new Set(stored.steps.filter((st) => st.attempt > 0).map((st) => st.host));
+      const entry = this.active.get(rolloutId);
+      if (!entry || isFinalStatus(entry.state.status)) {
+        // A finished rollout (in memory while halted hosts report, else from the store): the hosts it changed.
+        const steps = entry ? [...entry.state.steps.values()] : (await this.store.loadRollout(rolloutId))?.steps;
+        if (!steps) throw new NotFoundError(`no rollout ${rolloutId}`);
+        const changed = new Set(steps.filter((st) => st.attempt > 0).map((st) => st.host));
         const holder = this.lockHolder(changed, (await this.store.listHosts({ withFacts: false })).map(hostInfoOf), rolloutId);
         if (holder) throw new ConflictError(holderText(holder, `cannot ${name} rollout ${rolloutId}: `, '; wait for it to end'));
       }

@@ -109,6 +109,11 @@ export function hasWorkInFlight(state: RolloutState, host: string): boolean {
   return state.inFlight.has(host);
 }
 
+/** Whether a result may still change the rollout: a host is applying, awaiting its first check, or rolling back. */
+export function awaitsResults(state: RolloutState): boolean {
+  return state.waves.some((w) => w.busy > 0 || w.rollingBack > 0);
+}
+
 export function isInFlightStatus(s: StepStatus): boolean {
   return s === 'applying' || s === 'verifying' || s === 'rolling_back';
 }

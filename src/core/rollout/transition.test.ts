@@ -250,7 +250,8 @@ const cases: Case[] = [
       h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false });
     },
     event: { type: 'checkResult', host: 'c', attempt: 1, ok: true },
-    want: { rollout: 'halted', noEffects: true, steps: { c: 'verifying', d: 'pending' } },
+    // The check is recorded (c stays verifying, now checked); nothing is assigned.
+    want: { rollout: 'halted', assigns: [], stepEffects: ['c:verifying'], steps: { c: 'verifying', d: 'pending' } },
   },
   {
     name: 'failedTotal is a percentage of the targeted hosts, rounded down',
@@ -723,6 +724,27 @@ const cases: Case[] = [
         h.pass('d');
         h.tick(60_000);
         expect(h.state.status).toBe('completed');
+      },
+    },
+  },
+  {
+    name: 'a halted rollout records what hosts in flight at the halt did: the step moves on, nothing is assigned',
+    plan: { onFailure: 'halt' },
+    setup: (h) => {
+      throughCanary(h);
+      h.send({ type: 'applyResult', host: 'b', attempt: 1, ok: false });
+      expect(h.state.status).toBe('halted');
+    },
+    event: { type: 'applyResult', host: 'c', attempt: 1, ok: true },
+    want: {
+      rollout: 'halted',
+      steps: { c: 'verifying', d: 'pending' },
+      assigns: [],
+      check: (h) => {
+        h.checkOk('c');
+        expect(h.state.steps.get('c')?.checkedAt).not.toBeNull();
+        // After the retry c is not busy any more: only b is assigned again, and d.
+        expect(assigns(h.send({ type: 'retry' }))).toEqual(['apply b#2', 'apply d#1']);
       },
     },
   },

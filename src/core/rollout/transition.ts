@@ -69,7 +69,9 @@
 //    An event the state does not allow throws ConflictError before anything is changed: operator
 //    events in the wrong state, any event but start/abort on a `pending` rollout, start twice. On a
 //    final rollout only rollback results for rolling_back steps (or steps that went silent while
-//    rolling back) are recorded; every other event changes nothing.
+//    rolling back) are recorded, and on a `halted` one the apply, check and confirm results of the
+//    current attempt (hosts in flight at the halt: their step moves on, the budget does not act);
+//    every other event changes nothing.
 // 10. Effects: every created/changed row once per transition, in its last version: `rollout`, then
 //    `wave`s by index, then `step`s in the order first touched; then `assign`s, then `log`s, each
 //    in the order they happened.
@@ -155,6 +157,8 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     // A finished rollout still records rollbacks: late results, and a host whose rollback went
     // silent is handed it again when it is heard from (never while the rollout was aborted).
     if (event.type === 'rollbackResult') onResult(c, event);
+    // Hosts in flight when the budget halted the rollout still say what they did (a retry goes on from it).
+    if (state.status === 'halted' && (event.type === 'applyResult' || event.type === 'checkResult' || event.type === 'confirmResult')) onResult(c, event);
     if (event.type === 'heartbeat' && state.status !== 'aborted') reassignSilentRollback(c, event.host);
     if (state.status === 'rolled_back' && c.steps.size > 0) {
       state.reason = finalRollbackReason(state);
