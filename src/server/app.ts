@@ -5,13 +5,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../core/errors.ts';
 import type { HostRow, Store } from '../store/store.ts';
+import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
 import type { AssignmentHub, StopSignal } from './assignment-hub.ts';
 import type { Logger } from './logger.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { HttpBindings } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hashSecret, sameSecret } from './tokens.ts';
+import { requireRole } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
@@ -40,7 +41,7 @@ export interface AppDeps {
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
-export type AppEnv = { Variables: { host: HostRow; actor: string }; Bindings: Partial<HttpBindings> };
+export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal }; Bindings: Partial<HttpBindings> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -106,58 +107,6 @@ function readIncoming(incoming: IncomingMessage): Promise<string> {
     incoming.once('end', () => resolveBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     incoming.once('error', reject);
   });
-}
-
-function bearer(c: Context): string | null {
-  const header = requestHeader(c, 'authorization');
-  if (!header) return null;
-  const m = /^Bearer\s+(\S{1,512})$/i.exec(header.trim());
-  return m?.[1] ?? null;
-}
-
-function fail(code: 'unauthenticated' | 'forbidden', message: string): never {
-  throw new SluiceError(code, message);
-}
-
-/** Admin token only. A host credential here is recognised and refused with 403, not 401. */
-export function requireAdmin(deps: AppDeps): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = bearer(c);
-    if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
-    if (sameSecret(token, deps.adminToken)) {
-      c.set('actor', 'admin');
-      return next();
-    }
-    if (sameSecret(token, deps.enrollToken)) fail('forbidden', 'the enrollment token can only enroll agents');
-    const host = await deps.store.hostByCredentialHash(hashSecret(token));
-    if (host) fail('forbidden', 'a host credential cannot call operator routes');
-    fail('unauthenticated', 'invalid token');
-  };
-}
-
-/** A host credential; the host is taken from it, so a host can only act for itself. */
-export function requireHost(deps: AppDeps): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = bearer(c);
-    if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer CREDENTIAL)');
-    const host = await deps.store.hostByCredentialHash(hashSecret(token));
-    if (!host) {
-      if (sameSecret(token, deps.adminToken)) fail('forbidden', 'the admin token cannot act as a host');
-      fail('unauthenticated', 'unknown host credential; enroll again');
-    }
-    c.set('host', host);
-    c.set('actor', `host:${host.name}`);
-    return next();
-  };
-}
-
-export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = bearer(c);
-    if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer ENROLLMENT_TOKEN)');
-    if (!sameSecret(token, deps.enrollToken)) fail('unauthenticated', 'invalid enrollment token');
-    return next();
-  };
 }
 
 /** Parses a JSON body with a schema; malformed JSON and schema violations are 400s. */
@@ -272,12 +221,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Says only that the process answers: no version, no counts, nothing to fingerprint.
   app.get('/healthz', (c) => c.text('ok'));
 
-  app.get('/metrics', requireAdmin(deps), async (c) => {
+  app.get('/metrics', requireRole(deps, 'viewer'), async (c) => {
     const text = await deps.metrics.registry.metrics();
     return c.text(text, 200, { 'content-type': deps.metrics.registry.contentType });
   });
 
-  app.get('/v1/openapi.json', requireAdmin(deps), (c) => c.json(buildOpenApi()));
+  app.get('/v1/openapi.json', requireRole(deps, 'viewer'), (c) => c.json(buildOpenApi()));
 
   app.route('/v1', healthRoutes(deps));
   app.route('/v1/agent', agentRoutes(deps));

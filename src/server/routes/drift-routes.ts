@@ -5,7 +5,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
 import type { DriftEventRow, HostRow } from '../../store/store.ts';
-import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin, requireHost } from '../app.ts';
+import { type AppDeps, type AppEnv, readBody, readQuery } from '../app.ts';
+import { requireHost, requireRole } from '../auth.ts';
 import { driftBody, driftQuery, updatesQuery } from '../schemas.ts';
 
 // Facts come from agents: read them defensively, never trust their shape.
@@ -131,7 +132,7 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ recorded });
   });
 
-  r.get('/drift', requireAdmin(deps), async (c) => {
+  r.get('/drift', requireRole(deps, 'viewer'), async (c) => {
     const q = readQuery(c, driftQuery);
     let hosts = await deps.store.listHosts();
     if (q.host !== undefined) {
@@ -146,7 +147,7 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(driftView(hosts, open, recent));
   });
 
-  r.get('/updates', requireAdmin(deps), async (c) => {
+  r.get('/updates', requireRole(deps, 'viewer'), async (c) => {
     const q = readQuery(c, updatesQuery);
     return c.json(updatesView(await deps.store.listHosts(), q.all === 'true'));
   });

@@ -5,7 +5,8 @@ import { Hono } from 'hono';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { HostRow, RolloutHeader, StepPageQuery } from '../../store/store.ts';
 import type { StepRecord } from '../../core/types.ts';
-import { type AppDeps, type AppEnv, requireAdmin } from '../app.ts';
+import type { AppDeps, AppEnv } from '../app.ts';
+import { requireRole } from '../auth.ts';
 import {
   MAX_SUMMARY_VALUES,
   hostCursorFor,
@@ -57,10 +58,10 @@ function waveIndexOf(header: RolloutHeader, wave: string): number {
 
 export function fleetRoutes(deps: AppDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const admin = requireAdmin(deps);
+  const viewer = requireRole(deps, 'viewer');
   const onlineWithinMs = () => deps.heartbeatMs * 3;
 
-  r.get('/hosts', admin, async (c) => {
+  r.get('/hosts', viewer, async (c) => {
     const q = readListQuery(c, hostsQuery);
     const now = deps.now();
     const rows = await deps.store.listHostsPage({
@@ -79,7 +80,7 @@ export function fleetRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  r.get('/hosts/summary', admin, async (c) => {
+  r.get('/hosts/summary', viewer, async (c) => {
     const q = readListQuery(c, hostsSummaryQuery);
     const filter = { labels: q.label, onlineSince: deps.now() - onlineWithinMs() };
     const counts = await deps.store.countHosts(filter);
@@ -95,7 +96,7 @@ export function fleetRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(body);
   });
 
-  r.get('/rollouts/:id/hosts', admin, async (c) => {
+  r.get('/rollouts/:id/hosts', viewer, async (c) => {
     const q = readListQuery(c, rolloutHostsQuery);
     const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
     const header = await deps.store.loadRolloutHeader(id);
@@ -117,7 +118,7 @@ export function fleetRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  r.get('/rollouts/:id/summary', admin, async (c) => {
+  r.get('/rollouts/:id/summary', viewer, async (c) => {
     const id = await resolveRolloutRef(deps.store, c.req.param('id'));
     const counted = await countRollout(deps.store, id);
     if (!counted) throw new NotFoundError(`no rollout ${id}`);

@@ -1,11 +1,12 @@
-// Routes operators call with the admin token: start and steer rollouts, read their waves,
+// Routes operators call (viewer reads; operator starts and steers; approver approves): start and steer rollouts, read their waves,
 // steps and event log (host lists: fleet-routes.ts).
 import { Hono, type Context } from 'hono';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { StoredRollout, EventRow } from '../../store/store.ts';
 import { FINAL_ROLLOUT_STATES, type Plan } from '../../core/types.ts';
-import { type AppDeps, type AppEnv, readBody, readQuery, requireAdmin } from '../app.ts';
+import { type AppDeps, type AppEnv, readBody, readQuery } from '../app.ts';
+import { requireRole, type Role } from '../auth.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { countRollbackHosts, isUnconfirmedRollback } from '../../core/rollout/rollback-targets.ts';
@@ -70,9 +71,10 @@ async function readValidPlan(c: Context<AppEnv>): Promise<{ plan: Plan; source: 
 
 export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  r.use('*', requireAdmin(deps));
+  const viewer = requireRole(deps, 'viewer');
+  const operator = requireRole(deps, 'operator');
 
-  r.post('/rollouts', async (c) => {
+  r.post('/rollouts', operator, async (c) => {
     const { plan, source } = await readValidPlan(c);
     // Said before anything runs: how many targeted hosts cannot take part now, and why.
     const preview = await deps.driver.preview(plan);
@@ -92,19 +94,19 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     );
   });
 
-  r.post('/rollouts/preview', async (c) => {
+  r.post('/rollouts/preview', viewer, async (c) => {
     const { plan } = await readValidPlan(c);
     return c.json(await deps.driver.preview(plan));
   });
 
-  r.get('/rollouts', async (c) => {
+  r.get('/rollouts', viewer, async (c) => {
     const list = await deps.store.listRollouts(200);
     return c.json({
       rollouts: list.map((x) => ({ id: x.id, name: x.name, state: x.state, reason: x.reason, createdAt: x.createdAt, updatedAt: x.updatedAt, revertedHosts: x.revertedHosts ?? 0 })),
     });
   });
 
-  r.get('/rollouts/:id', async (c) => {
+  r.get('/rollouts/:id', viewer, async (c) => {
     const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
     // Steps embedded only while the rollout is small; counts always (rollout-summary.ts).
     const loaded = await loadRolloutForView(deps.store, id);
@@ -112,7 +114,7 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(withStepCounts(rolloutView(loaded.stored), loaded.counted));
   });
 
-  r.get('/rollouts/:id/events', async (c) => {
+  r.get('/rollouts/:id/events', viewer, async (c) => {
     const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
     const q = readQuery(c, eventsQuery);
     // `rollout events --follow` polls this every second: check existence without loading steps.
@@ -122,7 +124,8 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   for (const name of ['pause', 'resume', 'abort', 'approve', 'rollback', 'retry'] as const) {
-    r.post(`/rollouts/:id/${name}`, async (c) => {
+    const need: Role = name === 'approve' ? 'approver' : 'operator';
+    r.post(`/rollouts/:id/${name}`, requireRole(deps, need), async (c) => {
       const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
       const record = await deps.driver.command(id, name, c.get('actor'));
       return c.json({ id: record.id, state: record.state });
