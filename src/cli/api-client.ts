@@ -206,8 +206,8 @@ export interface ApiClientOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
-/** Rows per page when the client walks a whole list. */
-export const PAGE = 1000;
+export { PAGE } from './page-size.ts';
+import { PAGE } from './page-size.ts';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'invalid',
