@@ -135,6 +135,7 @@ export function requireHost(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const host = await deps.store.hostByCredentialHash(hashSecret(token));
     if (!host) {
       if (sameSecret(token, deps.adminToken)) fail('forbidden', 'the admin token cannot act as a host');
+      if (await lookupToken(deps, hashSecret(token))) fail('forbidden', 'an operator token cannot act as a host');
       fail('unauthenticated', 'unknown host credential; enroll again');
     }
     c.set('host', host);
