@@ -5,6 +5,10 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { createLogger } from '../src/server/logger.ts';
+import { runCli } from '../src/cli/run-cli.ts';
+import { registerTokensCommand } from '../src/cli/tokens-command.ts';
+import { registerAuditCommand } from '../src/cli/audit-command.ts';
+import { createTestIo } from '../src/cli/test-io.ts';
 
 let server: RunningServer;
 let logText = '';
@@ -238,5 +242,73 @@ describe('audit log and approvals', () => {
       expect(logText).not.toContain(s);
     }
     expect(logText).toContain('token created');
+  });
+});
+
+async function sluice(args: string[], token = server.adminToken): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = createTestIo({ env: { SLUICE_SERVER: server.url, SLUICE_TOKEN: token }, now: Date.now() });
+  const code = await runCli(args, io, (program) => {
+    registerTokensCommand(program, io);
+    registerAuditCommand(program, io);
+  });
+  return { code, stdout: io.stdout.text, stderr: io.stderr.text };
+}
+
+describe('sluice tokens and sluice audit', () => {
+  it('creates a token (the secret alone on stdout), lists it, revokes it', async () => {
+    const created = await sluice(['tokens', 'create', 'cli-bot', '--role', 'operator', '--owner', 'ci', '--expires', '30d']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^slt_\S+\n$/);
+    expect(created.stderr).toContain('Created token cli-bot (role operator, owner ci, expires 20');
+    expect(created.stderr).toContain('shown this once');
+    const secret = created.stdout.trim();
+
+    const list = await sluice(['tokens', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/NAME\s+ROLE\s+OWNER\s+STATE/);
+    expect(list.stdout).toMatch(/cli-bot\s+operator\s+ci\s+active/);
+    expect(list.stdout).not.toContain(secret);
+    const json = JSON.parse((await sluice(['tokens', 'list', '--json'])).stdout);
+    expect(json.find((t: any) => t.name === 'cli-bot')).toMatchObject({ role: 'operator', state: 'active' });
+
+    // the new token cannot manage tokens: a clear 403, exit 2
+    const denied = await sluice(['tokens', 'list'], secret);
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toContain('this needs the admin role; cli-bot has operator');
+
+    const revoked = await sluice(['tokens', 'revoke', 'cli-bot']);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain('Revoked token cli-bot');
+    expect((await sluice(['tokens', 'list'], secret)).stderr).toContain('token cli-bot was revoked');
+    expect((await sluice(['tokens', 'revoke', 'no-such-token'])).code).toBe(2);
+  });
+
+  it('refuses bad flags with a message that says what is expected', async () => {
+    const role = await sluice(['tokens', 'create', 'x', '--role', 'root', '--owner', 'me']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain('--role is one of viewer, operator, approver, admin');
+    const expires = await sluice(['tokens', 'create', 'x', '--role', 'viewer', '--owner', 'me', '--expires', 'someday']);
+    expect(expires.code).toBe(2);
+    expect(expires.stderr).toContain('--expires takes a duration');
+    expect((await sluice(['audit', '--since', 'yesterday'])).stderr).toContain('--since takes a duration back from now');
+  });
+
+  it('shows the audit log as a table, JSON and JSON lines, filtered', async () => {
+    const table = await sluice(['audit', '--since', '1h', '--action', 'token.*']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/TIME \(UTC\)\s+ACTOR\s+ACTION\s+TARGET\s+RESULT/);
+    expect(table.stdout).toMatch(/admin \(admin\)\s+token\.revoke\s+cli-bot\s+ok/);
+    const lines = (await sluice(['audit', '--jsonl', '--result', 'denied'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.every((e) => e.result === 'denied')).toBe(true);
+    const json = JSON.parse((await sluice(['audit', '--json', '--actor', 'cli-bot'])).stdout);
+    expect(json.map((e: any) => [e.action, e.result])).toEqual([['GET /v1/tokens', 'denied']]);
+    expect((await sluice(['audit', '--actor', 'nobody-at-all'])).stdout).toBe('No audit entries match.\n');
+  });
+
+  it('explains itself in --help', async () => {
+    const help = await sluice(['tokens', '--help']);
+    expect(help.stdout).toContain('approver  viewer, plus approve waves');
+    expect((await sluice(['audit', '--help'])).stdout).toContain('sluice audit --jsonl --follow');
   });
 });
