@@ -8,6 +8,7 @@ import { createLogger } from '../src/server/logger.ts';
 import { runCli } from '../src/cli/run-cli.ts';
 import { registerTokensCommand } from '../src/cli/tokens-command.ts';
 import { registerAuditCommand } from '../src/cli/audit-command.ts';
+import { registerRolloutCommands } from '../src/cli/rollout-command.ts';
 import { createTestIo } from '../src/cli/test-io.ts';
 
 let server: RunningServer;
@@ -250,6 +251,7 @@ async function sluice(args: string[], token = server.adminToken): Promise<{ code
   const code = await runCli(args, io, (program) => {
     registerTokensCommand(program, io);
     registerAuditCommand(program, io);
+    registerRolloutCommands(program, io);
   });
   return { code, stdout: io.stdout.text, stderr: io.stderr.text };
 }
@@ -304,6 +306,13 @@ describe('sluice tokens and sluice audit', () => {
     const json = JSON.parse((await sluice(['audit', '--json', '--actor', 'cli-bot'])).stdout);
     expect(json.map((e: any) => [e.action, e.result])).toEqual([['GET /v1/tokens', 'denied']]);
     expect((await sluice(['audit', '--actor', 'nobody-at-all'])).stdout).toBe('No audit entries match.\n');
+  });
+
+  it('rollout status says who started the rollout and who approved its wave', async () => {
+    const status = await sluice(['rollout', 'status', 'latest']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/created .* by alice-op/);
+    expect(status.stdout).toContain('approved by bob-ap');
   });
 
   it('explains itself in --help', async () => {
