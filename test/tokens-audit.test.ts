@@ -10,6 +10,8 @@ import { registerTokensCommand } from '../src/cli/tokens-command.ts';
 import { registerAuditCommand } from '../src/cli/audit-command.ts';
 import { registerRolloutCommands } from '../src/cli/rollout-command.ts';
 import { createTestIo } from '../src/cli/test-io.ts';
+import { silentLogger } from '../src/server/logger.ts';
+import { postgresTestDatabase } from './helpers/postgres.ts';
 
 let server: RunningServer;
 let logText = '';
@@ -319,5 +321,65 @@ describe('sluice tokens and sluice audit', () => {
     const help = await sluice(['tokens', '--help']);
     expect(help.stdout).toContain('approver  viewer, plus approve waves');
     expect((await sluice(['audit', '--help'])).stdout).toContain('sluice audit --jsonl --follow');
+  });
+});
+
+// Two replicas on one PostgreSQL database: a token made on one works on the other, a revocation
+// on one is refused by the other within a second (its lookup cache), and a rollout started
+// through the follower (forwarded to the leader, whose store is fenced) is audited once, with
+// who started it.
+const pgDb = await postgresTestDatabase();
+describe.skipIf(pgDb === null)('tokens and audit across replicas (PostgreSQL)', () => {
+  const admin = 'sla_tokens_pg_admin_0123456789';
+  let leader: RunningServer;
+  let follower: RunningServer;
+
+  beforeAll(async () => {
+    const common = { listen: '127.0.0.1:0', databaseUrl: pgDb!.url, log: silentLogger(), tickMs: 50, adminToken: admin, enrollToken: 'sle_tokens_pg_enroll_0123456789' };
+    leader = await startServer(common);
+    follower = await startServer(common);
+  });
+  afterAll(async () => {
+    await follower?.close();
+    await leader?.close();
+    await pgDb?.cleanup();
+  });
+
+  const at = async (s: RunningServer, method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(s.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as any };
+  };
+
+  it('revokes on one replica, refused on the other within a second', async () => {
+    const created = await at(leader, 'POST', '/v1/tokens', admin, { name: 'pg-op', owner: 'carol', role: 'operator' });
+    expect(created.status).toBe(201);
+    const secret = created.json.secret as string;
+    expect((await at(follower, 'GET', '/v1/rollouts', secret)).status).toBe(200); // cached on the follower now
+    expect((await at(leader, 'POST', '/v1/tokens/pg-op/revoke', admin)).status).toBe(200);
+    const started = Date.now();
+    let res = await at(follower, 'GET', '/v1/rollouts', secret);
+    while (res.status === 200 && Date.now() - started < 3000) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await at(follower, 'GET', '/v1/rollouts', secret);
+    }
+    expect(res.status).toBe(401);
+    expect(res.json.error.message).toContain('token pg-op was revoked');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('audits a start sent to the follower once, on the leader, with who started it', async () => {
+    expect((await at(leader, 'GET', '/v1/health', admin)).json.role).toBe('leader');
+    const secret = (await at(follower, 'POST', '/v1/tokens', admin, { name: 'pg-starter', owner: 'dave', role: 'operator' })).json.secret as string;
+    const plan = 'name: pg-audit\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\nconfirmWindow: 0s\n';
+    const started = await at(follower, 'POST', '/v1/rollouts', secret, { plan });
+    expect(started.status).toBe(201);
+    const entries = (await at(follower, 'GET', `/v1/audit?target=${started.json.id}`, admin)).json.entries;
+    expect(entries.map((e: any) => [e.actor, e.action, e.result])).toEqual([['pg-starter', 'rollout.start', 'ok']]);
+    expect(entries[0].detail.forwardedBy).toBeTruthy();
+    expect((await at(leader, 'GET', `/v1/rollouts/${started.json.id}`, admin)).json.startedBy).toBe('pg-starter');
   });
 });
