@@ -13,6 +13,8 @@ import type { AuditInput, Store } from '../src/store/store.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
 import { createPostgresSql } from '../src/store/postgres.ts';
+import { createPgliteSql } from '../src/store/pglite.ts';
+import { createSqlStore } from '../src/store/sql-store.ts';
 import { postgresTestDatabase } from './helpers/postgres.ts';
 
 interface StoreHarness {
@@ -714,6 +716,21 @@ describe('PGlite data dir', () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, '');
     await expect(openStore({ dataDir: join(file, 'sluice') })).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('keeps the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const sql = await createPgliteSql(null);
+    try {
+      await migrate(sql);
+      const store = createSqlStore(sql, 'pglite');
+      await store.appendAudit(auditInput({ actor: 'mallory' }));
+      await expect(sql.query(`update audit_log set actor = 'someone-else'`)).rejects.toThrow(/append-only/);
+      await expect(sql.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(sql.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.actor)).toEqual(['mallory']);
+    } finally {
+      await sql.close();
+    }
   });
 
   it('runs in memory', async () => {
