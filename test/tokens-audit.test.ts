@@ -238,7 +238,7 @@ describe('audit log and approvals', () => {
     expect(tokenEntries.some((e) => e.action === 'token.create' && e.target === 'alice-op' && e.result === 'ok')).toBe(true);
     expect(tokenEntries.some((e) => e.action === 'token.revoke' && e.target === 'to-revoke' && e.result === 'ok')).toBe(true);
     expect(tokenEntries.some((e) => e.action === 'token.create' && e.result === 'failed' && e.detail.status === 409)).toBe(true);
-    expect((await audit('action=host.enroll')).map((e) => e.result)).toEqual(['ok']);
+    expect((await audit('action=host.enroll')).map((e) => [e.actor, e.target, e.result])).toEqual([['enrollment-token', 'web-1', 'ok']]);
     const everything = JSON.stringify(await audit('limit=1000'));
     for (const s of [...secrets, server.adminToken, server.enrollToken]) {
       expect(everything).not.toContain(s);
@@ -315,6 +315,26 @@ describe('sluice tokens and sluice audit', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/created .* by alice-op/);
     expect(status.stdout).toContain('approved by bob-ap');
+  });
+
+  it('--follow prints entries written after it started, as JSON lines', async () => {
+    const io = createTestIo({ env: { SLUICE_SERVER: server.url, SLUICE_TOKEN: server.adminToken }, now: Date.now() });
+    let polls = 0;
+    const followIo = {
+      ...io,
+      sleep: async () => {
+        polls += 1;
+        if (polls === 1) await call('POST', '/v1/tokens', server.adminToken, { name: 'followed', owner: 'x', role: 'viewer' });
+        if (polls === 3) throw new Error('stop following');
+      },
+    };
+    const code = await runCli(['audit', '--jsonl', '--follow', '--action', 'token.create'], followIo, (program) => {
+      registerAuditCommand(program, followIo);
+    });
+    expect(code).not.toBe(0); // stopped by the thrown sleep
+    const lines = io.stdout.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ action: 'token.create', target: 'followed', result: 'ok' });
+    expect(lines.filter((e) => e.target === 'followed')).toHaveLength(1);
   });
 
   it('explains itself in --help', async () => {

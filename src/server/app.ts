@@ -44,7 +44,7 @@ export interface AppDeps {
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
-export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal; audit: AuditIntent }; Bindings: Partial<HttpBindings> };
+export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal; audit: AuditIntent; auditTarget: string }; Bindings: Partial<HttpBindings> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

@@ -24,7 +24,10 @@ export function auditAction(method: string, routePath: string): string {
   return `${method} ${routePath}`;
 }
 
+/** What a request is about: what the route said (`auditTarget`), else its :id or :name, else the path. */
 function auditTarget(c: Context<AppEnv>): string {
+  const named = c.get('auditTarget') as string | undefined;
+  if (named !== undefined) return named;
   const params = c.req.param() as Record<string, string>;
   return params.id ?? params.name ?? c.req.path;
 }

@@ -149,6 +149,7 @@ export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer ENROLLMENT_TOKEN)');
     if (!sameSecret(token, deps.enrollToken)) fail('unauthenticated', 'invalid enrollment token');
+    c.set('actor', 'enrollment-token');
     return next();
   };
 }
