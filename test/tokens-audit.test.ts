@@ -91,6 +91,9 @@ describe('named tokens', () => {
 
   it('refuses a taken name, an unknown role, a bad expiry, and a non-admin creator', async () => {
     expect((await call('POST', '/v1/tokens', server.adminToken, { name: 'ci-viewer', owner: 'x', role: 'viewer' })).status).toBe(409);
+    const reserved = await call('POST', '/v1/tokens', server.adminToken, { name: 'admin', owner: 'x', role: 'admin' });
+    expect(reserved.status).toBe(400);
+    expect(reserved.json.error.message).toContain('reserved');
     const badRole = await call('POST', '/v1/tokens', server.adminToken, { name: 'x1', owner: 'x', role: 'root' });
     expect(badRole.status).toBe(400);
     expect(badRole.json.error.message).toMatch(/role/);
@@ -113,6 +116,9 @@ describe('named tokens', () => {
     expect(after.status).toBe(401);
     expect(after.json.error.message).toMatch(/^token to-revoke was revoked at \d{4}-.*; ask an admin for a new one$/);
     expect((await call('POST', '/v1/tokens/no-such/revoke', server.adminToken)).status).toBe(404);
+    // the refused attempt is audited under the token's name: a revoked token still in use is worth seeing
+    const refused = (await audit('actor=to-revoke&result=denied')).map((e) => [e.action, e.detail.status]);
+    expect(refused).toEqual([['GET /v1/rollouts', 401]]);
   });
 
   it('takes a revocation made elsewhere (another replica, straight in the store) within a second', async () => {
@@ -306,7 +312,11 @@ describe('sluice tokens and sluice audit', () => {
     expect(lines.length).toBeGreaterThan(2);
     expect(lines.every((e) => e.result === 'denied')).toBe(true);
     const json = JSON.parse((await sluice(['audit', '--json', '--actor', 'cli-bot'])).stdout);
-    expect(json.map((e: any) => [e.action, e.result])).toEqual([['GET /v1/tokens', 'denied']]);
+    // refused for its role (403), then as revoked (401)
+    expect(json.map((e: any) => [e.action, e.result, e.detail.status])).toEqual([
+      ['GET /v1/tokens', 'denied', 403],
+      ['GET /v1/tokens', 'denied', 401],
+    ]);
     expect((await sluice(['audit', '--actor', 'nobody-at-all'])).stdout).toBe('No audit entries match.\n');
   });
 

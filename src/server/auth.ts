@@ -76,6 +76,17 @@ async function lookupToken(deps: AppDeps, hash: string): Promise<ApiTokenRow | n
   return row;
 }
 
+/** A named token that exists but is revoked or expired (401); the audit log names the token. */
+export class TokenRefusedError extends SluiceError {
+  constructor(
+    message: string,
+    readonly tokenName: string,
+  ) {
+    super('unauthenticated', message);
+    this.name = 'TokenRefusedError';
+  }
+}
+
 function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -91,10 +102,10 @@ export async function authenticateOperator(deps: AppDeps, token: string): Promis
   if (!row) return null;
   const now = deps.now();
   if (row.revokedAt !== null && row.revokedAt <= now) {
-    fail('unauthenticated', `token ${row.name} was revoked at ${isoTime(row.revokedAt)}; ask an admin for a new one`);
+    throw new TokenRefusedError(`token ${row.name} was revoked at ${isoTime(row.revokedAt)}; ask an admin for a new one`, row.name);
   }
   if (row.expiresAt !== null && row.expiresAt <= now) {
-    fail('unauthenticated', `token ${row.name} expired at ${isoTime(row.expiresAt)}; ask an admin for a new one`);
+    throw new TokenRefusedError(`token ${row.name} expired at ${isoTime(row.expiresAt)}; ask an admin for a new one`, row.name);
   }
   const touched = cacheOf(deps.store).touched;
   if (now - (touched.get(row.id) ?? 0) >= TOUCH_EVERY_MS) {
@@ -112,7 +123,10 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
-    const principal = await authenticateOperator(deps, token);
+    const principal = await authenticateOperator(deps, token).catch((err: unknown) => {
+      if (err instanceof TokenRefusedError) c.set('actor', err.tokenName); // audited under the token's name
+      throw err;
+    });
     if (principal) {
       // Set before the role check: a refusal is audited under the principal's name (no handler runs).
       c.set('principal', principal);

@@ -14,12 +14,17 @@ import { hashSecret, newSecret } from '../tokens.ts';
 
 export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const TOKEN_NAME_HINT = '1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit';
+/** Names the audit log uses for other callers: a token may not take them. */
+const RESERVED_NAMES = new Set(['admin', 'anonymous', 'enrollment-token']);
 /** Tokens live at most this long (an `expiresIn`/`expiresAt` further out is refused). */
 export const MAX_TOKEN_LIFETIME_MS = 5 * 365 * 86_400_000;
 
 export const createTokenBody = z
   .object({
-    name: z.string().regex(TOKEN_NAME, `name: ${TOKEN_NAME_HINT}`),
+    name: z
+      .string()
+      .regex(TOKEN_NAME, `name: ${TOKEN_NAME_HINT}`)
+      .refine((n) => !RESERVED_NAMES.has(n.toLowerCase()), { message: `name: ${[...RESERVED_NAMES].join(', ')} are reserved (the audit log uses them)` }),
     owner: z.string().min(1, 'owner: who the token is for (a person or a system)').max(200),
     role: z.enum(ROLES as [Role, ...Role[]]),
     expiresIn: z.string().max(64).optional().describe('A duration: 30d, 12h, 90m. Omit both for a token that does not expire.'),
