@@ -659,7 +659,7 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
         }),
       ).rejects.toBeInstanceOf(NotFoundError);
       expect((await store.listAudit({ actor, limit: 10 })).map((e) => e.action)).toEqual(['rollout.start', 'rollout.approve']);
-      const approved = await store.listEventsOfKinds(id, ['wave.approved'], 10);
+      const approved = await store.listApprovals(id, 10);
       expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
     });
 

@@ -311,8 +311,8 @@ export interface Store {
   ): Promise<void>;
   /** Who started the rollout (null: unknown, a rollout from before migration 0007; undefined: no such rollout). */
   rolloutStarter(id: string): Promise<RolloutStarter | null | undefined>;
-  /** Events of these kinds, oldest first. */
-  listEventsOfKinds(rolloutId: string, kinds: readonly string[], limit: number): Promise<EventRow[]>;
+  /** The rollout's `wave.approved` events (who approved which wave), oldest first; a partial index serves it. */
+  listApprovals(rolloutId: string, limit: number): Promise<EventRow[]>;
   /** Writes one engine transition atomically. Returns false if reportId was already recorded. */
   persistTransition(write: TransitionWrite): Promise<boolean>;
   /** Whether this host's report id has been recorded (processed) already. */

@@ -73,7 +73,7 @@ async function readValidPlan(c: Context<AppEnv>): Promise<{ plan: Plan; source: 
 /** Who started the rollout and who approved which wave (the `wave.approved` events). */
 async function accountability(deps: AppDeps, id: string): Promise<Record<string, unknown>> {
   const starter = await deps.store.rolloutStarter(id);
-  const approved = await deps.store.listEventsOfKinds(id, ['wave.approved'], 1000);
+  const approved = await deps.store.listApprovals(id, 1000);
   return {
     startedBy: starter ? starter.name : null,
     approvals: approved.map((e) => ({ wave: e.wave, by: typeof e.data?.by === 'string' ? e.data.by : null, at: e.at })),

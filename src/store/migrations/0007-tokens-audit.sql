@@ -18,6 +18,9 @@ create table api_tokens (
 -- Who started a rollout (principal and owner): `distinctApprover: true` compares the approver with them.
 alter table rollouts add column created_by text;
 alter table rollouts add column created_by_owner text;
+-- Who approved which wave, for the rollout view (GET /v1/rollouts/:id, polled by --watch): a few
+-- rows per rollout, found without reading a large rollout's whole event log.
+create index events_approved_idx on events (rollout_id, seq) where kind = 'wave.approved';
 
 -- Every state-changing request, and every refused (401/403) or failed one. Append-only.
 create table audit_log (
