@@ -9,10 +9,12 @@ import type { Plan, RolloutRecord, RolloutStatus, StepRecord, StepStatus, WaveRe
 import { ROLLOUT_STATES } from '../src/core/types.ts';
 import type { RolloutEffect } from '../src/core/rollout/types.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/core/errors.ts';
-import type { Store } from '../src/store/store.ts';
+import type { AuditInput, Store } from '../src/store/store.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
 import { createPostgresSql } from '../src/store/postgres.ts';
+import { createPgliteSql } from '../src/store/pglite.ts';
+import { createSqlStore } from '../src/store/sql-store.ts';
 import { postgresTestDatabase } from './helpers/postgres.ts';
 
 interface StoreHarness {
@@ -65,6 +67,10 @@ function wave(rolloutId: string, index: number, extra: Partial<WaveRecord> = {})
 
 function step(rolloutId: string, host: string, state: StepStatus, extra: Partial<StepRecord> = {}): StepRecord {
   return { rolloutId, host, waveIndex: 0, state, attempt: 1, message: null, checkedAt: null, confirmedAt: null, rollbackAttempt: null, updatedAt: 1000, ...extra };
+}
+
+function auditInput(extra: Partial<AuditInput> = {}): AuditInput {
+  return { at: 1000, actor: 'admin', role: 'admin', tokenId: null, action: 'rollout.start', target: null, sourceIp: null, result: 'ok', detail: null, ...extra };
 }
 
 async function createRollout(store: Store, id: string, state: RolloutStatus = 'pending', createdAt = 1000): Promise<void> {
@@ -560,6 +566,103 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await store.purgeFinished(cutoff, 3)).toEqual({ events: 0, reports: 0 });
     });
 
+    it('stores named tokens by hash: create, find, list, revoke (first time kept), touch forward only', async () => {
+      const name = nextId('tok');
+      const audit = auditInput({ actor: `admin-${name}`, action: 'token.create', target: name });
+      const row = await store.createApiToken(
+        { id: `id-${name}`, name, owner: 'alice', role: 'operator', secretHash: `hash-${name}`, createdAt: 1000, createdBy: 'admin', expiresAt: 9000 },
+        audit,
+      );
+      expect(row).toEqual({ id: `id-${name}`, name, owner: 'alice', role: 'operator', createdAt: 1000, createdBy: 'admin', expiresAt: 9000, revokedAt: null, lastUsedAt: null });
+      expect(row).not.toHaveProperty('secretHash');
+      expect(await store.apiTokenByHash(`hash-${name}`)).toEqual(row);
+      expect(await store.apiTokenByHash('no-such-hash')).toBeNull();
+      // its audit entry was written with it
+      expect((await store.listAudit({ actor: `admin-${name}`, limit: 10 })).map((e) => e.action)).toEqual(['token.create']);
+
+      // a taken name is a conflict, and the refused create writes no audit entry (same transaction)
+      await expect(
+        store.createApiToken({ id: `id2-${name}`, name, owner: 'bob', role: 'admin', secretHash: `hash2-${name}`, createdAt: 1, createdBy: 'admin', expiresAt: null }, audit),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.listAudit({ actor: `admin-${name}`, limit: 10 })).toHaveLength(1);
+      expect(await store.apiTokenByHash(`hash2-${name}`)).toBeNull();
+
+      const names = (await store.listApiTokens()).map((t) => t.name);
+      expect(names).toContain(name);
+      expect(names).toEqual([...names].sort());
+
+      await store.touchApiToken(row.id, 5000);
+      await store.touchApiToken(row.id, 4000);
+      expect((await store.apiTokenByHash(`hash-${name}`))?.lastUsedAt).toBe(5000);
+
+      const revoked = await store.revokeApiToken(name, 6000, auditInput({ actor: `admin-${name}`, action: 'token.revoke', target: name }));
+      expect(revoked?.revokedAt).toBe(6000);
+      expect((await store.revokeApiToken(name, 7000))?.revokedAt).toBe(6000);
+      expect(await store.revokeApiToken(nextId('ghost-token'), 7000, auditInput({ actor: `admin-${name}` }))).toBeNull();
+      expect((await store.listAudit({ actor: `admin-${name}`, limit: 10 })).map((e) => e.action)).toEqual(['token.create', 'token.revoke']);
+    });
+
+    it('appends audit entries and lists them oldest first, filtered, paged by id', async () => {
+      const actor = nextId('auditor');
+      const entries = [
+        auditInput({ actor, at: 100, action: 'rollout.start', target: 'r-1', result: 'ok', detail: { plan: 'p' } }),
+        auditInput({ actor, at: 200, action: 'rollout.approve', target: 'r-1', result: 'denied' }),
+        auditInput({ actor, at: 300, action: 'token.create', target: 't-1', result: 'failed', sourceIp: '10.0.0.1' }),
+        auditInput({ actor, at: 400, action: 'rollout.approve', target: 'r-2', result: 'ok' }),
+      ];
+      for (const e of entries) await store.appendAudit(e);
+      const all = await store.listAudit({ actor, limit: 100 });
+      expect(all.map(({ id: _id, ...rest }) => rest)).toEqual(entries);
+      expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => a - b));
+      expect(typeof all[0]!.id).toBe('number');
+
+      expect((await store.listAudit({ actor, action: 'rollout.approve', limit: 100 })).map((e) => e.at)).toEqual([200, 400]);
+      expect((await store.listAudit({ actor, action: 'rollout.*', limit: 100 })).map((e) => e.at)).toEqual([100, 200, 400]);
+      expect((await store.listAudit({ actor, action: 'rollout.', limit: 100 })).map((e) => e.at)).toEqual([100, 200, 400]);
+      expect((await store.listAudit({ actor, result: 'denied', limit: 100 })).map((e) => e.at)).toEqual([200]);
+      expect((await store.listAudit({ actor, target: 'r-1', limit: 100 })).map((e) => e.at)).toEqual([100, 200]);
+      expect((await store.listAudit({ actor, since: 200, until: 400, limit: 100 })).map((e) => e.at)).toEqual([200, 300]);
+      const page1 = await store.listAudit({ actor, limit: 3 });
+      const page2 = await store.listAudit({ actor, limit: 3, afterId: page1.at(-1)!.id });
+      expect([...page1, ...page2].map((e) => e.at)).toEqual([100, 200, 300, 400]);
+      expect(await store.listAudit({ actor: nextId('nobody'), limit: 10 })).toEqual([]);
+    });
+
+    it('writes a transition\'s audit entry in its transaction, and who started a rollout', async () => {
+      const id = nextId('aud');
+      const actor = nextId('starter');
+      await store.createRollout(rolloutRecord(id, 'running', 1000), PLAN, 'name: flag-on\n', { kind: 'created', message: 'created' }, undefined, {
+        startedBy: { name: actor, owner: 'alice' },
+        audit: auditInput({ actor, action: 'rollout.start', target: id }),
+      });
+      expect(await store.rolloutStarter(id)).toEqual({ name: actor, owner: 'alice' });
+      expect(await store.rolloutStarter(nextId('ghost'))).toBeUndefined();
+      const old = nextId('aud-old');
+      await createRollout(store, old);
+      expect(await store.rolloutStarter(old)).toBeNull();
+
+      await store.persistTransition({
+        rolloutId: id,
+        at: 2000,
+        event: { kind: 'operator.approve', message: 'approve requested' },
+        effects: [{ type: 'log', kind: 'wave.approved', message: 'wave prod approved by bob', wave: 'prod', by: 'bob' }],
+        audit: auditInput({ actor, action: 'rollout.approve', target: id, at: 2000 }),
+      });
+      // a transition that fails writes nothing, its audit entry neither
+      await expect(
+        store.persistTransition({
+          rolloutId: id,
+          at: 3000,
+          event: null,
+          effects: [{ type: 'rollout', rollout: rolloutRecord(nextId('missing'), 'running', 1) }],
+          audit: auditInput({ actor, action: 'rollout.pause', target: id, at: 3000 }),
+        }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      expect((await store.listAudit({ actor, limit: 10 })).map((e) => e.action)).toEqual(['rollout.start', 'rollout.approve']);
+      const approved = await store.listApprovals(id, 10);
+      expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');
@@ -615,6 +718,21 @@ describe('PGlite data dir', () => {
     await expect(openStore({ dataDir: join(file, 'sluice') })).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it('keeps the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const sql = await createPgliteSql(null);
+    try {
+      await migrate(sql);
+      const store = createSqlStore(sql, 'pglite');
+      await store.appendAudit(auditInput({ actor: 'mallory' }));
+      await expect(sql.query(`update audit_log set actor = 'someone-else'`)).rejects.toThrow(/append-only/);
+      await expect(sql.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(sql.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.actor)).toEqual(['mallory']);
+    } finally {
+      await sql.close();
+    }
+  });
+
   it('runs in memory', async () => {
     const store = await openStore({ memory: true });
     expect(store.kind).toBe('pglite');
@@ -660,11 +778,29 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['drift_events', 'events', 'hosts', 'leader_lease', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'events', 'hosts', 'leader_lease', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }
     } finally {
+      await db.cleanup();
+    }
+  });
+
+  it('keeps the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const db = (await postgresTestDatabase())!;
+    const store = await openStore({ databaseUrl: db.url });
+    const client = new pg.Client({ connectionString: db.url });
+    try {
+      await store.appendAudit(auditInput({ actor: 'mallory', action: 'rollout.abort' }));
+      await client.connect();
+      await expect(client.query(`update audit_log set actor = 'someone-else'`)).rejects.toThrow(/append-only/);
+      await expect(client.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(client.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.actor)).toEqual(['mallory']);
+    } finally {
+      await client.end();
+      await store.close();
       await db.cleanup();
     }
   });

@@ -77,6 +77,12 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   /** Steps in the rollout; false `hostsIncluded`: the waves' `hosts` were left out (too many): page them. */
   hostsTotal: countSchema,
   hostsIncluded: z.boolean().optional(),
+  /** Who started the rollout (a token name, `admin`); null when not recorded. */
+  startedBy: z.string().nullable().optional(),
+  /** Who approved which wave, oldest first. */
+  approvals: z
+    .array(z.object({ wave: z.string().nullable(), by: z.string().nullable(), at: instant }))
+    .optional(),
 });
 
 const hostsPageSchema = z.object({ hosts: z.array(hostSchema), nextCursor: z.string().nullable().optional().transform((v) => v ?? null) });

@@ -2,6 +2,8 @@
 // bin/sluice runs this file through tsx; run-cli.ts owns parsing and exit codes.
 import { registerAgentCommand } from './agent-command.ts';
 import { registerHostsCommand } from './hosts-command.ts';
+import { registerTokensCommand } from './tokens-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 import { registerDriftCommand } from './drift-command.ts';
 import { registerUpdatesCommand } from './updates-command.ts';
 import { createProcessIo } from './io.ts';
@@ -21,6 +23,8 @@ const code = await runCli(process.argv.slice(2), io, (program) => {
   registerHostsCommand(program, io);
   registerDriftCommand(program, io);
   registerUpdatesCommand(program, io);
+  registerTokensCommand(program, io);
+  registerAuditCommand(program, io);
   registerSimCommand(program);
 });
 // Never force 0: a long-running command (server, agent) keeps the process alive on its own.

@@ -4,7 +4,10 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../core/errors.ts';
-import type { HostRow, Store } from '../store/store.ts';
+import type { AuditIntent, HostRow, Store } from '../store/store.ts';
+import { auditRequests } from './audit.ts';
+import { tokenRoutes } from './routes/token-routes.ts';
+import { auditRoutes } from './routes/audit-routes.ts';
 import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
 import type { AssignmentHub, StopSignal } from './assignment-hub.ts';
@@ -41,7 +44,7 @@ export interface AppDeps {
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
-export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal }; Bindings: Partial<HttpBindings> };
+export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal; audit: AuditIntent; auditTarget: string }; Bindings: Partial<HttpBindings> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -196,6 +199,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return next();
   });
 
+  // After the forward (the leader audits what it was forwarded) and the body limit.
+  app.use('*', auditRequests(deps));
+
   app.onError((err, c) => {
     if (err instanceof SluiceError && isErrorCode(err.code)) {
       if (err.code === 'unavailable') c.header('retry-after', String(RETRY_AFTER_S));
@@ -233,5 +239,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', operatorRoutes(deps));
+  app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', auditRoutes(deps)); // admin only
   return app;
 }

@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { SluiceError } from '../core/errors.ts';
 import { type AppDeps, type AppEnv, requestHeader } from './app.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
+import type { ApiTokenRow, Store } from '../store/store.ts';
 
 /**
  * viewer reads; operator starts and steers rollouts; approver approves waves; admin does all of it
@@ -17,6 +18,8 @@ export const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'admin'
 export interface Principal {
   /** Who, as the audit log and event log name them: `admin` for the bootstrap token, else the token's name. */
   readonly name: string;
+  /** The person or system the token was issued to (`admin` for the bootstrap token). */
+  readonly owner: string;
   readonly role: Role;
   /** The named token's id; null for the bootstrap admin token. */
   readonly tokenId: string | null;
@@ -38,10 +41,78 @@ function fail(code: 'unauthenticated' | 'forbidden', message: string): never {
   throw new SluiceError(code, message);
 }
 
-/** The operator a presented token names, or null. The bootstrap admin token is always an admin. */
+/** How long a named-token lookup (found or not) is reused: a revocation takes effect within this on every replica. */
+export const TOKEN_CACHE_MS = 1000;
+/** Entries kept at most; past this the cache starts over (a flood of made-up tokens cannot grow it). */
+const TOKEN_CACHE_MAX = 10_000;
+/** last_used_at is written at most this often per token. */
+const TOUCH_EVERY_MS = 60_000;
+
+interface TokenCache {
+  readonly entries: Map<string, { row: ApiTokenRow | null; at: number }>;
+  readonly touched: Map<string, number>;
+}
+const caches = new WeakMap<Store, TokenCache>();
+
+function cacheOf(store: Store): TokenCache {
+  let cache = caches.get(store);
+  if (!cache) caches.set(store, (cache = { entries: new Map(), touched: new Map() }));
+  return cache;
+}
+
+/** Drops cached lookups (this replica revoked or created a token: effective at once here). */
+export function forgetTokenLookups(store: Store): void {
+  cacheOf(store).entries.clear();
+}
+
+async function lookupToken(deps: AppDeps, hash: string): Promise<ApiTokenRow | null> {
+  const cache = cacheOf(deps.store);
+  const now = Date.now(); // wall clock, not deps.now: the TTL bounds real time
+  const hit = cache.entries.get(hash);
+  if (hit && now - hit.at < TOKEN_CACHE_MS) return hit.row;
+  const row = await deps.store.apiTokenByHash(hash);
+  if (cache.entries.size >= TOKEN_CACHE_MAX) cache.entries.clear();
+  cache.entries.set(hash, { row, at: now });
+  return row;
+}
+
+/** A named token that exists but is revoked or expired (401); the audit log names the token. */
+export class TokenRefusedError extends SluiceError {
+  constructor(
+    message: string,
+    readonly tokenName: string,
+  ) {
+    super('unauthenticated', message);
+    this.name = 'TokenRefusedError';
+  }
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * The operator a presented token names, or null when it names none. The bootstrap admin token is
+ * always an admin; a named token is looked up by the SHA-256 of its secret. A revoked or expired
+ * named token is refused here (401) with a message that says which and when.
+ */
 export async function authenticateOperator(deps: AppDeps, token: string): Promise<Principal | null> {
-  if (sameSecret(token, deps.adminToken)) return { name: 'admin', role: 'admin', tokenId: null };
-  return null;
+  if (sameSecret(token, deps.adminToken)) return { name: 'admin', owner: 'admin', role: 'admin', tokenId: null };
+  const row = await lookupToken(deps, hashSecret(token));
+  if (!row) return null;
+  const now = deps.now();
+  if (row.revokedAt !== null && row.revokedAt <= now) {
+    throw new TokenRefusedError(`token ${row.name} was revoked at ${isoTime(row.revokedAt)}; ask an admin for a new one`, row.name);
+  }
+  if (row.expiresAt !== null && row.expiresAt <= now) {
+    throw new TokenRefusedError(`token ${row.name} expired at ${isoTime(row.expiresAt)}; ask an admin for a new one`, row.name);
+  }
+  const touched = cacheOf(deps.store).touched;
+  if (now - (touched.get(row.id) ?? 0) >= TOUCH_EVERY_MS) {
+    touched.set(row.id, now);
+    deps.store.touchApiToken(row.id, now).catch((err: unknown) => deps.log.warn({ tokenName: row.name, err: String(err) }, 'recording a token use failed'));
+  }
+  return { name: row.name, owner: row.owner, role: row.role, tokenId: row.id };
 }
 
 /**
@@ -52,11 +123,15 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
-    const principal = await authenticateOperator(deps, token);
+    const principal = await authenticateOperator(deps, token).catch((err: unknown) => {
+      if (err instanceof TokenRefusedError) c.set('actor', err.tokenName); // audited under the token's name
+      throw err;
+    });
     if (principal) {
-      if (!roleAllows(principal.role, need)) fail('forbidden', `this needs the ${need} role; ${principal.name} has ${principal.role}`);
+      // Set before the role check: a refusal is audited under the principal's name (no handler runs).
       c.set('principal', principal);
       c.set('actor', principal.name);
+      if (!roleAllows(principal.role, need)) fail('forbidden', `this needs the ${need} role; ${principal.name} has ${principal.role}`);
       return next();
     }
     if (sameSecret(token, deps.enrollToken)) fail('forbidden', 'the enrollment token can only enroll agents');
@@ -74,6 +149,7 @@ export function requireHost(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const host = await deps.store.hostByCredentialHash(hashSecret(token));
     if (!host) {
       if (sameSecret(token, deps.adminToken)) fail('forbidden', 'the admin token cannot act as a host');
+      if (await lookupToken(deps, hashSecret(token))) fail('forbidden', 'an operator token cannot act as a host');
       fail('unauthenticated', 'unknown host credential; enroll again');
     }
     c.set('host', host);
@@ -87,6 +163,7 @@ export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer ENROLLMENT_TOKEN)');
     if (!sameSecret(token, deps.enrollToken)) fail('unauthenticated', 'invalid enrollment token');
+    c.set('actor', 'enrollment-token');
     return next();
   };
 }

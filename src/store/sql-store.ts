@@ -7,6 +7,9 @@ import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
 import { checkFence } from './leader-lease.ts';
 import type {
+  ApiTokenRow,
+  AuditInput,
+  AuditRow,
   DriftEventRow,
   EventRow,
   HostAssignment,
@@ -196,13 +199,13 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     // ---- rollouts ----
 
-    async createRollout(rollout, plan, planSource, event, fence) {
+    async createRollout(rollout, plan, planSource, event, fence, extra = {}) {
       await sql
         .transaction(async (tx) => {
           if (fence) await checkFence(tx, fence);
           await tx.query(
-            `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)`,
+            `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at, created_by, created_by_owner)
+             values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)`,
             [
               rollout.id,
               rollout.name,
@@ -215,9 +218,12 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
               planSource,
               rollout.createdAt,
               rollout.updatedAt,
+              extra.startedBy?.name ?? null,
+              extra.startedBy?.owner ?? null,
             ],
           );
           await insertEvents(tx, rollout.id, rollout.createdAt, [event]);
+          if (extra.audit) await insertAudit(tx, extra.audit);
         })
         .catch((err: unknown) => {
           if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`rollout ${rollout.id} already exists`);
@@ -227,6 +233,92 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     persistTransition(write) {
       return sql.transaction((tx) => persistTransition(tx, write));
+    },
+
+    async rolloutStarter(id) {
+      const rows = await sql.query<Row>('select created_by, created_by_owner from rollouts where id = $1', [id]);
+      const row = rows[0];
+      if (!row) return undefined;
+      if (row.created_by === null || row.created_by === undefined) return null;
+      return { name: String(row.created_by), owner: row.created_by_owner === null ? null : String(row.created_by_owner) };
+    },
+
+    async listApprovals(rolloutId, limit) {
+      // The kind is written out (not a parameter) so that events_approved_idx, a partial index, applies.
+      const rows = await sql.query<Row>(`select * from events where rollout_id = $1 and kind = 'wave.approved' order by seq limit $2`, [rolloutId, limit]);
+      return rows.map(eventRow);
+    },
+
+    // ---- access control ----
+
+    async createApiToken(token, audit) {
+      return sql
+        .transaction(async (tx) => {
+          const rows = await tx.query<Row>(
+            `insert into api_tokens (id, name, owner, role, secret_hash, created_at, created_by, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+            [token.id, token.name, token.owner, token.role, token.secretHash, token.createdAt, token.createdBy, token.expiresAt],
+          );
+          if (audit) await insertAudit(tx, audit);
+          return apiTokenRow(first(rows));
+        })
+        .catch((err: unknown) => {
+          if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`a token named ${token.name} exists already (names stay taken after a revoke)`);
+          throw err;
+        });
+    },
+
+    async apiTokenByHash(hash) {
+      const rows = await sql.query<Row>('select * from api_tokens where secret_hash = $1', [hash]);
+      return rows[0] ? apiTokenRow(rows[0]) : null;
+    },
+
+    async listApiTokens() {
+      const rows = await sql.query<Row>('select * from api_tokens order by name');
+      return rows.map(apiTokenRow);
+    },
+
+    async revokeApiToken(name, at, audit) {
+      return sql.transaction(async (tx) => {
+        const rows = await tx.query<Row>('update api_tokens set revoked_at = coalesce(revoked_at, $2) where name = $1 returning *', [name, at]);
+        if (!rows[0]) return null;
+        if (audit) await insertAudit(tx, audit);
+        return apiTokenRow(rows[0]);
+      });
+    },
+
+    async touchApiToken(id, at) {
+      await sql.query('update api_tokens set last_used_at = $2 where id = $1 and (last_used_at is null or last_used_at < $2)', [id, at]);
+    },
+
+    async appendAudit(entry) {
+      await insertAudit(sql, entry);
+    },
+
+    async listAudit(query) {
+      const params: unknown[] = [];
+      const where: string[] = [];
+      const add = (cond: (n: string) => string, value: unknown) => {
+        params.push(value);
+        where.push(cond(`$${params.length}`));
+      };
+      if (query.actor !== undefined) add((n) => `actor = ${n}`, query.actor);
+      if (query.action !== undefined) {
+        const prefix = /[.*]$/.test(query.action) ? query.action.replace(/\*$/, '') : null;
+        if (prefix !== null) add((n) => `left(action, length(${n})) = ${n}`, prefix);
+        else add((n) => `action = ${n}`, query.action);
+      }
+      if (query.target !== undefined) add((n) => `target = ${n}`, query.target);
+      if (query.result !== undefined) add((n) => `result = ${n}`, query.result);
+      if (query.since !== undefined) add((n) => `at >= ${n}`, query.since);
+      if (query.until !== undefined) add((n) => `at < ${n}`, query.until);
+      if (query.afterId !== undefined) add((n) => `id > ${n}`, query.afterId);
+      params.push(query.limit);
+      const rows = await sql.query<Row>(
+        `select * from audit_log ${where.length > 0 ? `where ${where.join(' and ')}` : ''} order by id limit $${params.length}`,
+        params,
+      );
+      return rows.map(auditRow);
     },
 
     async hasReport(host, reportId) {
@@ -557,7 +649,16 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
   }
 
   await insertEvents(tx, write.rolloutId, write.at, logs);
+  if (write.audit) await insertAudit(tx, write.audit);
   return true;
+}
+
+async function insertAudit(tx: SqlTx, e: AuditInput): Promise<void> {
+  await tx.query(
+    `insert into audit_log (at, actor, role, token_id, action, target, source_ip, result, detail)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
+    [e.at, e.actor, e.role, e.tokenId, e.action, e.target, e.sourceIp, e.result, e.detail === null ? null : JSON.stringify(e.detail)],
+  );
 }
 
 /** Appends events in order, one statement; `seq` follows the order given. */
@@ -660,6 +761,36 @@ function eventRow(row: Row): EventRow {
     host: row.host === null ? null : String(row.host),
     wave: row.wave === null ? null : String(row.wave),
     data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+function apiTokenRow(row: Row): ApiTokenRow {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    owner: String(row.owner),
+    role: row.role as ApiTokenRow['role'],
+    createdAt: num(row.created_at),
+    createdBy: String(row.created_by),
+    expiresAt: numOrNull(row.expires_at),
+    revokedAt: numOrNull(row.revoked_at),
+    lastUsedAt: numOrNull(row.last_used_at),
+  };
+}
+
+function auditRow(row: Row): AuditRow {
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: num(row.id),
+    at: num(row.at),
+    actor: String(row.actor),
+    role: str(row.role),
+    tokenId: str(row.token_id),
+    action: String(row.action),
+    target: str(row.target),
+    sourceIp: str(row.source_ip),
+    result: row.result as AuditRow['result'],
+    detail: (row.detail ?? null) as Record<string, unknown> | null,
   };
 }
 

@@ -84,6 +84,89 @@ export interface TransitionWrite {
    * (FencedError if it is not the live lease). Absent on PGlite (one process, always leader).
    */
   readonly fence?: LeaseFence;
+  /** An operator's request that caused this transition: audited in the same transaction. */
+  readonly audit?: AuditInput;
+}
+
+// ---- access control: named tokens and the audit log ----
+
+export type TokenRole = 'viewer' | 'operator' | 'approver' | 'admin';
+
+/** A named API token as stored: never the secret, only its SHA-256 (not returned by reads). */
+export interface ApiTokenRow {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly role: TokenRole;
+  readonly createdAt: Instant;
+  /** The principal that created it. */
+  readonly createdBy: string;
+  readonly expiresAt: Instant | null;
+  readonly revokedAt: Instant | null;
+  readonly lastUsedAt: Instant | null;
+}
+
+export interface NewApiToken {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly role: TokenRole;
+  readonly secretHash: string;
+  readonly createdAt: Instant;
+  readonly createdBy: string;
+  readonly expiresAt: Instant | null;
+}
+
+export type AuditResult = 'ok' | 'denied' | 'failed';
+
+/** One audit log entry to append. */
+export interface AuditInput {
+  readonly at: Instant;
+  /** The principal's name (`admin` for the bootstrap token), `host:NAME`, or `anonymous`. */
+  readonly actor: string;
+  readonly role: string | null;
+  readonly tokenId: string | null;
+  /** What was asked, e.g. `rollout.start`, `rollout.approve`, `token.create`, or `METHOD /route`. */
+  readonly action: string;
+  /** What it was asked of: a rollout id, a token name, a path. */
+  readonly target: string | null;
+  readonly sourceIp: string | null;
+  readonly result: AuditResult;
+  readonly detail: Record<string, unknown> | null;
+}
+
+/**
+ * An audit entry handed down with a change: the writer builds it with the target it knows (a new
+ * rollout's id) and sets `written` once its transaction committed.
+ */
+export interface AuditIntent {
+  readonly entry: (target?: string) => AuditInput;
+  written: boolean;
+}
+
+export interface AuditRow extends AuditInput {
+  readonly id: number;
+}
+
+export interface AuditQuery {
+  readonly actor?: string;
+  /** Exact action, or a prefix ending in `.` / `*` (`rollout.*`). */
+  readonly action?: string;
+  readonly target?: string;
+  readonly result?: AuditResult;
+  /** at >= since */
+  readonly since?: Instant;
+  /** at < until */
+  readonly until?: Instant;
+  /** Keyset: entries with id > afterId (oldest first). */
+  readonly afterId?: number;
+  readonly limit: number;
+}
+
+/** Who started a rollout: the principal's name and the token's owner. */
+export interface RolloutStarter {
+  readonly name: string;
+  readonly owner: string | null;
 }
 
 /** A drift event as an agent reports it (POST /v1/agent/drift). */
@@ -218,7 +301,18 @@ export interface Store {
 
   // ---- rollouts ----
   /** `fence`: as in TransitionWrite, checked in the same transaction. */
-  createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput, fence?: LeaseFence): Promise<void>;
+  createRollout(
+    rollout: RolloutRecord,
+    plan: Plan,
+    planSource: string,
+    event: LogInput,
+    fence?: LeaseFence,
+    extra?: { readonly startedBy?: RolloutStarter; readonly audit?: AuditInput },
+  ): Promise<void>;
+  /** Who started the rollout (null: unknown, a rollout from before migration 0007; undefined: no such rollout). */
+  rolloutStarter(id: string): Promise<RolloutStarter | null | undefined>;
+  /** The rollout's `wave.approved` events (who approved which wave), oldest first; a partial index serves it. */
+  listApprovals(rolloutId: string, limit: number): Promise<EventRow[]>;
   /** Writes one engine transition atomically. Returns false if reportId was already recorded. */
   persistTransition(write: TransitionWrite): Promise<boolean>;
   /** Whether this host's report id has been recorded (processed) already. */
@@ -267,6 +361,24 @@ export interface Store {
   recordDrift(host: string, report: { events: readonly DriftEventInput[]; resolved: readonly DriftResolution[] }, now: Instant): Promise<number>;
   /** Newest first (by arrival, then agent time). */
   listDrift(filter?: DriftFilter): Promise<DriftEventRow[]>;
+
+  // ---- access control ----
+  /** Creates a named token (ConflictError if the name is taken), with its audit entry in the same transaction. */
+  createApiToken(token: NewApiToken, audit?: AuditInput): Promise<ApiTokenRow>;
+  /** The token whose secret hashes to `hash`, revoked and expired ones included (the caller decides). */
+  apiTokenByHash(hash: string): Promise<ApiTokenRow | null>;
+  /** Every token by name, revoked ones included. */
+  listApiTokens(): Promise<ApiTokenRow[]>;
+  /**
+   * Revokes a token by name at `at`, with its audit entry in the same transaction. Null: no such
+   * token. Revoking a revoked token keeps the first revocation time.
+   */
+  revokeApiToken(name: string, at: Instant, audit?: AuditInput): Promise<ApiTokenRow | null>;
+  /** Moves last_used_at forward (never back). */
+  touchApiToken(id: string, at: Instant): Promise<void>;
+  appendAudit(entry: AuditInput): Promise<void>;
+  /** Oldest first, filtered, keyset-paged by id. */
+  listAudit(query: AuditQuery): Promise<AuditRow[]>;
 }
 
 export type { ChangeKind };

@@ -75,6 +75,7 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
 
   r.post('/enroll', requireEnrollToken(deps), async (c) => {
     const body = await readBody(c, enrollBody);
+    c.set('auditTarget', body.name); // the audit log names the host enrolled
     const credential = newSecret('shc');
     const now = deps.now();
     const row = await deps.store.enrollHost({
