@@ -663,6 +663,45 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
     });
 
+    it('remediation guard: counts each scope under one lock, records the answer, and keeps overrides', async () => {
+      const zone = nextId('rz');
+      const names = Array.from({ length: 10 }, (_, i) => `${zone}-h${i}`);
+      // h0-h6 heard from at 1000 (online), h7-h9 last at 100 (offline at onlineSince 500).
+      for (const [i, name] of names.entries()) {
+        await store.enrollHost({ name, labels: { zone, data: i === 0 ? 'local' : 'none' }, facts: {}, credentialHash: `h-${name}`, now: i < 7 ? 1000 : 100 });
+      }
+      expect((await store.hostByName(names[0]!))?.labels).toEqual({ zone, data: 'local' });
+      expect(await store.hostByName(nextId('nobody'))).toBeNull();
+      const scopes = [{ scope: `zone=${zone}`, labels: { zone } }];
+      const ask = (host: string, allow: (affected: number) => boolean, at = 2000) =>
+        store.guardRemediation({ host, scopes, onlineSince: 500, remediatedSince: 1500 }, (counts) => {
+          const c = counts[0]!;
+          return { allow: allow(c.affected), reason: `seen ${c.affected}/${c.size}`, scope: c.scope, affected: c.affected, limit: 99 };
+        }, { at, host, action: 'replace', requester: 'asg', principal: 'healer', reasonGiven: null });
+      // An offline host asking: the 3 offline hosts, itself among them.
+      expect(await ask(names[7]!, () => true)).toMatchObject({ allow: true, reason: 'seen 3/10', host: names[7], action: 'replace', requester: 'asg', principal: 'healer' });
+      // An online host: the 3 offline ones and itself (h7's allowed remediation is h7, already counted).
+      expect((await ask(names[0]!, () => false)).reason).toBe('seen 4/10');
+      // Four at once: each sees the ones allowed before it, never the same count twice.
+      const seen = await Promise.all(names.slice(1, 5).map((h) => ask(h, () => true)));
+      expect(seen.map((r) => r.affected).sort()).toEqual([4, 5, 6, 7]);
+      // Remediations allowed before the window no longer count.
+      const late = await store.guardRemediation({ host: names[6]!, scopes, onlineSince: 500, remediatedSince: 10_000 }, (counts) => ({ allow: false, reason: String(counts[0]!.affected), scope: null, affected: null, limit: null }), { at: 3000, host: names[6]!, action: 'reboot', requester: 'r', principal: 'p', reasonGiven: 'disk' });
+      expect(late.reason).toBe('4');
+      const listed = await store.listRemediations({ host: names[6]!, limit: 10 });
+      expect(listed).toEqual([expect.objectContaining({ host: names[6], action: 'reboot', allow: false, reasonGiven: 'disk', at: 3000, scope: null })]);
+      expect((await store.listRemediations({ decision: 'deny', since: 2000, limit: 100 })).map((r) => r.host)).toEqual(expect.arrayContaining([names[0], names[6]]));
+
+      const o = await store.addRemediationOverride({ scope: `zone=${zone}`, createdAt: 1000, until: 5000, createdBy: 'alice', reason: 'AZ down' });
+      expect(o).toMatchObject({ scope: `zone=${zone}`, until: 5000, createdBy: 'alice', reason: 'AZ down', endedAt: null });
+      expect((await store.activeRemediationOverrides(4000)).map((x) => x.id)).toContain(o.id);
+      expect((await store.activeRemediationOverrides(5000)).map((x) => x.id)).not.toContain(o.id); // expired
+      expect(await store.endRemediationOverride(o.id, 2000)).toBe(true);
+      expect(await store.endRemediationOverride(o.id, 2001)).toBe(false);
+      expect(await store.endRemediationOverride('not-a-number', 2001)).toBe(false);
+      expect((await store.activeRemediationOverrides(3000)).map((x) => x.id)).not.toContain(o.id);
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');

@@ -15,6 +15,7 @@ export async function accessCall(
   path: string,
   body?: unknown,
   fetchImpl: typeof globalThis.fetch = globalThis.fetch,
+  timeoutMs = 10_000,
 ): Promise<AccessResponse> {
   const headers: Record<string, string> = { authorization: `Bearer ${connection.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -25,12 +26,12 @@ export async function accessCall(
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     text = await res.text();
   } catch (error) {
     if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-      throw new UnavailableError(`the Sluice server at ${connection.server} did not answer within 10s`, { cause: error });
+      throw new UnavailableError(`the Sluice server at ${connection.server} did not answer within ${timeoutMs / 1000}s`, { cause: error });
     }
     throw new UnavailableError(`cannot reach the Sluice server at ${connection.server}: is \`sluice server\` running?`, { cause: error });
   }

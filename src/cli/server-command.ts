@@ -1,6 +1,8 @@
 // `sluice server`: the control plane on the embedded store (default) or PostgreSQL.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { ValidationError } from '../core/errors.ts';
 import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts';
 import type { ServerTokens } from '../server/tokens.ts';
@@ -69,6 +71,7 @@ export function registerServerCommand(program: Command): void {
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
+    .option('--remediation-policy <file>', 'the remediation guard\'s budgets, YAML (env: SLUICE_REMEDIATION_POLICY; default: zone 20%, region/provider/fleet 10% per 10 minutes; see docs/remediation.md)')
     .addHelpText(
       'after',
       `
@@ -86,7 +89,7 @@ Examples:
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string; remediationPolicy?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
@@ -94,10 +97,23 @@ Examples:
       }
       const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
       const retainFinishedMs = parseRetention(opts.retainFinished ?? process.env.SLUICE_RETAIN_FINISHED ?? DEFAULT_RETAIN_FINISHED);
+      const policyFile = opts.remediationPolicy ?? process.env.SLUICE_REMEDIATION_POLICY;
+      let remediationPolicy: RemediationPolicy | undefined;
+      if (policyFile !== undefined) {
+        const { parseRemediationPolicy } = await import('../core/remediation/policy.ts');
+        let text: string;
+        try {
+          text = await readFile(policyFile, 'utf8');
+        } catch (err) {
+          throw new ValidationError(`--remediation-policy: cannot read ${policyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        remediationPolicy = parseRemediationPolicy(text, policyFile);
+      }
       // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
       const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
         retainFinishedMs,
+        ...(remediationPolicy ? { remediationPolicy } : {}),
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),

@@ -9,7 +9,7 @@ import { resolveConnection, withConnectionOptions } from './resolve-connection.t
 import type { ConnectionOptions } from './resolve-connection.ts';
 
 
-const ROLE_NAMES = ['viewer', 'operator', 'approver', 'admin'] as const;
+const ROLE_NAMES = ['viewer', 'operator', 'approver', 'remediator', 'admin'] as const;
 
 export interface TokenView {
   readonly id: string;

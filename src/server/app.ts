@@ -8,6 +8,7 @@ import type { AuditIntent, HostRow, Store } from '../store/store.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
 import type { AssignmentHub, StopSignal } from './assignment-hub.ts';
@@ -17,6 +18,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireRole } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
+import { remediationRoutes } from './routes/remediation-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { fleetRoutes } from './routes/fleet-routes.ts';
@@ -41,6 +43,10 @@ export interface AppDeps {
   readonly now: () => number;
   /** Replicas on PostgreSQL: leader-only requests are forwarded to the leader (absent on PGlite). */
   readonly replica?: Replica;
+  /** The remediation guard's budgets (default DEFAULT_REMEDIATION_POLICY). */
+  readonly remediationPolicy?: RemediationPolicy;
+  /** The fleet-wide freeze in force at `now`, if any: the remediation guard denies during one. */
+  readonly activeFreeze?: (now: number) => Promise<{ readonly reason: string } | null>;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
@@ -241,5 +247,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
   app.route('/v1', auditRoutes(deps)); // admin only
+  app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   return app;
 }

@@ -21,6 +21,9 @@ export function auditAction(method: string, routePath: string): string {
   if (method === 'POST' && routePath === '/v1/tokens') return 'token.create';
   if (method === 'POST' && routePath === '/v1/tokens/:name/revoke') return 'token.revoke';
   if (method === 'POST' && routePath === '/v1/agent/enroll') return 'host.enroll';
+  if (method === 'POST' && routePath === '/v1/remediation/requests') return 'remediation.ask';
+  if (method === 'POST' && routePath === '/v1/remediation/overrides') return 'remediation.override';
+  if (method === 'POST' && routePath === '/v1/remediation/overrides/:id/end') return 'remediation.override.end';
   return `${method} ${routePath}`;
 }
 

@@ -7,12 +7,13 @@ import { hashSecret, sameSecret } from './tokens.ts';
 import type { ApiTokenRow, Store } from '../store/store.ts';
 
 /**
- * viewer reads; operator starts and steers rollouts; approver approves waves; admin does all of it
- * and manages tokens, freezes and settings. operator and approver are separate duties: neither
- * implies the other, both imply viewer.
+ * viewer reads; operator starts and steers rollouts; approver approves waves; remediator is an
+ * auto-healer asking the remediation guard before it replaces a host; admin does all of it and
+ * manages tokens, freezes and settings. operator, approver and remediator are separate duties:
+ * none implies another, each implies viewer.
  */
-export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'admin'];
+export type Role = 'viewer' | 'operator' | 'approver' | 'remediator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'remediator', 'admin'];
 
 /** The operator behind a request: the bootstrap admin token, or a named token. */
 export interface Principal {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { createRolloutBody, driftBody, enrollBody, heartbeatBody, reportsBody } from './schemas.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './list-schemas.ts';
+import { remediationOverrideBody, remediationRequestBody } from './routes/remediation-routes.ts';
 import { STEP_STATES } from '../core/types.ts';
 import type { Role } from './auth.ts';
 import { createTokenBody } from './routes/token-routes.ts';
@@ -279,6 +280,37 @@ export function buildOpenApi(): Record<string, unknown> {
       },
       '/v1/rollouts/preview': {
         post: { summary: 'How many hosts a plan targets now and which of them are ineligible, and why; starts nothing', ...role('viewer'), requestBody: body(createRolloutBody), responses: { '200': ok('{targeted, ineligible}'), ...errors } },
+      },
+      '/v1/remediation/requests': {
+        post: {
+          summary: 'Ask the remediation guard before replacing, rebooting or deleting a host: allow or deny, with the reason (both 200), recorded',
+          ...role('remediator'),
+          requestBody: body(remediationRequestBody),
+          responses: { '200': ok('{id, at, host, action, requester, principal, decision, reason, scope, affected, limit, alert}'), ...errors },
+        },
+        get: {
+          summary: 'Remediation requests and answers, newest first',
+          ...role('viewer'),
+          parameters: [
+            { name: 'host', in: 'query', schema: { type: 'string' } },
+            { name: 'decision', in: 'query', schema: { type: 'string', enum: ['allow', 'deny'] } },
+            { name: 'since', in: 'query', description: 'Unix milliseconds.', schema: { type: 'integer' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 5000, default: 200 } },
+          ],
+          responses: { '200': ok('{requests}'), ...errors },
+        },
+      },
+      '/v1/remediation/overrides': {
+        post: {
+          summary: "Override the guard for a scope (fleet, host=NAME, LABEL=VALUE) for a while, with a reason: its requests are allowed",
+          ...role('operator'),
+          requestBody: body(remediationOverrideBody),
+          responses: { '201': ok('{override}'), ...errors },
+        },
+        get: { summary: 'Active overrides', ...role('viewer'), responses: { '200': ok('{overrides}'), ...errors } },
+      },
+      '/v1/remediation/overrides/{id}/end': {
+        post: { summary: 'End an override before its time', ...role('operator'), parameters: idParam, responses: { '200': ok('{ended}'), ...errors } },
       },
       '/v1/tokens': {
         get: { summary: 'Named tokens (never a secret or a hash), revoked and expired ones included', ...role('admin'), responses: { '200': ok('{tokens}'), ...errors } },

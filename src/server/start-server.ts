@@ -20,6 +20,7 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './reten
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
 
 export interface ServerOptions {
@@ -49,6 +50,8 @@ export interface ServerOptions {
   readonly retainFinishedMs?: number | null;
   /** How often the retention purge runs (default 10 minutes). */
   readonly retentionIntervalMs?: number;
+  /** The remediation guard's budgets (default DEFAULT_REMEDIATION_POLICY). */
+  readonly remediationPolicy?: RemediationPolicy;
 }
 
 export interface RunningServer {
@@ -159,6 +162,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     heartbeatMs,
     now,
     ...(replica ? { replica: replica.elector } : {}),
+    ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;

@@ -16,6 +16,9 @@ import type {
   HostFilter,
   HostRow,
   LogInput,
+  RemediationOverrideRow,
+  RemediationRow,
+  RemediationScopeCount,
   Sql,
   SqlTx,
   StepCountRow,
@@ -502,6 +505,74 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       });
     },
 
+    // ---- the remediation guard ----
+
+    async hostByName(name) {
+      const rows = await sql.query<Row>('select * from hosts where name = $1', [name]);
+      return rows[0] ? hostRow(rows[0]) : null;
+    },
+
+    async guardRemediation(query, decide, request) {
+      return sql.transaction(async (tx) => {
+        // One guard decision at a time, fleet-wide and across replicas (released at commit).
+        await tx.query(`select pg_advisory_xact_lock(${REMEDIATION_LOCK})`);
+        const counts: RemediationScopeCount[] = [];
+        for (const s of query.scopes) {
+          const params: unknown[] = [query.onlineSince, query.host, query.remediatedSince];
+          const where = s.labels ? hostConditions({ labels: s.labels }, params) : [];
+          const rows = await tx.query<Row>(
+            `select count(*) as size,
+               count(*) filter (where last_seen < $1 or name = $2 or name in (
+                 select host from remediation_requests where decision = 'allow' and at >= $3)) as affected
+             from hosts ${where.length > 0 ? `where ${where.join(' and ')}` : ''}`,
+            params,
+          );
+          counts.push({ scope: s.scope, size: num(rows[0]?.size ?? 0), affected: num(rows[0]?.affected ?? 0) });
+        }
+        const verdict = decide(counts);
+        const row = first(
+          await tx.query<Row>(
+            `insert into remediation_requests (at, host, action, requester, principal, reason_given, decision, reason, scope, affected, scope_limit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
+            [request.at, request.host, request.action, request.requester, request.principal, request.reasonGiven,
+              verdict.allow ? 'allow' : 'deny', verdict.reason, verdict.scope, verdict.affected, verdict.limit],
+          ),
+        );
+        return { id: String(row.id), ...request, ...verdict };
+      });
+    },
+
+    async listRemediations(filter) {
+      const rows = await sql.query<Row>(
+        `select * from remediation_requests
+         where ($1::text is null or host = $1) and ($2::text is null or decision = $2) and ($3::bigint is null or at >= $3)
+         order by id desc limit $4`,
+        [filter.host ?? null, filter.decision ?? null, filter.since ?? null, filter.limit],
+      );
+      return rows.map(remediationRow);
+    },
+
+    async addRemediationOverride(o) {
+      const row = first(
+        await sql.query<Row>(
+          `insert into remediation_overrides (scope, created_at, until_at, created_by, reason) values ($1, $2, $3, $4, $5) returning *`,
+          [o.scope, o.createdAt, o.until, o.createdBy, o.reason],
+        ),
+      );
+      return overrideRow(row);
+    },
+
+    async endRemediationOverride(id, now) {
+      if (!/^[0-9]{1,18}$/.test(id)) return false;
+      const rows = await sql.query<Row>('update remediation_overrides set ended_at = $2 where id = $1 and ended_at is null returning id', [id, now]);
+      return rows.length > 0;
+    },
+
+    async activeRemediationOverrides(now) {
+      const rows = await sql.query<Row>('select * from remediation_overrides where ended_at is null and until_at > $1 order by id desc', [now]);
+      return rows.map(overrideRow);
+    },
+
     async listDrift(filter = {}) {
       const rows = await sql.query<Row>(
         `select * from drift_events
@@ -805,6 +876,38 @@ function driftRow(row: Row): DriftEventRow {
     receivedAt: num(row.received_at),
     resolvedAt: numOrNull(row.resolved_at),
     data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+// pg_advisory_xact_lock key of the remediation guard ("sluice" remediation, any fixed bigint).
+const REMEDIATION_LOCK = 0x51c3_0013;
+
+function remediationRow(row: Row): RemediationRow {
+  return {
+    id: String(row.id),
+    at: num(row.at),
+    host: String(row.host),
+    action: String(row.action),
+    requester: String(row.requester),
+    principal: String(row.principal),
+    reasonGiven: row.reason_given === null ? null : String(row.reason_given),
+    allow: row.decision === 'allow',
+    reason: String(row.reason),
+    scope: row.scope === null ? null : String(row.scope),
+    affected: numOrNull(row.affected),
+    limit: numOrNull(row.scope_limit),
+  };
+}
+
+function overrideRow(row: Row): RemediationOverrideRow {
+  return {
+    id: String(row.id),
+    scope: String(row.scope),
+    createdAt: num(row.created_at),
+    until: num(row.until_at),
+    createdBy: String(row.created_by),
+    reason: String(row.reason),
+    endedAt: numOrNull(row.ended_at),
   };
 }
 

@@ -90,7 +90,7 @@ export interface TransitionWrite {
 
 // ---- access control: named tokens and the audit log ----
 
-export type TokenRole = 'viewer' | 'operator' | 'approver' | 'admin';
+export type TokenRole = 'viewer' | 'operator' | 'approver' | 'remediator' | 'admin';
 
 /** A named API token as stored: never the secret, only its SHA-256 (not returned by reads). */
 export interface ApiTokenRow {
@@ -379,6 +379,71 @@ export interface Store {
   appendAudit(entry: AuditInput): Promise<void>;
   /** Oldest first, filtered, keyset-paged by id. */
   listAudit(query: AuditQuery): Promise<AuditRow[]>;
+  // ---- the remediation guard (issue 13) ----
+  hostByName(name: string): Promise<HostRow | null>;
+  /**
+   * Counts the scopes, lets `decide` answer, and records the request with its answer, in one
+   * transaction under one lock: two auto-healers asking at once (on any replica) cannot both take
+   * the last place in a budget.
+   */
+  guardRemediation(
+    query: RemediationCountQuery,
+    decide: (counts: readonly RemediationScopeCount[]) => RemediationVerdict,
+    request: RemediationRequestInput,
+  ): Promise<RemediationRow>;
+  listRemediations(filter: { host?: string; decision?: 'allow' | 'deny'; since?: Instant; limit: number }): Promise<RemediationRow[]>;
+  addRemediationOverride(o: { scope: string; createdAt: Instant; until: Instant; createdBy: string; reason: string }): Promise<RemediationOverrideRow>;
+  endRemediationOverride(id: string, now: Instant): Promise<boolean>;
+  /** Overrides not ended and not expired at `now`, newest first. */
+  activeRemediationOverrides(now: Instant): Promise<RemediationOverrideRow[]>;
+}
+
+export interface RemediationCountQuery {
+  readonly host: string;
+  /** Each scope's label filter; null: every host. */
+  readonly scopes: readonly { readonly scope: string; readonly labels: Labels | null }[];
+  /** Hosts last seen before this are unhealthy. */
+  readonly onlineSince: Instant;
+  /** Remediations allowed at or after this count against the budget. */
+  readonly remediatedSince: Instant;
+}
+
+export interface RemediationScopeCount {
+  readonly scope: string;
+  readonly size: number;
+  /** Offline, or allowed a remediation since `remediatedSince`, or the host asking; each host once. */
+  readonly affected: number;
+}
+
+export interface RemediationVerdict {
+  readonly allow: boolean;
+  readonly reason: string;
+  readonly scope: string | null;
+  readonly affected: number | null;
+  readonly limit: number | null;
+}
+
+export interface RemediationRequestInput {
+  readonly at: Instant;
+  readonly host: string;
+  readonly action: string;
+  readonly requester: string;
+  readonly principal: string;
+  readonly reasonGiven: string | null;
+}
+
+export interface RemediationRow extends RemediationRequestInput, RemediationVerdict {
+  readonly id: string;
+}
+
+export interface RemediationOverrideRow {
+  readonly id: string;
+  readonly scope: string;
+  readonly createdAt: Instant;
+  readonly until: Instant;
+  readonly createdBy: string;
+  readonly reason: string;
+  readonly endedAt: Instant | null;
 }
 
 export type { ChangeKind };
