@@ -8,6 +8,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, ENROLL_TOKEN, runCli, startProc, tempDir, waitFor, type Proc } from './helpers/processes.ts';
+import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
 
 const tmp = tempDir('tls');
 const dir = tmp.path;
@@ -60,6 +61,23 @@ function httpsGet(url: string, agent?: import('node:https').Agent): Promise<{ st
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.end();
+  });
+}
+
+/** Any method over https with the test CA and the admin token; JSON in, text out. */
+function httpsCall(method: string, url: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    if (data !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) });
+    const req = request(url, { method, ca: readFileSync(f('ca.pem')), headers, agent: false, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end(data);
   });
 }
 
@@ -202,4 +220,70 @@ describe('sluice server over TLS', () => {
       await plain.kill();
     }
   }, 60_000);
+});
+
+describe('replicas over TLS', () => {
+  let db: PostgresTestDatabase | null = null;
+  const replicas: Proc[] = [];
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.kill()));
+    await db?.cleanup();
+  });
+
+  async function startReplica(name: string, peerCa: boolean): Promise<{ proc: Proc; url: string }> {
+    const proc = startProc(
+      [
+        'server', '--listen', '127.0.0.1:0', '--data-dir', f(name),
+        '--tls-cert', f('b.crt'), '--tls-key', f('b.key'),
+        ...(peerCa ? ['--peer-ca-file', f('ca.pem')] : []),
+      ],
+      { SLUICE_ADMIN_TOKEN: ADMIN_TOKEN, SLUICE_ENROLL_TOKEN: ENROLL_TOKEN, SLUICE_DATABASE_URL: db!.url },
+    );
+    replicas.push(proc);
+    const url = await waitFor(
+      `${name} to listen on https`,
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
+        return /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(proc.output())?.[1] ?? null;
+      },
+      30_000,
+      50,
+    );
+    return { proc, url };
+  }
+
+  const role = async (url: string) => JSON.parse((await httpsCall('GET', `${url}/v1/health`)).body) as { role: string; leader: { url: string } | null };
+
+  it('a follower forwards rollout commands to the leader over https with --peer-ca-file; without the CA it answers 503 and says why', async (ctx) => {
+    db = await postgresTestDatabase();
+    if (db === null) return ctx.skip();
+    const one = await startReplica('r1', true);
+    const two = await startReplica('r2', true);
+    const { leader, follower } = await waitFor(
+      'one leader followed by the other',
+      async () => {
+        const [h1, h2] = await Promise.all([role(one.url), role(two.url)]);
+        if (h1.role === 'leader' && h2.role === 'follower' && h2.leader?.url === one.url) return { leader: one, follower: two };
+        if (h2.role === 'leader' && h1.role === 'follower' && h1.leader?.url === two.url) return { leader: two, follower: one };
+        return null;
+      },
+      30_000,
+      100,
+    );
+    expect(leader.url.startsWith('https://')).toBe(true);
+    const plan = 'name: via-tls-follower\nchange:\n  command: { apply: ["true"] }\nwaves:\n  - { name: all }\nconfirmWindow: 0s\n';
+    const started = await httpsCall('POST', `${follower.url}/v1/rollouts`, { plan });
+    expect(started.status, started.body).toBeLessThan(300);
+    const { id } = JSON.parse(started.body) as { id: string };
+    expect((await httpsCall('GET', `${leader.url}/v1/rollouts/${id}`)).status).toBe(200);
+
+    // A follower that does not trust the leader's CA: a clear 503, and the reason in its log.
+    const blind = await startReplica('r3', false);
+    await waitFor('r3 to follow', async () => (await role(blind.url)).role === 'follower', 30_000, 100);
+    const refused = await httpsCall('POST', `${blind.url}/v1/rollouts`, { plan });
+    expect(refused.status).toBe(503);
+    await waitFor('the reason in the log', () => /forwarding to the leader failed/.test(blind.proc.output()), 5000, 50);
+    expect(blind.proc.output()).toMatch(/TLS: the certificate of 127\.0\.0\.1:\d+ is (not signed by a trusted CA|signed by a CA that is not trusted here)/);
+  }, 90_000);
 });
