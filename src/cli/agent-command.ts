@@ -185,7 +185,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
     .option('--enroll-token-file <file>', 'read the enrollment token from this file; needed until the agent has a credential (env: SLUICE_ENROLL_TOKEN_FILE, or the token itself in SLUICE_ENROLL_TOKEN)')
     .option('--token <token>', 'the enrollment token itself: visible to other users in ps, prefer --enroll-token-file or --config')
-    .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the system store) (env: SLUICE_CA_FILE)")
+    .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_CA_FILE)")
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
     .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')

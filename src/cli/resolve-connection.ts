@@ -99,7 +99,7 @@ export function withConnectionOptions(command: Command): Command {
     .option('--server <url>', 'Sluice server URL (env: SLUICE_SERVER, default http://127.0.0.1:7400)')
     .option('--token-file <file>', 'read the admin token from this file (env: SLUICE_TOKEN_FILE, or the token itself in SLUICE_TOKEN; default: ./.sluice/admin.token)')
     .option('--token <token>', 'the admin token itself: visible to other users in ps, prefer --token-file or SLUICE_TOKEN')
-    .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the system store) (env: SLUICE_CA_FILE)");
+    .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_CA_FILE)");
 }
 
 /** The API client for an operator command's flags and environment. */

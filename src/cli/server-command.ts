@@ -74,7 +74,7 @@ export function registerServerCommand(program: Command): void {
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, the chain after it); SIGHUP reloads it (env: SLUICE_TLS_CERT)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (env: SLUICE_TLS_KEY)')
-    .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the system store) (env: SLUICE_PEER_CA_FILE)")
+    .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_PEER_CA_FILE)")
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
