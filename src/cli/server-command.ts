@@ -70,7 +70,7 @@ export function registerServerCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7400')
     .option('--data-dir <dir>', 'data directory: the embedded database (PGlite) and generated tokens', './.sluice')
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
-    .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
+    .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http(s)://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, the chain after it); SIGHUP reloads it (env: SLUICE_TLS_CERT)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (env: SLUICE_TLS_KEY)')
