@@ -9,6 +9,8 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, ENROLL_TOKEN, runCli, startProc, tempDir, waitFor, type Proc } from './helpers/processes.ts';
 import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
+import { startServer } from '../src/server/start-server.ts';
+import { silentLogger } from '../src/server/logger.ts';
 
 const tmp = tempDir('tls');
 const dir = tmp.path;
@@ -286,4 +288,55 @@ describe('replicas over TLS', () => {
     await waitFor('the reason in the log', () => /forwarding to the leader failed/.test(blind.proc.output()), 5000, 50);
     expect(blind.proc.output()).toMatch(/TLS: the certificate of 127\.0\.0\.1:\d+ is (not signed by a trusted CA|signed by a CA that is not trusted here)/);
   }, 90_000);
+});
+
+describe('the connection guard under TLS', () => {
+  it('at the cap, a connection that sent a request over TLS is kept and the idle one (no request) is evicted', async () => {
+    const running = await startServer({
+      listen: '127.0.0.1:0',
+      memory: true,
+      log: silentLogger(),
+      adminToken: ADMIN_TOKEN,
+      enrollToken: ENROLL_TOKEN,
+      tls: { certFile: f('b.crt'), keyFile: f('b.key') },
+      connections: { maxConnections: 2 },
+      retainFinishedMs: null,
+    });
+    const sockets: TLSSocket[] = [];
+    try {
+      const p = Number(new URL(running.url).port);
+      const open = () =>
+        new Promise<TLSSocket>((resolve, reject) => {
+          const s = tlsConnect({ host: '127.0.0.1', port: p, ca: readFileSync(f('ca.pem')) }, () => resolve(s));
+          s.on('error', reject);
+          sockets.push(s);
+        });
+      const ask = (s: TLSSocket) =>
+        new Promise<string>((resolve) => {
+          let got = '';
+          const onData = (c: Buffer) => {
+            got += c.toString();
+            if (/\r\n\r\n[\s\S]*ok/.test(got)) {
+              s.off('data', onData);
+              resolve(got);
+            }
+          };
+          s.on('data', onData);
+          s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        });
+      const active = await open();
+      expect(await ask(active)).toMatch(/^HTTP\/1.1 200/);
+      const idle = await open(); // handshakes, then never sends a request
+      const idleClosed = new Promise<void>((r) => idle.once('close', () => r()));
+      await new Promise((r) => setTimeout(r, 1200)); // older than EVICT_AFTER_MS
+      await open(); // the third, at the cap of 2
+      await idleClosed;
+      // The connection that had sent a request is still open and answers.
+      expect(active.destroyed).toBe(false);
+      expect(await ask(active)).toMatch(/^HTTP\/1.1 200/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await running.close();
+    }
+  }, 30_000);
 });

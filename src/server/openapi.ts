@@ -110,8 +110,8 @@ export function buildOpenApi(): Record<string, unknown> {
     info: { title: 'Sluice API', version: '1', description: 'Progressive, health-gated rollouts of infrastructure changes. See docs/api.md.' },
     components: {
       securitySchemes: {
-        admin: { type: 'http', scheme: 'bearer', description: 'The admin token (SLUICE_ADMIN_TOKEN or DATA_DIR/admin.token).' },
-        enrollment: { type: 'http', scheme: 'bearer', description: 'The enrollment token (SLUICE_ENROLL_TOKEN or DATA_DIR/enroll.token).' },
+        admin: { type: 'http', scheme: 'bearer', description: 'The admin token (SLUICE_ADMIN_TOKEN, SLUICE_ADMIN_TOKEN_FILE or DATA_DIR/admin.token).' },
+        enrollment: { type: 'http', scheme: 'bearer', description: 'The enrollment token (SLUICE_ENROLL_TOKEN, SLUICE_ENROLL_TOKEN_FILE or DATA_DIR/enroll.token).' },
         hostCredential: { type: 'http', scheme: 'bearer', description: 'The credential a host received when it enrolled.' },
       },
     },

@@ -222,7 +222,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
     server = tlsPair
       ? serve(
-          { fetch: app.fetch, hostname: host, port, createServer: createHttpsServer, serverOptions: { cert: tlsPair.cert, key: tlsPair.key } },
+          { fetch: app.fetch, hostname: host, port, createServer: createHttpsServer, serverOptions: { cert: tlsPair.cert, key: tlsPair.key, handshakeTimeout: opts.connections?.headersTimeoutMs ?? 10_000 } },
           (info) => resolveListen(info),
         )
       : serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
