@@ -12,7 +12,7 @@ import { normalizeServerUrl } from '../agent/server-url.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 import { mergeAgentFlags, parseAgentConfig } from './agent-config.ts';
 import { readCaFile } from '../core/tls-trust.ts';
-import { readSecretFile } from './secret-file.ts';
+import { readSecretFile } from '../core/secret-file.ts';
 
 export interface AgentFlags {
   readonly server?: string;

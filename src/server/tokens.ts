@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ValidationError } from '../core/errors.ts';
+import { readSecretFile } from '../core/secret-file.ts';
 
 export interface ServerTokens {
   readonly adminToken: string;
@@ -45,26 +45,11 @@ function loadOrCreate(dir: string, file: string, prefix: string): { token: strin
   return { token, path };
 }
 
-/** A token the operator keeps in a file (SLUICE_ADMIN_TOKEN_FILE, SLUICE_ENROLL_TOKEN_FILE): read, never written. */
-export function readTokenFile(path: string, name: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ValidationError(`${name} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
-  }
-  const token = text.trim();
-  if (token === '') throw new ValidationError(`${name} ${path}: the file is empty`);
-  if (/\s/.test(token)) throw new ValidationError(`${name} ${path}: the token contains whitespace (the file must hold the token alone)`);
-  return token;
-}
-
 export function loadServerTokens(
   dataDir: string,
   env: { adminToken?: string | undefined; enrollToken?: string | undefined; adminTokenFile?: string | undefined; enrollTokenFile?: string | undefined },
 ): ServerTokens {
-  const fromFile = (path: string | undefined, name: string) => (path ? { token: readTokenFile(path, name), path } : null);
+  const fromFile = (path: string | undefined, name: string) => (path ? { token: readSecretFile(path, name), path } : null);
   const admin =
     (env.adminToken ? { token: env.adminToken, path: null } : null) ??
     fromFile(env.adminTokenFile, 'SLUICE_ADMIN_TOKEN_FILE') ??

@@ -2,7 +2,7 @@
 // holds the token alone; surrounding whitespace (a trailing newline) is dropped. Reading it, not
 // passing it as an argument, keeps it out of /proc/PID/cmdline, which every user can read.
 import { readFileSync } from 'node:fs';
-import { ValidationError } from '../core/errors.ts';
+import { ValidationError } from './errors.ts';
 
 export function readSecretFile(path: string, flag: string): string {
   let text: string;
