@@ -32,6 +32,8 @@ export interface AgentOptions {
   readonly server: string;
   /** Enrollment token; needed only when the state dir holds no usable credential. */
   readonly token?: string;
+  /** PEM CA(s) for an https server (--ca-file); default: Node's trust store. */
+  readonly ca?: string;
   readonly name: string;
   readonly labels: Labels;
   /**
@@ -176,7 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: allowFact });
   // Commit-confirmed needs to know when the server last answered, whichever loop asked.
   const contact = new ServerContact();
-  const client = trackContact(new AgentClient({ server: opts.server }), contact);
+  const client = trackContact(new AgentClient({ server: opts.server, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) }), contact);
   const state = await StateDir.open(resolve(opts.stateDir), log);
   const stop = new AbortController();
   const signal = stop.signal;

@@ -129,7 +129,7 @@ export class Session {
       const code = (err as { code?: string }).code;
       log.error(
         code === 'unauthenticated'
-          ? 'the server rejected the enrollment token (401); check --token / SLUICE_ENROLL_TOKEN; retrying'
+          ? 'the server rejected the enrollment token (401); check the enrollment token (--enroll-token-file, SLUICE_ENROLL_TOKEN or the --config file); retrying'
           : 'enrollment failed; retrying',
         { server: client.server, error: err instanceof Error ? err.message : String(err) },
       );

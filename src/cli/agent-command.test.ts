@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAgentConfig } from './agent-config.ts';
 import { ValidationError } from '../core/errors.ts';
 import { enrollmentToken, parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
 import { runCli } from './run-cli.ts';
@@ -62,6 +66,36 @@ describe('sluice agent flags', () => {
     expect(parse).toThrow(new RegExp(`^${source} contains whitespace .*: tokens never do. In a systemd EnvironmentFile`));
     // The message shows the comment, never the whole token.
     expect(parse).not.toThrow(/0123456789/);
+  });
+
+  it('reads the enrollment token from --enroll-token-file or SLUICE_ENROLL_TOKEN_FILE, and the CA from --ca-file or SLUICE_CA_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-flags-'));
+    try {
+      writeFileSync(join(dir, 'enroll.token'), 'sle_from_file\n');
+      writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      writeFileSync(join(dir, 'empty'), '\n');
+      const a = parseAgentFlags({ server: 'https://s:7400', enrollTokenFile: join(dir, 'enroll.token'), caFile: join(dir, 'ca.pem') }, {});
+      expect(a.token).toBe('sle_from_file');
+      expect(a.ca).toContain('BEGIN CERTIFICATE');
+      const b = parseAgentFlags({ server: 'https://s:7400' }, { SLUICE_ENROLL_TOKEN_FILE: join(dir, 'enroll.token'), SLUICE_CA_FILE: join(dir, 'ca.pem') });
+      expect(b.token).toBe('sle_from_file');
+      expect(b.ca).toContain('BEGIN CERTIFICATE');
+      // SLUICE_ENROLL_TOKEN, the token itself, wins over the file variable.
+      expect(parseAgentFlags({ server: 'https://s' }, { SLUICE_ENROLL_TOKEN: 'sle_env', SLUICE_ENROLL_TOKEN_FILE: join(dir, 'enroll.token') }).token).toBe('sle_env');
+      expect(() => parseAgentFlags({ server: 'https://s', enrollTokenFile: join(dir, 'nope') }, {})).toThrow(/--enroll-token-file .*nope: no such file/);
+      expect(() => parseAgentFlags({ server: 'https://s', enrollTokenFile: join(dir, 'empty') }, {})).toThrow(/the file is empty/);
+      expect(() => parseAgentFlags({ server: 'https://s', caFile: join(dir, 'enroll.token') }, {})).toThrow(/--ca-file .*: no PEM certificate/);
+      const warnings: string[] = [];
+      parseAgentFlags({ server: 'http://s', caFile: join(dir, 'ca.pem') }, {}, 'h', (m) => warnings.push(m));
+      expect(warnings.join()).toMatch(/only used with an https server/);
+      // The config file's keys.
+      expect(parseAgentConfig('SLUICE_CA_FILE=/etc/sluice/ca.pem\nSLUICE_ENROLL_TOKEN_FILE=/etc/sluice/enroll.token\n', 'agent.env')).toEqual({
+        caFile: '/etc/sluice/ca.pem',
+        enrollTokenFile: '/etc/sluice/enroll.token',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses --allow and --labels', () => {

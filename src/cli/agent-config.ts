@@ -13,6 +13,8 @@ import type { AgentFlags } from './agent-command.ts';
 const KEYS = {
   SLUICE_SERVER: 'server',
   SLUICE_ENROLL_TOKEN: 'token',
+  SLUICE_ENROLL_TOKEN_FILE: 'enrollTokenFile',
+  SLUICE_CA_FILE: 'caFile',
   SLUICE_NAME: 'name',
   SLUICE_LABELS: 'labels',
   SLUICE_ALLOW: 'allow',

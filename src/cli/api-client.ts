@@ -12,6 +12,7 @@ import {
 } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import { driftViewSchema, updatesViewSchema } from './render-drift.ts';
+import { describeCertificateError } from '../core/tls-trust.ts';
 import type { DriftView, UpdatesView } from './render-drift.ts';
 
 // Responses are parsed, not trusted: a server of another version should fail with a clear
@@ -355,7 +356,7 @@ export function errorFromResponse(status: number, body: unknown): SluiceError {
     case 'unavailable':
       return new UnavailableError(message);
     case 'unauthenticated':
-      return new SluiceError(code, `${message} (pass the admin token with --token or SLUICE_TOKEN)`);
+      return new SluiceError(code, `${message} (pass the admin token with --token-file, SLUICE_TOKEN_FILE or SLUICE_TOKEN)`);
     default:
       return new SluiceError(code, message);
   }
@@ -368,6 +369,9 @@ function transportError(error: unknown, base: string, timeoutMs: number): Sluice
       cause: error,
     });
   }
+  // A certificate the CLI does not trust: say so, not "is the server running?".
+  const tls = describeCertificateError(error, base);
+  if (tls !== null) return new SluiceError('unavailable', tls, { cause: error });
   // fetch wraps every network failure (refused, DNS, reset) in a TypeError("fetch failed").
   return new UnavailableError(`cannot reach the Sluice server at ${base}: is \`sluice server\` running?`, { cause: error });
 }

@@ -47,6 +47,8 @@ export interface AppDeps {
   readonly remediationPolicy?: RemediationPolicy;
   /** The fleet-wide freeze in force at `now`, if any: the remediation guard denies during one. */
   readonly activeFreeze?: (now: number) => Promise<{ readonly reason: string } | null>;
+  /** PEM CA(s) to verify the leader's certificate when its advertise URL is https (default: Node's store). */
+  readonly peerCa?: string;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
@@ -194,7 +196,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
-  if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log));
+  if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log, deps.peerCa));
 
   const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody(tooLarge()), 413) });
   app.use('*', async (c, next) => {

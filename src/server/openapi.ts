@@ -120,9 +120,9 @@ export function buildOpenApi(): Record<string, unknown> {
         token: {
           type: 'http',
           scheme: 'bearer',
-          description: 'A named token (`sluice tokens create`), or the bootstrap admin token (SLUICE_ADMIN_TOKEN or DATA_DIR/admin.token). Each operation needs the role in its x-sluice-role.',
+          description: 'A named token (`sluice tokens create`), or the bootstrap admin token (SLUICE_ADMIN_TOKEN, SLUICE_ADMIN_TOKEN_FILE or DATA_DIR/admin.token). Each operation needs the role in its x-sluice-role.',
         },
-        enrollment: { type: 'http', scheme: 'bearer', description: 'The enrollment token (SLUICE_ENROLL_TOKEN or DATA_DIR/enroll.token).' },
+        enrollment: { type: 'http', scheme: 'bearer', description: 'The enrollment token (SLUICE_ENROLL_TOKEN, SLUICE_ENROLL_TOKEN_FILE or DATA_DIR/enroll.token).' },
         hostCredential: { type: 'http', scheme: 'bearer', description: 'The credential a host received when it enrolled.' },
       },
     },
