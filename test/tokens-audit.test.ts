@@ -296,7 +296,7 @@ describe('sluice tokens and sluice audit', () => {
   it('refuses bad flags with a message that says what is expected', async () => {
     const role = await sluice(['tokens', 'create', 'x', '--role', 'root', '--owner', 'me']);
     expect(role.code).toBe(2);
-    expect(role.stderr).toContain('--role is one of viewer, operator, approver, admin');
+    expect(role.stderr).toContain('--role is one of viewer, operator, approver, remediator, admin');
     const expires = await sluice(['tokens', 'create', 'x', '--role', 'viewer', '--owner', 'me', '--expires', 'someday']);
     expect(expires.code).toBe(2);
     expect(expires.stderr).toContain('--expires takes a duration');
