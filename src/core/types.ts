@@ -116,6 +116,55 @@ export interface WaveSpec {
   readonly bake: Millis;
   /** The wave waits for `sluice rollout approve` before it starts (each sub-wave, with `each`). */
   readonly approve: boolean;
+  /** Metric gates of this wave (on top of the plan's): checked before it starts and through its bake. */
+  readonly gates?: readonly GateSpec[];
+}
+
+/**
+ * A metric gate: a Prometheus query whose samples over `window` must all be below (or above) a
+ * threshold, with at least `minSamples` of them. No data, too few samples or any error fails it.
+ */
+export interface GateSpec {
+  readonly name: string;
+  /** Prometheus base URL; missing: the server's --prometheus-url. */
+  readonly prometheus?: string;
+  readonly query: string;
+  /** Exactly one of below/above. */
+  readonly below?: number;
+  readonly above?: number;
+  /** The evidence window: samples from now - window to now. */
+  readonly window: Millis;
+  readonly minSamples: number;
+  /** How often the gate is evaluated through a bake. */
+  readonly interval: Millis;
+  /** Per query (default 10s). */
+  readonly timeout: Millis;
+}
+
+export const NOTIFY_EVENTS = [
+  'wave.started',
+  'wave.awaiting_approval',
+  'wave.waiting_window',
+  'gate.failed',
+  'rollout.halted',
+  'rollout.rolling_back',
+  'rollout.rolled_back',
+  'rollout.completed',
+  'host.reverted',
+  'drift.found',
+] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+export const NOTIFY_FORMATS = ['json', 'slack'] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+
+/** A webhook: where to POST, how to sign (the secret comes from the server's environment), which events. */
+export interface NotifySpec {
+  readonly url: string;
+  /** Name of a server environment variable holding the HMAC secret. */
+  readonly secretEnv?: string;
+  readonly format: NotifyFormat;
+  /** Missing: every event. */
+  readonly events?: readonly NotifyEvent[];
 }
 
 export interface Budget {
@@ -153,6 +202,10 @@ export interface Plan {
    * token name and another owner). Default false.
    */
   readonly distinctApprover?: boolean;
+  /** Metric gates on every wave (see GateSpec). */
+  readonly gates?: readonly GateSpec[];
+  /** Webhooks for this rollout's events (on top of the server-wide ones). */
+  readonly notify?: readonly NotifySpec[];
 }
 
 export interface HostInfo {

@@ -10,6 +10,7 @@ import type { Budget, CheckSpec, Change, Plan, Quantity, WaveSpec } from '../typ
 import { readChange } from './parse-change.ts';
 import { readChecks } from './parse-checks.ts';
 import { readWaves } from './parse-waves.ts';
+import { readGates, readNotify } from './parse-gates.ts';
 import type { HostsMatch } from './parse-waves.ts';
 import { BUDGET_KEYS, HOSTS_KEYS, INELIGIBLE_VALUES, ON_FAILURE_VALUES, PLAN_KEYS, PREFLIGHT_VALUES } from './plan-keys.ts';
 import { PlanReader } from './plan-reader.ts';
@@ -126,6 +127,10 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const queue = queueEntry === undefined ? false : reader.boolean(queueEntry);
   const distinctApproverEntry = top.get('distinctApprover');
   const distinctApprover = distinctApproverEntry === undefined ? false : reader.boolean(distinctApproverEntry);
+  const gatesEntry = top.get('gates');
+  const gates = gatesEntry === undefined ? [] : readGates(reader, gatesEntry, '');
+  const notifyEntry = top.get('notify');
+  const notify = notifyEntry === undefined ? [] : readNotify(reader, notifyEntry);
 
   if (
     name === undefined ||
@@ -140,11 +145,13 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
     confirmWindow === undefined ||
     ineligible === undefined ||
     queue === undefined ||
-    distinctApprover === undefined
+    distinctApprover === undefined ||
+    gates === undefined ||
+    notify === undefined
   ) {
     return undefined;
   }
-  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}) };
+  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}), ...(gates.length > 0 ? { gates } : {}), ...(notify.length > 0 ? { notify } : {}) };
 }
 
 function optionalDuration(reader: PlanReader, entry: Entry | undefined, fallback: number): number | undefined {

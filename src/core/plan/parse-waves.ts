@@ -5,6 +5,7 @@ import type { Node } from 'yaml';
 import type { Selector, WaveSpec } from '../types.ts';
 import { WAVE_KEYS } from './plan-keys.ts';
 import { describeNode } from './plan-reader.ts';
+import { readGates } from './parse-gates.ts';
 import type { Entry, PlanReader } from './plan-reader.ts';
 
 export const WAVE_NAME = /^[A-Za-z0-9._-]{1,100}$/;
@@ -106,6 +107,8 @@ function readWave(
   const bake = bakeEntry === undefined ? 0 : valid(reader.duration(bakeEntry, false));
   const approveEntry = fields.get('approve');
   const approve = approveEntry === undefined ? false : valid(reader.boolean(approveEntry));
+  const gatesEntry = fields.get('gates');
+  const gates = gatesEntry === undefined ? [] : valid(readGates(reader, gatesEntry, where));
   const at = nameEntry?.value ?? node;
   const matchPositions = match?.positions ?? new Map<string, Node>();
   if (!ok || name === undefined || bake === undefined || approve === undefined) return { spec: undefined, name, at, matchPositions };
@@ -119,6 +122,7 @@ function readWave(
     ...(limit === undefined ? {} : { limit }),
     bake,
     approve,
+    ...(gates !== undefined && gates.length > 0 ? { gates } : {}),
   };
   return { spec, name, at, matchPositions };
 }

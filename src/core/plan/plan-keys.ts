@@ -16,6 +16,8 @@ export const PLAN_KEYS = [
   'ineligible',
   'queue',
   'distinctApprover',
+  'gates',
+  'notify',
 ] as const;
 
 export const HOSTS_KEYS = ['match'] as const;
@@ -26,7 +28,11 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
-export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve'] as const;
+export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'gates'] as const;
+
+export const GATE_KEYS = ['name', 'prometheus', 'query', 'below', 'above', 'window', 'minSamples', 'interval', 'timeout'] as const;
+
+export const NOTIFY_KEYS = ['url', 'secretEnv', 'format', 'events'] as const;
 
 /** Keys of a `checks` item besides its one kind key. */
 export const CHECK_ITEM_KEYS = ['name', 'timeout', 'afterRollback'] as const;

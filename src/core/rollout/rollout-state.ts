@@ -98,6 +98,25 @@ export interface RolloutState {
   skippedHosts: number;
   /** Why the server holds the rollout (it suspects itself); null when not held. */
   heldReason: string | null;
+  /**
+   * Metric gates: the index of the wave whose gates passed their pre-start evaluation (-1: none).
+   * Not persisted: after a restart a waiting wave's gates are evaluated again.
+   */
+  gatesPassedWave: number;
+  /** The wave that was logged as waiting for its gates (-1: none), so the log says it once. */
+  gatesWaitLogged: number;
+}
+
+/** Whether wave `index` waits for its metric gates' pre-start evaluation now (the driver runs it). */
+export function awaitsGates(state: RolloutState, index: number): boolean {
+  const wave = state.waves[index];
+  return (
+    wave !== undefined &&
+    state.current === index &&
+    wave.state === 'pending' &&
+    state.gatesPassedWave !== index &&
+    ((state.plan.gates?.length ?? 0) > 0 || (wave.spec.gates?.length ?? 0) > 0)
+  );
 }
 
 export function isFinalStatus(s: RolloutStatus): boolean {
@@ -188,6 +207,8 @@ export function createRolloutState(id: string, plan: Plan, now: Instant): Rollou
     revertedHosts: 0,
     skippedHosts: 0,
     heldReason: null,
+    gatesPassedWave: -1,
+    gatesWaitLogged: -1,
   };
 }
 

@@ -90,6 +90,7 @@ import { ineligibleReason } from './eligibility.ts';
 import { isRollbackTarget } from './rollback-targets.ts';
 import {
   awaitsConfirmation,
+  awaitsGates,
   countsAgainstParallel,
   failedTotalAllowed,
   isFinalStatus,
@@ -240,6 +241,16 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     }
     case 'retry':
       onRetry(c, event.actor);
+      break;
+    case 'gatesPassed':
+      if (awaitsGates(state, event.wave)) {
+        state.gatesPassedWave = event.wave;
+        const wave = state.waves[event.wave]!;
+        c.log('gate.passed', `wave ${wave.name}: every metric gate passed`, { wave: wave.name });
+      }
+      break;
+    case 'gateFailed':
+      onGateFailed(c, event.wave, event.gate, event.message);
       break;
   }
   progress(c);
@@ -490,6 +501,31 @@ function failStep(c: Changes, step: StepState, next: 'failed' | 'silent', messag
   }
 }
 
+/**
+ * A metric gate failed for wave `index`: when it is the current wave and has not ended, the wave
+ * fails and the rollout halts or rolls back (plan.onFailure), as with a failed budget. A verdict
+ * for another wave, or a rollout that is not running or paused, changes nothing.
+ */
+function onGateFailed(c: Changes, index: number, gate: string, message: string): void {
+  const s = c.s;
+  const wave = s.waves[index];
+  if (!wave || s.current !== index || (s.status !== 'running' && s.status !== 'paused')) return;
+  if (wave.state !== 'pending' && wave.state !== 'awaiting_approval' && wave.state !== 'applying' && wave.state !== 'baking') return;
+  const reason = message.startsWith('gate ') ? message : `gate ${gate} failed: ${message}`;
+  c.log('gate.failed', reason, { wave: wave.name });
+  wave.state = 'failed';
+  wave.finishedAt = c.now;
+  c.waves.add(wave);
+  c.log('wave.failed', `wave ${wave.name} failed`, { wave: wave.name });
+  if (s.plan.onFailure === 'rollback') {
+    startRollback(c, reason);
+  } else {
+    s.reason = reason;
+    setStatus(c, 'halted', `halted: ${reason}`);
+    skipWavesNotStarted(c);
+  }
+}
+
 // ---- rollout and waves ---------------------------------------------------------------------------
 
 function setStatus(c: Changes, status: RolloutStatus, message: string): void {
@@ -540,6 +576,14 @@ function advance(c: Changes): void {
     }
     switch (wave.state) {
       case 'pending':
+        // Metric gates first: the driver evaluates them and answers gatesPassed or gateFailed.
+        if (awaitsGates(s, wave.index)) {
+          if (s.gatesWaitLogged !== wave.index) {
+            s.gatesWaitLogged = wave.index;
+            c.log('wave.awaiting_gates', `wave ${wave.name} waits for its metric gates`, { wave: wave.name });
+          }
+          return;
+        }
         if (wave.spec.approve) {
           wave.state = 'awaiting_approval';
           c.log('wave.awaiting_approval', `wave ${wave.name} awaits approval`, { wave: wave.name });
@@ -813,6 +857,14 @@ function onRetry(c: Changes, actor: string | undefined): void {
   // Agents dropped the work while the rollout was halted: in-flight hosts get a fresh silentAfter.
   graceAll(s, c.now);
   setStatus(c, 'running', `retried${by(actor)}: ${again} host${again === 1 ? '' : 's'} of wave ${wave.name} get a new attempt`);
+  if ((s.plan.gates?.length ?? 0) > 0 || (wave.spec.gates?.length ?? 0) > 0) {
+    // Gated: the wave waits for its gates again (advance starts it once they pass).
+    wave.state = 'pending';
+    c.waves.add(wave);
+    s.gatesPassedWave = -1;
+    s.gatesWaitLogged = -1;
+    return;
+  }
   startWave(c, wave);
 }
 

@@ -32,7 +32,17 @@ export type RolloutEvent =
   /** Hosts are heard again: a held rollout goes on, every in-flight host gets a fresh silentAfter. */
   | { readonly type: 'release' }
   /** The server could not have heard anyone for a while (a start, a stall): in-flight hosts get a fresh silentAfter. */
-  | { readonly type: 'grace' };
+  | { readonly type: 'grace' }
+  /**
+   * Metric gates (./gates.ts): every gate of wave `wave` passed its evaluation before the wave
+   * starts; the wave may start (the driver evaluates them while the wave waits, `pending`).
+   */
+  | { readonly type: 'gatesPassed'; readonly wave: number }
+  /**
+   * A gate of wave `wave` failed (before it started, or through its apply and bake): the wave fails
+   * and the rollout halts or rolls back like a failed budget. `message` says which query, value, when.
+   */
+  | { readonly type: 'gateFailed'; readonly wave: number; readonly gate: string; readonly message: string };
 
 export type RolloutEffect =
   /** The rollout row changed (persist it). */
