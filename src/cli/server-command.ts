@@ -8,6 +8,27 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts'
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 import { readCaFile } from '../core/tls-trust.ts';
+import { readSecretFile } from '../core/secret-file.ts';
+import type { ServerEndpoint } from '../engine/notifier.ts';
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
+
+/** Scheme and host only in messages: webhook URLs often carry a token in their path. */
+function safeOrigin(text: string): string {
+  try {
+    const url = new URL(text);
+    return `${url.protocol}//${url.host}`;
+  } catch {
+    return text.slice(0, 16);
+  }
+}
 
 export interface BannerFacts {
   /** The address the server really listens on (port 0 resolved). */
@@ -65,6 +86,10 @@ export function parseMaxConnections(raw: string | undefined): number | undefined
   return Number(raw);
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
@@ -79,6 +104,10 @@ export function registerServerCommand(program: Command): void {
     .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_PEER_CA_FILE)")
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .option('--remediation-policy <file>', 'the remediation guard\'s budgets, YAML (env: SLUICE_REMEDIATION_POLICY; default: zone 20%, region/provider/fleet 10% per 10 minutes; see docs/remediation.md)')
+    .option('--prometheus-url <url>', 'Prometheus for metric gates that do not name their own "prometheus" (env: SLUICE_PROMETHEUS_URL)')
+    .option('--notify-url <url>', 'a webhook for every rollout\'s notifications (repeatable; env: SLUICE_NOTIFY_URL); see docs/notifications.md', collect, [])
+    .option('--notify-secret-file <file>', 'the HMAC secret that signs --notify-url deliveries (env: SLUICE_NOTIFY_SECRET_FILE)')
+    .option('--notify-format <format>', 'json (default) or slack, for --notify-url')
     .addHelpText(
       'after',
       `
@@ -114,7 +143,21 @@ Examples:
       tlsKey?: string;
       peerCaFile?: string;
       remediationPolicy?: string;
+      prometheusUrl?: string;
+      notifyUrl: string[];
+      notifySecretFile?: string;
+      notifyFormat?: string;
     }) => {
+      const prometheusUrl = opts.prometheusUrl ?? (process.env.SLUICE_PROMETHEUS_URL || undefined);
+      if (prometheusUrl !== undefined && !isHttpUrl(prometheusUrl)) throw new ValidationError(`--prometheus-url must be an http(s) URL such as http://prometheus:9090, got "${prometheusUrl}"`);
+      const notifyUrls = opts.notifyUrl.length > 0 ? opts.notifyUrl : (process.env.SLUICE_NOTIFY_URL || '').split(/\s+/).filter((u) => u !== '');
+      for (const u of notifyUrls) if (!isHttpUrl(u)) throw new ValidationError(`--notify-url must be an http(s) URL without credentials, got "${safeOrigin(u)}..."`);
+      const notifyFormat = opts.notifyFormat ?? 'json';
+      if (notifyFormat !== 'json' && notifyFormat !== 'slack') throw new ValidationError(`--notify-format must be json or slack, got "${notifyFormat}"`);
+      const secretFile = opts.notifySecretFile ?? (process.env.SLUICE_NOTIFY_SECRET_FILE || undefined);
+      if (secretFile !== undefined && notifyUrls.length === 0) throw new ValidationError('--notify-secret-file needs --notify-url');
+      const notifySecret = secretFile === undefined ? undefined : readSecretFile(secretFile, '--notify-secret-file');
+      const notifyEndpoints: ServerEndpoint[] = notifyUrls.map((url) => ({ url, format: notifyFormat, ...(notifySecret ? { secret: notifySecret } : {}) }));
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const tlsCert = opts.tlsCert ?? (process.env.SLUICE_TLS_CERT || undefined);
       const tlsKey = opts.tlsKey ?? (process.env.SLUICE_TLS_KEY || undefined);
@@ -153,6 +196,8 @@ Examples:
         ...(maxConnections !== undefined ? { connections: { maxConnections } } : {}),
         ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : {}),
         ...(peerCa !== undefined ? { peerCa } : {}),
+        ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
+        ...(notifyEndpoints.length > 0 ? { notify: { endpoints: notifyEndpoints } } : {}),
       });
       // The secrets are in memory now: nothing the server starts should find them in its environment.
       delete process.env.SLUICE_ADMIN_TOKEN;

@@ -19,6 +19,9 @@ import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
 import { ineligibleHosts, type IneligibleHost } from '../core/rollout/eligibility.ts';
 import type { AuditIntent, HostRow, LogInput, RolloutStarter, Store } from '../store/store.ts';
+import { GateMonitor, type GateQuery } from './gate-monitor.ts';
+import type { Notifier } from './notifier.ts';
+import type { GateVerdict } from '../core/rollout/gates.ts';
 
 /** What the engine needs of a host row: labels, what its agent allows, when it was last heard. */
 export function hostInfoOf(h: HostRow): HostInfo {
@@ -59,6 +62,10 @@ export interface DriverOptions {
    * other replicas, before it judges silence). A failure is logged and the tick runs anyway.
    */
   readonly beforeTick?: () => Promise<void>;
+  /** Metric gates: --prometheus-url, and the query (tests). */
+  readonly gates?: { readonly defaultUrl?: string; readonly query?: GateQuery };
+  /** Webhooks: outbox rows go in each transition's transaction; the delivery loop runs while the driver does. */
+  readonly notifier?: Notifier;
 }
 
 /** Share of recently heard hosts that, quiet at once, make the server suspect itself. */
@@ -101,6 +108,8 @@ export class RolloutDriver {
   /** Host-lock decisions (start, queue, retry, rollback of a finished rollout) run one at a time. */
   private lockChain: Promise<unknown> = Promise.resolve();
   private readonly beforeTick: (() => Promise<void>) | undefined;
+  private readonly gates: GateMonitor;
+  private readonly notifier: Notifier | undefined;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -111,6 +120,19 @@ export class RolloutDriver {
     this.onTransition = opts.onTransition ?? (() => {});
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.beforeTick = opts.beforeTick;
+    this.notifier = opts.notifier;
+    this.gates = new GateMonitor({
+      ...(opts.gates?.defaultUrl !== undefined ? { defaultUrl: opts.gates.defaultUrl } : {}),
+      ...(opts.gates?.query ? { query: opts.gates.query } : {}),
+      now: this.now,
+      log: this.log,
+      dispatch: (id, event) => this.dispatch(id, event, { logAs: null }),
+    });
+  }
+
+  /** The latest metric-gate verdicts of an active rollout (empty when none were evaluated here). */
+  gateVerdicts(rolloutId: string): GateVerdict[] {
+    return this.gates.latest(rolloutId);
   }
 
   /** Loads every active rollout from the store and starts the tick loop. */
@@ -129,6 +151,7 @@ export class RolloutDriver {
     }
     for (const { rolloutId, host } of await this.store.silentRollbacks()) this.noteSilentRollback(host, rolloutId, true);
     this.scheduleTick();
+    this.notifier?.start();
     // A rollout that ended while this server was down may have left a queued one free to start.
     void this.startQueued();
     // Pending work may have been interrupted mid-flight: make sure waiting agents look again.
@@ -140,6 +163,7 @@ export class RolloutDriver {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.queues.values()]);
+    await this.notifier?.stop();
   }
 
   private async load(id: string, graceFrom = 0): Promise<{ plan: Plan; state: RolloutState } | null> {
@@ -320,6 +344,7 @@ export class RolloutDriver {
         effects,
         ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
         ...(opts.audit ? { audit: opts.audit.entry(rolloutId) } : {}),
+        ...(this.notifier ? { notifications: this.notifier.forTransition(rolloutRecord(state), entry.plan, effects, now) } : {}),
       });
       if (written && opts.audit) opts.audit.written = true;
       if (!written) {
@@ -338,6 +363,7 @@ export class RolloutDriver {
     const record = rolloutRecord(state);
     const final = isFinalStatus(record.state);
     // A halted rollout stays in memory while results of hosts in flight at the halt may come.
+    if (final) this.gates.forget(rolloutId);
     if (final && !(record.state === 'halted' && awaitsResults(state))) this.active.delete(rolloutId);
     else if (!wasActive) this.active.set(rolloutId, entry);
     this.trackSilentRollbacks(rolloutId, state, effects, final);
@@ -482,6 +508,8 @@ export class RolloutDriver {
     }
     for (const [id, entry] of this.active) {
       const state = entry.state;
+      // Metric gates: queried in the background; verdicts come back as events.
+      this.gates.check(id, state);
       if (state.heldReason !== null) {
         if (this.suspicion(state, now) === null) run(id, { type: 'release' }, 'release');
         continue;

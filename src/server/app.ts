@@ -8,6 +8,8 @@ import type { AuditIntent, HostRow, Store } from '../store/store.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import { notificationRoutes } from './routes/notification-routes.ts';
+import type { Notifier } from '../engine/notifier.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
@@ -49,6 +51,8 @@ export interface AppDeps {
   readonly activeFreeze?: (now: number) => Promise<{ readonly reason: string } | null>;
   /** PEM CA(s) to verify the leader's certificate when its advertise URL is https (default: Node's store). */
   readonly peerCa?: string;
+  /** Webhooks: events outside rollouts (drift found) go to the outbox through it. */
+  readonly notifier?: Notifier;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
@@ -249,6 +253,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
   app.route('/v1', auditRoutes(deps)); // admin only
+  app.route('/v1', notificationRoutes(deps)); // webhook deliveries (viewer)
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   return app;
 }

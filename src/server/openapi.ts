@@ -8,6 +8,7 @@ import { STEP_STATES } from '../core/types.ts';
 import type { Role } from './auth.ts';
 import { createTokenBody } from './routes/token-routes.ts';
 import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from './routes/audit-routes.ts';
+import { DEFAULT_NOTIFICATIONS_PAGE, MAX_NOTIFICATIONS_PAGE } from './routes/notification-routes.ts';
 
 const errorResponse = {
   description: 'Error',
@@ -345,6 +346,18 @@ export function buildOpenApi(): Record<string, unknown> {
             { name: 'format', in: 'query', description: 'jsonl: one JSON object per line; the next cursor in x-next-cursor.', schema: { type: 'string', enum: ['json', 'jsonl'] } },
           ],
           responses: { '200': ok('{entries, nextCursor, complete}'), ...errors },
+        },
+      },
+      '/v1/notifications': {
+        get: {
+          summary: 'Recent webhook deliveries (the notification outbox), newest first, and their state',
+          ...role('viewer'),
+          parameters: [
+            { name: 'state', in: 'query', schema: { type: 'string', enum: ['pending', 'delivered', 'failed'] } },
+            { name: 'rollout', in: 'query', description: 'Only deliveries about this rollout id.', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_NOTIFICATIONS_PAGE, default: DEFAULT_NOTIFICATIONS_PAGE } },
+          ],
+          responses: { '200': ok('{deliveries: [{id, event, rolloutId, endpoint, format, signed, state, attempts, createdAt, nextAttemptAt, deliveredAt, lastStatus, lastError}]}'), ...errors },
         },
       },
       '/v1/openapi.json': { get: { summary: 'This document', ...role('viewer'), responses: { '200': ok('OpenAPI document') } } },

@@ -15,6 +15,8 @@ import { applicationName, createReplica, newReplicaId, type ReplicaRuntime } fro
 import type { ElectorOptions } from './leader/elector.ts';
 import type { Store } from '../store/store.ts';
 import { RolloutDriver } from '../engine/rollout-driver.ts';
+import { Notifier, type NotifierOptions } from '../engine/notifier.ts';
+import type { GateQuery } from '../engine/gate-monitor.ts';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import { AssignmentHub } from './assignment-hub.ts';
 import { HostLiveness } from './host-liveness.ts';
@@ -60,6 +62,12 @@ export interface ServerOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** PEM CA(s) a follower trusts for the leader's https advertise URL (default: Node's default store). */
   readonly peerCa?: string;
+  /** Metric gates: the Prometheus of gates that do not name one (--prometheus-url). */
+  readonly prometheusUrl?: string;
+  /** Metric gates: the query (tests stand in a fake Prometheus). */
+  readonly gateQuery?: GateQuery;
+  /** Webhooks: server-wide endpoints and the delivery loop's timings (tests shorten them). */
+  readonly notify?: Omit<NotifierOptions, 'store' | 'log' | 'now'>;
 }
 
 export interface RunningServer {
@@ -160,6 +168,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const store = liveness.store;
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
+  // One outbox, one delivery loop: it runs while this replica's driver does (the leader).
+  const notifier = new Notifier({ ...opts.notify, store, log, now });
+  const gates = { ...(opts.prometheusUrl !== undefined ? { defaultUrl: opts.prometheusUrl } : {}), ...(opts.gateQuery ? { query: opts.gateQuery } : {}) };
   const makeDriver = (driverStore: Store, extra: { onAssignmentsChanged: (hosts: readonly string[] | null) => void; beforeTick?: () => Promise<void> }) =>
     new RolloutDriver({
       store: driverStore,
@@ -169,6 +180,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       onAssignmentsChanged: extra.onAssignmentsChanged,
       onTransition: (s) => metrics.transitionSeconds.observe(s),
       ...(extra.beforeTick ? { beforeTick: extra.beforeTick } : {}),
+      gates,
+      notifier,
     });
   let replica: ReplicaRuntime | null = null;
   let driver: RolloutDriver;
@@ -212,6 +225,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ...(replica ? { replica: replica.elector } : {}),
     ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
     ...(opts.peerCa !== undefined ? { peerCa: opts.peerCa } : {}),
+    notifier,
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;

@@ -16,6 +16,9 @@ import type {
   HostFilter,
   HostRow,
   LogInput,
+  NotificationInput,
+  NotificationRow,
+  NotificationState,
   RemediationOverrideRow,
   RemediationRow,
   RemediationScopeCount,
@@ -505,6 +508,39 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       });
     },
 
+    // ---- notifications ----
+
+    async enqueueNotifications(rows) {
+      if (rows.length > 0) await insertNotifications(sql, rows);
+    },
+
+    async dueNotifications(now, limit, busy) {
+      const rows = await sql.query<Row>(
+        `select * from (
+           select distinct on (endpoint) * from notifications where state = 'pending' order by endpoint, seq
+         ) heads
+         where next_attempt_at <= $1 and not (endpoint = any($2::text[]))
+         order by seq limit $3`,
+        [now, [...busy], limit],
+      );
+      return rows.map(notificationRow);
+    },
+
+    async updateNotification(id, u) {
+      await sql.query(
+        `update notifications set state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, last_status = $6, delivered_at = $7 where id = $1`,
+        [id, u.state, u.attempts, u.nextAttemptAt, u.lastError, u.lastStatus, u.deliveredAt],
+      );
+    },
+
+    async listNotifications(filter) {
+      const rows = await sql.query<Row>(
+        `select * from notifications where ($1::text is null or state = $1) and ($2::text is null or rollout_id = $2) order by seq desc limit $3`,
+        [filter.state ?? null, filter.rolloutId ?? null, filter.limit],
+      );
+      return rows.map(notificationRow);
+    },
+
     // ---- the remediation guard ----
 
     async hostByName(name) {
@@ -721,6 +757,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
 
   await insertEvents(tx, write.rolloutId, write.at, logs);
   if (write.audit) await insertAudit(tx, write.audit);
+  if (write.notifications && write.notifications.length > 0) await insertNotifications(tx, write.notifications);
   return true;
 }
 
@@ -876,6 +913,42 @@ function driftRow(row: Row): DriftEventRow {
     receivedAt: num(row.received_at),
     resolvedAt: numOrNull(row.resolved_at),
     data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+async function insertNotifications(tx: Pick<SqlTx, 'query'>, rows: readonly NotificationInput[]): Promise<void> {
+  await tx.query(
+    `insert into notifications (id, endpoint, format, secret_ref, event, rollout_id, body, next_attempt_at, created_at)
+     select id, endpoint, format, secret_ref, event, rollout_id, body, created_at, created_at
+     from jsonb_to_recordset($1::jsonb) with ordinality as n(id text, endpoint text, format text, secret_ref text,
+       event text, rollout_id text, body text, created_at bigint, ord bigint)
+     order by ord
+     on conflict (id) do nothing`,
+    [
+      JSON.stringify(
+        rows.map((r) => ({ id: r.id, endpoint: r.endpoint, format: r.format, secret_ref: r.secretRef, event: r.event, rollout_id: r.rolloutId, body: r.body, created_at: r.createdAt })),
+      ),
+    ],
+  );
+}
+
+function notificationRow(row: Row): NotificationRow {
+  return {
+    seq: num(row.seq),
+    id: String(row.id),
+    endpoint: String(row.endpoint),
+    format: row.format === 'slack' ? 'slack' : 'json',
+    secretRef: row.secret_ref === null ? null : String(row.secret_ref),
+    event: String(row.event),
+    rolloutId: row.rollout_id === null ? null : String(row.rollout_id),
+    body: String(row.body),
+    createdAt: num(row.created_at),
+    state: String(row.state) as NotificationState,
+    attempts: num(row.attempts),
+    nextAttemptAt: num(row.next_attempt_at),
+    lastError: row.last_error === null ? null : String(row.last_error),
+    lastStatus: numOrNull(row.last_status),
+    deliveredAt: numOrNull(row.delivered_at),
   };
 }
 

@@ -86,6 +86,47 @@ export interface TransitionWrite {
   readonly fence?: LeaseFence;
   /** An operator's request that caused this transition: audited in the same transaction. */
   readonly audit?: AuditInput;
+  /** Webhook deliveries the transition caused: written to the outbox in the same transaction. */
+  readonly notifications?: readonly NotificationInput[];
+}
+
+// ---- notifications: the webhook outbox (issue 12) ----
+
+export type NotificationState = 'pending' | 'delivered' | 'failed';
+
+/** One delivery of one event to one endpoint, as written to the outbox. */
+export interface NotificationInput {
+  /** The delivery id (X-Sluice-Delivery, `id` in the body): stable across retries. */
+  readonly id: string;
+  /** The URL: deliveries to one endpoint go out in the order they were written. */
+  readonly endpoint: string;
+  readonly format: 'json' | 'slack';
+  /** Where the HMAC secret comes from: `env:NAME` (the plan's secretEnv), `server` (--notify-secret-file), null: unsigned. */
+  readonly secretRef: string | null;
+  readonly event: string;
+  readonly rolloutId: string | null;
+  /** The exact bytes POSTed (and signed). */
+  readonly body: string;
+  readonly createdAt: Instant;
+}
+
+export interface NotificationRow extends NotificationInput {
+  readonly seq: number;
+  readonly state: NotificationState;
+  readonly attempts: number;
+  readonly nextAttemptAt: Instant;
+  readonly lastError: string | null;
+  readonly lastStatus: number | null;
+  readonly deliveredAt: Instant | null;
+}
+
+export interface NotificationUpdate {
+  readonly state: NotificationState;
+  readonly attempts: number;
+  readonly nextAttemptAt: Instant;
+  readonly lastError: string | null;
+  readonly lastStatus: number | null;
+  readonly deliveredAt: Instant | null;
 }
 
 // ---- access control: named tokens and the audit log ----
@@ -379,6 +420,19 @@ export interface Store {
   appendAudit(entry: AuditInput): Promise<void>;
   /** Oldest first, filtered, keyset-paged by id. */
   listAudit(query: AuditQuery): Promise<AuditRow[]>;
+  // ---- notifications (issue 12) ----
+  /** Writes deliveries to the outbox outside a transition (drift found). */
+  enqueueNotifications(rows: readonly NotificationInput[]): Promise<void>;
+  /**
+   * The deliveries to attempt now: for each endpoint not in `busy`, its oldest pending row, if
+   * it is due (next_attempt_at <= now). Later rows of an endpoint wait for the head: in order.
+   */
+  dueNotifications(now: Instant, limit: number, busy: readonly string[]): Promise<NotificationRow[]>;
+  /** Records an attempt's outcome. */
+  updateNotification(id: string, update: NotificationUpdate): Promise<void>;
+  /** Recent deliveries, newest first. */
+  listNotifications(filter: { state?: NotificationState; rolloutId?: string; limit: number }): Promise<NotificationRow[]>;
+
   // ---- the remediation guard (issue 13) ----
   hostByName(name: string): Promise<HostRow | null>;
   /**

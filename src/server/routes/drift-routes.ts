@@ -128,7 +128,18 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
       },
       deps.now(),
     );
-    if (recorded > 0) deps.log.info({ host: host.name, events: recorded, kinds: [...new Set(body.events.map((e) => e.kind))] }, 'drift reported');
+    if (recorded > 0) {
+      const kinds = [...new Set(body.events.map((e) => e.kind))];
+      deps.log.info({ host: host.name, events: recorded, kinds }, 'drift reported');
+      // drift.found webhooks (server-wide endpoints): to the outbox; the leader delivers them.
+      const opened = body.events.filter((e) => e.open);
+      if (deps.notifier?.enabled && opened.length > 0) {
+        const first = opened[0]!;
+        const more = opened.length > 1 ? ` (and ${opened.length - 1} more: ${kinds.join(', ')})` : '';
+        const rows = deps.notifier.forEvent({ event: 'drift.found', at: deps.now(), rollout: null, host: host.name, message: `${host.name}: ${first.kind} ${first.subject}: ${first.message}${more}`.slice(0, 2000) });
+        await deps.store.enqueueNotifications(rows).catch((err: unknown) => deps.log.warn({ host: host.name, err: String(err) }, 'queueing drift notifications failed'));
+      }
+    }
     return c.json({ recorded });
   });
 
