@@ -702,6 +702,44 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect((await store.activeRemediationOverrides(3000)).map((x) => x.id)).not.toContain(o.id);
     });
 
+    it('notification outbox: rows written in the transition, the head of each endpoint due, in order, updates and lists', async () => {
+      const id = nextId('ntf');
+      await createRollout(store, id, 'running');
+      const a = `http://${nextId('a')}.test/hook`;
+      const b = `http://${nextId('b')}.test/hook`;
+      const row = (rid: string, endpoint: string, createdAt: number, event = 'wave.started') => ({
+        id: rid, endpoint, format: 'json' as const, secretRef: 'env:HOOK_SECRET', event, rolloutId: id, body: `{"id":"${rid}"}`, createdAt,
+      });
+      const a1 = nextId('d'), a2 = nextId('d'), b1 = nextId('d');
+      await store.persistTransition({ rolloutId: id, at: 100, event: null, effects: [{ type: 'log', kind: 'wave.started', message: 'wave x started' }], notifications: [row(a1, a, 100), row(b1, b, 100), row(a2, a, 100, 'rollout.completed')] });
+      // A failed transition writes no notification.
+      await expect(
+        store.persistTransition({ rolloutId: id, at: 200, event: null, effects: [{ type: 'rollout', rollout: rolloutRecord(nextId('missing'), 'running', 1) }], notifications: [row(nextId('d'), a, 200)] }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      const mine = <T extends { endpoint: string }>(rows: T[]) => rows.filter((r) => r.endpoint === a || r.endpoint === b);
+      let due = mine(await store.dueNotifications(1000, 1000, []));
+      expect(due.map((r) => r.id)).toEqual([a1, b1]);
+      expect(due[0]).toMatchObject({ id: a1, endpoint: a, format: 'json', secretRef: 'env:HOOK_SECRET', event: 'wave.started', rolloutId: id, body: `{"id":"${a1}"}`, state: 'pending', attempts: 0, nextAttemptAt: 100, lastError: null, lastStatus: null, deliveredAt: null, createdAt: 100 });
+      // Busy endpoints are left out; a head not due yet holds its endpoint back (order per endpoint).
+      expect(mine(await store.dueNotifications(1000, 1000, [a])).map((r) => r.id)).toEqual([b1]);
+      await store.updateNotification(a1, { state: 'pending', attempts: 1, nextAttemptAt: 5000, lastError: 'HTTP 500', lastStatus: 500, deliveredAt: null });
+      expect(mine(await store.dueNotifications(1000, 1000, [])).map((r) => r.id)).toEqual([b1]);
+      due = mine(await store.dueNotifications(5000, 1000, []));
+      expect(due.map((r) => [r.id, r.attempts, r.lastError])).toEqual([[a1, 1, 'HTTP 500'], [b1, 0, null]]);
+      await store.updateNotification(a1, { state: 'delivered', attempts: 2, nextAttemptAt: 6000, lastError: null, lastStatus: 204, deliveredAt: 6000 });
+      await store.updateNotification(b1, { state: 'failed', attempts: 9, nextAttemptAt: 6000, lastError: 'gave up', lastStatus: null, deliveredAt: null });
+      expect(mine(await store.dueNotifications(6000, 1000, [])).map((r) => r.id)).toEqual([a2]);
+      // Outside a transition (drift found), and a duplicate id is ignored.
+      const c1 = nextId('d');
+      await store.enqueueNotifications([{ ...row(c1, b, 7000, 'drift.found'), rolloutId: null }]);
+      await store.enqueueNotifications([{ ...row(c1, b, 7000, 'drift.found'), rolloutId: null }]);
+      expect(mine(await store.dueNotifications(7000, 1000, [])).map((r) => r.id)).toEqual([a2, c1]);
+      const listed = await store.listNotifications({ rolloutId: id, limit: 10 });
+      expect(listed.map((r) => [r.id, r.state])).toEqual([[a2, 'pending'], [b1, 'failed'], [a1, 'delivered']]);
+      expect((await store.listNotifications({ rolloutId: id, state: 'delivered', limit: 10 })).map((r) => r.id)).toEqual([a1]);
+      expect(await store.listNotifications({ rolloutId: id, limit: 1 })).toHaveLength(1);
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');

@@ -920,13 +920,13 @@ async function insertNotifications(tx: Pick<SqlTx, 'query'>, rows: readonly Noti
   await tx.query(
     `insert into notifications (id, endpoint, format, secret_ref, event, rollout_id, body, next_attempt_at, created_at)
      select id, endpoint, format, secret_ref, event, rollout_id, body, created_at, created_at
-     from jsonb_to_recordset($1::jsonb) with ordinality as n(id text, endpoint text, format text, secret_ref text,
-       event text, rollout_id text, body text, created_at bigint, ord bigint)
+     from jsonb_to_recordset($1::jsonb) as n(id text, endpoint text, format text, secret_ref text,
+       event text, rollout_id text, body text, created_at bigint, ord int)
      order by ord
      on conflict (id) do nothing`,
     [
       JSON.stringify(
-        rows.map((r) => ({ id: r.id, endpoint: r.endpoint, format: r.format, secret_ref: r.secretRef, event: r.event, rollout_id: r.rolloutId, body: r.body, created_at: r.createdAt })),
+        rows.map((r, ord) => ({ ord, id: r.id, endpoint: r.endpoint, format: r.format, secret_ref: r.secretRef, event: r.event, rollout_id: r.rolloutId, body: r.body, created_at: r.createdAt })),
       ),
     ],
   );
