@@ -3,14 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHANGE_KINDS } from '../types.ts';
+import { CHANGE_KINDS, NOTIFY_EVENTS } from '../types.ts';
 import {
   BUDGET_KEYS,
   CHANGE_KIND_KEYS,
   CHECK_ITEM_KEYS,
   CHECK_KIND_KEYS,
   CHECK_KINDS,
+  GATE_KEYS,
   HOSTS_KEYS,
+  NOTIFY_KEYS,
   ON_FAILURE_VALUES,
   PLAN_KEYS,
   PREFLIGHT_VALUES,
@@ -62,6 +64,9 @@ describe('plan JSON Schema agrees with the parser', () => {
       else expect(keysOf(node), kind).toEqual(sorted(keys));
     }
     expect(keysOf(top['budget'])).toEqual(sorted(BUDGET_KEYS));
+    expect(keysOf(schema.$defs['gate'])).toEqual(sorted(GATE_KEYS));
+    expect(keysOf(schema.$defs['notify'])).toEqual(sorted(NOTIFY_KEYS));
+    expect((schema.$defs['notify']!.properties!['events']!['items'] as SchemaNode).enum).toEqual([...NOTIFY_EVENTS]);
     expect(top['onFailure']!.enum).toEqual([...ON_FAILURE_VALUES]);
     expect(top['preflight']!.enum).toEqual([...PREFLIGHT_VALUES]);
   });
@@ -73,6 +78,8 @@ describe('plan JSON Schema agrees with the parser', () => {
       schema.properties!['budget'],
       schema.$defs['wave'],
       schema.$defs['check'],
+      schema.$defs['gate'],
+      schema.$defs['notify'],
       ...CHANGE_KINDS.map((kind) => schema.properties!['change']!.properties![kind]),
     ];
     for (const node of closed) expect(node?.additionalProperties, node?.title).toBe(false);
