@@ -1,6 +1,7 @@
 // `sluice plan analyze`: what a plan would do to a fleet, without running anything. From the
 // engine's own wave expansion (previewWaves): the worst case before any check can stop a bad
 // change, the time to reach the whole fleet if every wave passes, and warnings. Pure.
+import { describeGate } from '../core/plan/describe-plan.ts';
 import { previewWaves, resolveQuantity } from '../core/fleet/expand-waves.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
 import { formatDuration } from '../core/plan/duration.ts';
@@ -35,6 +36,8 @@ export interface PlanAnalysis {
   };
   completion: { ms: number; text: string; approvals: number; assumptions: string[] };
   warnings: string[];
+  /** Metric gates, one line each (plan gates, then each wave spec's own, prefixed with its name). */
+  gates: string[];
 }
 
 const NONE = '(none)';
@@ -171,6 +174,10 @@ export function analyzePlan(plan: Plan, hosts: readonly HostInfo[], options: Ana
       ],
     },
     warnings,
+    gates: [
+      ...(plan.gates ?? []).map((g) => `every wave: ${describeGate(g)}`),
+      ...plan.waves.flatMap((w) => (w.gates ?? []).map((g) => `${w.name}: ${describeGate(g)}`)),
+    ],
   };
 }
 
@@ -185,6 +192,7 @@ export function renderAnalysis(a: PlanAnalysis, fleetSource: string): string {
   for (const r of wc.regions) out += `  ${r.name} (${r.provider}): ${r.hosts} of ${r.regionHosts} hosts (${r.pct}%)\n`;
   out += `\ntime to reach the whole fleet if every wave passes: ${a.completion.text}\n`;
   for (const s of a.completion.assumptions) out += `  assuming ${s}\n`;
+  if (a.gates.length > 0) out += `\nmetric gates (before each wave starts and through its bake; no data or an error fails a gate):\n${a.gates.map((g) => `  ${g}\n`).join('')}`;
   out += a.warnings.length === 0 ? '\nno warnings\n' : `\nwarnings:\n${a.warnings.map((w) => `  - ${w}\n`).join('')}`;
   return out;
 }

@@ -1,5 +1,5 @@
 // A short summary of what a plan will do, in words: `sluice plan check` prints it for a valid plan.
-import type { Change, CheckSpec, Plan, Quantity, Selector, WaveSpec } from '../types.ts';
+import type { Change, CheckSpec, GateSpec, NotifySpec, Plan, Quantity, Selector, WaveSpec } from '../types.ts';
 import { formatDuration } from './duration.ts';
 
 export function describePlan(plan: Plan): string[] {
@@ -9,7 +9,14 @@ export function describePlan(plan: Plan): string[] {
   }
   lines.push(`targets: ${describeSelector(plan.hosts.match, 'every host')}`);
   lines.push(`waves (${plan.waves.length}), in order; each takes hosts no earlier wave took:`);
-  plan.waves.forEach((wave, index) => lines.push(`  ${index + 1}. ${describeWave(wave)}`));
+  plan.waves.forEach((wave, index) => {
+    lines.push(`  ${index + 1}. ${describeWave(wave)}`);
+    for (const gate of wave.gates ?? []) lines.push(`       gate ${describeGate(gate)}`);
+  });
+  if (plan.gates !== undefined && plan.gates.length > 0) {
+    lines.push('gates (before every wave starts and through its apply and bake; no data or an error fails a gate):');
+    for (const gate of plan.gates) lines.push(`  - ${describeGate(gate)}`);
+  }
   if (plan.checks.length === 0) {
     lines.push('checks: none (a host is healthy once its change applies)');
   } else {
@@ -27,8 +34,35 @@ export function describePlan(plan: Plan): string[] {
       : 'on failure: halt and leave hosts as they are for investigation',
   );
   lines.push(`preflight: ${plan.preflight}; confirm window ${formatDuration(plan.confirmWindow)}`);
+  if (plan.notify !== undefined && plan.notify.length > 0) {
+    lines.push('notify:');
+    for (const n of plan.notify) lines.push(`  - ${describeNotify(n)}`);
+  }
   if (plan.distinctApprover === true) lines.push('approvals: by someone other than who started the rollout (another token and owner)');
   return lines;
+}
+
+/** One line per gate: name, query, condition, evidence; the Prometheus by host only. */
+export function describeGate(gate: GateSpec): string {
+  const condition = gate.below !== undefined ? `below ${gate.below}` : `above ${gate.above}`;
+  const query = gate.query.length > 160 ? `${gate.query.slice(0, 157)}...` : gate.query;
+  const where = gate.prometheus === undefined ? 'the server\'s --prometheus-url' : originOf(gate.prometheus);
+  return `${gate.name}: ${query} ${condition}, at least ${gate.minSamples} sample${gate.minSamples === 1 ? '' : 's'} over ${formatDuration(gate.window)}, every ${formatDuration(gate.interval)} (Prometheus: ${where}; timeout ${formatDuration(gate.timeout)})`;
+}
+
+function describeNotify(n: NotifySpec): string {
+  const events = n.events === undefined ? 'every event' : n.events.join(', ');
+  return `${n.format} to ${originOf(n.url)} (${events})${n.secretEnv === undefined ? ', unsigned' : `, signed with $${n.secretEnv}`}`;
+}
+
+/** Scheme and host: webhook URLs often carry a token in their path. */
+function originOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(invalid URL)';
+  }
 }
 
 function argvText(argv: readonly string[]): string {

@@ -87,3 +87,23 @@ notify:
     expect(problems.map((p) => p.message)).toEqual([expect.stringMatching(/gate 1 in wave "canary" needs exactly one of "below" or "above"/)]);
   });
 });
+
+describe('describePlan prints gates and webhooks', () => {
+  it('lists plan and wave gates, and webhooks without their paths', async () => {
+    const { describePlan } = await import('./describe-plan.ts');
+    const lines = describePlan(
+      parsePlan(
+        base(
+          'gates:\n  - { name: errors, query: "sum(rate(e[5m]))", below: 0.01, prometheus: "http://prom:9090/" }\nnotify:\n  - { url: "https://hooks.slack.com/services/T/B/SECRET", format: slack, secretEnv: HOOK }\n',
+          '\n    gates:\n      - { name: lat, query: p99, above: 1, minSamples: 1 }',
+        ),
+        'p.yaml',
+      ),
+    );
+    const text = lines.join('\n');
+    expect(text).toContain('       gate lat: p99 above 1, at least 1 sample over 5m, every 30s (Prometheus: the server\'s --prometheus-url; timeout 10s)');
+    expect(text).toContain('  - errors: sum(rate(e[5m])) below 0.01, at least 3 samples over 5m, every 30s (Prometheus: http://prom:9090; timeout 10s)');
+    expect(text).toContain('  - slack to https://hooks.slack.com (every event), signed with $HOOK');
+    expect(text).not.toContain('SECRET');
+  });
+});
