@@ -3,7 +3,7 @@
 // Simulated agents answer the engine's assignments as the real agent does: heartbeats every 5 s,
 // apply then run the checks once and report both, checks through the bake, commit-confirmed local
 // rollback when they cannot reach the server or an invariant check fails.
-import { isInFlightStatus } from '../core/rollout/rollout-state.ts';
+import { awaitsGates, isInFlightStatus } from '../core/rollout/rollout-state.ts';
 import { createRolloutState, nextDeadline, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
@@ -142,6 +142,9 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
       scheduledTick = Math.max(d, t);
       queue.push(scheduledTick, EV_TICK);
     }
+    // The simulated fleet has no Prometheus: its metric gates are green (the gate is what the
+    // operator's fleet would tell; the simulator measures what checks and silence catch).
+    if (awaitsGates(state, state.current)) feed({ type: 'gatesPassed', wave: state.current }, t);
   };
 
   const report = (event: RolloutEvent, t: number) => feed(event, t);
