@@ -855,7 +855,7 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'events', 'hosts', 'leader_lease', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'events', 'hosts', 'leader_lease', 'notifications', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }
