@@ -58,6 +58,7 @@ describe('metric gates with a real Prometheus', () => {
     const v = await r.waitFinal(id, 40_000);
     expect(v.state).toBe('rolled_back');
     expect(v.reason).toMatch(/^gate error-ratio failed: value 0\.9 at \d{4}-\d\d-\d\dT[\d:.]+Z is not below 0\.5 \(query: max\(sluice_test_error_ratio\)\)/);
+    expect(v.gates).toEqual([expect.objectContaining({ gate: 'error-ratio', query: 'max(sluice_test_error_ratio)', pass: false, value: 0.9 })]);
     const at = Date.parse(/at (\S+Z)/.exec(v.reason)![1]!);
     expect(at).toBeGreaterThanOrEqual(redAt - 1500);
     const events = await r.events(id);

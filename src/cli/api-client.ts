@@ -84,6 +84,10 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   approvals: z
     .array(z.object({ wave: z.string().nullable(), by: z.string().nullable(), at: instant }))
     .optional(),
+  /** The latest metric-gate verdicts (from the leader's memory; empty on a follower or after a restart). */
+  gates: z
+    .array(z.object({ gate: z.string(), query: z.string(), pass: z.boolean(), value: z.number().nullable(), at: instant, samples: z.number(), message: z.string() }))
+    .optional(),
 });
 
 const hostsPageSchema = z.object({ hosts: z.array(hostSchema), nextCursor: z.string().nullable().optional().transform((v) => v ?? null) });

@@ -170,6 +170,7 @@ export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): s
   if ((view.revertedHosts ?? 0) > 0) lines.push(paint('red', `${view.revertedHosts} host${view.revertedHosts === 1 ? '' : 's'} reverted the change by themselves (commit-confirmed): not a success`));
   if ((view.skippedHosts ?? 0) > 0) lines.push(`${view.skippedHosts} host${view.skippedHosts === 1 ? '' : 's'} skipped as ineligible (offline, or cannot run the plan)`);
   if (view.heldReason) lines.push(paint('yellow', `held by the server: ${view.heldReason}`));
+  for (const g of view.gates ?? []) lines.push(paint(g.pass ? 'dim' : 'red', g.message));
   if ((view.unconfirmedRollbacks ?? 0) > 0) lines.push(paint('red', `${view.unconfirmedRollbacks} host${view.unconfirmedRollbacks === 1 ? '' : 's'} not confirmed rolled back: sluice rollout rollback ${view.id} asks them again`));
   const by = view.startedBy ? ` by ${view.startedBy}` : '';
   lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}${by}, updated ${formatAgo(view.updatedAt, options.now)}`));

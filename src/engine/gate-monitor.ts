@@ -40,9 +40,10 @@ export class GateMonitor {
     return [...(this.verdicts.get(rolloutId)?.values() ?? [])];
   }
 
+  /** A rollout ended: no more evaluations; its last verdicts stay for the view (the newest 200 rollouts). */
   forget(rolloutId: string): void {
     for (const k of [...this.last.keys()]) if (k.startsWith(`${rolloutId}\u0000`)) this.last.delete(k);
-    this.verdicts.delete(rolloutId);
+    while (this.verdicts.size > 200) this.verdicts.delete(this.verdicts.keys().next().value!);
   }
 
   /** Called on every tick for every active rollout: starts an evaluation when one is due. */

@@ -148,7 +148,9 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     const loaded = await loadRolloutForView(deps.store, id);
     if (!loaded) throw new NotFoundError(`no rollout ${id}`);
     const view = withStepCounts(rolloutView(loaded.stored), loaded.counted);
-    return c.json({ ...view, ...(await accountability(deps, id)) });
+    // Metric gates: the latest verdicts, from the leader's memory (absent when none were evaluated).
+    const gates = deps.driver.gateVerdicts(id);
+    return c.json({ ...view, ...(await accountability(deps, id)), ...(gates.length > 0 ? { gates } : {}) });
   });
 
   r.get('/rollouts/:id/events', viewer, async (c) => {
