@@ -2,6 +2,7 @@
 // server and real agents. The gate is green: the canary applies and bakes. The test turns the
 // gauge red mid-bake: the gate fails and the rollout rolls back, saying which gate, which query,
 // which value and when (event log, rollout view, `sluice rollout status`); the next wave never runs.
+import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, runCli, waitFor } from './helpers/processes.ts';
 import { Rig } from './helpers/engine-rig.ts';
@@ -21,6 +22,20 @@ describe('metric gates with a real Prometheus', () => {
     // Evidence first: at least 3 scrapes before the rollout starts.
     await waitFor('Prometheus to hold 3 samples', async () => (await prom.samples('sluice_test_error_ratio', 10)).length >= 3, 30_000, 250);
 
+    // A webhook receiver: the plan's notify gets gate.failed and the rollback.
+    const hooks: any[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hooks.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((res) => receiver.listen(0, '127.0.0.1', () => res()));
+    cleanups.push(() => new Promise<void>((res) => receiver.close(() => res())));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+
     const r = await Rig.start([{ name: 'g1' }, { name: 'g2' }]);
     cleanups.push(() => r.cleanup());
     const plan = r.plan({
@@ -39,6 +54,8 @@ describe('metric gates with a real Prometheus', () => {
         '    minSamples: 3',
         '    interval: 1s',
         '    timeout: 2s',
+        'notify:',
+        `  - { url: "${hookUrl}", events: [gate.failed, rollout.rolled_back] }`,
       ].join('\n'),
     });
     const check = await runCli(['plan', 'check', await writePlan(r, plan)]);
@@ -71,6 +88,9 @@ describe('metric gates with a real Prometheus', () => {
     expect(r.lines(`${canaryHost}.apply`)).toEqual([id]);
     expect(r.lines(`${canaryHost}.rollback`)).toEqual([id]);
     expect(r.lines(`${other}.apply`)).toEqual([]);
+    const hooked = await waitFor('the webhooks', () => (hooks.length >= 2 ? hooks : null), 20_000, 100);
+    expect(hooked.map((h) => h.event)).toEqual(['gate.failed', 'rollout.rolled_back']);
+    expect(hooked[0]).toMatchObject({ version: 1, rollout: { id, name: 'gated' }, wave: 'canary', message: expect.stringMatching(/^gate error-ratio failed: value 0\.9/) });
     const status = await runCli(['rollout', 'status', id, '--server', r.server.url, '--token', ADMIN_TOKEN]);
     expect(status.stdout).toMatch(/gate error-ratio failed: value 0\.9/);
     expect(status.stdout).toMatch(/max\(sluice_test_error_ratio\)/);

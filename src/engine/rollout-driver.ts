@@ -110,6 +110,7 @@ export class RolloutDriver {
   private readonly beforeTick: (() => Promise<void>) | undefined;
   private readonly gates: GateMonitor;
   private readonly notifier: Notifier | undefined;
+  private notifierStarted = false;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -151,7 +152,10 @@ export class RolloutDriver {
     }
     for (const { rolloutId, host } of await this.store.silentRollbacks()) this.noteSilentRollback(host, rolloutId, true);
     this.scheduleTick();
-    this.notifier?.start();
+    if (this.notifier) {
+      this.notifier.start();
+      this.notifierStarted = true;
+    }
     // A rollout that ended while this server was down may have left a queued one free to start.
     void this.startQueued();
     // Pending work may have been interrupted mid-flight: make sure waiting agents look again.
@@ -163,7 +167,9 @@ export class RolloutDriver {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.queues.values()]);
-    await this.notifier?.stop();
+    // Only the driver that started the delivery loop stops it (a replica's idle driver never does).
+    if (this.notifierStarted) await this.notifier?.stop();
+    this.notifierStarted = false;
   }
 
   private async load(id: string, graceFrom = 0): Promise<{ plan: Plan; state: RolloutState } | null> {
