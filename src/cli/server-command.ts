@@ -108,6 +108,7 @@ export function registerServerCommand(program: Command): void {
     .option('--notify-url <url>', 'a webhook for every rollout\'s notifications (repeatable; env: SLUICE_NOTIFY_URL); see docs/notifications.md', collect, [])
     .option('--notify-secret-file <file>', 'the HMAC secret that signs --notify-url deliveries (env: SLUICE_NOTIFY_SECRET_FILE)')
     .option('--notify-format <format>', 'json (default) or slack, for --notify-url')
+    .option('--notify-config <file>', 'more server-wide webhooks, each with its own format, events and secretFile (YAML; env: SLUICE_NOTIFY_CONFIG); see docs/notifications.md')
     .addHelpText(
       'after',
       `
@@ -147,6 +148,7 @@ Examples:
       notifyUrl: string[];
       notifySecretFile?: string;
       notifyFormat?: string;
+      notifyConfig?: string;
     }) => {
       const prometheusUrl = opts.prometheusUrl ?? (process.env.SLUICE_PROMETHEUS_URL || undefined);
       if (prometheusUrl !== undefined && !isHttpUrl(prometheusUrl)) throw new ValidationError(`--prometheus-url must be an http(s) URL such as http://prometheus:9090, got "${prometheusUrl}"`);
@@ -158,6 +160,17 @@ Examples:
       if (secretFile !== undefined && notifyUrls.length === 0) throw new ValidationError('--notify-secret-file needs --notify-url');
       const notifySecret = secretFile === undefined ? undefined : readSecretFile(secretFile, '--notify-secret-file');
       const notifyEndpoints: ServerEndpoint[] = notifyUrls.map((url) => ({ url, format: notifyFormat, ...(notifySecret ? { secret: notifySecret } : {}) }));
+      const notifyConfig = opts.notifyConfig ?? (process.env.SLUICE_NOTIFY_CONFIG || undefined);
+      if (notifyConfig !== undefined) {
+        const { parseNotifyConfig } = await import('../server/notify-config.ts');
+        let text: string;
+        try {
+          text = await readFile(notifyConfig, 'utf8');
+        } catch (err) {
+          throw new ValidationError(`--notify-config: cannot read ${notifyConfig}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        notifyEndpoints.push(...parseNotifyConfig(text, notifyConfig));
+      }
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const tlsCert = opts.tlsCert ?? (process.env.SLUICE_TLS_CERT || undefined);
       const tlsKey = opts.tlsKey ?? (process.env.SLUICE_TLS_KEY || undefined);
