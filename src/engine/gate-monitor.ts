@@ -17,6 +17,8 @@ export interface GateMonitorOptions {
   readonly query?: GateQuery;
   readonly now: () => Instant;
   readonly dispatch: (rolloutId: string, event: RolloutEvent) => Promise<unknown>;
+  /** Called with every verdict (metrics). */
+  readonly onVerdict?: (pass: boolean) => void;
   readonly log: { warn(o: Record<string, unknown>, m: string): void; info(o: Record<string, unknown>, m: string): void };
 }
 
@@ -83,7 +85,10 @@ export class GateMonitor {
     );
     let byGate = this.verdicts.get(rolloutId);
     if (!byGate) this.verdicts.set(rolloutId, (byGate = new Map()));
-    for (const v of verdicts) byGate.set(v.gate, v);
+    for (const v of verdicts) {
+      byGate.set(v.gate, v);
+      this.o.onVerdict?.(v.pass);
+    }
     const failed = verdicts.find((v) => !v.pass);
     try {
       if (failed) {

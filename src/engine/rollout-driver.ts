@@ -63,7 +63,7 @@ export interface DriverOptions {
    */
   readonly beforeTick?: () => Promise<void>;
   /** Metric gates: --prometheus-url, and the query (tests). */
-  readonly gates?: { readonly defaultUrl?: string; readonly query?: GateQuery };
+  readonly gates?: { readonly defaultUrl?: string; readonly query?: GateQuery; readonly onVerdict?: (pass: boolean) => void };
   /** Webhooks: outbox rows go in each transition's transaction; the delivery loop runs while the driver does. */
   readonly notifier?: Notifier;
 }
@@ -125,6 +125,7 @@ export class RolloutDriver {
     this.gates = new GateMonitor({
       ...(opts.gates?.defaultUrl !== undefined ? { defaultUrl: opts.gates.defaultUrl } : {}),
       ...(opts.gates?.query ? { query: opts.gates.query } : {}),
+      ...(opts.gates?.onVerdict ? { onVerdict: opts.gates.onVerdict } : {}),
       now: this.now,
       log: this.log,
       dispatch: (id, event) => this.dispatch(id, event, { logAs: null }),

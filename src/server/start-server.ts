@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { openStore } from '../store/open-store.ts';
 import { assertPostgresSchema } from '../store/postgres.ts';
 import { applicationName, createReplica, newReplicaId, type ReplicaRuntime } from './leader/replica.ts';
@@ -169,8 +169,34 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const hub = new AssignmentHub();
   const metrics = createServerMetrics(store, heartbeatMs * 3, now);
   // One outbox, one delivery loop: it runs while this replica's driver does (the leader).
-  const notifier = new Notifier({ ...opts.notify, store, log, now });
-  const gates = { ...(opts.prometheusUrl !== undefined ? { defaultUrl: opts.prometheusUrl } : {}), ...(opts.gateQuery ? { query: opts.gateQuery } : {}) };
+  const deliveries = new Counter({
+    name: 'sluice_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by result (delivered, failed: retried or given up).',
+    labelNames: ['result'] as const,
+    registers: [metrics.registry],
+  });
+  const gateEvaluations = new Counter({
+    name: 'sluice_gate_evaluations_total',
+    help: 'Metric gate evaluations (Prometheus queries) by result (pass, fail).',
+    labelNames: ['result'] as const,
+    registers: [metrics.registry],
+  });
+  const onAttempt = opts.notify?.onAttempt;
+  const notifier = new Notifier({
+    ...opts.notify,
+    store,
+    log,
+    now,
+    onAttempt: (row, ok, error) => {
+      deliveries.inc({ result: ok ? 'delivered' : 'failed' });
+      onAttempt?.(row, ok, error);
+    },
+  });
+  const gates = {
+    ...(opts.prometheusUrl !== undefined ? { defaultUrl: opts.prometheusUrl } : {}),
+    ...(opts.gateQuery ? { query: opts.gateQuery } : {}),
+    onVerdict: (pass: boolean) => gateEvaluations.inc({ result: pass ? 'pass' : 'fail' }),
+  };
   const makeDriver = (driverStore: Store, extra: { onAssignmentsChanged: (hosts: readonly string[] | null) => void; beforeTick?: () => Promise<void> }) =>
     new RolloutDriver({
       store: driverStore,
