@@ -738,6 +738,10 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(listed.map((r) => [r.id, r.state])).toEqual([[a2, 'pending'], [b1, 'failed'], [a1, 'delivered']]);
       expect((await store.listNotifications({ rolloutId: id, state: 'delivered', limit: 10 })).map((r) => r.id)).toEqual([a1]);
       expect(await store.listNotifications({ rolloutId: id, limit: 1 })).toHaveLength(1);
+      // Retention: delivered and failed rows written before the cutoff go; pending ones stay.
+      expect(await store.purgeNotifications(101, 100_000)).toBeGreaterThanOrEqual(2);
+      expect((await store.listNotifications({ rolloutId: id, limit: 10 })).map((r) => r.id)).toEqual([a2]);
+      expect(mine(await store.dueNotifications(7000, 1000, [])).map((r) => r.id)).toEqual([a2, c1]);
     });
 
     it('migrates again as a no-op and keeps everything across a reopen', async () => {

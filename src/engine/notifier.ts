@@ -35,6 +35,8 @@ export interface NotifierOptions {
   readonly backoffMaxMs?: number;
   /** A delivery not done this long after it was written is marked failed (default 24 h). */
   readonly giveUpMs?: number;
+  /** Delivered and failed deliveries older than this are deleted (default 30 days; null: kept). */
+  readonly retainMs?: number | null;
   /** Called after each attempt (metrics, tests). */
   readonly onAttempt?: (row: NotificationRow, ok: boolean, error: string | null) => void;
 }
@@ -59,6 +61,7 @@ export class Notifier {
   private running = false;
   private polling: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<void>>();
+  private lastPurge = 0;
 
   constructor(o: NotifierOptions) {
     this.o = o;
@@ -137,6 +140,12 @@ export class Notifier {
 
   /** One pass: start a delivery for every endpoint whose head is due and not already in flight. */
   async poll(): Promise<void> {
+    const retainMs = this.o.retainMs === undefined ? 30 * 24 * 3600_000 : this.o.retainMs;
+    if (retainMs !== null && this.now() - this.lastPurge >= 10 * 60_000) {
+      this.lastPurge = this.now();
+      const purged = await this.o.store.purgeNotifications(this.now() - retainMs, 5000);
+      if (purged > 0) this.o.log.info({ purged, retainMs }, 'retention: purged old webhook deliveries');
+    }
     const due = await this.o.store.dueNotifications(this.now(), 100, [...this.busy]);
     for (const row of due) {
       if (this.busy.has(row.endpoint)) continue;

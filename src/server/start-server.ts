@@ -183,6 +183,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   });
   const onAttempt = opts.notify?.onAttempt;
   const notifier = new Notifier({
+    ...(opts.retainFinishedMs !== undefined ? { retainMs: opts.retainFinishedMs } : {}),
     ...opts.notify,
     store,
     log,

@@ -533,6 +533,16 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       );
     },
 
+    async purgeNotifications(before, batch) {
+      const rows = await sql.query<Row>(
+        `with gone as (delete from notifications where seq = any(array(
+           select seq from notifications where state <> 'pending' and created_at < $1 order by seq limit $2)) returning 1)
+         select count(*) as n from gone`,
+        [before, batch],
+      );
+      return num(rows[0]?.n ?? 0);
+    },
+
     async listNotifications(filter) {
       const rows = await sql.query<Row>(
         `select * from notifications where ($1::text is null or state = $1) and ($2::text is null or rollout_id = $2) order by seq desc limit $3`,

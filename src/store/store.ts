@@ -430,6 +430,8 @@ export interface Store {
   dueNotifications(now: Instant, limit: number, busy: readonly string[]): Promise<NotificationRow[]>;
   /** Records an attempt's outcome. */
   updateNotification(id: string, update: NotificationUpdate): Promise<void>;
+  /** Retention: deletes up to `batch` delivered or failed deliveries written before `before`; returns how many. */
+  purgeNotifications(before: Instant, batch: number): Promise<number>;
   /** Recent deliveries, newest first. */
   listNotifications(filter: { state?: NotificationState; rolloutId?: string; limit: number }): Promise<NotificationRow[]>;
 
