@@ -132,3 +132,19 @@ describe('gates in the state machine', () => {
     expect(h.send({ type: 'gateFailed', wave: 0, gate: 'g', message: 'm' })).toEqual([]);
   });
 });
+
+describe('gates across a restart', () => {
+  it('a gated wave that was waiting waits again after a restore (its gates are evaluated again)', async () => {
+    const { restoreRolloutState } = await import('./rollout-state.ts');
+    const { awaitsGates } = await import('./rollout-state.ts');
+    const h = new Harness(makePlan({ gates: [gate()] }), [host('a'), host('b')]);
+    h.start();
+    h.send({ type: 'gatesPassed', wave: 0 });
+    h.pass('a');
+    h.tick(60_000); // canary completes; rest waits for its gates
+    expect(awaitsGates(h.state, 1)).toBe(true);
+    const restored = restoreRolloutState(h.plan, h.snapshot());
+    expect(restored.current).toBe(1);
+    expect(awaitsGates(restored, 1)).toBe(true);
+  });
+});
