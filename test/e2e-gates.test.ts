@@ -94,6 +94,8 @@ describe('metric gates with a real Prometheus', () => {
     const status = await runCli(['rollout', 'status', id, '--server', r.server.url, '--token', ADMIN_TOKEN]);
     expect(status.stdout).toMatch(/gate error-ratio failed: value 0\.9/);
     expect(status.stdout).toMatch(/max\(sluice_test_error_ratio\)/);
+    const json = JSON.parse((await runCli(['rollout', 'status', id, '--json', '--server', r.server.url, '--token', ADMIN_TOKEN])).stdout);
+    expect(json.gates).toEqual([expect.objectContaining({ gate: 'error-ratio', pass: false, value: 0.9, at: expect.stringMatching(/Z$/) })]);
   }, 90_000);
 });
 

@@ -28,6 +28,8 @@ export interface RolloutStatusJson {
   readonly heldReason: string | null;
   /** Hosts whose rollback failed or is not confirmed yet. */
   readonly unconfirmedRollbacks: number;
+  /** The latest metric-gate verdicts, when the server evaluated any. */
+  readonly gates?: readonly { gate: string; query: string; pass: boolean; value: number | null; at: string | null; samples: number; message: string }[];
 }
 
 /** DESIGN.md's `rollout status --json`: `{id, name, state, waves: [{name, state, hosts: [{name, state}]}]}` plus a few fields. */
@@ -48,6 +50,7 @@ export function rolloutStatusJson(view: RolloutView): RolloutStatusJson {
     skippedHosts: view.skippedHosts ?? 0,
     heldReason: view.heldReason ?? null,
     unconfirmedRollbacks: view.unconfirmedRollbacks ?? 0,
+    ...(view.gates && view.gates.length > 0 ? { gates: view.gates.map((g) => ({ ...g, at: toIso(g.at) })) } : {}),
   };
 }
 
