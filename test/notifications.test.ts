@@ -156,3 +156,35 @@ notify:
     expect(received.some((r) => r.answered === null)).toBe(true);
   }, 90_000);
 });
+
+describe('drift.found', () => {
+  it('new drift from an agent goes to the server-wide webhooks once (a re-send notifies nothing)', async () => {
+    const bodies: any[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push({ body: JSON.parse(body), event: req.headers['x-sluice-event'] });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => receiver.close(() => r())));
+    const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/drift`;
+    const server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), notify: { endpoints: [{ url, format: 'json', events: ['drift.found'] }], pollMs: 50 } });
+    cleanups.push(() => server.close());
+    const post = async (path: string, token: string, body: unknown) => {
+      const res = await fetch(server.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return res.json() as Promise<any>;
+    };
+    const { credential } = await post('/v1/agent/enroll', server.enrollToken, { name: 'drifty', labels: {} });
+    const event = { id: 'evt-00000001', kind: 'package-changed', subject: 'curl', message: 'curl changed outside a rollout', at: 1, open: true };
+    expect(await post('/v1/agent/drift', credential, { events: [event] })).toEqual({ recorded: 1 });
+    expect(await post('/v1/agent/drift', credential, { events: [event] })).toEqual({ recorded: 0 });
+    await waitFor('the drift webhook', () => bodies.length >= 1, 10_000, 50);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0].event).toBe('drift.found');
+    expect(bodies[0].body).toMatchObject({ version: 1, event: 'drift.found', rollout: null, host: 'drifty', message: 'drifty: package-changed curl: curl changed outside a rollout' });
+  });
+});
