@@ -61,6 +61,7 @@ notify:
     ['a bad URL', 'gates:\n  - { name: g, query: up, below: 1, prometheus: "ftp://x" }\n', /"prometheus" in gate 1 must be an http:\/\/ or https:\/\/ URL/],
     ['credentials in the URL', 'gates:\n  - { name: g, query: up, below: 1, prometheus: "http://u:p@x" }\n', /without credentials/],
     ['minSamples 0', 'gates:\n  - { name: g, query: up, below: 1, minSamples: 0 }\n', /"minSamples" in gate 1 must be between 1 and 11000, got 0/],
+    ['minSamples the window cannot hold', 'gates:\n  - { name: g, query: up, below: 1, window: 5s, minSamples: 7 }\n', /minSamples 7 can never be met over a window of 5s/],
     ['a bad window', 'gates:\n  - { name: g, query: up, below: 1, window: 5 }\n', /"window" in gate 1 must be a duration/],
     ['a zero interval', 'gates:\n  - { name: g, query: up, below: 1, interval: 0 }\n', /"interval" in gate 1 must be longer than 0/],
     ['an interval under 1s', 'gates:\n  - { name: g, query: up, below: 1, interval: 500ms }\n', /"interval" in gate 1 must be at least 1s/],

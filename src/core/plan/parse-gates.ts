@@ -99,6 +99,11 @@ export function readGates(reader: PlanReader, entry: Entry, scope: string): Gate
       reader.reportEntry(intervalEntry, `${intervalEntry.label} must be at least 1s`);
       ok = false;
     }
+    // Samples are points at a step of at least 1 s: a window holds at most window/1s + 1 of them.
+    if (window !== undefined && minSamples !== undefined && minSamples > Math.floor(window / 1000) + 1) {
+      reader.reportEntry(minEntry ?? windowEntry!, `${subject}: minSamples ${minSamples} can never be met over a window of ${Math.floor(window / 1000)}s (at most one sample per second); lengthen "window" or lower "minSamples"`);
+      ok = false;
+    }
     if (
       !conditionOk ||
       name === undefined ||

@@ -55,6 +55,7 @@ describe('judgeGate', () => {
   it('step: about 30 points per window, at least 1 s', () => {
     expect(gateStep(gate({ window: 300_000 }))).toBe(10_000);
     expect(gateStep(gate({ window: 5_000 }))).toBe(1000);
+    expect(gateStep(gate({ window: 300_000, minSamples: 50 }))).toBe(3000);
   });
 
   it('gatesFor: plan gates then the wave own', () => {

@@ -102,7 +102,7 @@ export function promNumber(raw: unknown): number {
   return Number(raw);
 }
 
-/** The range-query step for a gate: about 30 points over its window, at least 1 s. */
+/** The range-query step for a gate: at least 30 points (and twice minSamples) over its window, at least 1 s. */
 export function gateStep(gate: GateSpec): number {
-  return Math.max(1000, Math.floor(gate.window / 30));
+  return Math.max(1000, Math.floor(gate.window / Math.max(30, 2 * gate.minSamples)));
 }
