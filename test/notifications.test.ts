@@ -188,3 +188,25 @@ describe('drift.found', () => {
     expect(bodies[0].body).toMatchObject({ version: 1, event: 'drift.found', rollout: null, host: 'drifty', message: 'drifty: package-changed curl: curl changed outside a rollout' });
   });
 });
+
+describe('sluice server notification and gate flags', () => {
+  it('refuses a bad --notify-url, --prometheus-url, --notify-format or an unreadable secret file (exit 2), naming no URL path', async () => {
+    const { runCli } = await import('./helpers/processes.ts');
+    const dir = tempDir('notify-flags');
+    cleanups.push(() => dir.remove());
+    const base = ['server', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'data')];
+    const cases: [string[], RegExp][] = [
+      [['--notify-url', 'ftp://hooks.example.com/T/SECRET'], /--notify-url must be an http\(s\) URL/],
+      [['--prometheus-url', 'prometheus:9090'], /--prometheus-url must be an http\(s\) URL/],
+      [['--notify-url', 'http://h/x', '--notify-format', 'xml'], /--notify-format must be json or slack/],
+      [['--notify-url', 'http://h/x', '--notify-secret-file', join(dir.path, 'missing')], /--notify-secret-file/],
+      [['--notify-secret-file', join(dir.path, 'missing')], /--notify-secret-file needs --notify-url/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli([...base, ...flags], {}, 30_000);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('SECRET');
+    }
+  }, 60_000);
+});
