@@ -29,8 +29,10 @@ export interface NotifierOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Per delivery (default 10 s). */
   readonly timeoutMs?: number;
-  /** How often the loop looks for due deliveries (default 500 ms). */
+  /** How often the loop looks for due deliveries while there is work (default 500 ms). */
   readonly pollMs?: number;
+  /** How often it looks when the last look found nothing (default 2 s; kick() looks at once). */
+  readonly idlePollMs?: number;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   /** A delivery not done this long after it was written is marked failed (default 24 h). */
@@ -62,6 +64,8 @@ export class Notifier {
   private polling: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<void>>();
   private lastPurge = 0;
+  private idle = false;
+  private kicked = false;
 
   constructor(o: NotifierOptions) {
     this.o = o;
@@ -125,14 +129,28 @@ export class Notifier {
     await Promise.allSettled([...this.inflight]);
   }
 
+  /** New rows were committed: look soon, even when idle. */
+  kick(): void {
+    if (!this.running) return;
+    if (this.polling) {
+      this.kicked = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
+      this.timer = null;
       this.polling = this.poll()
         .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'looking for webhook deliveries failed'))
         .finally(() => {
           this.polling = null;
-          this.schedule(this.o.pollMs ?? 500);
+          const again = this.kicked;
+          this.kicked = false;
+          this.schedule(again ? 0 : this.idle && this.inflight.size === 0 ? (this.o.idlePollMs ?? 2000) : (this.o.pollMs ?? 500));
         });
     }, ms);
     this.timer.unref?.();
@@ -147,6 +165,7 @@ export class Notifier {
       if (purged > 0) this.o.log.info({ purged, retainMs }, 'retention: purged old webhook deliveries');
     }
     const due = await this.o.store.dueNotifications(this.now(), 100, [...this.busy]);
+    this.idle = due.length === 0;
     for (const row of due) {
       if (this.busy.has(row.endpoint)) continue;
       this.busy.add(row.endpoint);

@@ -343,6 +343,7 @@ export class RolloutDriver {
     // Nothing changed and nothing to log (a heartbeat, a passing periodic check): no write. A
     // report that changes nothing needs no dedup record either: repeating it changes nothing too.
     if (effects.length === 0 && logAs === null) return rolloutRecord(state);
+    const notifications = this.notifier ? this.notifier.forTransition(rolloutRecord(state), entry.plan, effects, now) : [];
     try {
       const written = await this.store.persistTransition({
         rolloutId,
@@ -351,9 +352,10 @@ export class RolloutDriver {
         effects,
         ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
         ...(opts.audit ? { audit: opts.audit.entry(rolloutId) } : {}),
-        ...(this.notifier ? { notifications: this.notifier.forTransition(rolloutRecord(state), entry.plan, effects, now) } : {}),
+        ...(notifications.length > 0 ? { notifications } : {}),
       });
       if (written && opts.audit) opts.audit.written = true;
+      if (written && notifications.length > 0) this.notifier?.kick();
       if (!written) {
         // The report was processed before (a retry raced it): memory ran ahead; the rows win.
         const reloaded = await this.reload(rolloutId);

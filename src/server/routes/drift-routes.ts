@@ -137,7 +137,10 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
         const first = opened[0]!;
         const more = opened.length > 1 ? ` (and ${opened.length - 1} more: ${kinds.join(', ')})` : '';
         const rows = deps.notifier.forEvent({ event: 'drift.found', at: deps.now(), rollout: null, host: host.name, message: `${host.name}: ${first.kind} ${first.subject}: ${first.message}${more}`.slice(0, 2000) });
-        await deps.store.enqueueNotifications(rows).catch((err: unknown) => deps.log.warn({ host: host.name, err: String(err) }, 'queueing drift notifications failed'));
+        await deps.store
+          .enqueueNotifications(rows)
+          .then(() => deps.notifier?.kick()) // delivered by the leader: at once here, within a poll elsewhere
+          .catch((err: unknown) => deps.log.warn({ host: host.name, err: String(err) }, 'queueing drift notifications failed'));
       }
     }
     return c.json({ recorded });
