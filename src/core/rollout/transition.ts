@@ -80,6 +80,13 @@
 //    with attempt+1) and its failures no longer count; waves the halt skipped are `pending` again;
 //    completed waves are kept; in-flight hosts get a fresh silentAfter. The wave's start checks
 //    eligibility again.
+// 12. Metric gates (./gates.ts; the driver queries Prometheus and sends the verdicts): a wave
+//    whose plan or spec has gates stays `pending` when reached (`wave.awaiting_gates`, once) until
+//    `gatesPassed {wave}` for it (then approval, if any, and the start). `gateFailed {wave}` for the
+//    current wave, not ended, of a running or paused rollout fails the wave (`gate.failed`, the
+//    message as the reason) and rolls back or halts as in 6. A verdict for another wave changes
+//    nothing. Which wave passed is not persisted: after a restore a waiting wave waits again. A
+//    retry of a gated wave makes it wait for its gates again.
 import type { HostInfo, Instant, RolloutStatus } from '../types.ts';
 import { ConflictError } from '../errors.ts';
 import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts';
