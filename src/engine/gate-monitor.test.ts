@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GateSpec } from '../core/types.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
-import type { GateQueryResult } from '../core/rollout/gates.ts';
+import type { GateQueryResult } from '../core/rollout/metric-gates.ts';
 import { Harness, T0, host, makePlan } from '../core/rollout/test-fixtures.ts';
 import { GateMonitor } from './gate-monitor.ts';
 

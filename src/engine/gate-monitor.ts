@@ -2,10 +2,10 @@
 // looks at each running rollout's current wave and queries Prometheus for its gates: at once for a
 // wave waiting to start (then `gatesPassed` or `gateFailed`), and every gate's `interval` while the
 // wave applies and bakes (`gateFailed` on the first failing verdict). At most one evaluation per
-// rollout at a time; the verdict itself is pure (src/core/rollout/gates.ts).
+// rollout at a time; the verdict itself is pure (src/core/rollout/metric-gates.ts).
 import type { GateSpec, Instant } from '../core/types.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
-import { gatesFor, judgeGate, type GateQueryResult, type GateVerdict } from '../core/rollout/gates.ts';
+import { gatesFor, judgeGate, type GateQueryResult, type GateVerdict } from '../core/rollout/metric-gates.ts';
 import { awaitsGates, type RolloutState } from '../core/rollout/rollout-state.ts';
 import { queryGate } from './prometheus-client.ts';
 

@@ -1,11 +1,11 @@
 // The I/O half of metric gates: one bounded range query to Prometheus (`/api/v1/query_range`) over
 // node:http(s), with a timeout and a body cap. Every way it can go wrong comes back as
 // `{ok: false, error}`, never as an exception and never as "no problem": the pure verdict
-// (src/core/rollout/gates.ts) then fails the gate.
+// (src/core/rollout/metric-gates.ts) then fails the gate.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { GateSpec, Instant } from '../core/types.ts';
-import { gateStep, type GateQueryResult, type GateSeries } from '../core/rollout/gates.ts';
+import { gateStep, type GateQueryResult, type GateSeries } from '../core/rollout/metric-gates.ts';
 
 export const MAX_PROMETHEUS_BODY = 4 * 1024 * 1024;
 

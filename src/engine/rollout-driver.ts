@@ -21,7 +21,7 @@ import { ineligibleHosts, type IneligibleHost } from '../core/rollout/eligibilit
 import type { AuditIntent, HostRow, LogInput, RolloutStarter, Store } from '../store/store.ts';
 import { GateMonitor, type GateQuery } from './gate-monitor.ts';
 import type { Notifier } from './notifier.ts';
-import type { GateVerdict } from '../core/rollout/gates.ts';
+import type { GateVerdict } from '../core/rollout/metric-gates.ts';
 
 /** What the engine needs of a host row: labels, what its agent allows, when it was last heard. */
 export function hostInfoOf(h: HostRow): HostInfo {

@@ -2,7 +2,7 @@
 // does with verdicts (a gated wave waits; a failed gate halts or rolls back like a failed budget).
 import { describe, expect, it } from 'vitest';
 import type { GateSpec } from '../types.ts';
-import { gateStep, gatesFor, judgeGate, type GateQueryResult } from './gates.ts';
+import { gateStep, gatesFor, judgeGate, type GateQueryResult } from './metric-gates.ts';
 import { Harness, T0, assigns, host, logKinds, makePlan, wave } from './test-fixtures.ts';
 
 const NOW = T0;
