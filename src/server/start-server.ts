@@ -21,6 +21,7 @@ import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface ServerOptions {
   /** HOST:PORT; port 0 picks a free port. Default 127.0.0.1:7400. */
@@ -49,6 +50,13 @@ export interface ServerOptions {
   readonly retainFinishedMs?: number | null;
   /** How often the retention purge runs (default 10 minutes). */
   readonly retentionIntervalMs?: number;
+  /**
+   * Per source address: failed authentications (default 20 a minute, burst 20) and enrollments
+   * (default 10 a second, burst 50); see rate-limit.ts and docs/host-identity.md.
+   */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a rotated-away host credential stays valid unless the new one is used first (default 10 minutes). */
+  readonly rotationGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -159,6 +167,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     heartbeatMs,
     now,
     ...(replica ? { replica: replica.elector } : {}),
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
