@@ -12,6 +12,12 @@ import { createMemoryLog } from '../src/agent/log.ts';
 import { createLogger, silentLogger } from '../src/server/logger.ts';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { waitFor } from './helpers/processes.ts';
+import type { Command } from 'commander';
+import { runCli } from '../src/cli/run-cli.ts';
+import { createTestIo } from '../src/cli/test-io.ts';
+import { registerHostsCommand, registerHostsReset } from '../src/cli/hosts-command.ts';
+import { registerEnrollTokensCommand } from '../src/cli/enroll-tokens-command.ts';
+import { registerAgentCommand } from '../src/cli/agent-command.ts';
 
 interface Answer {
   status: number;
@@ -325,6 +331,57 @@ describe('credential rotation', () => {
     await waitFor('the old credential refused', async () => (await heartbeat(first)).status === 401, 10_000);
     expect((await hostView('rot-agent')).status).toBe('online');
     expect(audits('host.enrolled', 'rot-agent')).toHaveLength(1); // rotated, never re-enrolled
+  });
+});
+
+describe('the CLI', () => {
+  async function sluice(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const io = createTestIo({ env: { SLUICE_SERVER: server.url, SLUICE_TOKEN: server.adminToken } });
+    const code = await runCli(args, io, (program: Command) => {
+      registerAgentCommand(program);
+      registerHostsReset(registerHostsCommand(program, io), io);
+      registerEnrollTokensCommand(program, io);
+    });
+    return { code, stdout: io.stdout.text, stderr: io.stderr.text };
+  }
+
+  it('sluice hosts reset NAME, and enroll-tokens create | list | revoke', async () => {
+    const first = await enroll(server.enrollToken, { name: 'cli-1' });
+    const reset = await sluice('hosts', 'reset', 'cli-1');
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toContain('the next enrollment of cli-1 is accepted');
+    expect((await heartbeat(first.json.credential)).status).toBe(401);
+    expect((await sluice('hosts', 'reset', 'no-such-host')).code).toBe(2);
+
+    const created = await sluice('enroll-tokens', 'create', 'cli-tok', '--max-uses', '2', '--expires-in', '1h', '--label', 'region=eu-west-1|eu-west-2');
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^sle_/);
+    expect((await enroll(secret, { name: 'cli-2', labels: { region: 'eu-west-2' } })).status).toBe(200);
+    const list = await sluice('enroll-tokens', 'list');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/cli-tok\s+et_\S+\s+active\s+1\/2/);
+    expect(list.stdout).toContain('region=eu-west-1|eu-west-2');
+    expect(list.stdout).not.toContain(secret);
+    const revoked = await sluice('enroll-tokens', 'revoke', 'cli-tok');
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await enroll(secret, { name: 'cli-3', labels: { region: 'eu-west-2' } })).status).toBe(401);
+    expect((await sluice('enroll-tokens', 'create', 'x', '--max-uses', 'lots')).code).toBe(2);
+  });
+
+  it('sluice agent rotate replaces the credential in the state dir; the old one works within its grace', async () => {
+    const { json } = await enroll(server.enrollToken, { name: 'cli-rot' });
+    const stateDir = join(dir, 'cli-rot-state');
+    const { StateDir } = await import('../src/agent/state-dir.ts');
+    const state = await StateDir.open(stateDir, createMemoryLog());
+    await state.writeCredential({ server: server.url, host: 'cli-rot', credential: json.credential });
+    const r = await sluice('agent', 'rotate', '--state-dir', stateDir);
+    expect(r.code, r.stderr).toBe(0);
+    const now = (await state.readCredential())!;
+    expect(now.credential).not.toBe(json.credential);
+    expect((await heartbeat(json.credential)).status).toBe(200);
+    expect((await heartbeat(now.credential)).status).toBe(200);
+    expect((await heartbeat(json.credential)).status).toBe(401);
   });
 });
 

@@ -263,7 +263,9 @@ A running agent keeps its credential in memory: it switches to the new one when 
 accepting the old one (at the end of the grace, 10 minutes by default), without re-enrolling.
 Run it as the user the agent runs as (the state directory is 0700).`,
     )
-    .action(async (flags: { stateDir?: string }) => {
+    .action(async (_flags: { stateDir?: string }, cmd: Command) => {
+      // `agent` has a --state-dir of its own, which commander fills first: read both.
+      const flags = cmd.optsWithGlobals() as { stateDir?: string };
       const [{ StateDir }, { AgentClient }, { createAgentLog }] = await Promise.all([
         import('../agent/state-dir.ts'),
         import('../agent/client.ts'),
