@@ -28,6 +28,8 @@ export interface RateLimitOptions {
   readonly maxSources?: number;
   /** How long a secret that authenticated lets its address through a failed-auth throttle. Default 10 minutes. */
   readonly knownGoodMs?: number;
+  /** Most such secrets remembered (hashed; oldest dropped). Default 200,000, like the credential cache. */
+  readonly knownGoodMax?: number;
   /** false: no limits (benchmarks). Default true. */
   readonly enabled?: boolean;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_RATE_LIMITS = {
   enroll: { perSecond: 10, burst: 50 },
   maxSources: 10_000,
   knownGoodMs: 10 * 60_000,
+  knownGoodMax: 200_000,
 } as const;
 
 interface Bucket {
@@ -121,6 +124,7 @@ export interface RateLimiter {
 export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number = Date.now): RateLimiter {
   const maxSources = opts.maxSources ?? DEFAULT_RATE_LIMITS.maxSources;
   const knownGoodMs = opts.knownGoodMs ?? DEFAULT_RATE_LIMITS.knownGoodMs;
+  const knownGoodMax = opts.knownGoodMax ?? DEFAULT_RATE_LIMITS.knownGoodMax;
   const failedAuth = new TokenBuckets(opts.failedAuth ?? DEFAULT_RATE_LIMITS.failedAuth, maxSources, now);
   const enrollBuckets = new TokenBuckets(opts.enroll ?? DEFAULT_RATE_LIMITS.enroll, maxSources, now);
   /** Secrets (hashed) that authenticated recently, with when; bounded like the buckets. */
@@ -151,7 +155,7 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
       const key = secretKey(secret);
       if (!knownGood.has(key)) {
         knownGood.set(key, now());
-        while (knownGood.size > maxSources * 10) knownGood.delete(knownGood.keys().next().value as string);
+        while (knownGood.size > knownGoodMax) knownGood.delete(knownGood.keys().next().value as string);
       } else if (now() - knownGood.get(key)! > knownGoodMs / 2) {
         knownGood.delete(key);
         knownGood.set(key, now());
