@@ -5,6 +5,7 @@ import { ValidationError } from '../core/errors.ts';
 import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts';
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
+import { parseRateSpec } from '../server/rate-spec.ts';
 
 export interface BannerFacts {
   /** The address the server really listens on (port 0 resolved). */
@@ -68,6 +69,8 @@ export function registerServerCommand(program: Command): void {
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
+    .option('--limit-failed-auth <rate>', 'failed authentications per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_FAILED_AUTH; default 20/1m)')
+    .option('--limit-enroll <rate>', 'enrollments per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_ENROLL; default 10/1s,burst=50)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
@@ -86,7 +89,7 @@ Examples:
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string; limitFailedAuth?: string; limitEnroll?: string }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
@@ -94,6 +97,12 @@ Examples:
       }
       const maxConnections = parseMaxConnections(opts.maxConnections ?? process.env.SLUICE_MAX_CONNECTIONS);
       const retainFinishedMs = parseRetention(opts.retainFinished ?? process.env.SLUICE_RETAIN_FINISHED ?? DEFAULT_RETAIN_FINISHED);
+      const failedAuthText = opts.limitFailedAuth ?? process.env.SLUICE_LIMIT_FAILED_AUTH;
+      const enrollText = opts.limitEnroll ?? process.env.SLUICE_LIMIT_ENROLL;
+      const rateLimits = {
+        ...(failedAuthText !== undefined ? { failedAuth: parseRateSpec(failedAuthText, '--limit-failed-auth') } : {}),
+        ...(enrollText !== undefined ? { enroll: parseRateSpec(enrollText, '--limit-enroll') } : {}),
+      };
       // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
       const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
@@ -103,6 +112,7 @@ Examples:
         ...(databaseUrl ? { databaseUrl } : {}),
         ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/+$/, '') } : {}),
         ...(maxConnections !== undefined ? { connections: { maxConnections } } : {}),
+        rateLimits,
       });
       process.stderr.write(
         serverBanner({ url: server.url, storeKind: server.store.kind, dataDir: resolve(opts.dataDir), tokens: server.tokens, cwd: process.cwd() }),

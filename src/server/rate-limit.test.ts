@@ -35,3 +35,13 @@ describe('TokenBuckets', () => {
     expect(full.size).toBe(0);
   });
 });
+
+describe('parseRateSpec', () => {
+  it('reads N/DURATION[,burst=B] and off', async () => {
+    const { parseRateSpec } = await import('./rate-spec.ts');
+    expect(parseRateSpec('20/1m', 'x')).toEqual({ perSecond: 20 / 60, burst: 20 });
+    expect(parseRateSpec('10/s,burst=50', 'x')).toEqual({ perSecond: 10, burst: 50 });
+    expect(parseRateSpec('off', 'x')).toBeNull();
+    for (const bad of ['', '20', '0/1m', '20/never', '20/1m,burst=0', 'x/1m']) expect(() => parseRateSpec(bad, '--limit-enroll')).toThrow(/--limit-enroll must be/);
+  });
+});

@@ -12,18 +12,14 @@ import type { AppEnv } from './app.ts';
 import { nodeRequest } from './app.ts';
 import { bearer } from './auth.ts';
 
-export interface BucketSpec {
-  /** Tokens added per second. */
-  readonly perSecond: number;
-  /** Most tokens held (what can be spent at once). */
-  readonly burst: number;
-}
+import type { BucketSpec } from './rate-spec.ts';
+export type { BucketSpec };
 
 export interface RateLimitOptions {
-  /** Failed authentications (401) per source address. Default 20 per minute, burst 20. */
-  readonly failedAuth?: BucketSpec;
-  /** Enrollment requests per source address (successful or not). Default 10 per second, burst 50. */
-  readonly enroll?: BucketSpec;
+  /** Failed authentications (401) per source address. Default 20 per minute, burst 20; null: no limit. */
+  readonly failedAuth?: BucketSpec | null;
+  /** Enrollment requests per source address (successful or not). Default 10 per second, burst 50; null: no limit. */
+  readonly enroll?: BucketSpec | null;
   /** Most source addresses tracked per bucket (oldest evicted). Default 10,000. */
   readonly maxSources?: number;
   /** How long a secret that authenticated lets its address through a failed-auth throttle. Default 10 minutes. */
@@ -125,8 +121,10 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
   const maxSources = opts.maxSources ?? DEFAULT_RATE_LIMITS.maxSources;
   const knownGoodMs = opts.knownGoodMs ?? DEFAULT_RATE_LIMITS.knownGoodMs;
   const knownGoodMax = opts.knownGoodMax ?? DEFAULT_RATE_LIMITS.knownGoodMax;
-  const failedAuth = new TokenBuckets(opts.failedAuth ?? DEFAULT_RATE_LIMITS.failedAuth, maxSources, now);
-  const enrollBuckets = new TokenBuckets(opts.enroll ?? DEFAULT_RATE_LIMITS.enroll, maxSources, now);
+  const failedAuthSpec = opts.failedAuth === undefined ? DEFAULT_RATE_LIMITS.failedAuth : opts.failedAuth;
+  const enrollSpec = opts.enroll === undefined ? DEFAULT_RATE_LIMITS.enroll : opts.enroll;
+  const failedAuth = new TokenBuckets(failedAuthSpec ?? { perSecond: 1, burst: 1 }, maxSources, now);
+  const enrollBuckets = new TokenBuckets(enrollSpec ?? { perSecond: 1, burst: 1 }, maxSources, now);
   /** Secrets (hashed) that authenticated recently, with when; bounded like the buckets. */
   const knownGood = new Map<string, number>();
   const enabled = opts.enabled !== false;
@@ -137,7 +135,7 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
   };
 
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-    if (!enabled || c.req.path === '/healthz') return next();
+    if (!enabled || failedAuthSpec === null || c.req.path === '/healthz') return next();
     const source = sourceOf(c);
     const secret = bearer(c);
     // A request without a secret guesses nothing: it is neither throttled nor charged (its 401
@@ -164,7 +162,7 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
   };
 
   const enroll: MiddlewareHandler<AppEnv> = async (c, next) => {
-    if (!enabled) return next();
+    if (!enabled || enrollSpec === null) return next();
     const wait = enrollBuckets.take(sourceOf(c));
     if (wait > 0) return tooMany(c, wait, 'enrollments');
     return next();
