@@ -115,6 +115,11 @@ export interface RateLimiter {
   /** On the enrollment route: one token per enrollment request. */
   readonly enroll: MiddlewareHandler<AppEnv>;
   readonly failedAuth: TokenBuckets;
+  /**
+   * A credential the server just issued (enrollment, rotation): its first use gets through a
+   * throttle on its address, like any secret that authenticated recently.
+   */
+  trust(secret: string): void;
 }
 
 export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number = Date.now): RateLimiter {
@@ -146,20 +151,25 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
       if (seen === undefined || now() - seen > knownGoodMs) return tooMany(c, wait, 'failed authentications');
     }
     await next();
-    if (c.res.status === 401) {
-      if (secret !== null) failedAuth.charge(source);
-    } else if (secret !== null && c.res.status < 500 && (c.get('actor') !== undefined || c.get('host') !== undefined)) {
-      // Authenticated (the route set who called): remembered so a throttle on its address spares it.
-      const key = secretKey(secret);
-      if (!knownGood.has(key)) {
-        knownGood.set(key, now());
-        while (knownGood.size > knownGoodMax) knownGood.delete(knownGood.keys().next().value as string);
-      } else if (now() - knownGood.get(key)! > knownGoodMs / 2) {
-        knownGood.delete(key);
-        knownGood.set(key, now());
-      }
+    // Who called is set once the secret was accepted: a later 401 of the same request (a long-poll
+    // whose credential was reset or rotated away while it waited) is not a guess and not charged.
+    const authenticated = c.get('actor') !== undefined;
+    if (c.res.status === 401 && secret !== null && !authenticated) {
+      failedAuth.charge(source);
+    } else if (secret !== null && authenticated && c.res.status !== 401 && c.res.status < 500) {
+      trust(secret); // remembered so a throttle on its address spares it
     }
   };
+
+  /** A secret known to be good from now on (one that authenticated, or one the server just issued). */
+  function trust(secret: string): void {
+    const key = secretKey(secret);
+    const seen = knownGood.get(key);
+    if (seen !== undefined && now() - seen <= knownGoodMs / 2) return;
+    knownGood.delete(key);
+    knownGood.set(key, now());
+    while (knownGood.size > knownGoodMax) knownGood.delete(knownGood.keys().next().value as string);
+  }
 
   const enroll: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!enabled || enrollSpec === null) return next();
@@ -168,5 +178,5 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
     return next();
   };
 
-  return { middleware, enroll, failedAuth };
+  return { middleware, enroll, failedAuth, trust: enabled ? trust : () => {} };
 }

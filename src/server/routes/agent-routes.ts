@@ -132,6 +132,7 @@ export function agentRoutes(deps: AppDeps, limiter: RateLimiter): Hono<AppEnv> {
     if (reenrolled) deps.hub.notify([row.name]);
     await recordIdentityAudit(deps, { action: 'host.enrolled', actor, target: row.name, ok: true, source, detail: { labels: row.labels, reenrolled } });
     await deps.driver.hostSeen(hostInfoOf(row));
+    limiter.trust(credential);
     return c.json({ host: row.name, credential });
   });
 
@@ -143,6 +144,7 @@ export function agentRoutes(deps: AppDeps, limiter: RateLimiter): Hono<AppEnv> {
     const done = await deps.store.rotateHostCredential({ name: host.name, presentedHash: c.get('credentialHash'), newHash: hashSecret(credential), graceUntil, now });
     if (!done) throw new SluiceError('unauthenticated', 'this credential is no longer valid; enroll again');
     await recordIdentityAudit(deps, { action: 'host.credential_rotated', actor: c.get('actor'), target: host.name, ok: true, source: sourceOf(c), detail: { graceUntil } });
+    limiter.trust(credential);
     return c.json({ host: host.name, credential, previousValidUntil: graceUntil });
   });
 
