@@ -12,6 +12,7 @@ import { createMemoryLog } from '../src/agent/log.ts';
 import { createLogger, silentLogger } from '../src/server/logger.ts';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { waitFor } from './helpers/processes.ts';
+import { postgresTestDatabase } from './helpers/postgres.ts';
 import type { Command } from 'commander';
 import { runCli } from '../src/cli/run-cli.ts';
 import { createTestIo } from '../src/cli/test-io.ts';
@@ -441,5 +442,59 @@ describe('rate limits', () => {
     expect(ok).toBeLessThanOrEqual(3);
     expect(throttled.length).toBeGreaterThanOrEqual(5);
     expect(Number(throttled[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});
+
+const pgdb = await postgresTestDatabase();
+
+describe.skipIf(pgdb === null)('on PostgreSQL, two replicas', () => {
+  let a: RunningServer;
+  let b: RunningServer;
+  const ADMIN = 'sla_hostid_pg_admin_0123456789';
+  const ENROLL = 'sle_hostid_pg_enroll_0123456789';
+  beforeAll(async () => {
+    const common = { listen: '127.0.0.1:0', databaseUrl: pgdb!.url, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL, lease: { ttlMs: 3000, renewMs: 1000, pollMs: 500 } };
+    a = await startServer(common);
+    b = await startServer(common);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await pgdb?.cleanup();
+  });
+
+  it('a scoped token never enrolls more than its max uses across replicas; an impostor is refused on either', async () => {
+    const t = await call(a, 'POST', '/v1/enroll-tokens', ADMIN, { name: 'pg-batch', maxUses: 5 });
+    expect(t.status).toBe(201);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => call(i % 2 === 0 ? a : b, 'POST', '/v1/agent/enroll', t.json.token, { name: `pg-${i}`, labels: {} })),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(5);
+    const taken = results.find((r) => r.status === 200)!.json.host as string;
+    expect((await call(b, 'POST', '/v1/agent/enroll', ENROLL, { name: taken, labels: {} })).status).toBe(409);
+    expect((await call(a, 'POST', '/v1/agent/enroll', ENROLL, { name: taken, labels: {} })).status).toBe(409);
+  });
+
+  it('a reset on one replica: new assignments are never handed to the old credential on the other', async () => {
+    const e = await call(a, 'POST', '/v1/agent/enroll', ENROLL, { name: 'pg-reset', labels: {} });
+    expect(e.status).toBe(200);
+    // b verifies (and caches) the credential
+    expect((await call(b, 'POST', '/v1/agent/heartbeat', e.json.credential, {})).status).toBe(200);
+    expect((await call(a, 'POST', '/v1/hosts/pg-reset/reset', ADMIN, {})).status).toBe(200);
+    // b's cache may still accept a heartbeat for up to 60 s, but an answer with assignments the
+    // agent does not have yet (here: the first one) checks the database
+    expect((await call(b, 'GET', '/v1/agent/assignments?waitMs=0', e.json.credential)).status).toBe(401);
+    // and the reset name enrolls again, once
+    expect((await call(b, 'POST', '/v1/agent/enroll', ENROLL, { name: 'pg-reset', labels: {} })).status).toBe(200);
+    expect((await call(a, 'POST', '/v1/agent/enroll', ENROLL, { name: 'pg-reset', labels: {} })).status).toBe(409);
+  });
+
+  it('rotation: the previous credential works on the other replica until the new one is used', async () => {
+    const e = await call(a, 'POST', '/v1/agent/enroll', ENROLL, { name: 'pg-rot', labels: {} });
+    const r = await call(a, 'POST', '/v1/agent/rotate', e.json.credential, {});
+    expect(r.status).toBe(200);
+    expect((await call(b, 'POST', '/v1/agent/heartbeat', e.json.credential, {})).status).toBe(200);
+    expect((await call(b, 'POST', '/v1/agent/heartbeat', r.json.credential, {})).status).toBe(200);
+    expect((await call(b, 'GET', '/v1/agent/assignments?waitMs=0', e.json.credential)).status).toBe(401);
   });
 });
