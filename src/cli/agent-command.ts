@@ -215,7 +215,7 @@ A token containing whitespace is refused (in agent.env, put comments on their ow
 KEY=VALUE lines, # comments on their own line or after a value, values quoted with "..." to keep
 a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
 SLUICE_STATE_DIR, SLUICE_HEARTBEAT, SLUICE_FILE_DIRS (a:b), SLUICE_DRIFT, SLUICE_DRIFT_INTERVAL,
-SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING. A mistake is an error naming FILE:LINE.
+SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING, SLUICE_ROTATE_EVERY. A mistake is an error naming FILE:LINE.
 
 Examples:
   SLUICE_ENROLL_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
