@@ -72,7 +72,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function agentFor(name: string, labels: Record<string, string>, extra: { rotateEveryMs?: number } = {}): Promise<AgentHandle> {
+function agentFor(name: string, labels: Record<string, string>, extra: { rotateEveryMs?: number; log?: ReturnType<typeof createMemoryLog> } = {}): Promise<AgentHandle> {
   return startAgent({
     server: server.url,
     token: server.enrollToken,
@@ -83,8 +83,8 @@ function agentFor(name: string, labels: Record<string, string>, extra: { rotateE
     heartbeatMs: 200,
     pollWaitMs: 2000,
     backoff: { initialMs: 20, maxMs: 200 },
-    log: createMemoryLog(),
-    ...extra,
+    log: extra.log ?? createMemoryLog(),
+    ...(extra.rotateEveryMs !== undefined ? { rotateEveryMs: extra.rotateEveryMs } : {}),
   }).then((a) => {
     agents.push(a);
     return a;
@@ -197,6 +197,21 @@ confirmWindow: 0s
     expect((await admin('POST', '/v1/hosts/web-2/reset', {})).status).toBe(200);
     await waitFor('web-2 enrolled again', async () => (await credentialOf('web-2')) !== before, 10_000);
     expect((await heartbeat(before)).status).toBe(401);
+  });
+});
+
+describe('an agent that lost its state directory', () => {
+  it('is refused (409), logs the command that resets it, and enrolls once an admin ran it', async () => {
+    const first = await enroll(server.enrollToken, { name: 'lost-agent' });
+    expect(first.status).toBe(200);
+    const log = createMemoryLog();
+    await agentFor('lost-agent', { suite: 'lost' }, { log });
+    await waitFor('the 409 logged', () => JSON.stringify(log.lines).includes('sluice hosts reset lost-agent'), 10_000);
+    expect((await heartbeat(first.json.credential)).status).toBe(200); // the enrolled host is untouched
+    expect((await admin('POST', '/v1/hosts/lost-agent/reset', {})).status).toBe(200);
+    const credential = await credentialOf('lost-agent');
+    expect(credential).not.toBe(first.json.credential);
+    await waitFor('lost-agent online', async () => (await heartbeat(credential)).status === 200);
   });
 });
 

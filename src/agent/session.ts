@@ -30,6 +30,8 @@ export class Session {
   private rejected = false;
   private loaded = false;
   private pending: Promise<string | undefined> | null = null;
+  /** The last enrollment was refused with 409: the name is enrolled with another credential. */
+  private nameTaken = false;
   private readonly backoff: Backoff;
 
   constructor(private readonly opts: SessionOptions) {
@@ -114,6 +116,11 @@ export class Session {
         if (this.current && this.rejected && !(await sleep(this.backoff.next(), signal))) return undefined;
         const enrolled = await this.enroll();
         if (enrolled !== undefined) return enrolled;
+        if (this.nameTaken) {
+          // 409: only an admin's reset helps; ask again every 3 longest backoffs (30 s by default).
+          if (!(await sleep(Math.max(3 * this.opts.backoff.maxMs, this.backoff.next()), signal))) return undefined;
+          continue;
+        }
       } else if (this.current) {
         // Without a token the only hope is that the server accepts this credential again
         // (e.g. its database was being restored): try it again after a delay.
@@ -158,12 +165,14 @@ export class Session {
       await this.opts.state.writeCredential(credential);
       this.current = credential;
       this.rejected = false;
+      this.nameTaken = false;
       this.opts.onEnrolled?.(facts);
       log.info('enrolled', { server: client.server, host: answer.host });
       return credential.credential;
     } catch (err) {
       if (this.opts.signal.aborted) return undefined;
       const code = (err as { code?: string }).code;
+      this.nameTaken = code === 'conflict';
       log.error(
         code === 'unauthenticated'
           ? 'the server rejected the enrollment token (401); check --token / SLUICE_ENROLL_TOKEN; retrying'
