@@ -121,3 +121,13 @@ describe('sluice agent flags', () => {
     expect(io.stdout.text).toMatch(/Built-in checks \(tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved\) always run/);
   });
 });
+
+describe('--rotate-every', () => {
+  const base = { server: 'http://10.0.0.5:7400' };
+  it('takes a duration of at least 1m, or never (0)', () => {
+    expect(parseAgentFlags({ ...base, rotateEvery: '12h' }, {}, 'h').rotateEveryMs).toBe(12 * 3_600_000);
+    expect(parseAgentFlags({ ...base, rotateEvery: 'never' }, {}, 'h').rotateEveryMs).toBe(0);
+    expect(parseAgentFlags(base, {}, 'h').rotateEveryMs).toBeUndefined(); // the agent's default, 24h
+    for (const bad of ['10s', 'soon']) expect(() => parseAgentFlags({ ...base, rotateEvery: bad }, {}, 'h')).toThrow(/--rotate-every/);
+  });
+});

@@ -31,6 +31,7 @@ export interface AgentFlags {
   readonly driftNetworkd?: boolean;
   readonly driftInterval?: string;
   readonly driftRouting?: string;
+  readonly rotateEvery?: string;
 }
 
 
@@ -158,6 +159,12 @@ export function parseAgentFlags(
     if (ms === null || ms < 100) throw new ValidationError(`--heartbeat "${flags.heartbeat}" must be a duration of at least 100ms, e.g. 5s`);
     heartbeatMs = ms;
   }
+  let rotateEveryMs: number | undefined;
+  if (flags.rotateEvery !== undefined) {
+    const ms = flags.rotateEvery === '0' || flags.rotateEvery === 'never' ? 0 : parseDuration(flags.rotateEvery);
+    if (ms === null || (ms !== 0 && ms < 60_000)) throw new ValidationError(`--rotate-every "${flags.rotateEvery}" must be a duration of at least 1m (e.g. 24h), or never`);
+    rotateEveryMs = ms;
+  }
   const fileDirs = (flags.fileDir ?? []).map((d) => {
     if (d === '') throw new ValidationError('--file-dir must not be empty');
     return resolve(d);
@@ -171,6 +178,7 @@ export function parseAgentFlags(
     allow: parseAllowFlag(flags.allow ?? ''),
     stateDir: resolve(flags.stateDir ?? './.sluice-agent'),
     heartbeatMs,
+    ...(rotateEveryMs !== undefined ? { rotateEveryMs } : {}),
     fileDirs,
     root: resolve(flags.root ?? '/'),
     drift: parseDriftFlags(flags),
@@ -178,8 +186,8 @@ export function parseAgentFlags(
 }
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  agent
     .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
     .option('--config <file>', 'read settings from this file (KEY=VALUE lines, e.g. /etc/sluice/agent.env); flags given here win')
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
@@ -197,6 +205,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
     .option('--drift-interval <duration>', 'how often the drift guard looks (default: 60s)')
     .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
+    .option('--rotate-every <duration>', 'rotate the host credential this often, counted from its last write; never: do not (default: 24h)')
     .addHelpText(
       'after',
       `
@@ -226,7 +235,7 @@ A token containing whitespace is refused (in agent.env, put comments on their ow
 KEY=VALUE lines, # comments on their own line or after a value, values quoted with "..." to keep
 a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_ENROLL_TOKEN_FILE, SLUICE_CA_FILE, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
 SLUICE_STATE_DIR, SLUICE_HEARTBEAT, SLUICE_FILE_DIRS (a:b), SLUICE_DRIFT, SLUICE_DRIFT_INTERVAL,
-SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING. A mistake is an error naming FILE:LINE.
+SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING, SLUICE_ROTATE_EVERY. A mistake is an error naming FILE:LINE.
 
 Examples:
   sluice agent --server http://127.0.0.1:7400 --enroll-token-file .sluice/enroll.token \\
@@ -265,6 +274,35 @@ Examples:
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       await agent.done;
+    });
+  agent
+    .command('rotate')
+    .description('Rotate the host credential in the state directory now (POST /v1/agent/rotate); the old one stays valid for the server\'s grace.')
+    .option('--state-dir <dir>', 'the agent\'s state directory (default: ./.sluice-agent)')
+    .addHelpText(
+      'after',
+      `
+The new credential is written to STATE_DIR/credential.json (atomically, 0600) before it is used.
+A running agent keeps its credential in memory: it switches to the new one when the server stops
+accepting the old one (at the end of the grace, 10 minutes by default), without re-enrolling.
+Run it as the user the agent runs as (the state directory is 0700).`,
+    )
+    .action(async (_flags: { stateDir?: string }, cmd: Command) => {
+      // `agent` has a --state-dir of its own, which commander fills first: read both.
+      const flags = cmd.optsWithGlobals() as { stateDir?: string };
+      const [{ StateDir }, { AgentClient }, { createAgentLog }] = await Promise.all([
+        import('../agent/state-dir.ts'),
+        import('../agent/client.ts'),
+        import('../agent/log.ts'),
+      ]);
+      const log = createAgentLog();
+      const state = await StateDir.open(resolve(flags.stateDir ?? './.sluice-agent'), log);
+      const current = await state.readCredential();
+      if (!current) throw new ValidationError(`no host credential in ${state.dir}: the agent has not enrolled yet`);
+      const client = new AgentClient({ server: current.server });
+      const answer = await client.rotate(current.credential);
+      await state.writeCredential({ server: current.server, host: answer.host, credential: answer.credential });
+      process.stdout.write(`rotated the credential of ${answer.host} (${current.server}); the previous one stays valid for the server's grace\n`);
     });
 }
 

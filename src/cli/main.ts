@@ -1,7 +1,8 @@
 // The `sluice` command line: one file per command group in this folder, wired together here.
 // bin/sluice runs this file through tsx; run-cli.ts owns parsing and exit codes.
 import { registerAgentCommand } from './agent-command.ts';
-import { registerHostsCommand } from './hosts-command.ts';
+import { registerHostsCommand, registerHostsReset } from './hosts-command.ts';
+import { registerEnrollTokensCommand } from './enroll-tokens-command.ts';
 import { registerTokensCommand } from './tokens-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
 import { registerRemediationCommand } from './remediation-command.ts';
@@ -21,7 +22,8 @@ const code = await runCli(process.argv.slice(2), io, (program) => {
   registerAgentCommand(program);
   registerPlanAnalyze(registerPlanCommands(program));
   registerRolloutCommands(program, io);
-  registerHostsCommand(program, io);
+  registerHostsReset(registerHostsCommand(program, io), io);
+  registerEnrollTokensCommand(program, io);
   registerDriftCommand(program, io);
   registerUpdatesCommand(program, io);
   registerTokensCommand(program, io);

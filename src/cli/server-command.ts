@@ -8,6 +8,7 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention } from '../server/retention.ts'
 import type { ServerTokens } from '../server/tokens.ts';
 import { DEFAULT_SERVER, DEFAULT_TOKEN_FILE } from './resolve-connection.ts';
 import { readCaFile } from '../core/tls-trust.ts';
+import { parseRateSpec } from '../server/rate-spec.ts';
 
 export interface BannerFacts {
   /** The address the server really listens on (port 0 resolved). */
@@ -77,6 +78,8 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, the chain after it); SIGHUP reloads it (env: SLUICE_TLS_CERT)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (env: SLUICE_TLS_KEY)')
     .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_PEER_CA_FILE)")
+    .option('--limit-failed-auth <rate>', 'failed authentications per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_FAILED_AUTH; default 20/1m)')
+    .option('--limit-enroll <rate>', 'enrollments per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_ENROLL; default 10/1s,burst=50)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .option('--remediation-policy <file>', 'the remediation guard\'s budgets, YAML (env: SLUICE_REMEDIATION_POLICY; default: zone 20%, region/provider/fleet 10% per 10 minutes; see docs/remediation.md)')
     .addHelpText(
@@ -114,6 +117,8 @@ Examples:
       tlsKey?: string;
       peerCaFile?: string;
       remediationPolicy?: string;
+      limitFailedAuth?: string;
+      limitEnroll?: string;
     }) => {
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const tlsCert = opts.tlsCert ?? (process.env.SLUICE_TLS_CERT || undefined);
@@ -141,6 +146,12 @@ Examples:
         }
         remediationPolicy = parseRemediationPolicy(text, policyFile);
       }
+      const failedAuthText = opts.limitFailedAuth ?? process.env.SLUICE_LIMIT_FAILED_AUTH;
+      const enrollText = opts.limitEnroll ?? process.env.SLUICE_LIMIT_ENROLL;
+      const rateLimits = {
+        ...(failedAuthText !== undefined ? { failedAuth: parseRateSpec(failedAuthText, '--limit-failed-auth') } : {}),
+        ...(enrollText !== undefined ? { enroll: parseRateSpec(enrollText, '--limit-enroll') } : {}),
+      };
       // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
       const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
@@ -153,6 +164,7 @@ Examples:
         ...(maxConnections !== undefined ? { connections: { maxConnections } } : {}),
         ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } } : {}),
         ...(peerCa !== undefined ? { peerCa } : {}),
+        rateLimits,
       });
       // The secrets are in memory now: nothing the server starts should find them in its environment.
       delete process.env.SLUICE_ADMIN_TOKEN;

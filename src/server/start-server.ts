@@ -26,6 +26,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface ServerOptions {
   /** HOST:PORT; port 0 picks a free port. Default 127.0.0.1:7400. */
@@ -60,6 +61,13 @@ export interface ServerOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** PEM CA(s) a follower trusts for the leader's https advertise URL (default: Node's default store). */
   readonly peerCa?: string;
+  /**
+   * Per source address: failed authentications (default 20 a minute, burst 20) and enrollments
+   * (default 10 a second, burst 50); see rate-limit.ts and docs/host-identity.md.
+   */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a rotated-away host credential stays valid unless the new one is used first (default 10 minutes). */
+  readonly rotationGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -212,6 +220,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ...(replica ? { replica: replica.elector } : {}),
     ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
     ...(opts.peerCa !== undefined ? { peerCa: opts.peerCa } : {}),
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
