@@ -123,6 +123,10 @@ describe('a host name cannot be taken over', () => {
     expect(refused.length).toBe(2);
     expect(refused[0]).toMatchObject({ ok: false, actor: 'enroll:bootstrap' });
     expect(JSON.stringify(refused)).not.toContain(server.enrollToken);
+    // ... and in the audit log table, with the source address.
+    const table = (await admin('GET', '/v1/audit?action=host.enroll_refused&target=web-1')).json.entries as any[];
+    expect(table.map((e) => [e.actor, e.result])).toEqual([['enroll:bootstrap', 'denied'], ['enroll:bootstrap', 'denied']]);
+    expect(table[0].sourceIp).toMatch(/127\.0\.0\.1/);
 
     // The real host's credential still works, its labels are untouched.
     expect((await heartbeat(real, { labels: { suite: 'takeover', env: 'prod' } })).status).toBe(200);
