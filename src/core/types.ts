@@ -153,6 +153,21 @@ export interface Plan {
    * token name and another owner). Default false.
    */
   readonly distinctApprover?: boolean;
+  /** Reboot the host after the change when it needs one (or always); absent: never. */
+  readonly reboot?: RebootSpec;
+}
+
+/**
+ * `reboot:` of a plan. `ifRequired`: when the change left the host needing one (the agent's
+ * reboot-required file, /var/run/reboot-required on Debian and Ubuntu); `always`: after every
+ * apply. `before`/`after` run around it (drain, uncordon); the step is healthy only once the host
+ * is back, its checks pass and it confirmed. `timeout`: how long the host may take to come back.
+ */
+export interface RebootSpec {
+  readonly when: 'ifRequired' | 'always';
+  readonly before?: readonly string[];
+  readonly after?: readonly string[];
+  readonly timeout: Millis;
 }
 
 export interface HostInfo {

@@ -28,6 +28,13 @@ export function describePlan(plan: Plan): string[] {
   );
   lines.push(`preflight: ${plan.preflight}; confirm window ${formatDuration(plan.confirmWindow)}`);
   if (plan.distinctApprover === true) lines.push('approvals: by someone other than who started the rollout (another token and owner)');
+  if (plan.reboot) {
+    const r = plan.reboot;
+    lines.push(
+      `reboot: ${r.when === 'always' ? 'after every apply' : 'when the host needs one after the apply'}` +
+        `${r.before ? `, after ${argvText(r.before)}` : ''}${r.after ? `, then ${argvText(r.after)} once back` : ''}; back within ${formatDuration(r.timeout)}`,
+    );
+  }
   return lines;
 }
 

@@ -1,6 +1,7 @@
 // Plan files: YAML text in, a validated and normalised `Plan` out, or every problem in the file
 // with its line and column. This folder is the only place that reads plan YAML; everything else
 // works on `Plan` (src/core/types.ts). Pure: no I/O.
+import { readReboot } from './parse-reboot.ts';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Node } from 'yaml';
 import { ValidationError } from '../errors.ts';
@@ -126,6 +127,8 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const queue = queueEntry === undefined ? false : reader.boolean(queueEntry);
   const distinctApproverEntry = top.get('distinctApprover');
   const distinctApprover = distinctApproverEntry === undefined ? false : reader.boolean(distinctApproverEntry);
+  const rebootEntry = top.get('reboot');
+  const reboot = rebootEntry === undefined ? null : readReboot(reader, rebootEntry);
 
   if (
     name === undefined ||
@@ -140,11 +143,12 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
     confirmWindow === undefined ||
     ineligible === undefined ||
     queue === undefined ||
-    distinctApprover === undefined
+    distinctApprover === undefined ||
+    reboot === undefined
   ) {
     return undefined;
   }
-  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}) };
+  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}), ...(reboot ? { reboot } : {}) };
 }
 
 function optionalDuration(reader: PlanReader, entry: Entry | undefined, fallback: number): number | undefined {

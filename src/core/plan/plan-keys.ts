@@ -16,7 +16,11 @@ export const PLAN_KEYS = [
   'ineligible',
   'queue',
   'distinctApprover',
+  'reboot',
 ] as const;
+
+export const REBOOT_KEYS = ['when', 'before', 'after', 'timeout'] as const;
+export const REBOOT_WHEN_VALUES = ['never', 'ifRequired', 'always'] as const;
 
 export const HOSTS_KEYS = ['match'] as const;
 
