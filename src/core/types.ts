@@ -252,6 +252,8 @@ export interface RolloutRecord {
   readonly skippedHosts?: number;
   /** Set while the server holds the rollout because it suspects its own connectivity. */
   readonly heldReason?: string | null;
+  /** Why the rollout is not moving on although running (window closed, fleet frozen, fleet-wide limits); null: it is not waiting. */
+  readonly waiting?: string | null;
 }
 
 export interface WaveRecord {
