@@ -4,6 +4,7 @@ import { registerAgentCommand } from './agent-command.ts';
 import { registerHostsCommand } from './hosts-command.ts';
 import { registerTokensCommand } from './tokens-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
+import { registerFreezeCommand } from './freeze-command.ts';
 import { registerDriftCommand } from './drift-command.ts';
 import { registerUpdatesCommand } from './updates-command.ts';
 import { createProcessIo } from './io.ts';
@@ -25,6 +26,7 @@ const code = await runCli(process.argv.slice(2), io, (program) => {
   registerUpdatesCommand(program, io);
   registerTokensCommand(program, io);
   registerAuditCommand(program, io);
+  registerFreezeCommand(program, io);
   registerSimCommand(program);
 });
 // Never force 0: a long-running command (server, agent) keeps the process alive on its own.

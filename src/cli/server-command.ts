@@ -68,6 +68,8 @@ export function registerServerCommand(program: Command): void {
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
+    .option('--max-changing-hosts <n>', 'at most this many hosts changing at once across all rollouts; a rollout at the cap waits (default: no cap)')
+    .option('--max-running-rollouts <n>', 'at most this many rollouts running at once; one over the cap waits before its first wave (default: no cap)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
@@ -86,7 +88,9 @@ Examples:
   sluice server --listen 0.0.0.0:7400 --database-url postgres://sluice@db/sluice \\
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
-    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string }) => {
+    .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string; maxChangingHosts?: string; maxRunningRollouts?: string }) => {
+      const maxChangingHosts = parseLimit('--max-changing-hosts', opts.maxChangingHosts);
+      const maxRunningRollouts = parseLimit('--max-running-rollouts', opts.maxRunningRollouts);
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
@@ -98,6 +102,8 @@ Examples:
       const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
         retainFinishedMs,
+        maxChangingHosts,
+        maxRunningRollouts,
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
@@ -121,4 +127,11 @@ Examples:
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+/** A fleet-wide limit flag: a whole number of at least 1; missing: no cap (null). */
+export function parseLimit(flag: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^[1-9]\d{0,8}$/.test(value.trim())) throw new ValidationError(`${flag} takes a whole number of at least 1, got "${value}"`);
+  return Number(value.trim());
 }

@@ -7,6 +7,7 @@ import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../cor
 import type { AuditIntent, HostRow, Store } from '../store/store.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
+import { freezeRoutes } from './routes/freeze-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
@@ -240,6 +241,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', freezeRoutes(deps)); // viewer reads, admin starts and ends
   app.route('/v1', auditRoutes(deps)); // admin only
   return app;
 }

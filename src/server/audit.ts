@@ -21,6 +21,8 @@ export function auditAction(method: string, routePath: string): string {
   if (method === 'POST' && routePath === '/v1/tokens') return 'token.create';
   if (method === 'POST' && routePath === '/v1/tokens/:name/revoke') return 'token.revoke';
   if (method === 'POST' && routePath === '/v1/agent/enroll') return 'host.enroll';
+  if (method === 'POST' && routePath === '/v1/freeze') return 'freeze.start';
+  if (method === 'POST' && routePath === '/v1/freeze/end') return 'freeze.end';
   return `${method} ${routePath}`;
 }
 

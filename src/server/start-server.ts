@@ -49,6 +49,9 @@ export interface ServerOptions {
   readonly retainFinishedMs?: number | null;
   /** How often the retention purge runs (default 10 minutes). */
   readonly retentionIntervalMs?: number;
+  /** Fleet-wide limits (--max-changing-hosts, --max-running-rollouts); missing or null: no cap. */
+  readonly maxChangingHosts?: number | null;
+  readonly maxRunningRollouts?: number | null;
 }
 
 export interface RunningServer {
@@ -118,6 +121,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       onAssignmentsChanged: extra.onAssignmentsChanged,
       onTransition: (s) => metrics.transitionSeconds.observe(s),
       ...(extra.beforeTick ? { beforeTick: extra.beforeTick } : {}),
+      maxChangingHosts: opts.maxChangingHosts ?? null,
+      maxRunningRollouts: opts.maxRunningRollouts ?? null,
     });
   let replica: ReplicaRuntime | null = null;
   let driver: RolloutDriver;
