@@ -308,7 +308,7 @@ export function buildOpenApi(): Record<string, unknown> {
         },
       },
       '/v1/freeze/end': {
-        post: { summary: 'End the fleet freeze (404 when none is in force): waiting rollouts go on at the next tick; audited', ...role('admin'), requestBody: body(endFreezeBody), responses: { '200': ok('{frozen, freeze}'), ...errors } },
+        post: { summary: 'End the fleet freeze (409 when none is in force): waiting rollouts go on at the next tick; audited', ...role('admin'), requestBody: body(endFreezeBody), responses: { '200': ok('{frozen, freeze}'), ...errors } },
       },
       '/v1/audit': {
         get: {

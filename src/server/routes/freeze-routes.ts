@@ -3,7 +3,7 @@
 // Start and end are audited in their transaction.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, ValidationError } from '../../core/errors.ts';
 import { parseDuration } from '../../core/plan/duration.ts';
 import type { FreezeRow } from '../../store/store.ts';
 import { type AppDeps, type AppEnv, readBody } from '../app.ts';
@@ -76,7 +76,7 @@ export function freezeRoutes(deps: AppDeps): Hono<AppEnv> {
     const current = await activeFreeze(deps.store, now);
     const intent = auditIntent(deps, c, current ? { reason: current.reason, startedBy: current.by } : {});
     const row = await deps.store.endFreeze(now, by, intent.entry('fleet'));
-    if (!row) throw new NotFoundError('the fleet is not frozen (sluice freeze status)');
+    if (!row) throw new ConflictError('the fleet is not frozen (sluice freeze status)');
     intent.written = true;
     await deps.driver.refreshFreeze().catch(() => {});
     deps.log.info({ by }, 'fleet freeze ended');
