@@ -68,8 +68,8 @@ export function registerServerCommand(program: Command): void {
     .option('--database-url <url>', 'use PostgreSQL at this URL instead of the embedded database (env: SLUICE_DATABASE_URL); several servers may share it (replicas, one leader)')
     .option('--advertise-url <url>', 'with --database-url: the URL other replicas reach this one at (default: http://LISTEN) (env: SLUICE_ADVERTISE_URL)')
     .option('--max-connections <n>', 'most open client connections; past it new ones get 503 + Retry-After (default: the open-file limit less 512; env: SLUICE_MAX_CONNECTIONS)')
-    .option('--max-changing-hosts <n>', 'at most this many hosts changing at once across all rollouts; a rollout at the cap waits (default: no cap)')
-    .option('--max-running-rollouts <n>', 'at most this many rollouts running at once; one over the cap waits before its first wave (default: no cap)')
+    .option('--max-changing-hosts <n>', 'at most this many hosts changing at once across all rollouts; a rollout at the cap waits (env: SLUICE_MAX_CHANGING_HOSTS; default: no cap)')
+    .option('--max-running-rollouts <n>', 'at most this many rollouts running at once; one over the cap waits before its first wave (env: SLUICE_MAX_RUNNING_ROLLOUTS; default: no cap)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .addHelpText(
       'after',
@@ -89,8 +89,8 @@ Examples:
       --advertise-url http://10.0.0.5:7400          # one of several replicas`,
     )
     .action(async (opts: { listen: string; dataDir: string; databaseUrl?: string; advertiseUrl?: string; maxConnections?: string; retainFinished?: string; maxChangingHosts?: string; maxRunningRollouts?: string }) => {
-      const maxChangingHosts = parseLimit('--max-changing-hosts', opts.maxChangingHosts);
-      const maxRunningRollouts = parseLimit('--max-running-rollouts', opts.maxRunningRollouts);
+      const maxChangingHosts = parseLimit('--max-changing-hosts', opts.maxChangingHosts ?? process.env.SLUICE_MAX_CHANGING_HOSTS);
+      const maxRunningRollouts = parseLimit('--max-running-rollouts', opts.maxRunningRollouts ?? process.env.SLUICE_MAX_RUNNING_ROLLOUTS);
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const advertiseUrl = opts.advertiseUrl ?? process.env.SLUICE_ADVERTISE_URL;
       if (advertiseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(advertiseUrl)) {
