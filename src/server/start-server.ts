@@ -200,7 +200,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     await replica.start(advertiseUrl);
     log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
   }
-  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections }, 'sluice server listening');
+  log.info(
+    { url, store: store.kind, maxConnections: guard?.maxConnections, maxChangingHosts: opts.maxChangingHosts ?? null, maxRunningRollouts: opts.maxRunningRollouts ?? null },
+    'sluice server listening',
+  );
 
   let closed = false;
   return {
