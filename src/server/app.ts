@@ -8,6 +8,7 @@ import type { AuditIntent, EnrollTokenRow, HostRow, Store } from '../store/store
 import { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
+import { freezeRoutes } from './routes/freeze-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { Principal } from './auth.ts';
@@ -272,6 +273,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', freezeRoutes(deps)); // viewer reads, admin starts and ends
   app.route('/v1', auditRoutes(deps)); // admin only
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   return app;
