@@ -49,7 +49,9 @@ async function call(method: string, path: string, token?: string): Promise<numbe
 }
 
 beforeAll(async () => {
-  server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), tickMs: 1000 });
+  // Every operation is called with a made-up token: far past the failed-authentication limit
+  // (test/host-identity.test.ts tests that limit); here 401 must stay 401.
+  server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), tickMs: 1000, rateLimits: { failedAuth: null } });
   for (const role of ROLES) {
     const res = await fetch(`${server.url}/v1/tokens`, {
       method: 'POST',

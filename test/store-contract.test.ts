@@ -9,7 +9,8 @@ import type { Plan, RolloutRecord, RolloutStatus, StepRecord, StepStatus, WaveRe
 import { ROLLOUT_STATES } from '../src/core/types.ts';
 import type { RolloutEffect } from '../src/core/rollout/types.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/core/errors.ts';
-import type { AuditInput, Store } from '../src/store/store.ts';
+import type { AuditInput, HostRow, Store } from '../src/store/store.ts';
+import { EnrollTokenRefusedError, HostNameTakenError } from '../src/store/store.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
 import { createPostgresSql } from '../src/store/postgres.ts';
@@ -97,9 +98,9 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(first).toEqual({ name: host, labels: { env: 'prod' }, facts: { os: 'ubuntu' }, enrolledAt: 1000, lastSeen: 1000 });
       expect(await store.hostByCredentialHash(`h-${host}-1`)).toEqual(first);
 
-      const again = await store.enrollHost({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, credentialHash: `h-${host}-2`, now: 5000 });
+      const again = await store.enrollHost({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, credentialHash: `h-${host}-2`, presentedHash: `h-${host}-1`, now: 5000 });
       expect(again).toEqual({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, enrolledAt: 1000, lastSeen: 5000 });
-      // the old credential stops working: the host lost its state dir and got a new one
+      // the old credential stops working once replaced
       expect(await store.hostByCredentialHash(`h-${host}-1`)).toBeNull();
       expect((await store.hostByCredentialHash(`h-${host}-2`))?.name).toBe(host);
       expect(await store.hostByCredentialHash('nobody')).toBeNull();
@@ -110,6 +111,88 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       const b = nextId('dup');
       await store.enrollHost({ name: a, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 });
       await expect(store.enrollHost({ name: b, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 })).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('refuses to re-enroll a name without its current credential; a reset lets the next enrollment in, once', async () => {
+      const host = nextId('own');
+      await store.enrollHost({ name: host, labels: { env: 'prod' }, facts: {}, credentialHash: `h-${host}-real`, now: 1000 });
+      const impostor = { name: host, labels: { env: 'evil' }, facts: {}, credentialHash: `h-${host}-evil`, now: 2000 };
+      await expect(store.enrollHost(impostor)).rejects.toBeInstanceOf(HostNameTakenError);
+      await expect(store.enrollHost({ ...impostor, presentedHash: 'wrong' })).rejects.toBeInstanceOf(HostNameTakenError);
+      // nothing changed: the real host still authenticates, labels intact
+      expect(await store.hostByCredentialHash(`h-${host}-real`)).toMatchObject({ name: host, labels: { env: 'prod' } });
+      expect(await store.hostByCredentialHash(`h-${host}-evil`)).toBeNull();
+
+      expect(await store.resetHostCredential(host, 3000)).toBe(true);
+      expect(await store.resetHostCredential(nextId('nobody'), 3000)).toBe(false);
+      expect(await store.hostByCredentialHash(`h-${host}-real`)).toBeNull();
+      // two racing enrollments of the reset name: exactly one wins
+      const results = await Promise.allSettled([
+        store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-a`, now: 4000 }),
+        store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-b`, now: 4000 }),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(HostNameTakenError);
+    });
+
+    it('rotates a credential: the old one stays valid in its grace until the new one is confirmed', async () => {
+      const host = nextId('rot');
+      await store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-1`, now: 1000 });
+      expect(await store.rotateHostCredential({ name: host, presentedHash: 'wrong', newHash: `h-${host}-x`, graceUntil: 10_000, now: 2000 })).toBe(false);
+      expect(await store.rotateHostCredential({ name: host, presentedHash: `h-${host}-1`, newHash: `h-${host}-2`, graceUntil: 10_000, now: 2000 })).toBe(true);
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 5000)).toMatchObject({ name: host, previousValidUntil: 10_000 });
+      expect(await store.hostByCredentialHash(`h-${host}-2`, 5000)).toMatchObject({ name: host, rotationPending: true });
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 10_000)).toBeNull(); // grace over
+      expect((await store.hostsByCredentialHashes([`h-${host}-1`, `h-${host}-2`], 5000)).size).toBe(2);
+      // a lost answer: rotating again with the previous credential replaces the unused new one
+      expect(await store.rotateHostCredential({ name: host, presentedHash: `h-${host}-1`, newHash: `h-${host}-3`, graceUntil: 20_000, now: 6000 })).toBe(true);
+      expect(await store.hostByCredentialHash(`h-${host}-2`, 6000)).toBeNull();
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 6000)).toMatchObject({ previousValidUntil: 10_000 });
+      await store.confirmHostCredential(host, `h-${host}-3`);
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 6000)).toBeNull();
+      const now = await store.hostByCredentialHash(`h-${host}-3`, 6000);
+      expect(now?.name).toBe(host);
+      expect(now?.rotationPending).toBeUndefined();
+    });
+
+    it('scoped enrollment tokens: uses counted atomically against max_uses, expiry and revocation', async () => {
+      const id = nextId('et');
+      const created = await store.createEnrollToken({
+        id,
+        name: `${id}-name`,
+        hash: `hash-${id}`,
+        expiresAt: 100_000,
+        maxUses: 3,
+        labels: { region: ['eu-west-1'] },
+        createdBy: 'admin',
+        createdAt: 1000,
+      });
+      expect(created).toMatchObject({ id, uses: 0, maxUses: 3, revokedAt: null, labels: { region: ['eu-west-1'] } });
+      await expect(store.createEnrollToken({ ...created, id: nextId('et'), hash: 'other' })).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.usableEnrollToken(`hash-${id}`, 2000)).toMatchObject({ id });
+      expect(await store.usableEnrollToken(`hash-${id}`, 100_000)).toBeNull(); // expired
+      const enroll = (n: number) =>
+        store.enrollHost({ name: `${id}-h${n}`, labels: { region: 'eu-west-1' }, facts: {}, credentialHash: `c-${id}-${n}`, now: 2000, enrollTokenId: id, labelConstraints: { region: ['eu-west-1'] } });
+      const results = await Promise.allSettled([1, 2, 3, 4, 5, 6].map(enroll));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(EnrollTokenRefusedError);
+      expect((await store.listEnrollTokens()).find((t) => t.id === id)?.uses).toBe(3);
+      expect(await store.usableEnrollToken(`hash-${id}`, 2000)).toBeNull(); // used up
+      const ok = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<HostRow>;
+      expect(ok.value.labelConstraints).toEqual({ region: ['eu-west-1'] });
+
+      const id2 = nextId('et');
+      await store.createEnrollToken({ id: id2, name: id2, hash: `hash-${id2}`, expiresAt: null, maxUses: null, labels: {}, createdBy: 'ops', createdAt: 1 });
+      expect((await store.revokeEnrollToken(id2, 5000))?.revokedAt).toBe(5000);
+      expect((await store.revokeEnrollToken(id2, 6000))?.revokedAt).toBe(5000);
+      expect(await store.revokeEnrollToken(nextId('none'), 6000)).toBeNull();
+      expect(await store.usableEnrollToken(`hash-${id2}`, 5000)).toBeNull();
+      await expect(
+        store.enrollHost({ name: `${id2}-h`, labels: {}, facts: {}, credentialHash: `c-${id2}`, now: 6000, enrollTokenId: id2 }),
+      ).rejects.toBeInstanceOf(EnrollTokenRefusedError);
+      // the refused enrollment wrote nothing
+      expect((await store.listHosts()).some((h) => h.name === `${id2}-h`)).toBe(false);
     });
 
     it('records heartbeats: lastSeen, and labels/facts only when given', async () => {
@@ -566,6 +649,28 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await store.purgeFinished(cutoff, 3)).toEqual({ events: 0, reports: 0 });
     });
 
+    it('keeps one fleet freeze at a time: start, read, refuse a second, end (each audited in its transaction), expire by itself', async () => {
+      const actor = nextId('freezer');
+      expect(await store.activeFreeze(1000)).toBeNull();
+      const f = await store.startFreeze({ reason: 'sales weekend', by: actor, startedAt: 1000, until: null }, auditInput({ actor, action: 'freeze.start' }));
+      expect(f).toMatchObject({ reason: 'sales weekend', by: actor, startedAt: 1000, until: null, endedAt: null, endedBy: null });
+      expect(await store.activeFreeze(2000)).toEqual(f);
+      await expect(store.startFreeze({ reason: 'again', by: actor, startedAt: 1500, until: null }, auditInput({ actor, action: 'freeze.start' }))).rejects.toBeInstanceOf(ConflictError);
+      const ended = await store.endFreeze(3000, actor, auditInput({ actor, action: 'freeze.end' }));
+      expect(ended).toMatchObject({ id: f.id, endedAt: 3000, endedBy: actor });
+      expect(await store.endFreeze(3500, actor, auditInput({ actor, action: 'freeze.end' }))).toBeNull();
+      expect(await store.activeFreeze(4000)).toBeNull();
+      // The refused start and the end with nothing to end wrote no audit entry.
+      expect((await store.listAudit({ actor, limit: 10 })).map((e) => e.action).sort()).toEqual(['freeze.end', 'freeze.start']);
+      // A freeze with an end: in force before it, gone after it, and a new one may start then.
+      await store.startFreeze({ reason: 'until', by: actor, startedAt: 5000, until: 6000 });
+      expect((await store.activeFreeze(5999))?.reason).toBe('until');
+      expect(await store.activeFreeze(6000)).toBeNull();
+      const next = await store.startFreeze({ reason: 'next', by: actor, startedAt: 7000, until: null });
+      expect((await store.activeFreeze(7000))?.id).toBe(next.id);
+      await store.endFreeze(8000, actor);
+    });
+
     it('stores named tokens by hash: create, find, list, revoke (first time kept), touch forward only', async () => {
       const name = nextId('tok');
       const audit = auditInput({ actor: `admin-${name}`, action: 'token.create', target: name });
@@ -859,7 +964,7 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'events', 'hosts', 'leader_lease', 'notifications', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'enroll_tokens', 'events', 'fleet_freezes', 'hosts', 'leader_lease', 'notifications', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }

@@ -244,7 +244,7 @@ describe('audit log and approvals', () => {
     expect(tokenEntries.some((e) => e.action === 'token.create' && e.target === 'alice-op' && e.result === 'ok')).toBe(true);
     expect(tokenEntries.some((e) => e.action === 'token.revoke' && e.target === 'to-revoke' && e.result === 'ok')).toBe(true);
     expect(tokenEntries.some((e) => e.action === 'token.create' && e.result === 'failed' && e.detail.status === 409)).toBe(true);
-    expect((await audit('action=host.enroll')).map((e) => [e.actor, e.target, e.result])).toEqual([['enrollment-token', 'web-1', 'ok']]);
+    expect((await audit('action=host.enrolled')).map((e) => [e.actor, e.target, e.result])).toEqual([['enroll:bootstrap', 'web-1', 'ok']]);
     const everything = JSON.stringify(await audit('limit=1000'));
     for (const s of [...secrets, server.adminToken, server.enrollToken]) {
       expect(everything).not.toContain(s);

@@ -1,6 +1,7 @@
 // The host agent (`sluice agent`): enrolls, heartbeats, long-polls its assignments, applies and
 // rolls back changes it is allowed to run, runs checks, and delivers every result exactly once.
 // Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
+import type { RebootSettings } from './reboot.ts';
 import { arch, hostname, platform, release } from 'node:os';
 import { resolve } from 'node:path';
 import type { AllowKind } from '../core/allow-kinds.ts';
@@ -16,7 +17,8 @@ import { ServerContact, trackContact } from './commit-confirmed.ts';
 import { createAgentLog, errorText } from './log.ts';
 import { stableJson } from './facts/facts.ts';
 import { OutboxSender } from './outbox-sender.ts';
-import { Session } from './session.ts';
+import { DEFAULT_ROTATE_EVERY_MS, Session } from './session.ts';
+import { stat } from 'node:fs/promises';
 import { StateDir } from './state-dir.ts';
 import { StepActions, newReport, type PreflightFinding, type RestoreOutcome } from './step-actions.ts';
 import { DriftGuard, type DriftGuardOptions, type SluiceSteps } from './drift-guard.ts';
@@ -67,6 +69,13 @@ export interface AgentOptions {
   readonly random?: () => number;
   /** The drift guard (`--drift report|enforce`); missing: no guard. */
   readonly drift?: DriftGuardOptions;
+  /**
+   * How often the host credential is rotated (POST /v1/agent/rotate), counted from when the
+   * credential file was last written; default daily (DEFAULT_ROTATE_EVERY_MS); 0: never.
+   */
+  readonly rotateEveryMs?: number;
+  /** How this host reboots for a plan's `reboot:` (needs `reboot` in allow); default systemctl reboot. */
+  readonly reboot?: RebootSettings;
 }
 
 export interface AgentHandle {
@@ -222,6 +231,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     staleMs: Math.max(3 * heartbeatMs, 5000),
     probeMs: opts.confirmProbeMs ?? 1000,
     signal,
+    ...(opts.reboot ? { reboot: opts.reboot } : {}),
   });
   const workers = new Map<string, RolloutWorker>();
   const reportedInvalid = new Set<string>();
@@ -301,6 +311,35 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
   }
 
+  /** Rotates the credential every rotateEveryMs, counted from the credential file's last write. */
+  async function rotateLoop(): Promise<void> {
+    const every = opts.rotateEveryMs ?? DEFAULT_ROTATE_EVERY_MS;
+    if (!(every > 0)) return;
+    const RETRY_MS = Math.min(every, 10 * 60_000);
+    while (!signal.aborted) {
+      let due = every;
+      try {
+        const written = (await stat(state.credentialFile)).mtimeMs;
+        due = Math.max(0, written + every - Date.now());
+      } catch {
+        // no credential yet: the session enrolls; look again a full period later
+      }
+      // A little jitter, so a fleet enrolled at once does not rotate at once.
+      if (!(await sleep(Math.min(2_000_000_000, due + Math.floor(random() * Math.min(60_000, every / 10))), signal))) return;
+      let credential: string | undefined;
+      try {
+        credential = await session.get();
+        if (credential === undefined) return;
+        await session.rotate();
+      } catch (err) {
+        if (signal.aborted) return;
+        if (credential !== undefined && (err as { code?: string }).code === 'unauthenticated') session.rejectedBy401(credential);
+        log.warn('rotating the host credential failed; the current one stays in use', { error: errorText(err), retryInMs: RETRY_MS });
+        if (!(await sleep(RETRY_MS, signal))) return;
+      }
+    }
+  }
+
   async function pollLoop(): Promise<void> {
     const failures = new Backoff(backoff, random);
     let version: string | null = null;
@@ -347,7 +386,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random, steps });
   }
   // Each loop handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
-  const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]).then(
+  const loops = Promise.all([heartbeatLoop(), pollLoop(), rotateLoop(), driftGuard?.loop()]).then(
     () => undefined,
     (err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }),
   );

@@ -23,9 +23,12 @@ export interface EnrollBody {
   readonly name: string;
   readonly labels: Labels;
   readonly facts?: Record<string, unknown>;
+  /** The host's current credential: the server re-enrolls an existing name only with it (or after an admin reset). */
+  readonly currentCredential?: string;
 }
 
 const enrollAnswer = z.object({ host: z.string().check(z.minLength(1)), credential: z.string().check(z.minLength(1)) });
+const rotateAnswer = z.object({ host: z.string().check(z.minLength(1)), credential: z.string().check(z.minLength(1)) });
 const heartbeatAnswer = z.object({ ok: z.boolean(), heartbeatMs: z.optional(z.number()) });
 const reportsAnswer = z.object({ accepted: z.array(z.string()) });
 const driftAnswer = z.object({ recorded: z.number() });
@@ -44,6 +47,11 @@ export class AgentClient {
 
   async enroll(token: string, body: EnrollBody, signal?: AbortSignal): Promise<{ host: string; credential: string }> {
     return this.call('POST', '/v1/agent/enroll', token, body, enrollAnswer, this.timeoutMs, signal);
+  }
+
+  /** A new credential (POST /v1/agent/rotate); the one used here stays valid for the server's grace. */
+  async rotate(credential: string, signal?: AbortSignal): Promise<{ host: string; credential: string }> {
+    return this.call('POST', '/v1/agent/rotate', credential, {}, rotateAnswer, this.timeoutMs, signal);
   }
 
   async heartbeat(

@@ -109,7 +109,7 @@ describe('sluice agent flags', () => {
     const io = createTestIo();
     const code = await runCli(['agent', '--server', 'http://127.0.0.1:1', '--allow', 'rpm'], io, registerAgentCommand);
     expect(code).toBe(2);
-    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check)');
+    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check, reboot)');
   });
 
   it('explains --allow in its help', async () => {
@@ -119,5 +119,15 @@ describe('sluice agent flags', () => {
     expect(io.stdout.text).toMatch(/defaults to none/);
     expect(io.stdout.text).toMatch(/command-check +a plan's `command` checks only/);
     expect(io.stdout.text).toMatch(/Built-in checks \(tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved\) always run/);
+  });
+});
+
+describe('--rotate-every', () => {
+  const base = { server: 'http://10.0.0.5:7400' };
+  it('takes a duration of at least 1m, or never (0)', () => {
+    expect(parseAgentFlags({ ...base, rotateEvery: '12h' }, {}, 'h').rotateEveryMs).toBe(12 * 3_600_000);
+    expect(parseAgentFlags({ ...base, rotateEvery: 'never' }, {}, 'h').rotateEveryMs).toBe(0);
+    expect(parseAgentFlags(base, {}, 'h').rotateEveryMs).toBeUndefined(); // the agent's default, 24h
+    for (const bad of ['10s', 'soon']) expect(() => parseAgentFlags({ ...base, rotateEvery: bad }, {}, 'h')).toThrow(/--rotate-every/);
   });
 });

@@ -9,6 +9,7 @@ import { parseDuration } from '../core/plan/duration.ts';
 import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
 import type { AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/server-url.ts';
+import { DEFAULT_REBOOT_COMMAND, DEFAULT_REBOOT_REQUIRED_FILE } from '../agent/reboot-defaults.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 import { mergeAgentFlags, parseAgentConfig } from './agent-config.ts';
 import { readCaFile } from '../core/tls-trust.ts';
@@ -31,6 +32,27 @@ export interface AgentFlags {
   readonly driftNetworkd?: boolean;
   readonly driftInterval?: string;
   readonly driftRouting?: string;
+  readonly rotateEvery?: string;
+  readonly rebootCommand?: string;
+  readonly rebootRequiredFile?: string;
+}
+
+/** `--reboot-command`: a JSON argv list (["systemctl", "reboot"]) or words split on spaces. */
+export function parseRebootCommand(text: string): string[] {
+  let argv: unknown;
+  if (text.trim().startsWith('[')) {
+    try {
+      argv = JSON.parse(text);
+    } catch {
+      throw new ValidationError(`--reboot-command: not a JSON list: ${text}`);
+    }
+  } else {
+    argv = text.trim().split(/\s+/).filter(Boolean);
+  }
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string' && a !== '' && !a.includes('\0'))) {
+    throw new ValidationError('--reboot-command must be a command, e.g. "systemctl reboot" or ["/sbin/shutdown", "-r", "now"]');
+  }
+  return argv as string[];
 }
 
 
@@ -158,6 +180,12 @@ export function parseAgentFlags(
     if (ms === null || ms < 100) throw new ValidationError(`--heartbeat "${flags.heartbeat}" must be a duration of at least 100ms, e.g. 5s`);
     heartbeatMs = ms;
   }
+  let rotateEveryMs: number | undefined;
+  if (flags.rotateEvery !== undefined) {
+    const ms = flags.rotateEvery === '0' || flags.rotateEvery === 'never' ? 0 : parseDuration(flags.rotateEvery);
+    if (ms === null || (ms !== 0 && ms < 60_000)) throw new ValidationError(`--rotate-every "${flags.rotateEvery}" must be a duration of at least 1m (e.g. 24h), or never`);
+    rotateEveryMs = ms;
+  }
   const fileDirs = (flags.fileDir ?? []).map((d) => {
     if (d === '') throw new ValidationError('--file-dir must not be empty');
     return resolve(d);
@@ -171,15 +199,24 @@ export function parseAgentFlags(
     allow: parseAllowFlag(flags.allow ?? ''),
     stateDir: resolve(flags.stateDir ?? './.sluice-agent'),
     heartbeatMs,
+    ...(rotateEveryMs !== undefined ? { rotateEveryMs } : {}),
     fileDirs,
+    ...(flags.rebootCommand !== undefined || flags.rebootRequiredFile !== undefined
+      ? {
+          reboot: {
+            command: flags.rebootCommand !== undefined ? parseRebootCommand(flags.rebootCommand) : [...DEFAULT_REBOOT_COMMAND],
+            requiredFile: resolve(flags.rebootRequiredFile ?? DEFAULT_REBOOT_REQUIRED_FILE),
+          },
+        }
+      : {}),
     root: resolve(flags.root ?? '/'),
     drift: parseDriftFlags(flags),
   };
 }
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  agent
     .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
     .option('--config <file>', 'read settings from this file (KEY=VALUE lines, e.g. /etc/sluice/agent.env); flags given here win')
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
@@ -188,7 +225,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_CA_FILE)")
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
-    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')
+    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes), command-check (a plan\'s command checks; implied by command) and reboot (a plan\'s reboot: and its hooks) (default: none)')
     .option('--state-dir <dir>', 'where the credential, step journal and outbox live, mode 0700 (default: ./.sluice-agent)')
     .option('--heartbeat <duration>', 'heartbeat interval (default: 5s)')
     .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[] = []) => [...prev, d])
@@ -197,6 +234,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
     .option('--drift-interval <duration>', 'how often the drift guard looks (default: 60s)')
     .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
+    .option('--reboot-command <command>', 'how this host reboots when a plan says reboot: (needs reboot in --allow) (default: systemctl reboot)')
+    .option('--reboot-required-file <file>', 'the file whose presence means a reboot is needed, for reboot: ifRequired (default: /var/run/reboot-required)')
+    .option('--rotate-every <duration>', 'rotate the host credential this often, counted from its last write; never: do not (default: 24h)')
     .addHelpText(
       'after',
       `
@@ -210,6 +250,8 @@ What each kind covers:
   apt            apt changes (install/remove exact package versions)
   file           file changes (under --file-dir only), with their optional reload argv
   command-check  a plan's \`command\` checks only (argv as root), without command changes
+  reboot         a plan's \`reboot:\`: its before/after hooks (argv as root) and rebooting the host
+                 with --reboot-command; implied by nothing
 Built-in checks (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) always run:
 they are code that ships with the agent, not code from the plan. A command check on an agent
 that allows neither command nor command-check is not run; it fails with the reason. The agent
@@ -226,7 +268,7 @@ A token containing whitespace is refused (in agent.env, put comments on their ow
 KEY=VALUE lines, # comments on their own line or after a value, values quoted with "..." to keep
 a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_ENROLL_TOKEN_FILE, SLUICE_CA_FILE, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
 SLUICE_STATE_DIR, SLUICE_HEARTBEAT, SLUICE_FILE_DIRS (a:b), SLUICE_DRIFT, SLUICE_DRIFT_INTERVAL,
-SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING. A mistake is an error naming FILE:LINE.
+SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING, SLUICE_ROTATE_EVERY. A mistake is an error naming FILE:LINE.
 
 Examples:
   sluice agent --server http://127.0.0.1:7400 --enroll-token-file .sluice/enroll.token \\
@@ -265,6 +307,35 @@ Examples:
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       await agent.done;
+    });
+  agent
+    .command('rotate')
+    .description('Rotate the host credential in the state directory now (POST /v1/agent/rotate); the old one stays valid for the server\'s grace.')
+    .option('--state-dir <dir>', 'the agent\'s state directory (default: ./.sluice-agent)')
+    .addHelpText(
+      'after',
+      `
+The new credential is written to STATE_DIR/credential.json (atomically, 0600) before it is used.
+A running agent keeps its credential in memory: it switches to the new one when the server stops
+accepting the old one (at the end of the grace, 10 minutes by default), without re-enrolling.
+Run it as the user the agent runs as (the state directory is 0700).`,
+    )
+    .action(async (_flags: { stateDir?: string }, cmd: Command) => {
+      // `agent` has a --state-dir of its own, which commander fills first: read both.
+      const flags = cmd.optsWithGlobals() as { stateDir?: string };
+      const [{ StateDir }, { AgentClient }, { createAgentLog }] = await Promise.all([
+        import('../agent/state-dir.ts'),
+        import('../agent/client.ts'),
+        import('../agent/log.ts'),
+      ]);
+      const log = createAgentLog();
+      const state = await StateDir.open(resolve(flags.stateDir ?? './.sluice-agent'), log);
+      const current = await state.readCredential();
+      if (!current) throw new ValidationError(`no host credential in ${state.dir}: the agent has not enrolled yet`);
+      const client = new AgentClient({ server: current.server });
+      const answer = await client.rotate(current.credential);
+      await state.writeCredential({ server: current.server, host: answer.host, credential: answer.credential });
+      process.stdout.write(`rotated the credential of ${answer.host} (${current.server}); the previous one stays valid for the server's grace\n`);
     });
 }
 

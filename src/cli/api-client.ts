@@ -71,6 +71,8 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   skippedHosts: countSchema,
   /** Why the server holds the rollout by itself (it suspects its own connectivity). */
   heldReason: z.string().nullable().optional(),
+  /** Why a running rollout does not move on: its window is closed, the fleet is frozen, a fleet-wide limit. */
+  waiting: z.string().nullable().optional(),
   /** Hosts whose rollback failed or was not confirmed yet (`rollout rollback` asks them again). */
   unconfirmedRollbacks: countSchema,
   /** Hosts a `rollout rollback` asked now would touch. */
@@ -209,6 +211,36 @@ export interface ApiClient {
   getUpdates(all: boolean): Promise<UpdatesView>;
 }
 
+/** Host identity (admin): what `sluice hosts reset` and `sluice enroll-tokens` call. */
+export interface IdentityApi {
+  /** Clears a host's credential (admin): the next enrollment of the name is accepted. */
+  resetHost(name: string): Promise<{ host: string; message: string }>;
+  createEnrollToken(body: EnrollTokenCreate): Promise<EnrollTokenView & { token: string }>;
+  listEnrollTokens(): Promise<EnrollTokenView[]>;
+  revokeEnrollToken(idOrName: string): Promise<EnrollTokenView>;
+}
+
+export interface EnrollTokenCreate {
+  readonly name: string;
+  readonly expiresInS?: number;
+  readonly maxUses?: number;
+  readonly labels?: Readonly<Record<string, readonly string[]>>;
+}
+
+const enrollTokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  expiresAt: z.number().nullable(),
+  maxUses: z.number().nullable(),
+  uses: z.number(),
+  labels: z.record(z.string(), z.array(z.string())),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  revokedAt: z.number().nullable(),
+});
+export type EnrollTokenView = z.infer<typeof enrollTokenSchema>;
+
 export interface ApiClientOptions {
   /** Base URL, e.g. http://127.0.0.1:7400 */
   readonly server: string;
@@ -230,7 +262,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   503: 'unavailable',
 };
 
-export function createApiClient(options: ApiClientOptions): ApiClient {
+export function createApiClient(options: ApiClientOptions): ApiClient & IdentityApi {
   const base = options.server.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -323,6 +355,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return call('GET', `/v1/drift?${query.toString()}`, driftViewSchema);
     },
     getUpdates: (all) => call('GET', `/v1/updates${all ? '?all=true' : ''}`, updatesViewSchema),
+    resetHost: (name) => call('POST', `/v1/hosts/${encodeURIComponent(name)}/reset`, z.object({ host: z.string(), message: z.string() }), {}),
+    createEnrollToken: (body) => call('POST', '/v1/enroll-tokens', enrollTokenSchema.extend({ token: z.string() }), body),
+    listEnrollTokens: async () => (await call('GET', '/v1/enroll-tokens', z.object({ tokens: z.array(enrollTokenSchema) }))).tokens,
+    revokeEnrollToken: (id) => call('POST', `/v1/enroll-tokens/${encodeURIComponent(id)}/revoke`, enrollTokenSchema, {}),
   };
 }
 

@@ -4,7 +4,7 @@
 import { isAbsolute, join } from 'node:path';
 import { SluiceError, ValidationError } from '../core/errors.ts';
 import type { Command } from 'commander';
-import type { ApiClient } from './api-client.ts';
+import type { ApiClient, IdentityApi } from './api-client.ts';
 import type { CliIo } from './io.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7400';
@@ -103,7 +103,7 @@ export function withConnectionOptions(command: Command): Command {
 }
 
 /** The API client for an operator command's flags and environment. */
-export async function connect(options: ConnectionOptions, io: CliIo): Promise<ApiClient> {
+export async function connect(options: ConnectionOptions, io: CliIo): Promise<ApiClient & IdentityApi> {
   const connection = await resolveConnection(options, io);
   // The client and its response schemas (zod) load only when a command talks to a server.
   const { createApiClient } = await import('./api-client.ts');

@@ -29,6 +29,7 @@ function safeOrigin(text: string): string {
     return text.slice(0, 16);
   }
 }
+import { parseRateSpec } from '../server/rate-spec.ts';
 
 export interface BannerFacts {
   /** The address the server really listens on (port 0 resolved). */
@@ -102,6 +103,10 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, the chain after it); SIGHUP reloads it (env: SLUICE_TLS_CERT)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (env: SLUICE_TLS_KEY)')
     .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_PEER_CA_FILE)")
+    .option('--limit-failed-auth <rate>', 'failed authentications per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_FAILED_AUTH; default 20/1m)')
+    .option('--limit-enroll <rate>', 'enrollments per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_ENROLL; default 10/1s,burst=50)')
+    .option('--max-changing-hosts <n>', 'at most this many hosts changing at once across all rollouts; a rollout at the cap waits (env: SLUICE_MAX_CHANGING_HOSTS; default: no cap)')
+    .option('--max-running-rollouts <n>', 'at most this many rollouts running at once; one over the cap waits before its first wave (env: SLUICE_MAX_RUNNING_ROLLOUTS; default: no cap)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .option('--remediation-policy <file>', 'the remediation guard\'s budgets, YAML (env: SLUICE_REMEDIATION_POLICY; default: zone 20%, region/provider/fleet 10% per 10 minutes; see docs/remediation.md)')
     .option('--prometheus-url <url>', 'Prometheus for metric gates that do not name their own "prometheus" (env: SLUICE_PROMETHEUS_URL)')
@@ -149,6 +154,10 @@ Examples:
       notifySecretFile?: string;
       notifyFormat?: string;
       notifyConfig?: string;
+      limitFailedAuth?: string;
+      limitEnroll?: string;
+      maxChangingHosts?: string;
+      maxRunningRollouts?: string;
     }) => {
       const prometheusUrl = opts.prometheusUrl ?? (process.env.SLUICE_PROMETHEUS_URL || undefined);
       if (prometheusUrl !== undefined && !isHttpUrl(prometheusUrl)) throw new ValidationError(`--prometheus-url must be an http(s) URL such as http://prometheus:9090, got "${prometheusUrl}"`);
@@ -171,6 +180,8 @@ Examples:
         }
         notifyEndpoints.push(...parseNotifyConfig(text, notifyConfig));
       }
+      const maxChangingHosts = parseLimit('--max-changing-hosts', opts.maxChangingHosts ?? process.env.SLUICE_MAX_CHANGING_HOSTS);
+      const maxRunningRollouts = parseLimit('--max-running-rollouts', opts.maxRunningRollouts ?? process.env.SLUICE_MAX_RUNNING_ROLLOUTS);
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const tlsCert = opts.tlsCert ?? (process.env.SLUICE_TLS_CERT || undefined);
       const tlsKey = opts.tlsKey ?? (process.env.SLUICE_TLS_KEY || undefined);
@@ -197,11 +208,19 @@ Examples:
         }
         remediationPolicy = parseRemediationPolicy(text, policyFile);
       }
+      const failedAuthText = opts.limitFailedAuth ?? process.env.SLUICE_LIMIT_FAILED_AUTH;
+      const enrollText = opts.limitEnroll ?? process.env.SLUICE_LIMIT_ENROLL;
+      const rateLimits = {
+        ...(failedAuthText !== undefined ? { failedAuth: parseRateSpec(failedAuthText, '--limit-failed-auth') } : {}),
+        ...(enrollText !== undefined ? { enroll: parseRateSpec(enrollText, '--limit-enroll') } : {}),
+      };
       // Loaded here, not at the top: the rest of the CLI never pays for the server, Hono and the store.
       const { startServer } = await import('../server/start-server.ts');
       const server = await startServer({
         retainFinishedMs,
         ...(remediationPolicy ? { remediationPolicy } : {}),
+        maxChangingHosts,
+        maxRunningRollouts,
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
@@ -211,6 +230,7 @@ Examples:
         ...(peerCa !== undefined ? { peerCa } : {}),
         ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
         ...(notifyEndpoints.length > 0 ? { notify: { endpoints: notifyEndpoints } } : {}),
+        rateLimits,
       });
       // The secrets are in memory now: nothing the server starts should find them in its environment.
       delete process.env.SLUICE_ADMIN_TOKEN;
@@ -238,4 +258,11 @@ Examples:
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+/** A fleet-wide limit flag: a whole number of at least 1; missing: no cap (null). */
+export function parseLimit(flag: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^[1-9]\d{0,8}$/.test(value.trim())) throw new ValidationError(`${flag} takes a whole number of at least 1, got "${value}"`);
+  return Number(value.trim());
 }

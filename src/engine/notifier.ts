@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Instant, NotifyEvent, NotifyFormat, Plan, RolloutRecord } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
-import { NOTIFY_EVENT_OF_LOG, backoffMs, planEndpoints, renderBody, wants, type Endpoint, type NotificationFacts } from '../core/notify/notifications.ts';
+import { notifyEventOf, backoffMs, planEndpoints, renderBody, wants, type Endpoint, type NotificationFacts } from '../core/notify/notifications.ts';
 import type { NotificationInput, NotificationRow, Store } from '../store/store.ts';
 
 /** A server-wide endpoint (--notify-url, --notify-secret-file). The secret never goes to the store. */
@@ -85,7 +85,7 @@ export class Notifier {
     const out: NotificationInput[] = [];
     for (const e of effects) {
       if (e.type !== 'log') continue;
-      const event = NOTIFY_EVENT_OF_LOG[e.kind];
+      const event = notifyEventOf(e.kind, e.message);
       if (!event) continue;
       const facts: NotificationFacts = {
         event,

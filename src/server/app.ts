@@ -4,9 +4,11 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../core/errors.ts';
-import type { AuditIntent, HostRow, Store } from '../store/store.ts';
+import type { AuditIntent, EnrollTokenRow, HostRow, Store } from '../store/store.ts';
+import { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
+import { freezeRoutes } from './routes/freeze-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { notificationRoutes } from './routes/notification-routes.ts';
 import type { Notifier } from '../engine/notifier.ts';
@@ -21,6 +23,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireRole } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { remediationRoutes } from './routes/remediation-routes.ts';
+import { identityRoutes } from './routes/identity-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { fleetRoutes } from './routes/fleet-routes.ts';
@@ -53,10 +56,27 @@ export interface AppDeps {
   readonly peerCa?: string;
   /** Webhooks: events outside rollouts (drift found) go to the outbox through it. */
   readonly notifier?: Notifier;
+  /** Rate limits for failed authentication and enrollment (rate-limit.ts; defaults there). */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a host's credential stays valid after a rotation, unless the new one is used first. Default 10 minutes. */
+  readonly rotationGraceMs?: number;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
-export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal; audit: AuditIntent; auditTarget: string }; Bindings: Partial<HttpBindings> };
+export type AppEnv = {
+  Variables: {
+    host: HostRow;
+    /** The SHA-256 of the host credential the request authenticated with (requireHost). */
+    credentialHash: string;
+    /** The scoped enrollment token of an enrollment; null for the bootstrap token (requireEnrollToken). */
+    enrollToken: EnrollTokenRow | null;
+    actor: string;
+    principal: Principal;
+    audit: AuditIntent;
+    auditTarget: string;
+  };
+  Bindings: Partial<HttpBindings>;
+};
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -202,6 +222,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
   if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log, deps.peerCa));
 
+  // Failed authentication and enrollments per source address (429 with Retry-After).
+  const limiter: RateLimiter = createRateLimiter(deps.rateLimits, deps.now);
+  app.use('*', limiter.middleware);
+
   const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody(tooLarge()), 413) });
   app.use('*', async (c, next) => {
     // On Node the body is read (and its size limited) by readBody; a declared oversize is refused here.
@@ -247,11 +271,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/v1/openapi.json', requireRole(deps, 'viewer'), (c) => c.json(buildOpenApi()));
 
   app.route('/v1', healthRoutes(deps));
-  app.route('/v1/agent', agentRoutes(deps));
+  app.route('/v1/agent', agentRoutes(deps, limiter));
+  app.route('/v1', identityRoutes(deps)); // host reset, scoped enrollment tokens (admin)
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', freezeRoutes(deps)); // viewer reads, admin starts and ends
   app.route('/v1', auditRoutes(deps)); // admin only
   app.route('/v1', notificationRoutes(deps)); // webhook deliveries (viewer)
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override

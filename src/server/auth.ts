@@ -136,35 +136,50 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
       return next();
     }
     if (sameSecret(token, deps.enrollToken)) fail('forbidden', 'the enrollment token can only enroll agents');
+    if (await deps.store.usableEnrollToken(hashSecret(token), deps.now())) fail('forbidden', 'an enrollment token can only enroll agents');
     const host = await deps.store.hostByCredentialHash(hashSecret(token));
     if (host) fail('forbidden', 'a host credential cannot call operator routes');
     fail('unauthenticated', 'invalid token');
   };
 }
 
-/** A host credential; the host is taken from it, so a host can only act for itself. */
+/**
+ * A host credential; the host is taken from it, so a host can only act for itself. The previous
+ * credential of a rotation is accepted within its grace; the first use of the new one ends it.
+ */
 export function requireHost(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer CREDENTIAL)');
-    const host = await deps.store.hostByCredentialHash(hashSecret(token));
+    const hash = hashSecret(token);
+    const host = await deps.store.hostByCredentialHash(hash);
     if (!host) {
       if (sameSecret(token, deps.adminToken)) fail('forbidden', 'the admin token cannot act as a host');
       if (await lookupToken(deps, hashSecret(token))) fail('forbidden', 'an operator token cannot act as a host');
       fail('unauthenticated', 'unknown host credential; enroll again');
     }
+    if (host.rotationPending) await deps.store.confirmHostCredential(host.name, hash);
     c.set('host', host);
+    c.set('credentialHash', hash);
     c.set('actor', `host:${host.name}`);
     return next();
   };
 }
 
+/** The bootstrap enrollment token, or a scoped one still usable (its use is taken when the host is written). */
 export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer ENROLLMENT_TOKEN)');
-    if (!sameSecret(token, deps.enrollToken)) fail('unauthenticated', 'invalid enrollment token');
-    c.set('actor', 'enrollment-token');
+    if (sameSecret(token, deps.enrollToken)) {
+      c.set('enrollToken', null);
+      c.set('actor', 'enroll:bootstrap');
+      return next();
+    }
+    const scoped = await deps.store.usableEnrollToken(hashSecret(token), deps.now());
+    if (!scoped) fail('unauthenticated', 'invalid enrollment token (unknown, expired, used up or revoked)');
+    c.set('enrollToken', scoped);
+    c.set('actor', `enroll:${scoped.name}`);
     return next();
   };
 }

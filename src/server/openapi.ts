@@ -1,12 +1,13 @@
 // The OpenAPI 3.1 document served at /v1/openapi.json. Request bodies come from the same zod
 // schemas the routes validate with; responses are described by hand (docs/api.md has examples).
 import { z } from 'zod';
-import { createRolloutBody, driftBody, enrollBody, heartbeatBody, reportsBody } from './schemas.ts';
+import { createRolloutBody, driftBody, enrollBody, enrollTokenBody, heartbeatBody, reportsBody } from './schemas.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './list-schemas.ts';
 import { remediationOverrideBody, remediationRequestBody } from './routes/remediation-routes.ts';
 import { STEP_STATES } from '../core/types.ts';
 import type { Role } from './auth.ts';
 import { createTokenBody } from './routes/token-routes.ts';
+import { endFreezeBody, startFreezeBody } from './routes/freeze-routes.ts';
 import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from './routes/audit-routes.ts';
 import { DEFAULT_NOTIFICATIONS_PAGE, MAX_NOTIFICATIONS_PAGE } from './routes/notification-routes.ts';
 
@@ -132,6 +133,28 @@ export function buildOpenApi(): Record<string, unknown> {
       '/v1/health': { get: { summary: "This replica's role (leader, starting, follower, unavailable), why, and who leads", ...role('viewer'), responses: { '200': ok('{role, replica, leader, reason, database, since, stoppedLeading, store}'), ...errors } } },
       '/metrics': { get: { summary: 'Prometheus metrics', ...role('viewer'), responses: { '200': { description: 'text/plain metrics' } } } },
       '/v1/agent/enroll': { post: { summary: 'Enroll a host', security: [{ enrollment: [] }], 'x-sluice-role': 'enrollment', requestBody: body(enrollBody), responses: { '200': ok('{host, credential}'), ...errors } } },
+      '/v1/agent/rotate': {
+        post: {
+          summary: 'A new host credential; the one used here stays valid until the new one is used or the grace ends (10 minutes)',
+          ...host,
+          responses: { '200': ok('{host, credential, previousValidUntil}'), ...errors },
+        },
+      },
+      '/v1/hosts/{name}/reset': {
+        post: {
+          summary: "Clear a host's credential (admin): the next enrollment of the name is accepted",
+          ...role('admin'),
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': ok('{host, reset, message}'), ...errors },
+        },
+      },
+      '/v1/enroll-tokens': {
+        get: { summary: 'Scoped enrollment tokens (admin; never the secrets)', ...role('admin'), responses: { '200': ok('{tokens}'), ...errors } },
+        post: { summary: 'Create a scoped enrollment token (admin); the secret is in this answer only', ...role('admin'), requestBody: body(enrollTokenBody), responses: { '201': ok('{token, id, name, state, expiresAt, maxUses, uses, labels, createdBy, createdAt, revokedAt}'), ...errors } },
+      },
+      '/v1/enroll-tokens/{id}/revoke': {
+        post: { summary: 'Revoke a scoped enrollment token (admin), by id or name', ...role('admin'), parameters: idParam, responses: { '200': ok('The token'), ...errors } },
+      },
       '/v1/agent/heartbeat': { post: { summary: 'Heartbeat with labels and facts', ...host, requestBody: body(heartbeatBody), responses: { '200': ok('{ok, heartbeatMs}'), ...errors } } },
       '/v1/agent/assignments': {
         get: {
@@ -329,6 +352,18 @@ export function buildOpenApi(): Record<string, unknown> {
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': ok('{token}'), ...errors },
         },
+      },
+      '/v1/freeze': {
+        get: { summary: 'The fleet freeze in force, if any: {frozen, freeze: {reason, by, startedAt, until, text}}', ...role('viewer'), responses: { '200': ok('{frozen, freeze}'), ...errors } },
+        post: {
+          summary: 'Freeze the fleet: every running rollout stops at its next wave boundary, new starts are refused (409) unless the plan is an emergency change; audited',
+          ...role('admin'),
+          requestBody: body(startFreezeBody),
+          responses: { '201': ok('{frozen, freeze}'), ...errors },
+        },
+      },
+      '/v1/freeze/end': {
+        post: { summary: 'End the fleet freeze (409 when none is in force): waiting rollouts go on at the next tick; audited', ...role('admin'), requestBody: body(endFreezeBody), responses: { '200': ok('{frozen, freeze}'), ...errors } },
       },
       '/v1/audit': {
         get: {

@@ -26,8 +26,10 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './reten
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
+import { activeFreeze } from './freeze.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface ServerOptions {
   /** HOST:PORT; port 0 picks a free port. Default 127.0.0.1:7400. */
@@ -68,6 +70,16 @@ export interface ServerOptions {
   readonly gateQuery?: GateQuery;
   /** Webhooks: server-wide endpoints and the delivery loop's timings (tests shorten them). */
   readonly notify?: Omit<NotifierOptions, 'store' | 'log' | 'now'>;
+  /**
+   * Per source address: failed authentications (default 20 a minute, burst 20) and enrollments
+   * (default 10 a second, burst 50); see rate-limit.ts and docs/host-identity.md.
+   */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a rotated-away host credential stays valid unless the new one is used first (default 10 minutes). */
+  readonly rotationGraceMs?: number;
+  /** Fleet-wide limits (--max-changing-hosts, --max-running-rollouts); missing or null: no cap. */
+  readonly maxChangingHosts?: number | null;
+  readonly maxRunningRollouts?: number | null;
 }
 
 export interface RunningServer {
@@ -209,6 +221,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       ...(extra.beforeTick ? { beforeTick: extra.beforeTick } : {}),
       gates,
       notifier,
+      maxChangingHosts: opts.maxChangingHosts ?? null,
+      maxRunningRollouts: opts.maxRunningRollouts ?? null,
     });
   let replica: ReplicaRuntime | null = null;
   let driver: RolloutDriver;
@@ -251,8 +265,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     now,
     ...(replica ? { replica: replica.elector } : {}),
     ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
+    // The remediation guard denies during a fleet freeze.
+    activeFreeze: (at: number) => activeFreeze(store, at),
     ...(opts.peerCa !== undefined ? { peerCa: opts.peerCa } : {}),
     notifier,
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
@@ -295,7 +313,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     await replica.start(advertiseUrl);
     log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
   }
-  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections, ...(tlsPair ? { certificate: tlsPair.fingerprint } : {}) }, 'sluice server listening');
+  log.info(
+    { url, store: store.kind, maxConnections: guard?.maxConnections, maxChangingHosts: opts.maxChangingHosts ?? null, maxRunningRollouts: opts.maxRunningRollouts ?? null, ...(tlsPair ? { certificate: tlsPair.fingerprint } : {}) },
+    'sluice server listening',
+  );
   if (!tlsPair && !isLoopbackHost(host)) {
     log.warn(
       { listen: `${host}:${address.port}` },

@@ -6,12 +6,16 @@ import type { RolloutEffect } from '../core/rollout/types.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
 import { checkFence } from './leader-lease.ts';
+import { EnrollTokenRefusedError, HostNameTakenError } from './store.ts';
 import type {
   ApiTokenRow,
   AuditInput,
   AuditRow,
   DriftEventRow,
+  EnrollTokenRow,
+  LabelConstraints,
   EventRow,
+  FreezeRow,
   HostAssignment,
   HostFilter,
   HostRow,
@@ -87,6 +91,30 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     return out;
   }
 
+  /** Current credentials, and previous ones still in their grace (the row says which). */
+  async function hostsByHashes(hashes: readonly string[], now: Instant): Promise<Map<string, HostRow>> {
+    const out = new Map<string, HostRow>();
+    if (hashes.length === 0) return out;
+    const rows = await sql.query<Row>(
+      `select h.*, h.credential_hash as presented, false as via_previous from hosts h where h.credential_hash = any($1::text[])
+       union all
+       select h.*, h.previous_credential_hash as presented, true as via_previous from hosts h
+       where h.previous_credential_hash = any($1::text[]) and h.previous_valid_until > $2`,
+      [[...hashes], now],
+    );
+    for (const row of rows) {
+      const base = hostRow(row);
+      const graceUntil = row.previous_valid_until === null || row.previous_valid_until === undefined ? null : num(row.previous_valid_until);
+      const pending = graceUntil !== null && graceUntil > now;
+      out.set(String(row.presented), {
+        ...base,
+        ...(row.via_previous === true && graceUntil !== null ? { previousValidUntil: graceUntil } : {}),
+        ...(row.via_previous !== true && pending ? { rotationPending: true as const } : {}),
+      });
+    }
+    return out;
+  }
+
   return {
     kind,
 
@@ -98,35 +126,136 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     // ---- hosts ----
 
-    async enrollHost(host) {
+    enrollHost(host) {
+      return sql
+        .transaction(async (tx) => {
+          if (host.enrollTokenId) {
+            // Checked and counted in one statement: concurrent enrollments never exceed max_uses.
+            const used = await tx.query<Row>(
+              `update enroll_tokens set uses = uses + 1
+               where id = $1 and (max_uses is null or uses < max_uses) and (expires_at is null or expires_at > $2) and revoked_at is null
+               returning id`,
+              [host.enrollTokenId, host.now],
+            );
+            if (used.length === 0) throw new EnrollTokenRefusedError();
+          }
+          // An existing name is replaced only with its current credential (or the previous one in
+          // its grace), or after a reset; the row lock makes two racing enrollments of a reset
+          // name see each other: the second finds the first's credential and is refused.
+          const rows = await tx.query<Row>(
+            `insert into hosts (name, labels, facts, credential_hash, enrolled_at, last_seen, enroll_token_id, label_constraints)
+             values ($1, $2::jsonb, $3::jsonb, $4, $5, $5, $7, $8::jsonb)
+             on conflict (name) do update set
+               labels = excluded.labels, facts = excluded.facts,
+               credential_hash = excluded.credential_hash, last_seen = excluded.last_seen,
+               previous_credential_hash = null, previous_valid_until = null, credential_reset_at = null,
+               enroll_token_id = excluded.enroll_token_id, label_constraints = excluded.label_constraints
+             where hosts.credential_hash is null or hosts.credential_hash = $6
+               or (hosts.previous_credential_hash = $6 and hosts.previous_valid_until > $5)
+             returning *`,
+            [
+              host.name,
+              JSON.stringify(host.labels),
+              JSON.stringify(host.facts),
+              host.credentialHash,
+              host.now,
+              host.presentedHash ?? null,
+              host.enrollTokenId ?? null,
+              host.labelConstraints ? JSON.stringify(host.labelConstraints) : null,
+            ],
+          );
+          if (rows.length === 0) throw new HostNameTakenError(host.name);
+          return hostRow(first(rows));
+        })
+        .catch((err: unknown) => {
+          if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`another host already uses this credential`);
+          throw err;
+        });
+    },
+
+    async hostByCredentialHash(hash, now = Date.now()) {
+      const found = await hostsByHashes([hash], now);
+      return found.get(hash) ?? null;
+    },
+
+    hostsByCredentialHashes(hashes, now = Date.now()) {
+      return hostsByHashes(hashes, now);
+    },
+
+    async resetHostCredential(name, now) {
+      const rows = await sql.query<Row>(
+        `update hosts set credential_hash = null, previous_credential_hash = null, previous_valid_until = null, credential_reset_at = $2
+         where name = $1 returning name`,
+        [name, now],
+      );
+      return rows.length > 0;
+    },
+
+    async rotateHostCredential(r) {
+      // From the current credential: it becomes the previous one, valid until graceUntil. From
+      // the previous one (in its grace: the answer of an earlier rotation was lost): the
+      // unused new one is replaced, the previous one keeps its deadline.
       try {
         const rows = await sql.query<Row>(
-          `insert into hosts (name, labels, facts, credential_hash, enrolled_at, last_seen)
-           values ($1, $2::jsonb, $3::jsonb, $4, $5, $5)
-           on conflict (name) do update set
-             labels = excluded.labels, facts = excluded.facts,
-             credential_hash = excluded.credential_hash, last_seen = excluded.last_seen
-           returning *`,
-          [host.name, JSON.stringify(host.labels), JSON.stringify(host.facts), host.credentialHash, host.now],
+          `update hosts set
+             previous_credential_hash = case when credential_hash = $2 then credential_hash else previous_credential_hash end,
+             previous_valid_until = case when credential_hash = $2 then $4 else previous_valid_until end,
+             credential_hash = $3
+           where name = $1 and (credential_hash = $2 or (previous_credential_hash = $2 and previous_valid_until > $5))
+           returning name`,
+          [r.name, r.presentedHash, r.newHash, r.graceUntil, r.now],
         );
-        return hostRow(first(rows));
+        return rows.length > 0;
       } catch (err) {
         if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`another host already uses this credential`);
         throw err;
       }
     },
 
-    async hostByCredentialHash(hash) {
-      const rows = await sql.query<Row>('select * from hosts where credential_hash = $1', [hash]);
-      return rows[0] ? hostRow(rows[0]) : null;
+    async confirmHostCredential(name, hash) {
+      await sql.query(
+        `update hosts set previous_credential_hash = null, previous_valid_until = null
+         where name = $1 and credential_hash = $2 and previous_credential_hash is not null`,
+        [name, hash],
+      );
     },
 
-    async hostsByCredentialHashes(hashes) {
-      const out = new Map<string, HostRow>();
-      if (hashes.length === 0) return out;
-      const rows = await sql.query<Row>('select * from hosts where credential_hash = any($1::text[])', [[...hashes]]);
-      for (const row of rows) out.set(String(row.credential_hash), hostRow(row));
-      return out;
+    // ---- scoped enrollment tokens ----
+
+    async createEnrollToken(t) {
+      try {
+        const rows = await sql.query<Row>(
+          `insert into enroll_tokens (id, name, hash, expires_at, max_uses, labels, created_by, created_at)
+           values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) returning *`,
+          [t.id, t.name, t.hash, t.expiresAt, t.maxUses, JSON.stringify(t.labels), t.createdBy, t.createdAt],
+        );
+        return enrollTokenRow(first(rows));
+      } catch (err) {
+        if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`an enrollment token named ${t.name} already exists`);
+        throw err;
+      }
+    },
+
+    async listEnrollTokens() {
+      const rows = await sql.query<Row>('select * from enroll_tokens order by created_at, id');
+      return rows.map(enrollTokenRow);
+    },
+
+    async usableEnrollToken(hash, now) {
+      const rows = await sql.query<Row>(
+        `select * from enroll_tokens where hash = $1 and revoked_at is null
+           and (expires_at is null or expires_at > $2) and (max_uses is null or uses < max_uses)`,
+        [hash, now],
+      );
+      return rows[0] ? enrollTokenRow(rows[0]) : null;
+    },
+
+    async revokeEnrollToken(idOrName, now) {
+      const rows = await sql.query<Row>(
+        `update enroll_tokens set revoked_at = coalesce(revoked_at, $2) where id = $1 or name = $1 returning *`,
+        [idOrName, now],
+      );
+      return rows[0] ? enrollTokenRow(rows[0]) : null;
     },
 
     async recordHeartbeat(name, update) {
@@ -297,6 +426,44 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       await sql.query('update api_tokens set last_used_at = $2 where id = $1 and (last_used_at is null or last_used_at < $2)', [id, at]);
     },
 
+    async activeFreeze(now) {
+      const rows = await sql.query<Row>('select * from fleet_freezes where ended_at is null and (until_at is null or until_at > $1) order by id desc limit 1', [now]);
+      return rows[0] ? freezeRow(rows[0]) : null;
+    },
+
+    async startFreeze(freeze, audit) {
+      return sql.transaction(async (tx) => {
+        // A freeze past its `until` ended by itself: record it ended then, so a new one can start.
+        await tx.query('update fleet_freezes set ended_at = until_at, ended_by = $2 where ended_at is null and until_at is not null and until_at <= $1', [freeze.startedAt, 'expired']);
+        const active = await tx.query<Row>('select * from fleet_freezes where ended_at is null for update');
+        if (active[0]) {
+          const f = freezeRow(active[0]);
+          throw new ConflictError(`the fleet is already frozen (${f.reason}) by ${f.by}; \`sluice freeze end\` first to change it`);
+        }
+        const rows = await tx.query<Row>(
+          'insert into fleet_freezes (reason, started_by, started_at, until_at) values ($1, $2, $3, $4) returning *',
+          [freeze.reason, freeze.by, freeze.startedAt, freeze.until],
+        );
+        if (audit) await insertAudit(tx, audit);
+        return freezeRow(first(rows));
+      }).catch((err: unknown) => {
+        if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError('the fleet is already frozen (another replica just froze it)');
+        throw err;
+      });
+    },
+
+    async endFreeze(at, by, audit) {
+      return sql.transaction(async (tx) => {
+        const rows = await tx.query<Row>(
+          'update fleet_freezes set ended_at = $1, ended_by = $2 where ended_at is null and (until_at is null or until_at > $1) returning *',
+          [at, by],
+        );
+        if (!rows[0]) return null;
+        if (audit) await insertAudit(tx, audit);
+        return freezeRow(rows[0]);
+      });
+    },
+
     async appendAudit(entry) {
       await insertAudit(sql, entry);
     },
@@ -339,7 +506,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async getRollout(id) {
       const rows = await sql.query<Row>(
-        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason from rollouts where id = $1',
+        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason, waiting from rollouts where id = $1',
         [id],
       );
       return rows[0] ? rolloutRecord(rows[0]) : null;
@@ -434,7 +601,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async listRollouts(limit = DEFAULT_LIST_ROLLOUTS) {
       const rows = await sql.query<Row>(
-        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason
+        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason, waiting
          from rollouts order by created_at desc, id desc limit $1`,
         [limit],
       );
@@ -686,7 +853,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
       `update rollouts set name = $2, state = $3, next_spec = $4, failed_total = $5,
          targeted_hosts = coalesce($6, targeted_hosts), reason = $7, updated_at = $8,
          reverted_hosts = coalesce($9, reverted_hosts), skipped_hosts = coalesce($10, skipped_hosts),
-         held_reason = $11
+         held_reason = $11, waiting = $12
        where id = $1 returning id`,
       [
         rollout.id,
@@ -700,6 +867,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
         rollout.revertedHosts ?? null,
         rollout.skippedHosts ?? null,
         rollout.heldReason ?? null,
+        rollout.waiting ?? null,
       ],
     );
     // Rollouts are created by createRollout with their plan; an effect for another id is a bug.
@@ -813,12 +981,28 @@ function logInput(effect: Extract<RolloutEffect, { type: 'log' }>): LogInput {
 // ---- row mappers: bigint columns may arrive as strings (pg) or numbers (PGlite) ----
 
 function hostRow(row: Row): HostRow {
+  const constraints = row.label_constraints as LabelConstraints | null | undefined;
   return {
     name: String(row.name),
     labels: row.labels as Labels,
     facts: row.facts as Record<string, unknown>,
     enrolledAt: num(row.enrolled_at),
     lastSeen: num(row.last_seen),
+    ...(constraints ? { labelConstraints: constraints } : {}),
+  };
+}
+
+function enrollTokenRow(row: Row): EnrollTokenRow {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    expiresAt: numOrNull(row.expires_at),
+    maxUses: numOrNull(row.max_uses),
+    uses: num(row.uses),
+    labels: row.labels as LabelConstraints,
+    createdBy: String(row.created_by),
+    createdAt: num(row.created_at),
+    revokedAt: numOrNull(row.revoked_at),
   };
 }
 
@@ -836,6 +1020,19 @@ function rolloutRecord(row: Row): RolloutRecord {
     revertedHosts: row.reverted_hosts === undefined || row.reverted_hosts === null ? 0 : num(row.reverted_hosts),
     skippedHosts: row.skipped_hosts === undefined || row.skipped_hosts === null ? 0 : num(row.skipped_hosts),
     heldReason: row.held_reason === undefined || row.held_reason === null ? null : String(row.held_reason),
+    ...(row.waiting === undefined || row.waiting === null ? {} : { waiting: String(row.waiting) }),
+  };
+}
+
+function freezeRow(row: Row): FreezeRow {
+  return {
+    id: num(row.id),
+    reason: String(row.reason),
+    by: String(row.started_by),
+    startedAt: num(row.started_at),
+    until: row.until_at === null || row.until_at === undefined ? null : num(row.until_at),
+    endedAt: row.ended_at === null || row.ended_at === undefined ? null : num(row.ended_at),
+    endedBy: row.ended_by === null || row.ended_by === undefined ? null : String(row.ended_by),
   };
 }
 

@@ -4,6 +4,26 @@
 import type { Plan, HostInfo, Instant, Labels, RolloutRecord, StepRecord, WaveRecord, ChangeKind } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
 import type { LeaseFence } from './leader-lease.ts';
+import { ConflictError, SluiceError } from '../core/errors.ts';
+
+/** Re-enrolling a host name without its current credential. */
+export class HostNameTakenError extends ConflictError {
+  constructor(readonly host: string) {
+    super(
+      `host ${host} is already enrolled with another credential; the agent must present its current credential, ` +
+        `or an admin resets the host first (sluice hosts reset ${host}, or POST /v1/hosts/${host}/reset)`,
+    );
+    this.name = 'HostNameTakenError';
+  }
+}
+
+/** A scoped enrollment token that is used up, expired or revoked (checked when its use is taken). */
+export class EnrollTokenRefusedError extends SluiceError {
+  constructor() {
+    super('unauthenticated', 'the enrollment token is used up, expired or revoked');
+    this.name = 'EnrollTokenRefusedError';
+  }
+}
 
 /** The one-method database port both drivers implement (pg-boss's IDatabase idea). */
 export interface Sql {
@@ -23,6 +43,56 @@ export interface HostRow {
   readonly facts: Record<string, unknown>;
   readonly enrolledAt: Instant;
   readonly lastSeen: Instant;
+  /** Labels this host may claim (from the scoped enrollment token it enrolled with); absent: any. */
+  readonly labelConstraints?: LabelConstraints;
+  /** Set by the credential lookups: the presented credential is the one before a rotation, valid until this instant. */
+  readonly previousValidUntil?: Instant;
+  /** Set by the credential lookups: a rotation's previous credential is still valid (the new one was not used yet). */
+  readonly rotationPending?: true;
+}
+
+/** Per label key, the values a host may carry: `{region: ['eu-west-1']}`. Every key is required. */
+export type LabelConstraints = Readonly<Record<string, readonly string[]>>;
+
+/** A scoped enrollment token as stored (the secret itself is never stored, only its hash). */
+export interface EnrollTokenRow {
+  readonly id: string;
+  readonly name: string;
+  readonly expiresAt: Instant | null;
+  readonly maxUses: number | null;
+  readonly uses: number;
+  readonly labels: LabelConstraints;
+  readonly createdBy: string;
+  readonly createdAt: Instant;
+  readonly revokedAt: Instant | null;
+}
+
+export interface EnrollHostInput extends HostInfo {
+  readonly facts: Record<string, unknown>;
+  readonly credentialHash: string;
+  readonly now: Instant;
+  /**
+   * The hash of the credential the caller presented as the host's current one. An existing
+   * name is re-enrolled only when it matches (or the name was reset): otherwise
+   * HostNameTakenError, and nothing changes.
+   */
+  readonly presentedHash?: string | null;
+  /**
+   * A scoped enrollment token: one use is taken in the same transaction (refused, with nothing
+   * written, when it is used up, expired or revoked: EnrollTokenRefusedError).
+   */
+  readonly enrollTokenId?: string | null;
+  readonly labelConstraints?: LabelConstraints | null;
+}
+
+export interface RotateInput {
+  readonly name: string;
+  /** The credential the rotation was asked with: the current one, or the previous one within its grace. */
+  readonly presentedHash: string;
+  readonly newHash: string;
+  /** Until when the credential being replaced stays valid. */
+  readonly graceUntil: Instant;
+  readonly now: Instant;
 }
 
 /** One line of a rollout's event log. `seq` increases strictly within the whole store. */
@@ -316,11 +386,30 @@ export interface Store {
   close(): Promise<void>;
 
   // ---- hosts ----
-  /** Creates the host or, if the name exists, replaces its labels and credential (re-enrollment). */
-  enrollHost(host: HostInfo & { facts: Record<string, unknown>; credentialHash: string; now: Instant }): Promise<HostRow>;
-  hostByCredentialHash(hash: string): Promise<HostRow | null>;
+  /**
+   * Creates the host or, if the name exists, replaces its labels and credential (re-enrollment),
+   * but only when `presentedHash` is the host's credential or the name was reset; otherwise
+   * HostNameTakenError (409) and nothing is written.
+   */
+  enrollHost(host: EnrollHostInput): Promise<HostRow>;
+  /** The host whose current credential (or previous one, within its grace at `now`) has this hash. */
+  hostByCredentialHash(hash: string, now?: Instant): Promise<HostRow | null>;
   /** The hosts of many credential hashes in one statement, by hash (unknown hashes are left out). */
-  hostsByCredentialHashes(hashes: readonly string[]): Promise<Map<string, HostRow>>;
+  hostsByCredentialHashes(hashes: readonly string[], now?: Instant): Promise<Map<string, HostRow>>;
+  /** Clears the host's credentials (admin reset): the next enrollment of the name is accepted. false: no such host. */
+  resetHostCredential(name: string, now: Instant): Promise<boolean>;
+  /** Replaces the credential, keeping the one replaced valid until graceUntil. false: the presented credential is not valid. */
+  rotateHostCredential(rotation: RotateInput): Promise<boolean>;
+  /** The new credential was used: the one it replaced is refused from now on. */
+  confirmHostCredential(name: string, hash: string): Promise<void>;
+
+  // ---- scoped enrollment tokens ----
+  createEnrollToken(token: Omit<EnrollTokenRow, 'uses' | 'revokedAt'> & { hash: string }): Promise<EnrollTokenRow>;
+  listEnrollTokens(): Promise<EnrollTokenRow[]>;
+  /** The token with this hash if it can still be used at `now` (not revoked, expired or used up). */
+  usableEnrollToken(hash: string, now: Instant): Promise<EnrollTokenRow | null>;
+  /** false: no such token (revoking twice is fine). */
+  revokeEnrollToken(idOrName: string, now: Instant): Promise<EnrollTokenRow | null>;
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
   /**
@@ -418,6 +507,14 @@ export interface Store {
   /** Moves last_used_at forward (never back). */
   touchApiToken(id: string, at: Instant): Promise<void>;
   appendAudit(entry: AuditInput): Promise<void>;
+
+  // ---- fleet-wide freeze (migration 0011) ----
+  /** The freeze in force at `now` (not ended, not past its `until`), or null. */
+  activeFreeze(now: Instant): Promise<FreezeRow | null>;
+  /** Starts a freeze, with its audit entry in the same transaction; ConflictError when one is in force. */
+  startFreeze(freeze: NewFreeze, audit?: AuditInput): Promise<FreezeRow>;
+  /** Ends the freeze in force, with its audit entry; null when none is. */
+  endFreeze(at: Instant, by: string, audit?: AuditInput): Promise<FreezeRow | null>;
   /** Oldest first, filtered, keyset-paged by id. */
   listAudit(query: AuditQuery): Promise<AuditRow[]>;
   // ---- notifications (issue 12) ----
@@ -503,3 +600,18 @@ export interface RemediationOverrideRow {
 }
 
 export type { ChangeKind };
+
+export interface NewFreeze {
+  readonly reason: string;
+  /** Who started it (the token's name). */
+  readonly by: string;
+  readonly startedAt: Instant;
+  /** When it ends by itself; null: until ended. */
+  readonly until: Instant | null;
+}
+
+export interface FreezeRow extends NewFreeze {
+  readonly id: number;
+  readonly endedAt: Instant | null;
+  readonly endedBy: string | null;
+}

@@ -8,8 +8,6 @@ import { NOTIFY_EVENTS } from '../types.ts';
 export const NOTIFY_EVENT_OF_LOG: Readonly<Record<string, NotifyEvent>> = {
   'wave.started': 'wave.started',
   'wave.awaiting_approval': 'wave.awaiting_approval',
-  // A hook for windows (issue 12): a wave outside its window logs this kind.
-  'wave.waiting_window': 'wave.waiting_window',
   'gate.failed': 'gate.failed',
   'rollout.halted': 'rollout.halted',
   'rollout.rolling_back': 'rollout.rolling_back',
@@ -17,6 +15,16 @@ export const NOTIFY_EVENT_OF_LOG: Readonly<Record<string, NotifyEvent>> = {
   'rollout.completed': 'rollout.completed',
   'host.reverted': 'host.reverted',
 };
+
+/**
+ * The notification event of an event-log line, or undefined. `rollout.waiting` lines are waits at
+ * a wave boundary (windows, freezes, fleet-wide limits): only a window's is an event
+ * (`wave.waiting_window`, "waiting for window: opens Tue 09:00 Europe/Paris").
+ */
+export function notifyEventOf(kind: string, message: string): NotifyEvent | undefined {
+  if (kind === 'rollout.waiting') return message.startsWith('waiting for window') ? 'wave.waiting_window' : undefined;
+  return NOTIFY_EVENT_OF_LOG[kind];
+}
 
 export function isNotifyEvent(v: string): v is NotifyEvent {
   return (NOTIFY_EVENTS as readonly string[]).includes(v);

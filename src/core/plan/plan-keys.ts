@@ -18,7 +18,14 @@ export const PLAN_KEYS = [
   'distinctApprover',
   'gates',
   'notify',
+  'reboot',
+  'window',
+  'blackout',
+  'emergency',
 ] as const;
+
+export const REBOOT_KEYS = ['when', 'before', 'after', 'timeout'] as const;
+export const REBOOT_WHEN_VALUES = ['never', 'ifRequired', 'always'] as const;
 
 export const HOSTS_KEYS = ['match'] as const;
 
@@ -28,7 +35,7 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
-export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'gates'] as const;
+export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'window', 'blackout', 'gates'] as const;
 
 export const GATE_KEYS = ['name', 'prometheus', 'query', 'below', 'above', 'window', 'minSamples', 'interval', 'timeout'] as const;
 

@@ -98,6 +98,10 @@ export interface RolloutState {
   skippedHosts: number;
   /** Why the server holds the rollout (it suspects itself); null when not held. */
   heldReason: string | null;
+  /** Why a running rollout does not move on (window, freeze, fleet-wide limits); null: not waiting. */
+  waiting: string | null;
+  /** When the wait ends by itself (the window opens, the freeze expires); null: unknown (the driver ticks waiting rollouts). Not persisted. */
+  waitUntil: Instant | null;
   /**
    * Metric gates: the index of the wave whose gates passed their pre-start evaluation (-1: none).
    * Not persisted: after a restart a waiting wave's gates are evaluated again.
@@ -107,8 +111,8 @@ export interface RolloutState {
   gatesWaitLogged: number;
 }
 
-/** Whether wave `index` waits for its metric gates' pre-start evaluation now (the driver runs it). */
-export function awaitsGates(state: RolloutState, index: number): boolean {
+/** Whether wave `index`, the current one and pending, has metric gates that have not passed yet. */
+export function gatesPending(state: RolloutState, index: number): boolean {
   const wave = state.waves[index];
   return (
     wave !== undefined &&
@@ -117,6 +121,14 @@ export function awaitsGates(state: RolloutState, index: number): boolean {
     state.gatesPassedWave !== index &&
     ((state.plan.gates?.length ?? 0) > 0 || (wave.spec.gates?.length ?? 0) > 0)
   );
+}
+
+/**
+ * Whether the driver should evaluate wave `index`'s gates before it starts: they are pending and
+ * the rollout is not waiting at the boundary for something else (a window, a freeze, a limit).
+ */
+export function awaitsGates(state: RolloutState, index: number): boolean {
+  return state.waiting === null && gatesPending(state, index);
 }
 
 export function isFinalStatus(s: RolloutStatus): boolean {
@@ -209,6 +221,8 @@ export function createRolloutState(id: string, plan: Plan, now: Instant): Rollou
     heldReason: null,
     gatesPassedWave: -1,
     gatesWaitLogged: -1,
+    waiting: null,
+    waitUntil: null,
   };
 }
 
@@ -235,6 +249,7 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
     revertedHosts: r.revertedHosts ?? 0,
     skippedHosts: r.skippedHosts ?? 0,
     heldReason: r.heldReason ?? null,
+    waiting: r.waiting ?? null,
   };
 
   const hostsByWave = new Map<number, string[]>();
@@ -317,6 +332,7 @@ export function nextDeadline(state: RolloutState): Instant | null {
       const bakeEnd = wave.bakeStartedAt + wave.spec.bake;
       if (deadline === null || bakeEnd < deadline) deadline = bakeEnd;
     }
+    if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
   }
   return deadline;
 }
@@ -335,6 +351,7 @@ export function rolloutRecord(state: RolloutState): RolloutRecord {
     revertedHosts: state.revertedHosts,
     skippedHosts: state.skippedHosts,
     heldReason: state.heldReason,
+    ...(state.waiting !== null ? { waiting: state.waiting } : {}),
   };
 }
 
