@@ -830,12 +830,12 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
 
   if (waves.size > 0) {
     await tx.query(
-      `insert into waves (rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at)
-       select rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at
-       from jsonb_to_recordset($1::jsonb) as w(rollout_id text, idx int, name text, spec_index int, state text,
+      `insert into waves (rollout_id, idx, name, spec_index, spec_leaf, state, host_count, failed, started_at, bake_started_at, finished_at)
+       select rollout_id, idx, name, spec_index, spec_leaf, state, host_count, failed, started_at, bake_started_at, finished_at
+       from jsonb_to_recordset($1::jsonb) as w(rollout_id text, idx int, name text, spec_index int, spec_leaf int, state text,
          host_count int, failed int, started_at bigint, bake_started_at bigint, finished_at bigint)
        on conflict (rollout_id, idx) do update set
-         name = excluded.name, spec_index = excluded.spec_index, state = excluded.state,
+         name = excluded.name, spec_index = excluded.spec_index, spec_leaf = excluded.spec_leaf, state = excluded.state,
          host_count = excluded.host_count, failed = excluded.failed, started_at = excluded.started_at,
          bake_started_at = excluded.bake_started_at, finished_at = excluded.finished_at`,
       [
@@ -845,6 +845,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
             idx: w.index,
             name: w.name,
             spec_index: w.specIndex,
+            spec_leaf: w.leaf ?? null,
             state: w.state,
             host_count: w.hostCount,
             failed: w.failed,
@@ -995,6 +996,7 @@ function waveRecord(row: Row): WaveRecord {
     index: num(row.idx),
     name: String(row.name),
     specIndex: num(row.spec_index),
+    ...(row.spec_leaf === null || row.spec_leaf === undefined ? {} : { leaf: num(row.spec_leaf) }),
     state: row.state as WaveRecord['state'],
     hostCount: num(row.host_count),
     failed: num(row.failed),

@@ -33,7 +33,7 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
-export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'window', 'blackout'] as const;
+export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'steps', 'window', 'blackout'] as const;
 
 /** Keys of a `checks` item besides its one kind key. */
 export const CHECK_ITEM_KEYS = ['name', 'timeout', 'afterRollback'] as const;

@@ -735,7 +735,7 @@ function expandNextSpec(c: Changes): boolean {
       continue;
     }
     for (const e of expanded) {
-      const wave = newWaveState(s.plan, s.waves.length, e.name, specIndex, e.hosts);
+      const wave = newWaveState(s.plan, s.waves.length, e.name, specIndex, e.hosts, e.leaf);
       s.waves.push(wave);
       c.waves.add(wave);
       for (const host of e.hosts) {
