@@ -17,6 +17,8 @@ import { agentRoutes } from './routes/agent-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { fleetRoutes } from './routes/fleet-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
+import { uiRoutes } from './routes/ui-routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { healthRoutes } from './routes/health-route.ts';
 import { forwardToLeader } from './leader/forward.ts';
@@ -232,6 +234,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1/agent', agentRoutes(deps));
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
+  app.route('/v1', dashboardRoutes(deps)); // live rollout views, fleet topology, one host
   app.route('/v1', operatorRoutes(deps));
+  app.route('/', uiRoutes(deps)); // the dashboard under /ui/ and its sign-in
   return app;
 }

@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { SluiceError } from '../core/errors.ts';
 import { type AppDeps, type AppEnv, requestHeader } from './app.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
+import { CSRF_HEADER, SESSION_COOKIE, clearedSessionCookie, isStateChanging, overTls, readCookie, sessionsOf } from './session.ts';
 
 /**
  * viewer reads; operator starts and steers rollouts; approver approves waves; admin does all of it
@@ -51,7 +52,15 @@ export async function authenticateOperator(deps: AppDeps, token: string): Promis
 export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
-    if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
+    if (!token) {
+      // The dashboard: a session cookie instead of a bearer token (sessionPrincipal, below).
+      const fromSession = await sessionPrincipal(deps, c);
+      if (!fromSession) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
+      if (!roleAllows(fromSession.role, need)) fail('forbidden', `this needs the ${need} role; ${fromSession.name} has ${fromSession.role}`);
+      c.set('principal', fromSession);
+      c.set('actor', fromSession.name);
+      return next();
+    }
     const principal = await authenticateOperator(deps, token);
     if (principal) {
       if (!roleAllows(principal.role, need)) fail('forbidden', `this needs the ${need} role; ${principal.name} has ${principal.role}`);
@@ -64,6 +73,35 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
     if (host) fail('forbidden', 'a host credential cannot call operator routes');
     fail('unauthenticated', 'invalid token');
   };
+}
+
+/**
+ * The operator behind a dashboard session cookie (session.ts), or null when the request has no
+ * session cookie. The session's token is authenticated again (revoked: signed out). A request
+ * that changes state must carry the session's CSRF token in X-CSRF-Token (403 otherwise): a
+ * cookie is sent by the browser on its own, the header only by the page that was given it.
+ */
+export async function sessionPrincipal(deps: AppDeps, c: Context): Promise<Principal | null> {
+  const id = readCookie(c, SESSION_COOKIE);
+  if (id === null) return null;
+  const sessions = sessionsOf(deps);
+  const session = sessions.get(id);
+  if (!session) {
+    c.header('set-cookie', clearedSessionCookie(overTls(c)));
+    fail('unauthenticated', 'the session has ended; sign in again');
+  }
+  if (isStateChanging(c.req.method)) {
+    const csrf = requestHeader(c, CSRF_HEADER);
+    if (!csrf || !sameSecret(csrf, session.csrfToken)) fail('forbidden', `missing or wrong ${CSRF_HEADER} header for this session`);
+  }
+  const principal = await authenticateOperator(deps, session.token);
+  if (!principal) {
+    sessions.delete(id);
+    c.header('set-cookie', clearedSessionCookie(overTls(c)));
+    fail('unauthenticated', 'the token this session was signed in with is no longer valid; sign in again');
+  }
+  session.principal = principal;
+  return principal;
 }
 
 /** A host credential; the host is taken from it, so a host can only act for itself. */

@@ -1,0 +1,146 @@
+// API routes the dashboard needs besides the CLI's (viewer role; usable with a bearer token too):
+// - GET /v1/rollouts/:id/stream: server-sent events with the rollout view whenever it changes
+//   and new event-log lines, polled from the store once a second per open stream (bounded), so
+//   it works the same on PGlite and on PostgreSQL replicas (every replica reads the store).
+// - GET /v1/fleet/topology: host counts per provider/region/zone/cluster (aggregate cells, one
+//   SQL query; never the hosts themselves), with how many are online, in a rollout, failing there,
+//   and drifting.
+// - GET /v1/hosts/:name: one host, and its steps across rollouts (the host page).
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { NotFoundError, SluiceError } from '../../core/errors.ts';
+import { LABEL_KEY } from '../../core/labels.ts';
+import type { EventRow } from '../../store/store.ts';
+import type { AppDeps, AppEnv } from '../app.ts';
+import { requireRole } from '../auth.ts';
+import { hostsSummaryQuery, readListQuery } from '../list-schemas.ts';
+import { resolveRolloutRef } from '../rollout-ref.ts';
+import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
+import { hostView } from './fleet-routes.ts';
+import { rolloutView } from './operator-routes.ts';
+
+/** Live rollout views open at once in this process; more get a 503 (the page retries). */
+export const MAX_STREAMS = 200;
+/** How often an open stream looks at the store. */
+export const STREAM_POLL_MS = 1000;
+/** A comment line this often keeps proxies from closing a quiet stream. */
+const KEEPALIVE_MS = 15_000;
+export const TOPOLOGY_LEVELS = ['provider', 'region', 'zone', 'cluster'];
+export const MAX_TOPOLOGY_CELLS = 5000;
+
+const topologyQuery = hostsSummaryQuery.omit({ by: true }).extend({
+  levels: z
+    .string()
+    .max(300)
+    .transform((text, ctx) => {
+      const keys = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      if (keys.length === 0 || keys.length > 6 || keys.some((k) => !LABEL_KEY.test(k)) || new Set(keys).size !== keys.length) {
+        ctx.addIssue({ code: 'custom', message: 'levels is a comma-separated list of 1 to 6 distinct label keys (default provider,region,zone,cluster)' });
+        return z.NEVER;
+      }
+      return keys;
+    })
+    .optional(),
+});
+
+function eventView(e: EventRow): Record<string, unknown> {
+  return { seq: e.seq, at: e.at, kind: e.kind, message: e.message, host: e.host, wave: e.wave };
+}
+
+export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  const viewer = requireRole(deps, 'viewer');
+  let open = 0;
+
+  r.get('/rollouts/:id/stream', viewer, async (c) => {
+    const id = await resolveRolloutRef(deps.store, c.req.param('id'));
+    const header = await deps.store.loadRolloutHeader(id);
+    if (!header) throw new NotFoundError(`no rollout ${id}`);
+    if (open >= MAX_STREAMS) throw new SluiceError('unavailable', `${MAX_STREAMS} live views are open on this server; retry later`);
+    // EventSource sends Last-Event-ID on a reconnect: the event log goes on from there.
+    const lastId = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    let afterSeq = Number.isSafeInteger(lastId) && lastId > 0 ? lastId : 0;
+    c.header('cache-control', 'no-store');
+    c.header('x-accel-buffering', 'no');
+    open += 1;
+    return streamSSE(
+      c,
+      async (stream) => {
+        try {
+          await stream.writeSSE({ event: 'plan', data: JSON.stringify(header.plan), retry: 2000 });
+          let last = '';
+          let quietSince = Date.now();
+          while (!stream.aborted && !stream.closed) {
+            const loaded = await loadRolloutForView(deps.store, id);
+            if (!loaded) {
+              await stream.writeSSE({ event: 'gone', data: JSON.stringify({ id }) });
+              break;
+            }
+            const view = JSON.stringify(withStepCounts(rolloutView(loaded.stored), loaded.counted));
+            if (view !== last) {
+              await stream.writeSSE({ event: 'rollout', data: view });
+              last = view;
+              quietSince = Date.now();
+            }
+            const events = await deps.store.listEvents(id, afterSeq, 500);
+            if (events.length > 0) {
+              afterSeq = events.at(-1)!.seq;
+              await stream.writeSSE({ event: 'events', data: JSON.stringify(events.map(eventView)), id: String(afterSeq) });
+              quietSince = Date.now();
+            }
+            if (Date.now() - quietSince >= KEEPALIVE_MS) {
+              await stream.write(': keep-alive\n\n');
+              quietSince = Date.now();
+            }
+            await stream.sleep(STREAM_POLL_MS);
+          }
+        } finally {
+          open -= 1;
+        }
+      },
+      async (err) => {
+        deps.log.warn({ rolloutId: id, err: err.message }, 'a live rollout view failed');
+      },
+    );
+  });
+
+  r.get('/fleet/topology', viewer, async (c) => {
+    const q = readListQuery(c, topologyQuery);
+    const levels = q.levels ?? TOPOLOGY_LEVELS;
+    const onlineSince = deps.now() - deps.heartbeatMs * 3;
+    const rows = await deps.store.countHostsByTopology(levels, { labels: q.label, onlineSince }, MAX_TOPOLOGY_CELLS + 1);
+    const cells = rows.slice(0, MAX_TOPOLOGY_CELLS).map((row) => ({
+      labels: Object.fromEntries(levels.map((k, i) => [k, row.values[i] ?? null])),
+      total: row.total,
+      online: row.online,
+      offline: row.total - row.online,
+      inRollout: row.inRollout,
+      failing: row.failing,
+      drifting: row.drifting,
+    }));
+    const sum = (f: (x: (typeof cells)[number]) => number) => cells.reduce((n, x) => n + f(x), 0);
+    return c.json({
+      levels,
+      labels: q.label,
+      total: sum((x) => x.total),
+      online: sum((x) => x.online),
+      inRollout: sum((x) => x.inRollout),
+      failing: sum((x) => x.failing),
+      drifting: sum((x) => x.drifting),
+      cells,
+      truncated: rows.length > MAX_TOPOLOGY_CELLS,
+    });
+  });
+
+  r.get('/hosts/:name', viewer, async (c) => {
+    const name = c.req.param('name');
+    if (name === 'summary') throw new NotFoundError('no host summary'); // GET /v1/hosts/summary is fleet-routes'
+    const host = await deps.store.hostByName(name);
+    if (!host) throw new NotFoundError(`no host ${name.slice(0, 253)}`);
+    const steps = await deps.store.stepsOfHost(host.name, 200);
+    return c.json({ ...hostView(host, deps.now(), deps.heartbeatMs * 3), steps });
+  });
+
+  return r;
+}
