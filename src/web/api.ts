@@ -83,12 +83,8 @@ export const del = (path: string): Promise<any> => call('DELETE', path);
 
 /** The signed-in session, or null (401: not signed in, or the server restarted). */
 export async function loadSession(): Promise<SessionInfo | null> {
-  try {
-    current = (await get('/ui/session')) as SessionInfo;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) current = null;
-    else throw err;
-  }
+  const s = await get('/ui/session');
+  current = s && s.signedIn ? (s as SessionInfo) : null;
   return current;
 }
 

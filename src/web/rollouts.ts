@@ -91,6 +91,8 @@ interface Live {
 
 export async function rolloutPage(id: string): Promise<() => void> {
   const live: Live = { view: null, plan: null, events: [], lastSeq: 0 };
+  /** Waves whose host list the user opened or closed: kept across live redraws. */
+  const opened = new Map<string, boolean>();
   const indicator = h('span', { class: 'live off', id: 'live', role: 'status' }, 'connecting…');
   const header = h('div', { class: 'rollout-head' });
   const actions = h('div', { class: 'actions', id: 'actions' });
@@ -156,7 +158,11 @@ export async function rolloutPage(id: string): Promise<() => void> {
   }
   connect();
   // Bake time left ticks without the server.
-  const ticker = window.setInterval(() => drawTimeline(), 1000);
+  const ticker = window.setInterval(() => {
+    for (const el of timeline.querySelectorAll<HTMLElement>('[data-bake-ends]')) {
+      el.textContent = ` baking, ${duration(Number(el.dataset.bakeEnds) - Date.now())} left`;
+    }
+  }, 1000);
 
   function draw(): void {
     drawHeader();
@@ -203,7 +209,7 @@ export async function rolloutPage(id: string): Promise<() => void> {
     for (const w of v.waves ?? []) {
       const counts = w.counts ?? {};
       let when = '';
-      if (w.state === 'baking' && w.bakeEndsAt) when = `baking, ${duration(w.bakeEndsAt - now)} left`;
+      if (w.state === 'baking' && w.bakeEndsAt) when = `baking, ${duration(w.bakeEndsAt - now)} left`; // ticks: see `ticker`
       else if (w.state === 'awaiting_approval') when = 'waiting for approval';
       else if (w.finishedAt) when = `finished ${time(w.finishedAt)}`;
       else if (w.startedAt) when = `started ${time(w.startedAt)}`;
@@ -211,8 +217,11 @@ export async function rolloutPage(id: string): Promise<() => void> {
       const failing = hosts.filter((x) => x.state === 'failed' || x.state === 'silent').length + (v.hostsIncluded ? 0 : (counts.failed ?? 0) + (counts.silent ?? 0));
       const details = h(
         'details',
-        { class: 'hosts', open: w.state !== 'completed' && w.state !== 'skipped' && w.state !== 'pending' ? true : failing > 0 },
-        h('summary', {}, `${plural(w.hostCount ?? hosts.length, 'host')}: ${countsText(counts)}`),
+        {
+          class: 'hosts',
+          open: opened.get(w.name) ?? (w.state !== 'completed' && w.state !== 'skipped' && w.state !== 'pending' ? true : failing > 0),
+        },
+        h('summary', { onclick: (ev: Event) => opened.set(w.name, !((ev.currentTarget as HTMLElement).parentElement as HTMLDetailsElement).open) }, `${plural(w.hostCount ?? hosts.length, 'host')}: ${countsText(counts)}`),
         v.hostsIncluded
           ? h(
               'ul',
@@ -227,7 +236,7 @@ export async function rolloutPage(id: string): Promise<() => void> {
         h(
           'li',
           { class: `wave w-${w.state}`, 'data-wave': w.name },
-          h('div', { class: 'wave-head' }, h('strong', {}, w.name), ' ', badge(w.state), h('span', { class: 'muted small' }, ' ', when), w.failed ? h('span', { class: 'error small' }, ` ${w.failed} failed`) : null),
+          h('div', { class: 'wave-head' }, h('strong', {}, w.name), ' ', badge(w.state), h('span', { class: 'muted small when', 'data-bake-ends': w.state === 'baking' && w.bakeEndsAt ? w.bakeEndsAt : null }, ' ', when), w.failed ? h('span', { class: 'error small' }, ` ${w.failed} failed`) : null),
           details,
         ),
       );

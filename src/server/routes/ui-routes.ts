@@ -129,14 +129,20 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(sessionAnswer(s), 201);
   });
 
+  // Who is signed in: 200 either way (a page asking is not an error), with the CSRF token.
   r.get('/ui/session', async (c) => {
     securityHeaders(c);
     c.header('cache-control', 'no-store');
-    const principal = await sessionPrincipal(deps, c);
     const id = readCookie(c, SESSION_COOKIE);
+    let principal = null;
+    try {
+      principal = await sessionPrincipal(deps, c);
+    } catch (err) {
+      if (!(err instanceof SluiceError && err.code === 'unauthenticated')) throw err;
+    }
     const s = principal && id ? sessions.get(id) : null;
-    if (!s) throw new SluiceError('unauthenticated', 'not signed in');
-    return c.json(sessionAnswer(s));
+    if (!s) return c.json({ signedIn: false });
+    return c.json({ signedIn: true, ...sessionAnswer(s) });
   });
 
   r.delete('/ui/session', async (c) => {
