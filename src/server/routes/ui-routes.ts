@@ -29,7 +29,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 function webDir(): string | null {
   for (const rel of ['../../web/', '../../../dist/web/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(`${dir}index.html`)) return dir;
+    if (existsSync(`${dir}app.js`)) return dir; // src/web (the sources) has index.html but no app.js
   }
   return null;
 }

@@ -1,0 +1,77 @@
+// The API routes the dashboard adds (routes/dashboard-routes.ts) on an in-process server with a
+// fleet written to the store: topology counts (online, in a rollout, failing, drifting) per
+// cell, one host with its steps, and the live rollout stream (server-sent events).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../src/server/start-server.ts';
+import { silentLogger } from '../src/server/logger.ts';
+import { HOSTS, hostName, seedHosts, seedRollout } from './helpers/fleet-seed.ts';
+
+let server: RunningServer;
+const get = async (path: string) => {
+  const res = await fetch(server.url + path, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+beforeAll(async () => {
+  server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger() });
+  await seedHosts(server);
+  // Hosts 1..9 in a running rollout, 1 and 2 failed there; host 3 has open drift.
+  await seedRollout(server, 'r_dash_topo', Array.from({ length: 10 }, (_, i) => hostName(i)), (i) => (i <= 2 ? 'failed' : 'applying'));
+  await server.store.recordDrift(hostName(3), { events: [{ id: 'ev-1', kind: 'package', subject: 'openssl', message: 'changed outside a rollout', at: Date.now(), open: true, data: null }], resolved: [] }, Date.now());
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('dashboard API', () => {
+  it('GET /v1/fleet/topology: counts per cell, never hosts', async () => {
+    const { status, body } = await get('/v1/fleet/topology?levels=env,zone');
+    expect(status).toBe(200);
+    expect(body.levels).toEqual(['env', 'zone']);
+    expect(body.total).toBe(HOSTS);
+    expect(body.cells).toHaveLength(6);
+    expect(body.inRollout).toBe(10);
+    expect(body.failing).toBe(2);
+    expect(body.drifting).toBe(1);
+    expect(body.online).toBe(HOSTS - Math.ceil(HOSTS / 5));
+    const cell = body.cells.find((c: any) => c.labels.env === 'prod' && c.labels.zone === 'a');
+    expect(cell).toMatchObject({ total: 22, offline: expect.any(Number) });
+    expect(JSON.stringify(body)).not.toContain(hostName(5));
+    const filtered = await get('/v1/fleet/topology?levels=zone&label=env=staging');
+    expect(filtered.body.total).toBe(HOSTS / 2);
+    expect((await get('/v1/fleet/topology?levels=a,a')).status).toBe(400);
+    expect((await get('/v1/fleet/topology?levls=zone')).status).toBe(400);
+    // The default levels (provider, region, zone, cluster): labels a host lacks are null.
+    const dflt = await get('/v1/fleet/topology');
+    expect(dflt.body.cells.map((c: any) => c.labels)).toEqual(['a', 'b', 'c'].map((zone) => ({ provider: null, region: null, zone, cluster: null })));
+  });
+
+  it('GET /v1/hosts/:name: the host and its steps across rollouts; unknown is a 404', async () => {
+    const { status, body } = await get(`/v1/hosts/${hostName(1)}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ name: hostName(1), labels: { zone: 'b' }, steps: [{ rolloutId: 'r_dash_topo', state: 'failed', waveIndex: 1 }] });
+    expect((await get('/v1/hosts/nope')).status).toBe(404);
+    expect((await get('/v1/hosts/summary')).body).toHaveProperty('total'); // still fleet-routes' summary
+  });
+
+  it('GET /v1/rollouts/:id/stream: the plan, the view and the event log as server-sent events; 401 without a token', async () => {
+    expect((await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`)).status).toBe(401);
+    const ac = new AbortController();
+    const res = await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`, { headers: { authorization: `Bearer ${server.adminToken}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 5000;
+    while (!/event: events/.test(text) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
+    expect(text).toMatch(/event: plan\ndata: \{"name":"fleet-plan"/);
+    expect(text).toMatch(/event: rollout\ndata: \{"id":"r_dash_topo"/);
+    expect(text).toMatch(/event: events\ndata: \[\{"seq":\d+/);
+    expect((await get('/v1/rollouts/r_nope/stream')).status).toBe(404);
+  });
+});
