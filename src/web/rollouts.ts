@@ -192,7 +192,7 @@ export async function rolloutPage(id: string): Promise<() => void> {
     const failedNow = (c.failed ?? 0) + (c.silent ?? 0);
     const limit = p ? quantity(p.budget.failedTotal, v.hostsTotal) : null;
     put(budget, 
-      h('p', { class: 'budget' }, h('strong', {}, String(v.failedTotal ?? failedNow)), ` failed of ${limit === null ? '?' : limit} allowed in the rollout`, p ? ` (${describeQuantity(p.budget.failedTotal)})` : ''),
+      h('p', { class: 'budget' }, h('strong', {}, String(v.failedTotal ?? failedNow)), ` failed of ${limit === null ? '?' : limit} allowed in the rollout`, p && 'percent' in p.budget.failedTotal ? ` (${describeQuantity(p.budget.failedTotal)})` : '', limit !== null && (v.failedTotal ?? failedNow) > limit ? h('strong', { class: 'error' }, ' — exceeded') : null),
       meter(v.failedTotal ?? failedNow, limit),
       p ? h('p', { class: 'muted small' }, `Per wave: ${describeQuantity(p.budget.failedPerWave)}; a host silent for ${duration(p.budget.silentAfter)} counts as failed. On failure: ${p.onFailure}.`) : null,
       v.rollbackHosts ? h('p', { class: 'small' }, `${plural(v.rollbackHosts, 'host')} would be rolled back.`) : null,
@@ -401,7 +401,12 @@ function describeQuantity(qy: any): string {
 
 function meter(used: number, limit: number | null): HTMLElement {
   const max = Math.max(limit ?? 0, used, 1);
-  return h('meter', { min: 0, max, value: used, low: Math.max(0, (limit ?? 0) - 0.5), high: Math.max(limit ?? 0, 0.5), optimum: 0, 'aria-label': 'failure budget used' });
+  const over = limit !== null && used > limit;
+  return h(
+    'div',
+    { class: `bar budget-bar${over ? ' over' : ''}`, role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': max, 'aria-valuenow': used, 'aria-label': 'failure budget used' },
+    h('span', { class: `seg ${over ? 'bad' : used > 0 ? 'drift' : 'ok'}`, style: `width:${(100 * used) / max}%` }),
+  );
 }
 
 function countsText(c: Record<string, number>): string {
