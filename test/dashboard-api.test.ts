@@ -54,6 +54,37 @@ describe('dashboard API', () => {
     expect((await get('/v1/hosts/summary')).body).toHaveProperty('total'); // still fleet-routes' summary
   });
 
+  it('GET /v1/updates/plan: the staged plan for pending security updates; nothing pending is said, not an error', async () => {
+    const now = Date.now();
+    for (const name of ['patch-1', 'patch-2']) {
+      await server.store.enrollHost({
+        name,
+        labels: { role: 'patchme', zone: 'a' },
+        facts: {
+          allow: ['apt'],
+          packages: { openssl: '3.0.2-0ubuntu1.10' },
+          pendingUpdates: { checkedAt: now, updates: [{ package: 'openssl', installed: '3.0.2-0ubuntu1.10', candidate: '3.0.2-0ubuntu1.12', security: true }] },
+        },
+        credentialHash: `hash-${name}-${now}`,
+        now,
+      });
+    }
+    const { status, body } = await get('/v1/updates/plan?label=role=patchme&name=openssl-now');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ hosts: 2, packages: { openssl: '3.0.2-0ubuntu1.12' } });
+    expect(body.yaml).toMatch(/^name: openssl-now$/m);
+    const preview = await fetch(`${server.url}/v1/rollouts/preview`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ plan: body.yaml }),
+    });
+    expect(preview.status).toBe(200);
+    expect(((await preview.json()) as any).targeted).toBe(2);
+    const none = await get('/v1/updates/plan?label=role=web');
+    expect(none.status).toBe(200);
+    expect(none.body).toMatchObject({ yaml: null, message: expect.stringMatching(/no security updates pending/) });
+  });
+
   it('GET /v1/rollouts/:id/stream: the plan, the view and the event log as server-sent events; 401 without a token', async () => {
     expect((await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`)).status).toBe(401);
     const ac = new AbortController();

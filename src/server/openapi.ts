@@ -322,6 +322,14 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '200': ok('The host and its steps'), ...errors },
         },
       },
+      '/v1/updates/plan': {
+        get: {
+          summary: 'The staged plan for the security updates pending on the hosts matching `label` (what `sluice updates plan` writes); yaml null with a message when none is pending',
+          security: admin,
+          parameters: [labelParam, { name: 'name', in: 'query', description: 'The plan name (default security-updates-YYYY-MM-DD).', schema: { type: 'string' } }],
+          responses: { '200': ok('{yaml, warnings, packages, hosts} or {yaml: null, message}'), ...errors },
+        },
+      },
       '/v1/openapi.json': { get: { summary: 'This document', security: admin, responses: { '200': ok('OpenAPI document') } } },
     },
   };

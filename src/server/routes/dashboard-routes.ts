@@ -6,6 +6,8 @@
 //   SQL query; never the hosts themselves), with how many are online, in a rollout, failing there,
 //   and drifting.
 // - GET /v1/hosts/:name: one host, and its steps across rollouts (the host page).
+// - GET /v1/updates/plan: the staged plan `sluice updates plan` writes, for the updates page to
+//   show, check (POST /v1/rollouts/preview) and start.
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
@@ -18,6 +20,9 @@ import { hostsSummaryQuery, readListQuery } from '../list-schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
 import { hostView } from './fleet-routes.ts';
+import { updatesView } from './drift-routes.ts';
+import { buildUpdatesPlan } from '../../cli/updates-plan.ts';
+import type { UpdatesView } from '../../cli/render-drift.ts';
 import { rolloutView } from './operator-routes.ts';
 
 /** Live rollout views open at once in this process; more get a 503 (the page retries). */
@@ -43,6 +48,8 @@ const topologyQuery = hostsSummaryQuery.omit({ by: true }).extend({
     })
     .optional(),
 });
+
+const updatesPlanQuery = hostsSummaryQuery.omit({ by: true }).extend({ name: z.string().max(100).optional() });
 
 function eventView(e: EventRow): Record<string, unknown> {
   return { seq: e.seq, at: e.at, kind: e.kind, message: e.message, host: e.host, wave: e.wave };
@@ -140,6 +147,20 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!host) throw new NotFoundError(`no host ${name.slice(0, 253)}`);
     const steps = await deps.store.stepsOfHost(host.name, 200);
     return c.json({ ...hostView(host, deps.now(), deps.heartbeatMs * 3), steps });
+  });
+
+  r.get('/updates/plan', viewer, async (c) => {
+    const q = readListQuery(c, updatesPlanQuery);
+    const now = deps.now();
+    const view = updatesView(await deps.store.listHosts(), false) as unknown as UpdatesView;
+    try {
+      const plan = buildUpdatesPlan(view, { name: q.name ?? `security-updates-${new Date(now).toISOString().slice(0, 10)}`, match: q.label, now });
+      return c.json({ yaml: plan.yaml, warnings: plan.warnings, packages: plan.packages, hosts: plan.hosts.length, match: q.label });
+    } catch (err) {
+      // Nothing pending is an answer, not a failure; a plan that cannot be one stays a 400.
+      if (err instanceof SluiceError && err.code === 'failed') return c.json({ yaml: null, message: err.message, match: q.label });
+      throw err;
+    }
   });
 
   return r;
