@@ -272,6 +272,7 @@ export function buildOpenApi(): Record<string, unknown> {
         get: {
           summary: 'Server-sent events: `plan` once, `rollout` (the GET /v1/rollouts/{id} view) whenever it changes, `events` (new event-log lines, id = last seq)',
           security: admin,
+          'x-sluice-role': 'viewer',
           parameters: [...idParam, { name: 'after', in: 'query', description: 'Event-log seq to go on after (or the Last-Event-ID header).', schema: { type: 'integer' } }],
           responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '503': errorResponse, ...errors },
         },
@@ -280,6 +281,7 @@ export function buildOpenApi(): Record<string, unknown> {
         get: {
           summary: 'Host counts per combination of topology labels (aggregate cells, never hosts)',
           security: admin,
+          'x-sluice-role': 'viewer',
           parameters: [labelParam, { name: 'levels', in: 'query', description: 'Comma-separated label keys (default provider,region,zone,cluster).', schema: { type: 'string' } }],
           responses: {
             '200': json('topology cells', {
@@ -318,6 +320,7 @@ export function buildOpenApi(): Record<string, unknown> {
         get: {
           summary: 'One host (labels, facts, status) and its steps across rollouts, newest first (at most 200)',
           security: admin,
+          'x-sluice-role': 'viewer',
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': ok('The host and its steps'), ...errors },
         },
@@ -326,6 +329,7 @@ export function buildOpenApi(): Record<string, unknown> {
         get: {
           summary: 'The staged plan for the security updates pending on the hosts matching `label` (what `sluice updates plan` writes); yaml null with a message when none is pending',
           security: admin,
+          'x-sluice-role': 'viewer',
           parameters: [labelParam, { name: 'name', in: 'query', description: 'The plan name (default security-updates-YYYY-MM-DD).', schema: { type: 'string' } }],
           responses: { '200': ok('{yaml, warnings, packages, hosts} or {yaml: null, message}'), ...errors },
         },
