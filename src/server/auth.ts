@@ -94,10 +94,17 @@ export async function sessionPrincipal(deps: AppDeps, c: Context): Promise<Princ
     const csrf = requestHeader(c, CSRF_HEADER);
     if (!csrf || !sameSecret(csrf, session.csrfToken)) fail('forbidden', `missing or wrong ${CSRF_HEADER} header for this session`);
   }
-  const principal = await authenticateOperator(deps, session.token);
-  if (!principal) {
+  const signOut = () => {
     sessions.delete(id);
     c.header('set-cookie', clearedSessionCookie(overTls(c)));
+  };
+  const principal = await authenticateOperator(deps, session.token).catch((err: unknown) => {
+    // A named token revoked or expired since sign-in is refused with its reason: the session ends too.
+    if (err instanceof SluiceError && err.code === 'unauthenticated') signOut();
+    throw err;
+  });
+  if (!principal) {
+    signOut();
     fail('unauthenticated', 'the token this session was signed in with is no longer valid; sign in again');
   }
   session.principal = principal;

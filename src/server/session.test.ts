@@ -7,11 +7,14 @@ import { silentLogger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { SessionStore, sessionsOf } from './session.ts';
 import type { Store } from '../store/store.ts';
+import type { Principal } from './auth.ts';
 
 const ADMIN = 'sla_session_test_admin_token_0123';
 
 function makeApp() {
-  const store = { listRollouts: async () => [], getRollout: async () => null, rolloutsByIdPrefix: async () => [] } as unknown as Store;
+  // Only what these routes read; any other store method answers nothing (null).
+  const known: Record<string, unknown> = { listRollouts: async () => [], rolloutsByIdPrefix: async () => [] };
+  const store = new Proxy(known, { get: (t, k) => (typeof k === 'string' && k in t ? t[k] : async () => null) }) as unknown as Store;
   const deps: AppDeps = {
     store,
     driver: {} as AppDeps['driver'],
@@ -123,7 +126,7 @@ describe('SessionStore', () => {
   it('ends a session when idle too long, and any session past its maximum age', () => {
     let t = 0;
     const store = new SessionStore(() => t, 1000, 5000, 100);
-    const p = { name: 'admin', role: 'admin' as const, tokenId: null };
+    const p = { name: 'admin', role: 'admin' as const, tokenId: null } as Principal;
     const a = store.create('tok', p);
     t = 900;
     expect(store.get(a.id)).not.toBeNull(); // used: the idle timer restarts
@@ -138,7 +141,7 @@ describe('SessionStore', () => {
 
   it('keeps at most `max` sessions, dropping the least recently used', () => {
     const store = new SessionStore(() => 0, 1000, 5000, 2);
-    const p = { name: 'admin', role: 'admin' as const, tokenId: null };
+    const p = { name: 'admin', role: 'admin' as const, tokenId: null } as Principal;
     const a = store.create('tok', p);
     const b = store.create('tok', p);
     store.get(a.id);
