@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_TOKEN, ENROLL_TOKEN, api, startServerProc, tempDir, waitFor, type ServerProc } from './helpers/processes.ts';
 import { Rig } from './helpers/engine-rig.ts';
+import { startServer } from '../src/server/start-server.ts';
+import { silentLogger } from '../src/server/logger.ts';
+import { seedRollout } from './helpers/fleet-seed.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLEET_HOSTS = 10_000;
@@ -299,6 +302,27 @@ describe('dashboard', () => {
       expect(topo.cells.length).toBe(2 * 3 * 3 * 4);
     } finally {
       await fleetContext.close();
+    }
+  });
+
+  it('a rollout over 1,000 hosts (counts only in its view) lists its failing hosts from the paged list', async () => {
+    const big = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN_TOKEN });
+    const bigContext = await browser.newContext();
+    const p = await bigContext.newPage();
+    watchConsole(p);
+    try {
+      const names = Array.from({ length: 1200 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
+      for (const name of names) await big.store.enrollHost({ name, labels: { zone: 'a' }, facts: {}, credentialHash: `h-${name}`, now: Date.now() });
+      await seedRollout(big, 'r_dash_big', names, (i) => (i === 7 || i === 700 ? 'failed' : 'healthy'));
+      await signIn(p, big.url);
+      await p.goto(`${big.url}/ui/#/rollouts/r_dash_big`);
+      const rest = p.locator('.wave[data-wave="rest"]');
+      await rest.locator('.hostlist li').first().waitFor({ timeout: 10_000 });
+      expect(await rest.locator('.hostlist li').allTextContents()).toEqual([expect.stringMatching(/^big-0007 failed/), expect.stringMatching(/^big-0700 failed/)]);
+      expect(await rest.locator('summary').textContent()).toMatch(/1199 hosts: 2 failed, 1197 healthy/);
+    } finally {
+      await bigContext.close();
+      await big.close();
     }
   });
 

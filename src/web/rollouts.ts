@@ -93,6 +93,11 @@ export async function rolloutPage(id: string): Promise<() => void> {
   const live: Live = { view: null, plan: null, events: [], lastSeq: 0 };
   /** Waves whose host list the user opened or closed: kept across live redraws. */
   const opened = new Map<string, boolean>();
+  /** A large rollout's failing hosts by wave (loadFailing). */
+  let failingByWave = new Map<string, any[]>();
+  let failingAt = 0;
+  let failingBusy = false;
+
   const indicator = h('span', { class: 'live off', id: 'live', role: 'status' }, 'connecting…');
   const header = h('div', { class: 'rollout-head' });
   const actions = h('div', { class: 'actions', id: 'actions' });
@@ -164,7 +169,27 @@ export async function rolloutPage(id: string): Promise<() => void> {
     }
   }, 1000);
 
+  // A large rollout's view has counts only: its failing hosts come from the paged list, at most
+  // every 5 s, newest view first.
+  async function loadFailing(): Promise<void> {
+    if (failingBusy || Date.now() - failingAt < 5000) return;
+    failingBusy = true;
+    try {
+      const page = await get(`/v1/rollouts/${encodeURIComponent(live.view.id)}/hosts${q({ state: 'failed,silent,rolling_back', limit: 200 })}`);
+      const next = new Map<string, any[]>();
+      for (const x of page.hosts as any[]) next.set(x.wave, [...(next.get(x.wave) ?? []), x]);
+      failingByWave = next;
+      failingAt = Date.now();
+      drawTimeline();
+    } catch {
+      // shown at the next update
+    } finally {
+      failingBusy = false;
+    }
+  }
+
   function draw(): void {
+    if (live.view && live.view.hostsIncluded === false) void loadFailing();
     drawHeader();
     drawActions();
     drawBudget();
@@ -230,7 +255,16 @@ export async function rolloutPage(id: string): Promise<() => void> {
                 h('li', { class: `host s-${x.state}` }, h('a', { href: `#/hosts/${encodeURIComponent(x.name)}` }, x.name), ' ', badge(x.state), x.message ? h('span', { class: 'msg' }, x.message) : null),
               ),
             )
-          : h('p', { class: 'muted small' }, 'Too many hosts to list here: see the fleet pages.'),
+          : [
+              h(
+                'ul',
+                { class: 'hostlist' },
+                (failingByWave.get(w.name) ?? []).map((x: any) =>
+                  h('li', { class: `host s-${x.state}` }, h('a', { href: `#/hosts/${encodeURIComponent(x.name)}` }, x.name), ' ', badge(x.state), x.message ? h('span', { class: 'msg' }, x.message) : null),
+                ),
+              ),
+              h('p', { class: 'muted small' }, `Too many hosts to list them all: ${(failingByWave.get(w.name) ?? []).length ? 'the failing ones are shown' : 'none is failing'}; the others are counted above.`),
+            ],
       );
       ol.append(
         h(
