@@ -4,7 +4,7 @@
 // chromium (playwright-core) signs in and photographs each page, light and dark.
 //   npm run build && node scripts/screenshots.mjs [--chromium /usr/bin/chromium]
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,14 @@ try {
       await page.goto(`${url}/ui/#/updates`);
       await page.locator('h1').waitFor();
       await shot('updates');
+      await page.goto(`${url}/ui/#/rehearse`);
+      await page.locator('#plan-source').fill(readFileSync(join(root, 'scenarios/plans/datadog-2023.yaml'), 'utf8'));
+      await page.locator('#plan-fleet').selectOption('datadog-2023');
+      await page.locator('#plan-hosts').fill('20000');
+      await page.getByRole('button', { name: 'Analyze' }).click();
+      await page.locator('#analysis .worst').waitFor();
+      await page.locator('#analysis').scrollIntoViewIfNeeded();
+      await shot('rehearse');
     }
     await context.close();
   }

@@ -85,6 +85,29 @@ describe('dashboard API', () => {
     expect(none.body).toMatchObject({ yaml: null, message: expect.stringMatching(/no security updates pending/) });
   });
 
+  it('POST /v1/plans/analyze: a plan over the live inventory or a built-in scenario; never a path', async () => {
+    const planYaml = (await import('node:fs')).readFileSync(new URL('../scenarios/plans/datadog-2023.yaml', import.meta.url), 'utf8');
+    const post = async (body: unknown) => {
+      const res = await fetch(`${server.url}/v1/plans/analyze`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const scenarios = await get('/v1/plans/scenarios');
+    expect(scenarios.body.scenarios).toContain('datadog-2023');
+    const sim = await post({ plan: planYaml, scenario: 'datadog-2023', hosts: 2000 });
+    expect(sim.status).toBe(200);
+    expect(sim.body).toMatchObject({ fleetSource: expect.stringMatching(/2000 simulated hosts/), fleet: { hosts: 2000 } });
+    expect(sim.body.text).toMatch(/worst case before any check can stop a bad change/);
+    const live = await post({ plan: planYaml });
+    expect(live.status).toBe(200);
+    expect(live.body.fleetSource).toBe('the live inventory');
+    expect(live.body).toHaveProperty('ineligible');
+    expect((await post({ plan: planYaml, scenario: '../../etc/passwd' })).status).toBe(400);
+    expect((await post({ plan: planYaml, scenario: 'no-such-scenario' })).status).toBe(404);
+    const bad = await post({ plan: 'name: x\nwaves: nope\n' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.problems.length).toBeGreaterThan(0);
+  });
+
   it('GET /v1/rollouts/:id/stream: the plan, the view and the event log as server-sent events; 401 without a token', async () => {
     expect((await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`)).status).toBe(401);
     const ac = new AbortController();

@@ -3,11 +3,11 @@
 // wave, a failing canary rolled back, a viewer without buttons and refused by the API, CSRF
 // refused, the page live again after a server restart, no console errors, and the fleet grid
 // over 10,000 hosts enrolled through the API.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ADMIN_TOKEN, ENROLL_TOKEN, api, startServerProc, tempDir, waitFor, type ServerProc } from './helpers/processes.ts';
+import { ADMIN_TOKEN, ENROLL_TOKEN, REPO, api, startServerProc, tempDir, waitFor, type ServerProc } from './helpers/processes.ts';
 import { Rig } from './helpers/engine-rig.ts';
 import { startServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
@@ -303,6 +303,18 @@ describe('dashboard', () => {
     } finally {
       await fleetContext.close();
     }
+  });
+
+  it('rehearses a plan over a built-in scenario: the worst case and the waves, nothing run', async () => {
+    const planYaml = readFileSync(join(REPO, 'scenarios/plans/datadog-2023.yaml'), 'utf8');
+    await page.goto(`${rig.server.url}/ui/#/rehearse`);
+    await page.locator('#plan-source').fill(planYaml);
+    await page.locator('#plan-fleet').selectOption('datadog-2023');
+    await page.locator('#plan-hosts').fill('3000');
+    await page.getByRole('button', { name: 'Analyze' }).click();
+    await page.locator('#analysis .worst').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#analysis h2').textContent()).toMatch(/over the datadog-2023 fleet \(3000 simulated hosts\)/);
+    expect(await page.locator('#analysis table tbody tr').count()).toBeGreaterThan(1);
   });
 
   it('a rollout over 1,000 hosts (counts only in its view) lists its failing hosts from the paged list', async () => {

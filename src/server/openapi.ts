@@ -325,6 +325,18 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '200': ok('The host and its steps'), ...errors },
         },
       },
+      '/v1/plans/scenarios': {
+        get: { summary: 'The built-in incident scenarios a plan can be analysed over', security: admin, 'x-sluice-role': 'viewer', responses: { '200': ok('{scenarios: [name]}'), ...errors } },
+      },
+      '/v1/plans/analyze': {
+        post: {
+          summary: 'What a plan would do (`sluice plan analyze`), over the live inventory or a built-in scenario\'s simulated fleet; runs nothing',
+          security: admin,
+          'x-sluice-role': 'viewer',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['plan'], properties: { plan: { type: 'string' }, file: { type: 'string' }, scenario: { type: 'string' }, hosts: { type: 'integer', minimum: 1, maximum: 100000 } } } } } },
+          responses: { '200': ok('{fleetSource, fleet, waves, worstCase, completion, warnings, text, ineligible?}'), ...errors },
+        },
+      },
       '/v1/updates/plan': {
         get: {
           summary: 'The staged plan for the security updates pending on the hosts matching `label` (what `sluice updates plan` writes); yaml null with a message when none is pending',

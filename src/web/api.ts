@@ -15,6 +15,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly problems: readonly any[] = [],
   ) {
     super(message);
   }
@@ -67,7 +68,7 @@ async function call(method: string, path: string, body?: unknown): Promise<any> 
     json = null;
   }
   if (!res.ok) {
-    const err = new ApiError(res.status, json?.error?.code ?? 'failed', json?.error?.message ?? `${method} ${path}: HTTP ${res.status}`);
+    const err = new ApiError(res.status, json?.error?.code ?? 'failed', json?.error?.message ?? `${method} ${path}: HTTP ${res.status}`, Array.isArray(json?.error?.problems) ? json.error.problems : []);
     if (res.status === 401 && !path.startsWith('/ui/session')) {
       current = null;
       onSignedOut(err.message);

@@ -1,11 +1,12 @@
 // The dashboard's entry: sign-in, the header, and a hash router (#/rollouts, #/rollouts/ID,
-// #/fleet, #/hosts/NAME, #/drift, #/updates). Each page renders into <main> and may return a
+// #/fleet, #/hosts/NAME, #/drift, #/updates, #/rehearse). Each page renders into <main> and may return a
 // function that stops what it started (a live stream, a timer) when the page changes.
 import { ApiError, loadSession, session, signIn, signOut, whenSignedOut } from './api.ts';
 import { clear, h, show, toast } from './dom.ts';
 import { rolloutPage, rolloutsPage } from './rollouts.ts';
 import { fleetPage, hostPage } from './fleet.ts';
 import { driftPage, updatesPage } from './drift.ts';
+import { rehearsePage } from './rehearse.ts';
 
 type Dispose = () => void;
 type Page = (arg: string, params: URLSearchParams) => Promise<Dispose | void> | Dispose | void;
@@ -23,6 +24,7 @@ function routeOf(hash: string): { page: Page; arg: string; params: URLSearchPara
   if (top === 'hosts' && arg) return { page: hostPage, arg, params, nav: 'fleet' };
   if (top === 'drift') return { page: driftPage, arg, params, nav: 'drift' };
   if (top === 'updates') return { page: updatesPage, arg, params, nav: 'updates' };
+  if (top === 'rehearse') return { page: rehearsePage, arg, params, nav: 'rehearse' };
   return { page: rolloutsPage, arg: '', params, nav: 'rollouts' };
 }
 

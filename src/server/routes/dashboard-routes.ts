@@ -6,6 +6,9 @@
 //   SQL query; never the hosts themselves), with how many are online, in a rollout, failing there,
 //   and drifting.
 // - GET /v1/hosts/:name: one host, and its steps across rollouts (the host page).
+// - POST /v1/plans/analyze, GET /v1/plans/scenarios: `sluice plan analyze` for the rehearse
+//   page, over the live inventory or a built-in scenario's simulated fleet (names only: never a
+//   path from the request).
 // - GET /v1/updates/plan: the staged plan `sluice updates plan` writes, for the updates page to
 //   show, check (POST /v1/rollouts/preview) and start.
 import { Hono } from 'hono';
@@ -23,6 +26,10 @@ import { hostView } from './fleet-routes.ts';
 import { updatesView } from './drift-routes.ts';
 import { buildUpdatesPlan } from '../../cli/updates-plan.ts';
 import type { UpdatesView } from '../../cli/render-drift.ts';
+import { checkPlan } from '../../core/plan/parse-plan.ts';
+import { ValidationError } from '../../core/errors.ts';
+import type { HostInfo } from '../../core/types.ts';
+import { readBody } from '../app.ts';
 import { rolloutView } from './operator-routes.ts';
 
 /** Live rollout views open at once in this process; more get a 503 (the page retries). */
@@ -47,6 +54,16 @@ const topologyQuery = hostsSummaryQuery.omit({ by: true }).extend({
       return keys;
     })
     .optional(),
+});
+
+/** The largest simulated fleet an analysis may ask for (the analysis is synchronous CPU work). */
+export const MAX_ANALYZE_HOSTS = 100_000;
+
+const analyzeBody = z.strictObject({
+  plan: z.string().min(1).max(256 * 1024),
+  file: z.string().max(255).optional(),
+  scenario: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
+  hosts: z.number().int().min(1).max(MAX_ANALYZE_HOSTS).optional(),
 });
 
 const updatesPlanQuery = hostsSummaryQuery.omit({ by: true }).extend({ name: z.string().max(100).optional() });
@@ -147,6 +164,39 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!host) throw new NotFoundError(`no host ${name.slice(0, 253)}`);
     const steps = await deps.store.stepsOfHost(host.name, 200);
     return c.json({ ...hostView(host, deps.now(), deps.heartbeatMs * 3), steps });
+  });
+
+  r.get('/plans/scenarios', viewer, async (c) => {
+    const { builtinScenarioNames } = await import('../../sim/load-scenario.ts');
+    return c.json({ scenarios: builtinScenarioNames() });
+  });
+
+  r.post('/plans/analyze', viewer, async (c) => {
+    const body = await readBody(c, analyzeBody);
+    const file = body.file ?? 'plan.yaml';
+    const { plan, problems } = checkPlan(body.plan, file);
+    if (!plan || problems.length > 0) throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    const [{ analyzePlan, renderAnalysis }, { fleetHostInfos, generateFleet }, { builtinScenarioNames, loadScenario }] = await Promise.all([
+      import('../../sim/analyze-plan.ts'),
+      import('../../sim/fleet.ts'),
+      import('../../sim/load-scenario.ts'),
+    ]);
+    let hosts: HostInfo[];
+    let source: string;
+    let ineligible: unknown = null;
+    if (body.scenario !== undefined) {
+      if (!builtinScenarioNames().includes(body.scenario)) throw new NotFoundError(`no scenario "${body.scenario}": one of ${builtinScenarioNames().join(', ')}`);
+      const loaded = loadScenario(body.scenario);
+      const n = Math.min(body.hosts ?? loaded.scenario.fleet.hosts, MAX_ANALYZE_HOSTS);
+      hosts = fleetHostInfos(generateFleet(loaded.scenario, n, 1));
+      source = `the ${loaded.scenario.name} fleet (${n} simulated hosts)`;
+    } else {
+      hosts = (await deps.store.listHosts({ withFacts: false })).map((h) => ({ name: h.name, labels: h.labels }));
+      source = 'the live inventory';
+      ineligible = (await deps.driver.preview(plan)).ineligible;
+    }
+    const analysis = analyzePlan(plan, hosts);
+    return c.json({ fleetSource: source, ...analysis, text: renderAnalysis(analysis, source), ...(ineligible ? { ineligible } : {}) });
   });
 
   r.get('/updates/plan', viewer, async (c) => {
