@@ -49,7 +49,7 @@ describe('dashboard API', () => {
   it('GET /v1/hosts/:name: the host and its steps across rollouts; unknown is a 404', async () => {
     const { status, body } = await get(`/v1/hosts/${hostName(1)}`);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ name: hostName(1), labels: { zone: 'b' }, steps: [{ rolloutId: 'r_dash_topo', state: 'failed', waveIndex: 1 }] });
+    expect(body).toMatchObject({ name: hostName(1), labels: { zone: 'b' }, steps: [{ rolloutId: 'r_dash_topo', state: 'failed', waveIndex: 1, wave: 'rest' }] });
     expect((await get('/v1/hosts/nope')).status).toBe(404);
     expect((await get('/v1/hosts/summary')).body).toHaveProperty('total'); // still fleet-routes' summary
   });

@@ -232,8 +232,9 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async stepsOfHost(host, limit) {
       const rows = await sql.query<Row>(
-        `select s.rollout_id, r.name as rollout_name, r.state as rollout_state, s.wave_index, s.state, s.attempt, s.message, s.updated_at
+        `select s.rollout_id, r.name as rollout_name, r.state as rollout_state, s.wave_index, w.name as wave_name, s.state, s.attempt, s.message, s.updated_at
          from steps s join rollouts r on r.id = s.rollout_id
+         left join waves w on w.rollout_id = s.rollout_id and w.idx = s.wave_index
          where s.host = $1 order by r.created_at desc, r.id desc limit $2`,
         [host, limit],
       );
@@ -242,6 +243,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
         rolloutName: String(row.rollout_name),
         rolloutState: String(row.rollout_state),
         waveIndex: num(row.wave_index),
+        wave: row.wave_name === null || row.wave_name === undefined ? null : String(row.wave_name),
         state: String(row.state) as StepRecord['state'],
         attempt: num(row.attempt),
         message: row.message === null || row.message === undefined ? null : String(row.message),

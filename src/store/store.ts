@@ -175,6 +175,8 @@ export interface HostStepRow {
   readonly rolloutName: string;
   readonly rolloutState: string;
   readonly waveIndex: number;
+  /** The wave's name (null if its row is gone). */
+  readonly wave: string | null;
   readonly state: StepRecord['state'];
   readonly attempt: number;
   readonly message: string | null;

@@ -173,7 +173,7 @@ export async function hostPage(name: string): Promise<void> {
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Steps across rollouts'),
       (host.steps as any[]).length
-        ? table(['Rollout', 'Wave', 'State', 'Attempt', 'Message', 'Updated'], (host.steps as any[]).map((s) => [h('a', { href: `#/rollouts/${encodeURIComponent(s.rolloutId)}` }, s.rolloutName), String(s.waveIndex), badge(s.state), String(s.attempt), s.message ?? '', time(s.updatedAt)]))
+        ? table(['Rollout', 'Wave', 'State', 'Attempt', 'Message', 'Updated'], (host.steps as any[]).map((s) => [h('a', { href: `#/rollouts/${encodeURIComponent(s.rolloutId)}` }, s.rolloutName), s.wave ?? String(s.waveIndex), badge(s.state), String(s.attempt), s.message ?? '', time(s.updatedAt)]))
         : h('p', { class: 'muted' }, 'This host has not been in a rollout.')),
     h('section', { class: 'card' }, h('h2', {}, 'Drift events'),
       (drift.events as any[]).length ? table(['Received', 'Kind', 'Subject', 'Message', 'Resolved'], (drift.events as any[]).map((e) => [time(e.receivedAt), e.kind, e.subject, e.message, e.resolvedAt ? time(e.resolvedAt) : 'open'])) : h('p', { class: 'muted' }, 'None.')),

@@ -28,7 +28,7 @@ import { buildUpdatesPlan } from '../../cli/updates-plan.ts';
 import type { UpdatesView } from '../../cli/render-drift.ts';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
 import { ValidationError } from '../../core/errors.ts';
-import type { HostInfo } from '../../core/types.ts';
+import { FINAL_ROLLOUT_STATES, type HostInfo } from '../../core/types.ts';
 import { readBody } from '../app.ts';
 import { rolloutView } from './operator-routes.ts';
 
@@ -117,7 +117,8 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
               await stream.write(': keep-alive\n\n');
               quietSince = Date.now();
             }
-            await stream.sleep(STREAM_POLL_MS);
+            // A finished rollout changes rarely (a late rollback report, retention): look less often.
+            await stream.sleep(FINAL_ROLLOUT_STATES.includes(loaded.stored.rollout.state) ? STREAM_POLL_MS * 5 : STREAM_POLL_MS);
           }
         } finally {
           open -= 1;
