@@ -5,15 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
 import { HOSTS, hostName, seedHosts, seedRollout } from './helpers/fleet-seed.ts';
+import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
 
+function runDashboardApi(title: string, start: () => Promise<{ server: RunningServer; cleanup: () => Promise<void> }>): void {
+describe(title, () => {
 let server: RunningServer;
+let cleanup: () => Promise<void> = async () => {};
 const get = async (path: string) => {
   const res = await fetch(server.url + path, { headers: { authorization: `Bearer ${server.adminToken}` } });
   return { status: res.status, body: (await res.json()) as any };
 };
 
 beforeAll(async () => {
-  server = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger() });
+  ({ server, cleanup } = await start());
   await seedHosts(server);
   // Hosts 1..9 in a running rollout, 1 and 2 failed there; host 3 has open drift.
   await seedRollout(server, 'r_dash_topo', Array.from({ length: 10 }, (_, i) => hostName(i)), (i) => (i <= 2 ? 'failed' : 'applying'));
@@ -21,9 +25,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
+  await cleanup();
 });
 
-describe('dashboard API', () => {
   it('GET /v1/fleet/topology: counts per cell, never hosts', async () => {
     const { status, body } = await get('/v1/fleet/topology?levels=env,zone');
     expect(status).toBe(200);
@@ -127,5 +131,24 @@ describe('dashboard API', () => {
     expect(text).toMatch(/event: rollout\ndata: \{"id":"r_dash_topo"/);
     expect(text).toMatch(/event: events\ndata: \[\{"seq":\d+/);
     expect((await get('/v1/rollouts/r_nope/stream')).status).toBe(404);
+  });
+});
+}
+
+runDashboardApi('dashboard API on PGlite', async () => ({
+  server: await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger() }),
+  cleanup: async () => {},
+}));
+
+const pgProbe = await postgresTestDatabase();
+await pgProbe?.cleanup();
+describe.skipIf(pgProbe === null)('on PostgreSQL', () => {
+  runDashboardApi('dashboard API on PostgreSQL', async () => {
+    const db: PostgresTestDatabase = (await postgresTestDatabase())!;
+    const server = await startServer({ listen: '127.0.0.1:0', databaseUrl: db.url, log: silentLogger() }).catch(async (err: unknown) => {
+      await db.cleanup();
+      throw err;
+    });
+    return { server, cleanup: () => db.cleanup() };
   });
 });
