@@ -50,7 +50,7 @@ function plan(name, waves, extra = '', fails = '') {
 
 try {
   mkdirSync(out, { recursive: true });
-  const server = start(['server', '--listen', '127.0.0.1:0', '--data-dir', join(tmp, 'server')], { SLUICE_ADMIN_TOKEN: ADMIN, SLUICE_ENROLL_TOKEN: ENROLL, SLUICE_LOG_LEVEL: 'info' });
+  const server = start(['server', '--listen', '127.0.0.1:0', '--data-dir', join(tmp, 'server')], { SLUICE_ADMIN_TOKEN: ADMIN, SLUICE_ENROLL_TOKEN: ENROLL, SLUICE_LOG_LEVEL: 'info', SLUICE_LIMIT_ENROLL: 'off' });
   const url = await until('the server', async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())?.[1]);
   const agents = [
     ['web-eu-1', 'provider=aws,region=eu-west-1,zone=eu-west-1a,cluster=web'],

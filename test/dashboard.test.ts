@@ -81,7 +81,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   // The 10,000-host fleet is enrolled while the rollout tests run (its own server).
   const dir = tempDir('dash-fleet');
-  const server = await startServerProc(join(dir.path, 'server'), 0, { SLUICE_LOG_LEVEL: 'warn' });
+  // SLUICE_LIMIT_ENROLL=off: every enrollment comes from 127.0.0.1 (the per-address limit of issue 10).
+  const server = await startServerProc(join(dir.path, 'server'), 0, { SLUICE_LOG_LEVEL: 'warn', SLUICE_LIMIT_ENROLL: 'off' });
   fleet = { server, dir, seeded: enrollFleet(server.url, FLEET_HOSTS) };
   fleet.seeded.catch(() => {}); // awaited by the fleet test
   [rig, browser] = await Promise.all([
