@@ -58,7 +58,7 @@ try {
     ['web-us-1', 'provider=gcp,region=us-east1,zone=us-east1-b,cluster=web'],
   ];
   for (const [name, labels] of agents) {
-    start(['agent', '--server', url, '--token', ENROLL, '--name', name, '--labels', `${labels},role=web`, '--allow', 'command', '--state-dir', join(tmp, name), '--heartbeat', '1s']);
+    start(['agent', '--server', url, '--name', name, '--labels', `${labels},role=web`, '--allow', 'command', '--state-dir', join(tmp, name), '--heartbeat', '1s'], { SLUICE_ENROLL_TOKEN: ENROLL });
   }
   // A larger fleet for the grid: enrolled through the API like agents do (offline: they never heartbeat).
   const providers = { aws: ['eu-west-1', 'us-east-1'], gcp: ['us-east1', 'europe-west4'], hetzner: ['fsn1'] };

@@ -155,7 +155,11 @@ describe('dashboard', () => {
     const dialog = page.locator('dialog.confirm');
     await dialog.waitFor();
     expect(await dialog.locator('.touches').textContent()).toMatch(/Wave prod starts: its 2 hosts will be changed/);
-    await dialog.locator('button', { hasText: 'Cancel' }).click();
+    await page.keyboard.press('Escape'); // closes it; focus goes back to the button
+    await expect.poll(() => page.locator('dialog.confirm').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('approve');
+    await approve.click();
+    await page.locator('dialog.confirm button', { hasText: 'Cancel' }).click();
     expect(await page.locator('dialog.confirm').count()).toBe(0);
     expect((await rig.view(started.id)).state).toBe('running');
     await approve.click();

@@ -86,3 +86,14 @@ export function table(headers: string[], rows: Child[][], caption?: string): HTM
     h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
   );
 }
+
+/** Opens a modal dialog (Escape closes it); focus goes back where it was when it closes. */
+export function openDialog(dialog: HTMLDialogElement): void {
+  const back = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (back?.isConnected) back.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+}

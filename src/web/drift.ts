@@ -1,7 +1,7 @@
 // Drift (GET /v1/drift): the fleet's open drift by kind and by host, and recent events; pending
 // updates (GET /v1/updates): security updates by package, and hosts with updates pending.
 import { ApiError, can, get, post, q } from './api.ts';
-import { append, clear, h, plural, show, table, time, toast } from './dom.ts';
+import { append, clear, h, plural, show, table, time, toast, openDialog } from './dom.ts';
 
 const PAGE = 50;
 
@@ -151,9 +151,7 @@ async function stagedPlan(box: HTMLElement): Promise<void> {
               ),
             ),
           );
-          dialog.addEventListener('close', () => dialog.remove());
-          document.body.append(dialog);
-          dialog.showModal();
+          openDialog(dialog);
         },
       },
       'Start rollout…',

@@ -3,7 +3,7 @@
 // plan, kept live by GET /v1/rollouts/:id/stream (server-sent events), and the actions an
 // operator or approver may take, each behind a dialog that says what it will touch.
 import { ApiError, can, get, loadSession, post, q, signedOut } from './api.ts';
-import { append, badge, clear, duration, h, plural, show, time, toast } from './dom.ts';
+import { append, badge, clear, duration, h, plural, show, time, toast, openDialog } from './dom.ts';
 
 const put = (el: Node, ...children: Parameters<typeof append>[1]) => append(el, children);
 
@@ -384,10 +384,7 @@ export function availableActions(v: any): Action[] {
 
 function confirmAction(v: any, a: Action): void {
   const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title' });
-  const close = () => {
-    dialog.close();
-    dialog.remove();
-  };
+  const close = () => dialog.close();
   dialog.append(
     h('h2', { id: 'confirm-title' }, `${a.label}: ${v.name}?`),
     h('p', { class: 'touches' }, a.touches),
@@ -416,9 +413,7 @@ function confirmAction(v: any, a: Action): void {
       ),
     ),
   );
-  dialog.addEventListener('close', () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
+  openDialog(dialog);
 }
 
 function quantity(qy: any, of: number): number {
