@@ -6,6 +6,21 @@ import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
 import { HOSTS, hostName, seedHosts, seedRollout } from './helpers/fleet-seed.ts';
 import { postgresTestDatabase, type PostgresTestDatabase } from './helpers/postgres.ts';
+import { streamTiming } from '../src/server/routes/dashboard-routes.ts';
+
+/** Reads a server-sent event stream until `until` matches what arrived (or 5 s pass). */
+async function readUntil(res: Response, until: RegExp): Promise<string> {
+  const reader = res.body!.getReader();
+  let text = '';
+  const deadline = Date.now() + 5000;
+  while (!until.test(text) && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  await reader.cancel().catch(() => {});
+  return text;
+}
 
 function runDashboardApi(title: string, start: () => Promise<{ server: RunningServer; cleanup: () => Promise<void> }>): void {
   describe(title, () => {
@@ -56,6 +71,22 @@ function runDashboardApi(title: string, start: () => Promise<{ server: RunningSe
       expect(body).toMatchObject({ name: hostName(1), labels: { zone: 'b' }, steps: [{ rolloutId: 'r_dash_topo', state: 'failed', waveIndex: 1, wave: 'rest' }] });
       expect((await get('/v1/hosts/nope')).status).toBe(404);
       expect((await get('/v1/hosts/summary')).body).toHaveProperty('total'); // still fleet-routes' summary
+    });
+
+    it('a stream opened with a session cookie ends ("signedout") once the session does', async () => {
+      streamTiming.reauthMs = 200;
+      try {
+        const signIn = await fetch(`${server.url}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: server.adminToken }) });
+        const cookie = /sluice_session=[^;]+/.exec(signIn.headers.get('set-cookie')!)![0];
+        const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+        const res = await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`, { headers: { cookie } });
+        expect(res.status).toBe(200);
+        const out = await fetch(`${server.url}/ui/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } });
+        expect(out.status).toBe(200);
+        expect(await readUntil(res, /event: signedout/)).toMatch(/event: signedout/);
+      } finally {
+        streamTiming.reauthMs = 30_000;
+      }
     });
 
     it('GET /v1/updates/plan: the staged plan for pending security updates; nothing pending is said, not an error', async () => {

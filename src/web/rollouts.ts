@@ -140,6 +140,11 @@ export async function rolloutPage(id: string): Promise<() => void> {
       if (live.events.length > 1000) live.events.splice(0, live.events.length - 1000);
       drawLog();
     });
+    es.addEventListener('signedout', () => {
+      stopped = true;
+      es?.close();
+      signedOut('the session ended');
+    });
     es.addEventListener('error', () => {
       // Closed by the server (restart, network): reconnect ourselves, after checking the session.
       es?.close();

@@ -18,7 +18,7 @@ import { NotFoundError, SluiceError } from '../../core/errors.ts';
 import { LABEL_KEY } from '../../core/labels.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
-import { requireRole } from '../auth.ts';
+import { authenticateOperator, bearer, requireRole, sessionPrincipal } from '../auth.ts';
 import { hostsSummaryQuery, readListQuery } from '../list-schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
@@ -36,6 +36,8 @@ import { rolloutView } from './operator-routes.ts';
 export const MAX_STREAMS = 200;
 /** How often an open stream looks at the store. */
 export const STREAM_POLL_MS = 1000;
+/** An open stream checks this often that its token or session is still good (revoked, expired: it ends). Tests shorten it. */
+export const streamTiming = { reauthMs: 30_000 };
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEPALIVE_MS = 15_000;
 export const TOPOLOGY_LEVELS = ['provider', 'region', 'zone', 'cluster'];
@@ -95,7 +97,18 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
           await stream.writeSSE({ event: 'plan', data: JSON.stringify(header.plan), retry: 2000 });
           let last = '';
           let quietSince = Date.now();
+          let authedAt = Date.now();
           while (!stream.aborted && !stream.closed) {
+            if (Date.now() - authedAt >= streamTiming.reauthMs) {
+              // A session's idle timer restarts too: a page left open on a rollout stays signed in (up to the session's maximum age).
+              const token = bearer(c);
+              const still = await (token ? authenticateOperator(deps, token) : sessionPrincipal(deps, c)).catch(() => null);
+              if (!still) {
+                await stream.writeSSE({ event: 'signedout', data: '{}' });
+                break;
+              }
+              authedAt = Date.now();
+            }
             const loaded = await loadRolloutForView(deps.store, id);
             if (!loaded) {
               await stream.writeSSE({ event: 'gone', data: JSON.stringify({ id }) });
