@@ -73,6 +73,20 @@ function runDashboardApi(title: string, start: () => Promise<{ server: RunningSe
       expect((await get('/v1/hosts/summary')).body).toHaveProperty('total'); // still fleet-routes' summary
     });
 
+    it('a new stream starts from the latest 500 event-log lines, not the oldest', async () => {
+      await seedRollout(server, 'r_dash_log', [hostName(20), hostName(21)], () => 'applying');
+      const lines = Array.from({ length: 620 }, (_, i) => ({ type: 'log' as const, kind: 'test.line', message: `line ${i}` }));
+      await server.store.persistTransition({ rolloutId: 'r_dash_log', at: Date.now(), event: null, effects: lines });
+      const ac = new AbortController();
+      const res = await fetch(`${server.url}/v1/rollouts/r_dash_log/stream`, { headers: { authorization: `Bearer ${server.adminToken}` }, signal: ac.signal });
+      const text = await readUntil(res, /event: events\ndata: .*\nid: \d+/);
+      ac.abort();
+      const batch = JSON.parse(/event: events\ndata: (.*)\n/.exec(text)![1]!) as { message: string }[];
+      expect(batch).toHaveLength(500);
+      expect(batch.at(-1)!.message).toBe('line 619');
+      expect(batch[0]!.message).toBe('line 120');
+    });
+
     it('a stream opened with a session cookie ends ("signedout") once the session does', async () => {
       streamTiming.reauthMs = 200;
       try {

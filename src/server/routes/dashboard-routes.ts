@@ -34,6 +34,8 @@ import { rolloutView } from './operator-routes.ts';
 
 /** Live rollout views open at once in this process; more get a 503 (the page retries). */
 export const MAX_STREAMS = 200;
+/** Event-log lines per `events` message; a new page gets the latest this many. */
+const EVENTS_BATCH = 500;
 /** How often an open stream looks at the store. */
 export const STREAM_POLL_MS = 1000;
 /** An open stream checks this often that its token or session is still good (revoked, expired: it ends). Tests shorten it. */
@@ -98,6 +100,7 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
           let last = '';
           let quietSince = Date.now();
           let authedAt = Date.now();
+          let first = afterSeq === 0;
           while (!stream.aborted && !stream.closed) {
             if (Date.now() - authedAt >= streamTiming.reauthMs) {
               // A session's idle timer restarts too: a page left open on a rollout stays signed in (up to the session's maximum age).
@@ -120,7 +123,17 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
               last = view;
               quietSince = Date.now();
             }
-            const events = await deps.store.listEvents(id, afterSeq, 500);
+            let events = await deps.store.listEvents(id, afterSeq, EVENTS_BATCH);
+            if (first && events.length === EVENTS_BATCH) {
+              // A new page wants the latest lines, not the oldest: read through (not sent) to the last batch.
+              let next = events;
+              while (next.length === EVENTS_BATCH && !stream.aborted) {
+                events = next;
+                next = await deps.store.listEvents(id, events.at(-1)!.seq, EVENTS_BATCH);
+              }
+              if (next.length > 0) events = [...events, ...next].slice(-EVENTS_BATCH);
+            }
+            first = false;
             if (events.length > 0) {
               afterSeq = events.at(-1)!.seq;
               await stream.writeSSE({ event: 'events', data: JSON.stringify(events.map(eventView)), id: String(afterSeq) });
