@@ -25,6 +25,10 @@ const WITH_POSTGRES = process.env.FOOTPRINT_POSTGRES !== '0';
 const PLAN = join(REPO, 'examples', 'flag-on.yaml');
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
+// The V8 flags the .deb's launcher runs the agent with: what is measured is what ships.
+const LAUNCHER = readFileSync(join(REPO, 'packaging', 'deb', 'sluice-agent'), 'utf8');
+const AGENT_NODE_FLAGS = /exec "\$lib\/node" (.*?) ?"\$lib\/sluice-agent\.js"/.exec(LAUNCHER)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+
 if (SLUICE === OWN_BIN) execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 
 const fmt = (xs: number[], unit: string, digits = 0) => {
@@ -137,7 +141,7 @@ try {
   const agentArgs = ['--server', server.url, '--name', 'footprint-1', '--labels', 'env=bench', '--state-dir', stateDir];
   const agent =
     AGENT_MODE === 'bundle'
-      ? start(process.execPath, [join(REPO, 'dist', 'agent', 'sluice-agent.js'), ...agentArgs], { SLUICE_ENROLL_TOKEN: ENROLL, SLUICE_LOG_LEVEL: 'warn' })
+      ? start(process.execPath, [...AGENT_NODE_FLAGS, join(REPO, 'dist', 'agent', 'sluice-agent.js'), ...agentArgs], { SLUICE_ENROLL_TOKEN: ENROLL, SLUICE_LOG_LEVEL: 'warn' })
       : start(SLUICE, ['agent', ...agentArgs], { SLUICE_ENROLL_TOKEN: ENROLL, SLUICE_LOG_LEVEL: 'warn' });
   children.push(agent.child);
   await until('the agent to enroll', () => existsSync(join(stateDir, 'credential.json')) || agent.child.exitCode !== null, 60_000);
@@ -160,7 +164,7 @@ try {
   const wallS = (Date.now() - t0) / 1000;
   const last = { agent: sample(pids.agent), server: sample(pids.server) };
   const cpu = (k: 'agent' | 'server') => (((last[k].ticks - first[k].ticks) / CLK_TCK / wallS) * 100).toFixed(2);
-  console.log(`idle over ${wallS.toFixed(0)} s (agent: ${AGENT_MODE === 'bundle' ? 'node dist/agent/sluice-agent.js' : 'sluice agent'}, heartbeat 5s, drift report; sampled every second):`);
+  console.log(`idle over ${wallS.toFixed(0)} s (agent: ${AGENT_MODE === 'bundle' ? `node ${AGENT_NODE_FLAGS.join(' ')} dist/agent/sluice-agent.js` : 'sluice agent'}, heartbeat 5s, drift report; sampled every second):`);
   console.log(`  agent RSS                 ${fmt(rss.agent!, 'MB', 1)}; CPU ${cpu('agent')}% of one core; ${threads} threads`);
   console.log(`  server RSS, PGlite        ${fmt(rss.server!, 'MB', 1)}; CPU ${cpu('server')}% (fresh data dir, one agent)`);
   if (pids.pg) console.log(`  server RSS, PostgreSQL    ${fmt(rss.pg!, 'MB', 1)} (no agent)`);

@@ -229,7 +229,7 @@ describe('sluice CLI against a real server', { timeout: 60_000 }, () => {
   it('no token at all exits 2; the token file in ./.sluice is used when present', async () => {
     const none = await sluice(['hosts'], { env: { SLUICE_SERVER: server.url } });
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/no admin token: pass --token TOKEN or set SLUICE_TOKEN/);
+    expect(none.stderr).toMatch(/no admin token: pass --token-file FILE or set SLUICE_TOKEN_FILE or SLUICE_TOKEN/);
 
     const project = await mkdtemp(join(dir, 'project-'));
     await mkdir(join(project, '.sluice'));

@@ -118,7 +118,9 @@ describe.skipIf(db === null)('heartbeat ingest on PostgreSQL', () => {
       expect((await call(server, 'POST', '/v1/agent/heartbeat', first, { labels: {} })).status).toBe(200);
       expect((await call(server, 'POST', '/v1/agent/heartbeat', first, { labels: {} })).status).toBe(200);
       expect(server.liveness.stats.authHits).toBeGreaterThanOrEqual(1);
-      const second = (await call(server, 'POST', '/v1/agent/enroll', ENROLL, { name: 'reenroll', labels: {} })).json.credential;
+      // Re-enrolling a name takes its current credential (docs/host-identity.md).
+      expect((await call(server, 'POST', '/v1/agent/enroll', ENROLL, { name: 'reenroll', labels: {} })).status).toBe(409);
+      const second = (await call(server, 'POST', '/v1/agent/enroll', ENROLL, { name: 'reenroll', labels: {}, currentCredential: first })).json.credential;
       const old = await call(server, 'POST', '/v1/agent/heartbeat', first, { labels: {} });
       expect(old.status).toBe(401);
       expect((await call(server, 'POST', '/v1/agent/heartbeat', second, { labels: {} })).status).toBe(200);

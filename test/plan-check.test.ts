@@ -35,7 +35,7 @@ ${CHANGE}wave:
 `,
     errors: [
       'plan.yaml:1:1: missing required key "waves" at top level',
-      'plan.yaml:4:1: unknown key "wave" at top level (expected one of: name, change, hosts, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue)',
+      'plan.yaml:4:1: unknown key "wave" at top level (expected one of: name, change, hosts, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, distinctApprover)',
     ],
   },
   {

@@ -9,10 +9,13 @@ import type { Plan, RolloutRecord, RolloutStatus, StepRecord, StepStatus, WaveRe
 import { ROLLOUT_STATES } from '../src/core/types.ts';
 import type { RolloutEffect } from '../src/core/rollout/types.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../src/core/errors.ts';
-import type { Store } from '../src/store/store.ts';
+import type { AuditInput, HostRow, Store } from '../src/store/store.ts';
+import { EnrollTokenRefusedError, HostNameTakenError } from '../src/store/store.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
 import { createPostgresSql } from '../src/store/postgres.ts';
+import { createPgliteSql } from '../src/store/pglite.ts';
+import { createSqlStore } from '../src/store/sql-store.ts';
 import { postgresTestDatabase } from './helpers/postgres.ts';
 
 interface StoreHarness {
@@ -67,6 +70,10 @@ function step(rolloutId: string, host: string, state: StepStatus, extra: Partial
   return { rolloutId, host, waveIndex: 0, state, attempt: 1, message: null, checkedAt: null, confirmedAt: null, rollbackAttempt: null, updatedAt: 1000, ...extra };
 }
 
+function auditInput(extra: Partial<AuditInput> = {}): AuditInput {
+  return { at: 1000, actor: 'admin', role: 'admin', tokenId: null, action: 'rollout.start', target: null, sourceIp: null, result: 'ok', detail: null, ...extra };
+}
+
 async function createRollout(store: Store, id: string, state: RolloutStatus = 'pending', createdAt = 1000): Promise<void> {
   await store.createRollout(rolloutRecord(id, state, createdAt), PLAN, 'name: flag-on\n', { kind: 'created', message: `rollout ${id} created` });
 }
@@ -91,9 +98,9 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(first).toEqual({ name: host, labels: { env: 'prod' }, facts: { os: 'ubuntu' }, enrolledAt: 1000, lastSeen: 1000 });
       expect(await store.hostByCredentialHash(`h-${host}-1`)).toEqual(first);
 
-      const again = await store.enrollHost({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, credentialHash: `h-${host}-2`, now: 5000 });
+      const again = await store.enrollHost({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, credentialHash: `h-${host}-2`, presentedHash: `h-${host}-1`, now: 5000 });
       expect(again).toEqual({ name: host, labels: { env: 'staging' }, facts: { os: 'debian' }, enrolledAt: 1000, lastSeen: 5000 });
-      // the old credential stops working: the host lost its state dir and got a new one
+      // the old credential stops working once replaced
       expect(await store.hostByCredentialHash(`h-${host}-1`)).toBeNull();
       expect((await store.hostByCredentialHash(`h-${host}-2`))?.name).toBe(host);
       expect(await store.hostByCredentialHash('nobody')).toBeNull();
@@ -104,6 +111,88 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       const b = nextId('dup');
       await store.enrollHost({ name: a, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 });
       await expect(store.enrollHost({ name: b, labels: {}, facts: {}, credentialHash: `same-${a}`, now: 1 })).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('refuses to re-enroll a name without its current credential; a reset lets the next enrollment in, once', async () => {
+      const host = nextId('own');
+      await store.enrollHost({ name: host, labels: { env: 'prod' }, facts: {}, credentialHash: `h-${host}-real`, now: 1000 });
+      const impostor = { name: host, labels: { env: 'evil' }, facts: {}, credentialHash: `h-${host}-evil`, now: 2000 };
+      await expect(store.enrollHost(impostor)).rejects.toBeInstanceOf(HostNameTakenError);
+      await expect(store.enrollHost({ ...impostor, presentedHash: 'wrong' })).rejects.toBeInstanceOf(HostNameTakenError);
+      // nothing changed: the real host still authenticates, labels intact
+      expect(await store.hostByCredentialHash(`h-${host}-real`)).toMatchObject({ name: host, labels: { env: 'prod' } });
+      expect(await store.hostByCredentialHash(`h-${host}-evil`)).toBeNull();
+
+      expect(await store.resetHostCredential(host, 3000)).toBe(true);
+      expect(await store.resetHostCredential(nextId('nobody'), 3000)).toBe(false);
+      expect(await store.hostByCredentialHash(`h-${host}-real`)).toBeNull();
+      // two racing enrollments of the reset name: exactly one wins
+      const results = await Promise.allSettled([
+        store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-a`, now: 4000 }),
+        store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-b`, now: 4000 }),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(HostNameTakenError);
+    });
+
+    it('rotates a credential: the old one stays valid in its grace until the new one is confirmed', async () => {
+      const host = nextId('rot');
+      await store.enrollHost({ name: host, labels: {}, facts: {}, credentialHash: `h-${host}-1`, now: 1000 });
+      expect(await store.rotateHostCredential({ name: host, presentedHash: 'wrong', newHash: `h-${host}-x`, graceUntil: 10_000, now: 2000 })).toBe(false);
+      expect(await store.rotateHostCredential({ name: host, presentedHash: `h-${host}-1`, newHash: `h-${host}-2`, graceUntil: 10_000, now: 2000 })).toBe(true);
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 5000)).toMatchObject({ name: host, previousValidUntil: 10_000 });
+      expect(await store.hostByCredentialHash(`h-${host}-2`, 5000)).toMatchObject({ name: host, rotationPending: true });
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 10_000)).toBeNull(); // grace over
+      expect((await store.hostsByCredentialHashes([`h-${host}-1`, `h-${host}-2`], 5000)).size).toBe(2);
+      // a lost answer: rotating again with the previous credential replaces the unused new one
+      expect(await store.rotateHostCredential({ name: host, presentedHash: `h-${host}-1`, newHash: `h-${host}-3`, graceUntil: 20_000, now: 6000 })).toBe(true);
+      expect(await store.hostByCredentialHash(`h-${host}-2`, 6000)).toBeNull();
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 6000)).toMatchObject({ previousValidUntil: 10_000 });
+      await store.confirmHostCredential(host, `h-${host}-3`);
+      expect(await store.hostByCredentialHash(`h-${host}-1`, 6000)).toBeNull();
+      const now = await store.hostByCredentialHash(`h-${host}-3`, 6000);
+      expect(now?.name).toBe(host);
+      expect(now?.rotationPending).toBeUndefined();
+    });
+
+    it('scoped enrollment tokens: uses counted atomically against max_uses, expiry and revocation', async () => {
+      const id = nextId('et');
+      const created = await store.createEnrollToken({
+        id,
+        name: `${id}-name`,
+        hash: `hash-${id}`,
+        expiresAt: 100_000,
+        maxUses: 3,
+        labels: { region: ['eu-west-1'] },
+        createdBy: 'admin',
+        createdAt: 1000,
+      });
+      expect(created).toMatchObject({ id, uses: 0, maxUses: 3, revokedAt: null, labels: { region: ['eu-west-1'] } });
+      await expect(store.createEnrollToken({ ...created, id: nextId('et'), hash: 'other' })).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.usableEnrollToken(`hash-${id}`, 2000)).toMatchObject({ id });
+      expect(await store.usableEnrollToken(`hash-${id}`, 100_000)).toBeNull(); // expired
+      const enroll = (n: number) =>
+        store.enrollHost({ name: `${id}-h${n}`, labels: { region: 'eu-west-1' }, facts: {}, credentialHash: `c-${id}-${n}`, now: 2000, enrollTokenId: id, labelConstraints: { region: ['eu-west-1'] } });
+      const results = await Promise.allSettled([1, 2, 3, 4, 5, 6].map(enroll));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(EnrollTokenRefusedError);
+      expect((await store.listEnrollTokens()).find((t) => t.id === id)?.uses).toBe(3);
+      expect(await store.usableEnrollToken(`hash-${id}`, 2000)).toBeNull(); // used up
+      const ok = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<HostRow>;
+      expect(ok.value.labelConstraints).toEqual({ region: ['eu-west-1'] });
+
+      const id2 = nextId('et');
+      await store.createEnrollToken({ id: id2, name: id2, hash: `hash-${id2}`, expiresAt: null, maxUses: null, labels: {}, createdBy: 'ops', createdAt: 1 });
+      expect((await store.revokeEnrollToken(id2, 5000))?.revokedAt).toBe(5000);
+      expect((await store.revokeEnrollToken(id2, 6000))?.revokedAt).toBe(5000);
+      expect(await store.revokeEnrollToken(nextId('none'), 6000)).toBeNull();
+      expect(await store.usableEnrollToken(`hash-${id2}`, 5000)).toBeNull();
+      await expect(
+        store.enrollHost({ name: `${id2}-h`, labels: {}, facts: {}, credentialHash: `c-${id2}`, now: 6000, enrollTokenId: id2 }),
+      ).rejects.toBeInstanceOf(EnrollTokenRefusedError);
+      // the refused enrollment wrote nothing
+      expect((await store.listHosts()).some((h) => h.name === `${id2}-h`)).toBe(false);
     });
 
     it('records heartbeats: lastSeen, and labels/facts only when given', async () => {
@@ -560,6 +649,142 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await store.purgeFinished(cutoff, 3)).toEqual({ events: 0, reports: 0 });
     });
 
+    it('stores named tokens by hash: create, find, list, revoke (first time kept), touch forward only', async () => {
+      const name = nextId('tok');
+      const audit = auditInput({ actor: `admin-${name}`, action: 'token.create', target: name });
+      const row = await store.createApiToken(
+        { id: `id-${name}`, name, owner: 'alice', role: 'operator', secretHash: `hash-${name}`, createdAt: 1000, createdBy: 'admin', expiresAt: 9000 },
+        audit,
+      );
+      expect(row).toEqual({ id: `id-${name}`, name, owner: 'alice', role: 'operator', createdAt: 1000, createdBy: 'admin', expiresAt: 9000, revokedAt: null, lastUsedAt: null });
+      expect(row).not.toHaveProperty('secretHash');
+      expect(await store.apiTokenByHash(`hash-${name}`)).toEqual(row);
+      expect(await store.apiTokenByHash('no-such-hash')).toBeNull();
+      // its audit entry was written with it
+      expect((await store.listAudit({ actor: `admin-${name}`, limit: 10 })).map((e) => e.action)).toEqual(['token.create']);
+
+      // a taken name is a conflict, and the refused create writes no audit entry (same transaction)
+      await expect(
+        store.createApiToken({ id: `id2-${name}`, name, owner: 'bob', role: 'admin', secretHash: `hash2-${name}`, createdAt: 1, createdBy: 'admin', expiresAt: null }, audit),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.listAudit({ actor: `admin-${name}`, limit: 10 })).toHaveLength(1);
+      expect(await store.apiTokenByHash(`hash2-${name}`)).toBeNull();
+
+      const names = (await store.listApiTokens()).map((t) => t.name);
+      expect(names).toContain(name);
+      expect(names).toEqual([...names].sort());
+
+      await store.touchApiToken(row.id, 5000);
+      await store.touchApiToken(row.id, 4000);
+      expect((await store.apiTokenByHash(`hash-${name}`))?.lastUsedAt).toBe(5000);
+
+      const revoked = await store.revokeApiToken(name, 6000, auditInput({ actor: `admin-${name}`, action: 'token.revoke', target: name }));
+      expect(revoked?.revokedAt).toBe(6000);
+      expect((await store.revokeApiToken(name, 7000))?.revokedAt).toBe(6000);
+      expect(await store.revokeApiToken(nextId('ghost-token'), 7000, auditInput({ actor: `admin-${name}` }))).toBeNull();
+      expect((await store.listAudit({ actor: `admin-${name}`, limit: 10 })).map((e) => e.action)).toEqual(['token.create', 'token.revoke']);
+    });
+
+    it('appends audit entries and lists them oldest first, filtered, paged by id', async () => {
+      const actor = nextId('auditor');
+      const entries = [
+        auditInput({ actor, at: 100, action: 'rollout.start', target: 'r-1', result: 'ok', detail: { plan: 'p' } }),
+        auditInput({ actor, at: 200, action: 'rollout.approve', target: 'r-1', result: 'denied' }),
+        auditInput({ actor, at: 300, action: 'token.create', target: 't-1', result: 'failed', sourceIp: '10.0.0.1' }),
+        auditInput({ actor, at: 400, action: 'rollout.approve', target: 'r-2', result: 'ok' }),
+      ];
+      for (const e of entries) await store.appendAudit(e);
+      const all = await store.listAudit({ actor, limit: 100 });
+      expect(all.map(({ id: _id, ...rest }) => rest)).toEqual(entries);
+      expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => a - b));
+      expect(typeof all[0]!.id).toBe('number');
+
+      expect((await store.listAudit({ actor, action: 'rollout.approve', limit: 100 })).map((e) => e.at)).toEqual([200, 400]);
+      expect((await store.listAudit({ actor, action: 'rollout.*', limit: 100 })).map((e) => e.at)).toEqual([100, 200, 400]);
+      expect((await store.listAudit({ actor, action: 'rollout.', limit: 100 })).map((e) => e.at)).toEqual([100, 200, 400]);
+      expect((await store.listAudit({ actor, result: 'denied', limit: 100 })).map((e) => e.at)).toEqual([200]);
+      expect((await store.listAudit({ actor, target: 'r-1', limit: 100 })).map((e) => e.at)).toEqual([100, 200]);
+      expect((await store.listAudit({ actor, since: 200, until: 400, limit: 100 })).map((e) => e.at)).toEqual([200, 300]);
+      const page1 = await store.listAudit({ actor, limit: 3 });
+      const page2 = await store.listAudit({ actor, limit: 3, afterId: page1.at(-1)!.id });
+      expect([...page1, ...page2].map((e) => e.at)).toEqual([100, 200, 300, 400]);
+      expect(await store.listAudit({ actor: nextId('nobody'), limit: 10 })).toEqual([]);
+    });
+
+    it('writes a transition\'s audit entry in its transaction, and who started a rollout', async () => {
+      const id = nextId('aud');
+      const actor = nextId('starter');
+      await store.createRollout(rolloutRecord(id, 'running', 1000), PLAN, 'name: flag-on\n', { kind: 'created', message: 'created' }, undefined, {
+        startedBy: { name: actor, owner: 'alice' },
+        audit: auditInput({ actor, action: 'rollout.start', target: id }),
+      });
+      expect(await store.rolloutStarter(id)).toEqual({ name: actor, owner: 'alice' });
+      expect(await store.rolloutStarter(nextId('ghost'))).toBeUndefined();
+      const old = nextId('aud-old');
+      await createRollout(store, old);
+      expect(await store.rolloutStarter(old)).toBeNull();
+
+      await store.persistTransition({
+        rolloutId: id,
+        at: 2000,
+        event: { kind: 'operator.approve', message: 'approve requested' },
+        effects: [{ type: 'log', kind: 'wave.approved', message: 'wave prod approved by bob', wave: 'prod', by: 'bob' }],
+        audit: auditInput({ actor, action: 'rollout.approve', target: id, at: 2000 }),
+      });
+      // a transition that fails writes nothing, its audit entry neither
+      await expect(
+        store.persistTransition({
+          rolloutId: id,
+          at: 3000,
+          event: null,
+          effects: [{ type: 'rollout', rollout: rolloutRecord(nextId('missing'), 'running', 1) }],
+          audit: auditInput({ actor, action: 'rollout.pause', target: id, at: 3000 }),
+        }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      expect((await store.listAudit({ actor, limit: 10 })).map((e) => e.action)).toEqual(['rollout.start', 'rollout.approve']);
+      const approved = await store.listApprovals(id, 10);
+      expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
+    });
+
+    it('remediation guard: counts each scope under one lock, records the answer, and keeps overrides', async () => {
+      const zone = nextId('rz');
+      const names = Array.from({ length: 10 }, (_, i) => `${zone}-h${i}`);
+      // h0-h6 heard from at 1000 (online), h7-h9 last at 100 (offline at onlineSince 500).
+      for (const [i, name] of names.entries()) {
+        await store.enrollHost({ name, labels: { zone, data: i === 0 ? 'local' : 'none' }, facts: {}, credentialHash: `h-${name}`, now: i < 7 ? 1000 : 100 });
+      }
+      expect((await store.hostByName(names[0]!))?.labels).toEqual({ zone, data: 'local' });
+      expect(await store.hostByName(nextId('nobody'))).toBeNull();
+      const scopes = [{ scope: `zone=${zone}`, labels: { zone } }];
+      const ask = (host: string, allow: (affected: number) => boolean, at = 2000) =>
+        store.guardRemediation({ host, scopes, onlineSince: 500, remediatedSince: 1500 }, (counts) => {
+          const c = counts[0]!;
+          return { allow: allow(c.affected), reason: `seen ${c.affected}/${c.size}`, scope: c.scope, affected: c.affected, limit: 99 };
+        }, { at, host, action: 'replace', requester: 'asg', principal: 'healer', reasonGiven: null });
+      // An offline host asking: the 3 offline hosts, itself among them.
+      expect(await ask(names[7]!, () => true)).toMatchObject({ allow: true, reason: 'seen 3/10', host: names[7], action: 'replace', requester: 'asg', principal: 'healer' });
+      // An online host: the 3 offline ones and itself (h7's allowed remediation is h7, already counted).
+      expect((await ask(names[0]!, () => false)).reason).toBe('seen 4/10');
+      // Four at once: each sees the ones allowed before it, never the same count twice.
+      const seen = await Promise.all(names.slice(1, 5).map((h) => ask(h, () => true)));
+      expect(seen.map((r) => r.affected).sort()).toEqual([4, 5, 6, 7]);
+      // Remediations allowed before the window no longer count.
+      const late = await store.guardRemediation({ host: names[6]!, scopes, onlineSince: 500, remediatedSince: 10_000 }, (counts) => ({ allow: false, reason: String(counts[0]!.affected), scope: null, affected: null, limit: null }), { at: 3000, host: names[6]!, action: 'reboot', requester: 'r', principal: 'p', reasonGiven: 'disk' });
+      expect(late.reason).toBe('4');
+      const listed = await store.listRemediations({ host: names[6]!, limit: 10 });
+      expect(listed).toEqual([expect.objectContaining({ host: names[6], action: 'reboot', allow: false, reasonGiven: 'disk', at: 3000, scope: null })]);
+      expect((await store.listRemediations({ decision: 'deny', since: 2000, limit: 100 })).map((r) => r.host)).toEqual(expect.arrayContaining([names[0], names[6]]));
+
+      const o = await store.addRemediationOverride({ scope: `zone=${zone}`, createdAt: 1000, until: 5000, createdBy: 'alice', reason: 'AZ down' });
+      expect(o).toMatchObject({ scope: `zone=${zone}`, until: 5000, createdBy: 'alice', reason: 'AZ down', endedAt: null });
+      expect((await store.activeRemediationOverrides(4000)).map((x) => x.id)).toContain(o.id);
+      expect((await store.activeRemediationOverrides(5000)).map((x) => x.id)).not.toContain(o.id); // expired
+      expect(await store.endRemediationOverride(o.id, 2000)).toBe(true);
+      expect(await store.endRemediationOverride(o.id, 2001)).toBe(false);
+      expect(await store.endRemediationOverride('not-a-number', 2001)).toBe(false);
+      expect((await store.activeRemediationOverrides(3000)).map((x) => x.id)).not.toContain(o.id);
+    });
+
     it('migrates again as a no-op and keeps everything across a reopen', async () => {
       const id = nextId('keep');
       await createRollout(store, id, 'running');
@@ -615,6 +840,21 @@ describe('PGlite data dir', () => {
     await expect(openStore({ dataDir: join(file, 'sluice') })).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it('keeps the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const sql = await createPgliteSql(null);
+    try {
+      await migrate(sql);
+      const store = createSqlStore(sql, 'pglite');
+      await store.appendAudit(auditInput({ actor: 'mallory' }));
+      await expect(sql.query(`update audit_log set actor = 'someone-else'`)).rejects.toThrow(/append-only/);
+      await expect(sql.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(sql.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.actor)).toEqual(['mallory']);
+    } finally {
+      await sql.close();
+    }
+  });
+
   it('runs in memory', async () => {
     const store = await openStore({ memory: true });
     expect(store.kind).toBe('pglite');
@@ -660,11 +900,29 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['drift_events', 'events', 'hosts', 'leader_lease', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'enroll_tokens', 'events', 'hosts', 'leader_lease', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }
     } finally {
+      await db.cleanup();
+    }
+  });
+
+  it('keeps the audit log append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const db = (await postgresTestDatabase())!;
+    const store = await openStore({ databaseUrl: db.url });
+    const client = new pg.Client({ connectionString: db.url });
+    try {
+      await store.appendAudit(auditInput({ actor: 'mallory', action: 'rollout.abort' }));
+      await client.connect();
+      await expect(client.query(`update audit_log set actor = 'someone-else'`)).rejects.toThrow(/append-only/);
+      await expect(client.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(client.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.actor)).toEqual(['mallory']);
+    } finally {
+      await client.end();
+      await store.close();
       await db.cleanup();
     }
   });

@@ -16,7 +16,8 @@ import { ServerContact, trackContact } from './commit-confirmed.ts';
 import { createAgentLog, errorText } from './log.ts';
 import { stableJson } from './facts/facts.ts';
 import { OutboxSender } from './outbox-sender.ts';
-import { Session } from './session.ts';
+import { DEFAULT_ROTATE_EVERY_MS, Session } from './session.ts';
+import { stat } from 'node:fs/promises';
 import { StateDir } from './state-dir.ts';
 import { StepActions, newReport, type PreflightFinding, type RestoreOutcome } from './step-actions.ts';
 import { DriftGuard, type DriftGuardOptions, type SluiceSteps } from './drift-guard.ts';
@@ -32,6 +33,8 @@ export interface AgentOptions {
   readonly server: string;
   /** Enrollment token; needed only when the state dir holds no usable credential. */
   readonly token?: string;
+  /** PEM CA(s) for an https server (--ca-file); default: Node's trust store. */
+  readonly ca?: string;
   readonly name: string;
   readonly labels: Labels;
   /**
@@ -65,6 +68,11 @@ export interface AgentOptions {
   readonly random?: () => number;
   /** The drift guard (`--drift report|enforce`); missing: no guard. */
   readonly drift?: DriftGuardOptions;
+  /**
+   * How often the host credential is rotated (POST /v1/agent/rotate), counted from when the
+   * credential file was last written; default daily (DEFAULT_ROTATE_EVERY_MS); 0: never.
+   */
+  readonly rotateEveryMs?: number;
 }
 
 export interface AgentHandle {
@@ -176,7 +184,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const collectFacts = async () => ({ ...(await baseFacts()), ...(driftGuard?.facts() ?? {}), allow: allowFact });
   // Commit-confirmed needs to know when the server last answered, whichever loop asked.
   const contact = new ServerContact();
-  const client = trackContact(new AgentClient({ server: opts.server }), contact);
+  const client = trackContact(new AgentClient({ server: opts.server, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) }), contact);
   const state = await StateDir.open(resolve(opts.stateDir), log);
   const stop = new AbortController();
   const signal = stop.signal;
@@ -299,6 +307,35 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
   }
 
+  /** Rotates the credential every rotateEveryMs, counted from the credential file's last write. */
+  async function rotateLoop(): Promise<void> {
+    const every = opts.rotateEveryMs ?? DEFAULT_ROTATE_EVERY_MS;
+    if (!(every > 0)) return;
+    const RETRY_MS = Math.min(every, 10 * 60_000);
+    while (!signal.aborted) {
+      let due = every;
+      try {
+        const written = (await stat(state.credentialFile)).mtimeMs;
+        due = Math.max(0, written + every - Date.now());
+      } catch {
+        // no credential yet: the session enrolls; look again a full period later
+      }
+      // A little jitter, so a fleet enrolled at once does not rotate at once.
+      if (!(await sleep(Math.min(2_000_000_000, due + Math.floor(random() * Math.min(60_000, every / 10))), signal))) return;
+      let credential: string | undefined;
+      try {
+        credential = await session.get();
+        if (credential === undefined) return;
+        await session.rotate();
+      } catch (err) {
+        if (signal.aborted) return;
+        if (credential !== undefined && (err as { code?: string }).code === 'unauthenticated') session.rejectedBy401(credential);
+        log.warn('rotating the host credential failed; the current one stays in use', { error: errorText(err), retryInMs: RETRY_MS });
+        if (!(await sleep(RETRY_MS, signal))) return;
+      }
+    }
+  }
+
   async function pollLoop(): Promise<void> {
     const failures = new Backoff(backoff, random);
     let version: string | null = null;
@@ -345,7 +382,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     driftGuard = new DriftGuard(opts.drift, { root: opts.root ?? '/', state, client, session, log, signal, backoff, random, steps });
   }
   // Each loop handles its own failures; this catch only keeps a bug from becoming an unhandled rejection.
-  const loops = Promise.all([heartbeatLoop(), pollLoop(), driftGuard?.loop()]).then(
+  const loops = Promise.all([heartbeatLoop(), pollLoop(), rotateLoop(), driftGuard?.loop()]).then(
     () => undefined,
     (err: unknown) => log.error('agent loop ended with an error', { error: errorText(err) }),
   );

@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import './zod.ts';
 import { SluiceError, UnavailableError, isErrorCode } from '../core/errors.ts';
 import { normalizeServerUrl } from './server-url.ts';
+import { describeCertificateError } from '../core/tls-trust.ts';
 import type { Labels } from '../core/types.ts';
 import { parseAssignmentsAnswer, type AssignmentsAnswer } from './assignment.ts';
 import type { AgentReport } from './state-dir.ts';
@@ -14,15 +15,20 @@ export interface ClientOptions {
   readonly server: string;
   /** Per-request timeout (long-polls add their wait to it). Default 15 s. */
   readonly timeoutMs?: number;
+  /** PEM CA(s) the server's https certificate must chain to (--ca-file); default: Node's trust store. */
+  readonly ca?: string;
 }
 
 export interface EnrollBody {
   readonly name: string;
   readonly labels: Labels;
   readonly facts?: Record<string, unknown>;
+  /** The host's current credential: the server re-enrolls an existing name only with it (or after an admin reset). */
+  readonly currentCredential?: string;
 }
 
 const enrollAnswer = z.object({ host: z.string().check(z.minLength(1)), credential: z.string().check(z.minLength(1)) });
+const rotateAnswer = z.object({ host: z.string().check(z.minLength(1)), credential: z.string().check(z.minLength(1)) });
 const heartbeatAnswer = z.object({ ok: z.boolean(), heartbeatMs: z.optional(z.number()) });
 const reportsAnswer = z.object({ accepted: z.array(z.string()) });
 const driftAnswer = z.object({ recorded: z.number() });
@@ -31,14 +37,21 @@ const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.st
 export class AgentClient {
   readonly server: string;
   private readonly timeoutMs: number;
+  private readonly ca: string | undefined;
 
   constructor(opts: ClientOptions) {
     this.server = normalizeServerUrl(opts.server);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.ca = opts.ca;
   }
 
   async enroll(token: string, body: EnrollBody, signal?: AbortSignal): Promise<{ host: string; credential: string }> {
     return this.call('POST', '/v1/agent/enroll', token, body, enrollAnswer, this.timeoutMs, signal);
+  }
+
+  /** A new credential (POST /v1/agent/rotate); the one used here stays valid for the server's grace. */
+  async rotate(credential: string, signal?: AbortSignal): Promise<{ host: string; credential: string }> {
+    return this.call('POST', '/v1/agent/rotate', credential, {}, rotateAnswer, this.timeoutMs, signal);
   }
 
   async heartbeat(
@@ -92,10 +105,10 @@ export class AgentClient {
     const route = path.split('?')[0];
     let res: { status: number; text: string };
     try {
-      res = await request(`${this.server}${path}`, method, secret, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
+      res = await request(`${this.server}${path}`, method, secret, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal, this.ca);
     } catch (err) {
       if (signal?.aborted) throw new SluiceError('unavailable', `${method} ${route}: stopped`, { cause: err });
-      const why = err instanceof RequestTimeout ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+      const why = err instanceof RequestTimeout ? `no answer within ${timeoutMs} ms` : (describeCertificateError(err, this.server) ?? describeNetworkError(err));
       throw new UnavailableError(`${method} ${route}: ${why}`, { cause: err });
     }
     const text = res.text;
@@ -147,8 +160,10 @@ async function request(
   body: string | undefined,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  ca: string | undefined,
 ): Promise<{ status: number; text: string }> {
-  const { request: send } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+  const https = url.startsWith('https:');
+  const { request: send } = https ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason ?? new Error('aborted'));
@@ -167,7 +182,7 @@ async function request(
       signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    const req = send(url, { method, headers, agent: false }, (res) => {
+    const req = send(url, { method, headers, agent: false, ...(https && ca !== undefined ? { ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

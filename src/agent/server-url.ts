@@ -13,7 +13,7 @@ export function normalizeServerUrl(server: string): string {
     throw new SluiceError('invalid', `server URL must be http: or https:, got ${url.protocol}`);
   }
   if (url.username || url.password) {
-    throw new SluiceError('invalid', 'server URL must not contain credentials; use --token');
+    throw new SluiceError('invalid', 'server URL must not contain credentials; give the token with --enroll-token-file or SLUICE_ENROLL_TOKEN');
   }
   return url.toString().replace(/\/+$/, '');
 }

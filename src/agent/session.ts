@@ -22,11 +22,16 @@ export interface SessionOptions {
   readonly onEnrolled?: (facts: Record<string, unknown>) => void;
 }
 
+/** How often a running agent rotates its credential by default (`--rotate-every`). */
+export const DEFAULT_ROTATE_EVERY_MS = 24 * 3_600_000;
+
 export class Session {
   private current: Credential | null = null;
   private rejected = false;
   private loaded = false;
   private pending: Promise<string | undefined> | null = null;
+  /** The last enrollment was refused with 409: the name is enrolled with another credential. */
+  private nameTaken = false;
   private readonly backoff: Backoff;
 
   constructor(private readonly opts: SessionOptions) {
@@ -50,6 +55,25 @@ export class Session {
   /** A call with `credential` got 401. Ignored if the session has moved on to another one. */
   rejectedBy401(credential: string): void {
     if (this.current?.credential === credential) this.rejected = true;
+  }
+
+  /**
+   * Asks the server for a new credential and writes it to the state dir (atomically) before
+   * using it; the one it replaces stays valid on the server for a grace period, so calls in
+   * flight with it still succeed. Throws when the server refuses or cannot be reached (the
+   * current credential stays in use).
+   */
+  async rotate(): Promise<void> {
+    const credential = await this.get();
+    if (credential === undefined || !this.current) return;
+    const answer = await this.opts.client.rotate(credential, this.opts.signal);
+    const next: Credential = { server: this.opts.client.server, host: answer.host, credential: answer.credential };
+    await this.opts.state.writeCredential(next);
+    if (this.current.credential === credential) {
+      this.current = next;
+      this.rejected = false;
+    }
+    this.opts.log.info('host credential rotated', { server: this.opts.client.server, host: answer.host });
   }
 
   /** A call succeeded: the next trouble starts with a short delay again. */
@@ -76,11 +100,27 @@ export class Session {
       }
       if (this.current && !this.rejected) return this.current.credential;
 
+      if (this.current && this.rejected) {
+        // Another process may have rotated the credential in the state dir (`sluice agent rotate`).
+        const stored = await this.opts.state.readCredential().catch(() => null);
+        if (stored && stored.server === client.server && stored.host === this.opts.name && stored.credential !== this.current.credential) {
+          log.info('using the credential in the state directory (rotated by another process)', { server: client.server });
+          this.current = stored;
+          this.rejected = false;
+          return stored.credential;
+        }
+      }
+
       if (this.opts.token !== undefined) {
         // A server that keeps refusing fresh credentials must not get an enrollment storm.
         if (this.current && this.rejected && !(await sleep(this.backoff.next(), signal))) return undefined;
         const enrolled = await this.enroll();
         if (enrolled !== undefined) return enrolled;
+        if (this.nameTaken) {
+          // 409: only an admin's reset helps; ask again every 3 longest backoffs (30 s by default).
+          if (!(await sleep(Math.max(3 * this.opts.backoff.maxMs, this.backoff.next()), signal))) return undefined;
+          continue;
+        }
       } else if (this.current) {
         // Without a token the only hope is that the server accepts this credential again
         // (e.g. its database was being restored): try it again after a delay.
@@ -112,25 +152,33 @@ export class Session {
       log.warn('collecting facts failed; enrolling without them', { error: String(err) });
     }
     try {
+      // The credential held for this name (even one just refused) goes along: a server that still
+      // knows it re-enrolls the name; without it an enrolled name is refused (409) until an admin
+      // resets it, so an enrollment token alone cannot take a host over.
+      const held = this.current && this.current.host === this.opts.name && this.current.server === client.server ? this.current.credential : undefined;
       const answer = await client.enroll(
         this.opts.token ?? '',
-        { name: this.opts.name, labels: this.opts.labels, facts },
+        { name: this.opts.name, labels: this.opts.labels, facts, ...(held !== undefined ? { currentCredential: held } : {}) },
         this.opts.signal,
       );
       const credential: Credential = { server: client.server, host: answer.host, credential: answer.credential };
       await this.opts.state.writeCredential(credential);
       this.current = credential;
       this.rejected = false;
+      this.nameTaken = false;
       this.opts.onEnrolled?.(facts);
       log.info('enrolled', { server: client.server, host: answer.host });
       return credential.credential;
     } catch (err) {
       if (this.opts.signal.aborted) return undefined;
       const code = (err as { code?: string }).code;
+      this.nameTaken = code === 'conflict';
       log.error(
         code === 'unauthenticated'
-          ? 'the server rejected the enrollment token (401); check --token / SLUICE_ENROLL_TOKEN; retrying'
-          : 'enrollment failed; retrying',
+          ? 'the server rejected the enrollment token (401); check the enrollment token (--enroll-token-file, SLUICE_ENROLL_TOKEN or the --config file); retrying'
+          : code === 'conflict'
+            ? `the server already has a host named ${this.opts.name} with another credential (409); if this is that host and it lost its state directory, an admin runs: sluice hosts reset ${this.opts.name}; retrying`
+            : 'enrollment failed; retrying',
         { server: client.server, error: err instanceof Error ? err.message : String(err) },
       );
       return undefined;

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAgentConfig } from './agent-config.ts';
 import { ValidationError } from '../core/errors.ts';
 import { enrollmentToken, parseAgentFlags, parseAllowFlag, parseLabelsFlag, registerAgentCommand } from './agent-command.ts';
 import { runCli } from './run-cli.ts';
@@ -64,6 +68,36 @@ describe('sluice agent flags', () => {
     expect(parse).not.toThrow(/0123456789/);
   });
 
+  it('reads the enrollment token from --enroll-token-file or SLUICE_ENROLL_TOKEN_FILE, and the CA from --ca-file or SLUICE_CA_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-agent-flags-'));
+    try {
+      writeFileSync(join(dir, 'enroll.token'), 'sle_from_file\n');
+      writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      writeFileSync(join(dir, 'empty'), '\n');
+      const a = parseAgentFlags({ server: 'https://s:7400', enrollTokenFile: join(dir, 'enroll.token'), caFile: join(dir, 'ca.pem') }, {});
+      expect(a.token).toBe('sle_from_file');
+      expect(a.ca).toContain('BEGIN CERTIFICATE');
+      const b = parseAgentFlags({ server: 'https://s:7400' }, { SLUICE_ENROLL_TOKEN_FILE: join(dir, 'enroll.token'), SLUICE_CA_FILE: join(dir, 'ca.pem') });
+      expect(b.token).toBe('sle_from_file');
+      expect(b.ca).toContain('BEGIN CERTIFICATE');
+      // SLUICE_ENROLL_TOKEN, the token itself, wins over the file variable.
+      expect(parseAgentFlags({ server: 'https://s' }, { SLUICE_ENROLL_TOKEN: 'sle_env', SLUICE_ENROLL_TOKEN_FILE: join(dir, 'enroll.token') }).token).toBe('sle_env');
+      expect(() => parseAgentFlags({ server: 'https://s', enrollTokenFile: join(dir, 'nope') }, {})).toThrow(/--enroll-token-file .*nope: no such file/);
+      expect(() => parseAgentFlags({ server: 'https://s', enrollTokenFile: join(dir, 'empty') }, {})).toThrow(/the file is empty/);
+      expect(() => parseAgentFlags({ server: 'https://s', caFile: join(dir, 'enroll.token') }, {})).toThrow(/--ca-file .*: no PEM certificate/);
+      const warnings: string[] = [];
+      parseAgentFlags({ server: 'http://s', caFile: join(dir, 'ca.pem') }, {}, 'h', (m) => warnings.push(m));
+      expect(warnings.join()).toMatch(/only used with an https server/);
+      // The config file's keys.
+      expect(parseAgentConfig('SLUICE_CA_FILE=/etc/sluice/ca.pem\nSLUICE_ENROLL_TOKEN_FILE=/etc/sluice/enroll.token\n', 'agent.env')).toEqual({
+        caFile: '/etc/sluice/ca.pem',
+        enrollTokenFile: '/etc/sluice/enroll.token',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('parses --allow and --labels', () => {
     expect(parseAllowFlag('none')).toEqual([]);
     expect(parseAllowFlag('file, command,file')).toEqual(['file', 'command']);
@@ -85,5 +119,15 @@ describe('sluice agent flags', () => {
     expect(io.stdout.text).toMatch(/defaults to none/);
     expect(io.stdout.text).toMatch(/command-check +a plan's `command` checks only/);
     expect(io.stdout.text).toMatch(/Built-in checks \(tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved\) always run/);
+  });
+});
+
+describe('--rotate-every', () => {
+  const base = { server: 'http://10.0.0.5:7400' };
+  it('takes a duration of at least 1m, or never (0)', () => {
+    expect(parseAgentFlags({ ...base, rotateEvery: '12h' }, {}, 'h').rotateEveryMs).toBe(12 * 3_600_000);
+    expect(parseAgentFlags({ ...base, rotateEvery: 'never' }, {}, 'h').rotateEveryMs).toBe(0);
+    expect(parseAgentFlags(base, {}, 'h').rotateEveryMs).toBeUndefined(); // the agent's default, 24h
+    for (const bad of ['10s', 'soon']) expect(() => parseAgentFlags({ ...base, rotateEvery: bad }, {}, 'h')).toThrow(/--rotate-every/);
   });
 });

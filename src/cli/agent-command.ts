@@ -11,10 +11,14 @@ import type { AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/server-url.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 import { mergeAgentFlags, parseAgentConfig } from './agent-config.ts';
+import { readCaFile } from '../core/tls-trust.ts';
+import { readSecretFile } from '../core/secret-file.ts';
 
 export interface AgentFlags {
   readonly server?: string;
   readonly token?: string;
+  readonly enrollTokenFile?: string;
+  readonly caFile?: string;
   readonly name?: string;
   readonly labels?: string;
   readonly allow?: string;
@@ -27,6 +31,7 @@ export interface AgentFlags {
   readonly driftNetworkd?: boolean;
   readonly driftInterval?: string;
   readonly driftRouting?: string;
+  readonly rotateEvery?: string;
 }
 
 
@@ -93,15 +98,23 @@ export function enrollmentToken(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
   warn: (message: string) => void = () => {},
+  tokenFile?: string,
 ): string | undefined {
   let token: string | undefined;
   let source: string;
+  const envFile = env['SLUICE_ENROLL_TOKEN_FILE'];
   if (flag !== undefined) {
     token = flag;
     source = '--token';
+  } else if (tokenFile !== undefined) {
+    token = readSecretFile(tokenFile, '--enroll-token-file');
+    source = `--enroll-token-file ${tokenFile}`;
   } else if (env['SLUICE_ENROLL_TOKEN'] !== undefined && env['SLUICE_ENROLL_TOKEN'] !== '') {
     token = env['SLUICE_ENROLL_TOKEN'];
     source = 'SLUICE_ENROLL_TOKEN';
+  } else if (envFile !== undefined && envFile !== '') {
+    token = readSecretFile(envFile, 'SLUICE_ENROLL_TOKEN_FILE');
+    source = `SLUICE_ENROLL_TOKEN_FILE ${envFile}`;
   } else if (env['SLUICE_TOKEN'] !== undefined && env['SLUICE_TOKEN'] !== '') {
     token = env['SLUICE_TOKEN'];
     source = 'SLUICE_TOKEN';
@@ -134,7 +147,10 @@ export function parseAgentFlags(
   } catch (err) {
     throw new ValidationError(`--server: ${(err as Error).message}`);
   }
-  const token = enrollmentToken(flags.token, env, warn);
+  const token = enrollmentToken(flags.token, env, warn, flags.enrollTokenFile);
+  const caFile = flags.caFile ?? (env['SLUICE_CA_FILE'] || undefined);
+  const ca = caFile === undefined ? undefined : readCaFile(caFile, '--ca-file');
+  if (ca !== undefined && !serverUrl.startsWith('https:')) warn(`--ca-file is only used with an https server; ${serverUrl} is plain HTTP`);
   const name = flags.name ?? defaultName;
   if (!HOST_NAME.test(name)) throw new ValidationError(`--name "${name}" must be 1-253 characters of A-Z a-z 0-9 . _ -`);
   let heartbeatMs = 5000;
@@ -143,6 +159,12 @@ export function parseAgentFlags(
     if (ms === null || ms < 100) throw new ValidationError(`--heartbeat "${flags.heartbeat}" must be a duration of at least 100ms, e.g. 5s`);
     heartbeatMs = ms;
   }
+  let rotateEveryMs: number | undefined;
+  if (flags.rotateEvery !== undefined) {
+    const ms = flags.rotateEvery === '0' || flags.rotateEvery === 'never' ? 0 : parseDuration(flags.rotateEvery);
+    if (ms === null || (ms !== 0 && ms < 60_000)) throw new ValidationError(`--rotate-every "${flags.rotateEvery}" must be a duration of at least 1m (e.g. 24h), or never`);
+    rotateEveryMs = ms;
+  }
   const fileDirs = (flags.fileDir ?? []).map((d) => {
     if (d === '') throw new ValidationError('--file-dir must not be empty');
     return resolve(d);
@@ -150,11 +172,13 @@ export function parseAgentFlags(
   return {
     server: serverUrl,
     ...(token ? { token } : {}),
+    ...(ca !== undefined ? { ca } : {}),
     name,
     labels: parseLabelsFlag(flags.labels ?? ''),
     allow: parseAllowFlag(flags.allow ?? ''),
     stateDir: resolve(flags.stateDir ?? './.sluice-agent'),
     heartbeatMs,
+    ...(rotateEveryMs !== undefined ? { rotateEveryMs } : {}),
     fileDirs,
     root: resolve(flags.root ?? '/'),
     drift: parseDriftFlags(flags),
@@ -162,12 +186,14 @@ export function parseAgentFlags(
 }
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  agent
     .description('Run the Sluice agent on this host: enroll, heartbeat, apply the changes it is allowed to run, report.')
     .option('--config <file>', 'read settings from this file (KEY=VALUE lines, e.g. /etc/sluice/agent.env); flags given here win')
     .option('--server <url>', 'the Sluice server (env: SLUICE_SERVER)')
-    .option('--token <token>', 'enrollment token, needed until the agent has a credential (env: SLUICE_ENROLL_TOKEN)')
+    .option('--enroll-token-file <file>', 'read the enrollment token from this file; needed until the agent has a credential (env: SLUICE_ENROLL_TOKEN_FILE, or the token itself in SLUICE_ENROLL_TOKEN)')
+    .option('--token <token>', 'the enrollment token itself: visible to other users in ps, prefer --enroll-token-file or --config')
+    .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_CA_FILE)")
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
     .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')
@@ -179,6 +205,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
     .option('--drift-interval <duration>', 'how often the drift guard looks (default: 60s)')
     .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
+    .option('--rotate-every <duration>', 'rotate the host credential this often, counted from its last write; never: do not (default: 24h)')
     .addHelpText(
       'after',
       `
@@ -197,21 +224,24 @@ they are code that ships with the agent, not code from the plan. A command check
 that allows neither command nor command-check is not run; it fails with the reason. The agent
 reports its --allow in its facts (\`allow\`), so the server leaves it out of plans it cannot run.
 
-Prefer SLUICE_ENROLL_TOKEN to --token: command lines are visible to other users in ps.
+Keep the enrollment token off the command line (other users see command lines in ps; --token
+still works, with a warning): put SLUICE_ENROLL_TOKEN in the --config file, or the token alone in
+a file for --enroll-token-file / SLUICE_ENROLL_TOKEN_FILE, or set SLUICE_ENROLL_TOKEN.
 (SLUICE_TOKEN still works for the agent, with a deprecation warning: it is the CLI's admin token.)
 The token is only needed to enroll; afterwards the agent uses STATE_DIR/credential.json (0600).
 A token containing whitespace is refused (in agent.env, put comments on their own line).
 
 --config FILE: the agent reads the file itself (the package's unit passes /etc/sluice/agent.env):
 KEY=VALUE lines, # comments on their own line or after a value, values quoted with "..." to keep
-a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
+a # or spaces. Keys: SLUICE_SERVER, SLUICE_ENROLL_TOKEN, SLUICE_ENROLL_TOKEN_FILE, SLUICE_CA_FILE, SLUICE_NAME, SLUICE_LABELS, SLUICE_ALLOW,
 SLUICE_STATE_DIR, SLUICE_HEARTBEAT, SLUICE_FILE_DIRS (a:b), SLUICE_DRIFT, SLUICE_DRIFT_INTERVAL,
-SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING. A mistake is an error naming FILE:LINE.
+SLUICE_DRIFT_NETWORKD (true|false), SLUICE_DRIFT_ROUTING, SLUICE_ROTATE_EVERY. A mistake is an error naming FILE:LINE.
 
 Examples:
-  SLUICE_ENROLL_TOKEN=$(cat .sluice/enroll.token) sluice agent --server http://10.0.0.5:7400 \\
+  sluice agent --server http://127.0.0.1:7400 --enroll-token-file .sluice/enroll.token \\
       --labels env=staging,zone=a --allow command
-  sluice agent --server https://sluice.internal --allow apt,file --file-dir /etc/myapp`,
+  sluice agent --server https://sluice.internal:7400 --ca-file /etc/sluice/ca.pem \\
+      --enroll-token-file /etc/sluice/enroll.token --allow apt,file --file-dir /etc/myapp`,
     )
     .action(async (cliFlags: AgentFlags) => {
       const flags = cliFlags.config === undefined ? cliFlags : await withConfigFile(cliFlags.config, cliFlags);
@@ -222,6 +252,9 @@ Examples:
         import('../agent/log.ts'),
       ]);
       const log = createAgentLog();
+      if (cliFlags.token !== undefined) {
+        process.stderr.write('warning: --token puts the enrollment token on the command line, where other users see it in ps: use --enroll-token-file FILE, SLUICE_ENROLL_TOKEN or --config\n');
+      }
       const options = parseAgentFlags(flags, process.env, hostname(), (message) => log.warn(message));
       // The token is in options now; nothing the agent starts should find it in the environment.
       delete process.env.SLUICE_ENROLL_TOKEN;
@@ -241,6 +274,35 @@ Examples:
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       await agent.done;
+    });
+  agent
+    .command('rotate')
+    .description('Rotate the host credential in the state directory now (POST /v1/agent/rotate); the old one stays valid for the server\'s grace.')
+    .option('--state-dir <dir>', 'the agent\'s state directory (default: ./.sluice-agent)')
+    .addHelpText(
+      'after',
+      `
+The new credential is written to STATE_DIR/credential.json (atomically, 0600) before it is used.
+A running agent keeps its credential in memory: it switches to the new one when the server stops
+accepting the old one (at the end of the grace, 10 minutes by default), without re-enrolling.
+Run it as the user the agent runs as (the state directory is 0700).`,
+    )
+    .action(async (_flags: { stateDir?: string }, cmd: Command) => {
+      // `agent` has a --state-dir of its own, which commander fills first: read both.
+      const flags = cmd.optsWithGlobals() as { stateDir?: string };
+      const [{ StateDir }, { AgentClient }, { createAgentLog }] = await Promise.all([
+        import('../agent/state-dir.ts'),
+        import('../agent/client.ts'),
+        import('../agent/log.ts'),
+      ]);
+      const log = createAgentLog();
+      const state = await StateDir.open(resolve(flags.stateDir ?? './.sluice-agent'), log);
+      const current = await state.readCredential();
+      if (!current) throw new ValidationError(`no host credential in ${state.dir}: the agent has not enrolled yet`);
+      const client = new AgentClient({ server: current.server });
+      const answer = await client.rotate(current.credential);
+      await state.writeCredential({ server: current.server, host: answer.host, credential: answer.credential });
+      process.stdout.write(`rotated the credential of ${answer.host} (${current.server}); the previous one stays valid for the server's grace\n`);
     });
 }
 

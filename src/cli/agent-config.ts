@@ -13,6 +13,8 @@ import type { AgentFlags } from './agent-command.ts';
 const KEYS = {
   SLUICE_SERVER: 'server',
   SLUICE_ENROLL_TOKEN: 'token',
+  SLUICE_ENROLL_TOKEN_FILE: 'enrollTokenFile',
+  SLUICE_CA_FILE: 'caFile',
   SLUICE_NAME: 'name',
   SLUICE_LABELS: 'labels',
   SLUICE_ALLOW: 'allow',
@@ -23,6 +25,7 @@ const KEYS = {
   SLUICE_DRIFT_NETWORKD: 'driftNetworkd',
   SLUICE_DRIFT_INTERVAL: 'driftInterval',
   SLUICE_DRIFT_ROUTING: 'driftRouting',
+  SLUICE_ROTATE_EVERY: 'rotateEvery',
 } as const satisfies Record<string, keyof AgentFlags>;
 
 type Key = keyof typeof KEYS;

@@ -12,6 +12,7 @@ import {
 } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import { driftViewSchema, updatesViewSchema } from './render-drift.ts';
+import { describeCertificateError } from '../core/tls-trust.ts';
 import type { DriftView, UpdatesView } from './render-drift.ts';
 
 // Responses are parsed, not trusted: a server of another version should fail with a clear
@@ -77,6 +78,12 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   /** Steps in the rollout; false `hostsIncluded`: the waves' `hosts` were left out (too many): page them. */
   hostsTotal: countSchema,
   hostsIncluded: z.boolean().optional(),
+  /** Who started the rollout (a token name, `admin`); null when not recorded. */
+  startedBy: z.string().nullable().optional(),
+  /** Who approved which wave, oldest first. */
+  approvals: z
+    .array(z.object({ wave: z.string().nullable(), by: z.string().nullable(), at: instant }))
+    .optional(),
 });
 
 const hostsPageSchema = z.object({ hosts: z.array(hostSchema), nextCursor: z.string().nullable().optional().transform((v) => v ?? null) });
@@ -198,6 +205,36 @@ export interface ApiClient {
   getUpdates(all: boolean): Promise<UpdatesView>;
 }
 
+/** Host identity (admin): what `sluice hosts reset` and `sluice enroll-tokens` call. */
+export interface IdentityApi {
+  /** Clears a host's credential (admin): the next enrollment of the name is accepted. */
+  resetHost(name: string): Promise<{ host: string; message: string }>;
+  createEnrollToken(body: EnrollTokenCreate): Promise<EnrollTokenView & { token: string }>;
+  listEnrollTokens(): Promise<EnrollTokenView[]>;
+  revokeEnrollToken(idOrName: string): Promise<EnrollTokenView>;
+}
+
+export interface EnrollTokenCreate {
+  readonly name: string;
+  readonly expiresInS?: number;
+  readonly maxUses?: number;
+  readonly labels?: Readonly<Record<string, readonly string[]>>;
+}
+
+const enrollTokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  expiresAt: z.number().nullable(),
+  maxUses: z.number().nullable(),
+  uses: z.number(),
+  labels: z.record(z.string(), z.array(z.string())),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  revokedAt: z.number().nullable(),
+});
+export type EnrollTokenView = z.infer<typeof enrollTokenSchema>;
+
 export interface ApiClientOptions {
   /** Base URL, e.g. http://127.0.0.1:7400 */
   readonly server: string;
@@ -206,8 +243,8 @@ export interface ApiClientOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
-/** Rows per page when the client walks a whole list. */
-export const PAGE = 1000;
+export { PAGE } from './page-size.ts';
+import { PAGE } from './page-size.ts';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'invalid',
@@ -219,7 +256,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   503: 'unavailable',
 };
 
-export function createApiClient(options: ApiClientOptions): ApiClient {
+export function createApiClient(options: ApiClientOptions): ApiClient & IdentityApi {
   const base = options.server.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -312,6 +349,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return call('GET', `/v1/drift?${query.toString()}`, driftViewSchema);
     },
     getUpdates: (all) => call('GET', `/v1/updates${all ? '?all=true' : ''}`, updatesViewSchema),
+    resetHost: (name) => call('POST', `/v1/hosts/${encodeURIComponent(name)}/reset`, z.object({ host: z.string(), message: z.string() }), {}),
+    createEnrollToken: (body) => call('POST', '/v1/enroll-tokens', enrollTokenSchema.extend({ token: z.string() }), body),
+    listEnrollTokens: async () => (await call('GET', '/v1/enroll-tokens', z.object({ tokens: z.array(enrollTokenSchema) }))).tokens,
+    revokeEnrollToken: (id) => call('POST', `/v1/enroll-tokens/${encodeURIComponent(id)}/revoke`, enrollTokenSchema, {}),
   };
 }
 
@@ -349,7 +390,7 @@ export function errorFromResponse(status: number, body: unknown): SluiceError {
     case 'unavailable':
       return new UnavailableError(message);
     case 'unauthenticated':
-      return new SluiceError(code, `${message} (pass the admin token with --token or SLUICE_TOKEN)`);
+      return new SluiceError(code, `${message} (pass the admin token with --token-file, SLUICE_TOKEN_FILE or SLUICE_TOKEN)`);
     default:
       return new SluiceError(code, message);
   }
@@ -362,6 +403,9 @@ function transportError(error: unknown, base: string, timeoutMs: number): Sluice
       cause: error,
     });
   }
+  // A certificate the CLI does not trust: say so, not "is the server running?".
+  const tls = describeCertificateError(error, base);
+  if (tls !== null) return new SluiceError('unavailable', tls, { cause: error });
   // fetch wraps every network failure (refused, DNS, reset) in a TypeError("fetch failed").
   return new UnavailableError(`cannot reach the Sluice server at ${base}: is \`sluice server\` running?`, { cause: error });
 }

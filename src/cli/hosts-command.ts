@@ -11,6 +11,7 @@ import { renderHostsSummary } from './render-hosts-summary.ts';
 import { SUMMARY_OVER } from './render-rollout.ts';
 import { connect, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
+// `sluice hosts reset NAME` (below): docs/host-identity.md.
 
 interface HostsOptions extends ConnectionOptions {
   json?: boolean;
@@ -81,5 +82,27 @@ Examples:
       io.stdout.write(
         hosts.length === 0 && filtered ? 'No host matches.\n' : renderHostsTable(hosts, { now: io.now(), color }),
       );
+    });
+}
+
+/** Adds `reset NAME` under `sluice hosts`. */
+export function registerHostsReset(hosts: Command, io: CliIo): void {
+  withConnectionOptions(hosts.command('reset <name>'))
+    .description('Clear a host\'s credential (admin): its agent is refused until the name enrolls again, which is then accepted once.')
+    .addHelpText(
+      'after',
+      `
+An enrolled host name can only be enrolled again by the agent holding its current credential:
+someone with the enrollment token alone gets 409. When a host really lost its state directory
+(reinstalled, disk replaced), reset it and restart its agent: it enrolls with the token and gets
+a new credential. Until then the old credential is refused (401).
+
+Example:
+  sluice hosts reset web-17`,
+    )
+    .action(async (name: string, _opts: ConnectionOptions, cmd: Command) => {
+      const client = await connect(cmd.optsWithGlobals() as ConnectionOptions, io);
+      const answer = await client.resetHost(name);
+      io.stdout.write(`${answer.message}\n`);
     });
 }

@@ -13,6 +13,8 @@ export interface AnalyzeCliOptions {
   readonly fleet?: string;
   readonly server?: string;
   readonly token?: string;
+  readonly tokenFile?: string;
+  readonly caFile?: string;
   readonly hosts?: number;
   readonly json?: boolean;
 }
@@ -49,7 +51,15 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
     hosts = fleetHostInfos(generateFleet(loaded.scenario, n, 1));
     source = `the ${loaded.scenario.name} fleet`;
   } else {
-    const client = await connect({ server: options.server, ...(options.token ? { token: options.token } : {}) }, io);
+    const client = await connect(
+      {
+        server: options.server,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.tokenFile ? { tokenFile: options.tokenFile } : {}),
+        ...(options.caFile ? { caFile: options.caFile } : {}),
+      },
+      io,
+    );
     hosts = (await client.listHosts({ facts: false })).map((h) => ({ name: h.name, labels: h.labels }));
     source = `the inventory of ${options.server}`;
     // The server knows who is online and what each agent allows: ineligible hosts, before anything runs.
@@ -81,7 +91,9 @@ export function registerPlanAnalyze(planGroup: Command, io: CliIo = createProces
     .option('--fleet <scenario>', 'analyse over a scenario\'s simulated fleet (a file or a built-in name, e.g. datadog-2023)')
     .option('--hosts <n>', 'with --fleet: fleet size (default: the scenario\'s)', parseHosts)
     .option('--server <url>', 'analyse over the live inventory of this server (GET /v1/hosts)')
-    .option('--token <token>', 'admin token for --server (env: SLUICE_TOKEN)')
+    .option('--token-file <file>', 'read the admin token for --server from this file (env: SLUICE_TOKEN_FILE, or the token itself in SLUICE_TOKEN)')
+    .option('--token <token>', 'the admin token itself: visible to other users in ps, prefer --token-file')
+    .option('--ca-file <file>', "CA certificate(s), PEM, for an https --server (env: SLUICE_CA_FILE)")
     .option('--json', 'print the analysis as JSON')
     .addHelpText(
       'after',

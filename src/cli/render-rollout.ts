@@ -137,6 +137,8 @@ function waveNote(wave: WaveView, view: RolloutView, now: number): string {
     return left > 0 ? `bake ${formatDuration(left)} left` : 'bake ending';
   }
   if (wave.state === 'awaiting_approval') return `waiting for approval: sluice rollout approve ${view.id}`;
+  const approval = (view.approvals ?? []).find((a) => a.wave === wave.name && a.by !== null);
+  if (approval) return `approved by ${approval.by}`;
   return '';
 }
 
@@ -169,7 +171,8 @@ export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): s
   if ((view.skippedHosts ?? 0) > 0) lines.push(`${view.skippedHosts} host${view.skippedHosts === 1 ? '' : 's'} skipped as ineligible (offline, or cannot run the plan)`);
   if (view.heldReason) lines.push(paint('yellow', `held by the server: ${view.heldReason}`));
   if ((view.unconfirmedRollbacks ?? 0) > 0) lines.push(paint('red', `${view.unconfirmedRollbacks} host${view.unconfirmedRollbacks === 1 ? '' : 's'} not confirmed rolled back: sluice rollout rollback ${view.id} asks them again`));
-  lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}, updated ${formatAgo(view.updatedAt, options.now)}`));
+  const by = view.startedBy ? ` by ${view.startedBy}` : '';
+  lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}${by}, updated ${formatAgo(view.updatedAt, options.now)}`));
   lines.push('');
 
   const waveRows = view.waves.map((w) => [

@@ -2,8 +2,6 @@
 // retry), list rollouts and read their event log. Talks to the server's operator API only.
 import type { Command } from 'commander';
 import { SluiceError, ValidationError } from '../core/errors.ts';
-import { checkPlan } from '../core/plan/parse-plan.ts';
-import { resolveRolloutId } from './api-client.ts';
 import type { ApiClient, RolloutView } from './api-client.ts';
 import { ROLLOUT_ACTIONS } from './rollout-actions.ts';
 import type { RolloutAction } from './rollout-actions.ts';

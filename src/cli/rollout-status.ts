@@ -3,7 +3,7 @@
 // `--json` shape is DESIGN.md's, with every host, whatever the size: the pages are joined here.
 import { ValidationError } from '../core/errors.ts';
 import { STEP_STATES } from '../core/types.ts';
-import { PAGE } from './api-client.ts';
+import { PAGE } from './page-size.ts';
 import type { ApiClient, RolloutHostView, RolloutHostsQuery } from './api-client.ts';
 import type { CliIo } from './io.ts';
 import { renderRolloutHostsTable, withPagedHosts } from './render-rollout-hosts.ts';

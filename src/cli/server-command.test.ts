@@ -24,9 +24,10 @@ describe('serverBanner', () => {
       tokens: { adminTokenFile: '/var/lib/my sluice/admin.token', enrollTokenFile: '/var/lib/my sluice/enroll.token' },
       cwd: '/srv/app',
     });
-    expect(text).toContain('--server http://127.0.0.1:7501 --token "$(cat \'/var/lib/my sluice/enroll.token\')"');
+    expect(text).toContain("SLUICE_ENROLL_TOKEN_FILE='/var/lib/my sluice/enroll.token' sluice agent --server http://127.0.0.1:7501");
+    expect(text).not.toContain('--token');
     expect(text).toContain('export SLUICE_SERVER=http://127.0.0.1:7501');
-    expect(text).toContain('export SLUICE_TOKEN="$(cat \'/var/lib/my sluice/admin.token\')"');
+    expect(text).toContain("export SLUICE_TOKEN_FILE='/var/lib/my sluice/admin.token'");
     expect(text).not.toContain('by itself');
   });
 
@@ -35,5 +36,11 @@ describe('serverBanner', () => {
     expect(text).toContain('admin token:      from SLUICE_ADMIN_TOKEN');
     expect(text).toContain('export SLUICE_TOKEN="$SLUICE_ADMIN_TOKEN"');
     expect(text).toContain('store: PostgreSQL');
+  });
+
+  it('over https, tells agents and the CLI about the CA', () => {
+    const text = serverBanner({ url: 'https://127.0.0.1:7400', storeKind: 'pglite', dataDir: '/x', tokens: { adminTokenFile: '/x/admin.token', enrollTokenFile: '/x/enroll.token' }, cwd: '/y' });
+    expect(text).toContain('--ca-file CA.pem');
+    expect(text).toContain('SLUICE_CA_FILE');
   });
 });

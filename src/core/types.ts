@@ -148,6 +148,11 @@ export interface Plan {
   readonly ineligible?: 'skip' | 'fail';
   /** Targets overlap an active rollout: wait for it (`queued`) instead of being refused. Default false. */
   readonly queue?: boolean;
+  /**
+   * Four eyes: a wave's approval must come from someone other than who started the rollout (another
+   * token name and another owner). Default false.
+   */
+  readonly distinctApprover?: boolean;
 }
 
 export interface HostInfo {

@@ -18,7 +18,7 @@ import {
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
 import { ineligibleHosts, type IneligibleHost } from '../core/rollout/eligibility.ts';
-import type { HostRow, LogInput, Store } from '../store/store.ts';
+import type { AuditIntent, HostRow, LogInput, RolloutStarter, Store } from '../store/store.ts';
 
 /** What the engine needs of a host row: labels, what its agent allows, when it was last heard. */
 export function hostInfoOf(h: HostRow): HostInfo {
@@ -71,6 +71,8 @@ export interface DispatchOptions {
   readonly reportHost?: string;
   /** What to write in the event log for the input event (null: nothing, e.g. ticks). */
   readonly logAs?: LogInput | null;
+  /** The operator request behind this event: its audit entry goes in the transition's transaction. */
+  readonly audit?: AuditIntent;
 }
 
 export function newRolloutId(now: Instant): string {
@@ -163,7 +165,12 @@ export class RolloutDriver {
    * host count, unless the plan says `queue: true` (then it waits, `queued`, and starts when no
    * earlier rollout holds its hosts).
    */
-  createRollout(plan: Plan, planSource: string, actor: string): Promise<RolloutRecord & { queuedBehind?: string[] }> {
+  createRollout(
+    plan: Plan,
+    planSource: string,
+    actor: string,
+    opts: { startedBy?: RolloutStarter; audit?: AuditIntent } = {},
+  ): Promise<RolloutRecord & { queuedBehind?: string[] }> {
     return this.exclusive(async () => {
       const now = this.now();
       const hosts = await this.store.listHosts({ withFacts: false });
@@ -176,11 +183,15 @@ export class RolloutDriver {
         state.status = 'queued';
         state.reason = holderText(holder, 'queued: ', '; it starts when that rollout ends');
       }
-      await this.store.createRollout(rolloutRecord(state), plan, planSource, {
-        kind: 'created',
-        message: `rollout ${plan.name} created by ${actor}`,
-        data: { actor },
-      });
+      await this.store.createRollout(
+        rolloutRecord(state),
+        plan,
+        planSource,
+        { kind: 'created', message: `rollout ${plan.name} created by ${actor}`, data: { actor } },
+        undefined,
+        { ...(opts.startedBy ? { startedBy: opts.startedBy } : {}), ...(opts.audit ? { audit: opts.audit.entry(id) } : {}) },
+      );
+      if (opts.audit) opts.audit.written = true;
       // Active from now on, so the start below runs on this state; heartbeats and enrollments skip a
       // rollout until it has started (the start takes the inventory as it is then).
       this.active.set(id, { plan, state });
@@ -308,7 +319,9 @@ export class RolloutDriver {
         event: logAs,
         effects,
         ...(opts.reportId ? { reportId: opts.reportId, reportHost: reportHostOf(event, opts) } : {}),
+        ...(opts.audit ? { audit: opts.audit.entry(rolloutId) } : {}),
       });
+      if (written && opts.audit) opts.audit.written = true;
       if (!written) {
         // The report was processed before (a retry raced it): memory ran ahead; the rows win.
         const reloaded = await this.reload(rolloutId);
@@ -544,9 +557,12 @@ export class RolloutDriver {
    * Operator command by name, as the API exposes it. A retry, or a rollback of a finished rollout,
    * changes hosts again: refused (ConflictError) while another active rollout holds any of them.
    */
-  async command(rolloutId: string, name: OperatorCommand, actor: string): Promise<RolloutRecord> {
+  async command(rolloutId: string, name: OperatorCommand, actor: string, audit?: AuditIntent): Promise<RolloutRecord> {
     const event: RolloutEvent = { type: name, actor };
-    const opts: DispatchOptions = { logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } } };
+    const opts: DispatchOptions = {
+      logAs: { kind: `operator.${name}`, message: `${name} requested by ${actor}`, data: { actor } },
+      ...(audit ? { audit } : {}),
+    };
     if (name !== 'retry' && name !== 'rollback') return this.dispatch(rolloutId, event, opts);
     return this.exclusive(async () => {
       const entry = this.active.get(rolloutId);

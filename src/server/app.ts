@@ -4,7 +4,12 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { SluiceError, httpStatusFor, isErrorCode, ValidationError } from '../core/errors.ts';
-import type { HostRow, Store } from '../store/store.ts';
+import type { AuditIntent, EnrollTokenRow, HostRow, Store } from '../store/store.ts';
+import { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { auditRequests } from './audit.ts';
+import { tokenRoutes } from './routes/token-routes.ts';
+import { auditRoutes } from './routes/audit-routes.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { Principal } from './auth.ts';
 import type { RolloutDriver } from '../engine/rollout-driver.ts';
 import type { AssignmentHub, StopSignal } from './assignment-hub.ts';
@@ -14,6 +19,8 @@ import type { HttpBindings } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireRole } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
+import { remediationRoutes } from './routes/remediation-routes.ts';
+import { identityRoutes } from './routes/identity-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { fleetRoutes } from './routes/fleet-routes.ts';
@@ -40,10 +47,33 @@ export interface AppDeps {
   readonly now: () => number;
   /** Replicas on PostgreSQL: leader-only requests are forwarded to the leader (absent on PGlite). */
   readonly replica?: Replica;
+  /** The remediation guard's budgets (default DEFAULT_REMEDIATION_POLICY). */
+  readonly remediationPolicy?: RemediationPolicy;
+  /** The fleet-wide freeze in force at `now`, if any: the remediation guard denies during one. */
+  readonly activeFreeze?: (now: number) => Promise<{ readonly reason: string } | null>;
+  /** PEM CA(s) to verify the leader's certificate when its advertise URL is https (default: Node's store). */
+  readonly peerCa?: string;
+  /** Rate limits for failed authentication and enrollment (rate-limit.ts; defaults there). */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a host's credential stays valid after a rotation, unless the new one is used first. Default 10 minutes. */
+  readonly rotationGraceMs?: number;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
-export type AppEnv = { Variables: { host: HostRow; actor: string; principal: Principal }; Bindings: Partial<HttpBindings> };
+export type AppEnv = {
+  Variables: {
+    host: HostRow;
+    /** The SHA-256 of the host credential the request authenticated with (requireHost). */
+    credentialHash: string;
+    /** The scoped enrollment token of an enrollment; null for the bootstrap token (requireEnrollToken). */
+    enrollToken: EnrollTokenRow | null;
+    actor: string;
+    principal: Principal;
+    audit: AuditIntent;
+    auditTarget: string;
+  };
+  Bindings: Partial<HttpBindings>;
+};
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -187,7 +217,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
-  if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log));
+  if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log, deps.peerCa));
+
+  // Failed authentication and enrollments per source address (429 with Retry-After).
+  const limiter: RateLimiter = createRateLimiter(deps.rateLimits, deps.now);
+  app.use('*', limiter.middleware);
 
   const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody(tooLarge()), 413) });
   app.use('*', async (c, next) => {
@@ -197,6 +231,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (Number(node.incoming.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return c.json(errorBody(tooLarge()), 413);
     return next();
   });
+
+  // After the forward (the leader audits what it was forwarded) and the body limit.
+  app.use('*', auditRequests(deps));
 
   app.onError((err, c) => {
     if (err instanceof SluiceError && isErrorCode(err.code)) {
@@ -231,11 +268,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/v1/openapi.json', requireRole(deps, 'viewer'), (c) => c.json(buildOpenApi()));
 
   app.route('/v1', healthRoutes(deps));
-  app.route('/v1/agent', agentRoutes(deps));
+  app.route('/v1/agent', agentRoutes(deps, limiter));
+  app.route('/v1', identityRoutes(deps)); // host reset, scoped enrollment tokens (admin)
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
   app.route('/v1', dashboardRoutes(deps)); // live rollout views, fleet topology, one host
   app.route('/v1', operatorRoutes(deps));
+  app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', auditRoutes(deps)); // admin only
+  app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   app.route('/', uiRoutes(deps)); // the dashboard under /ui/ and its sign-in
   return app;
 }

@@ -5,19 +5,23 @@ import { SluiceError } from '../core/errors.ts';
 import { type AppDeps, type AppEnv, requestHeader } from './app.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
 import { CSRF_HEADER, SESSION_COOKIE, clearedSessionCookie, isStateChanging, overTls, readCookie, sessionsOf } from './session.ts';
+import type { ApiTokenRow, Store } from '../store/store.ts';
 
 /**
- * viewer reads; operator starts and steers rollouts; approver approves waves; admin does all of it
- * and manages tokens, freezes and settings. operator and approver are separate duties: neither
- * implies the other, both imply viewer.
+ * viewer reads; operator starts and steers rollouts; approver approves waves; remediator is an
+ * auto-healer asking the remediation guard before it replaces a host; admin does all of it and
+ * manages tokens, freezes and settings. operator, approver and remediator are separate duties:
+ * none implies another, each implies viewer.
  */
-export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'admin'];
+export type Role = 'viewer' | 'operator' | 'approver' | 'remediator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'remediator', 'admin'];
 
 /** The operator behind a request: the bootstrap admin token, or a named token. */
 export interface Principal {
   /** Who, as the audit log and event log name them: `admin` for the bootstrap token, else the token's name. */
   readonly name: string;
+  /** The person or system the token was issued to (`admin` for the bootstrap token). */
+  readonly owner: string;
   readonly role: Role;
   /** The named token's id; null for the bootstrap admin token. */
   readonly tokenId: string | null;
@@ -39,10 +43,78 @@ function fail(code: 'unauthenticated' | 'forbidden', message: string): never {
   throw new SluiceError(code, message);
 }
 
-/** The operator a presented token names, or null. The bootstrap admin token is always an admin. */
+/** How long a named-token lookup (found or not) is reused: a revocation takes effect within this on every replica. */
+export const TOKEN_CACHE_MS = 1000;
+/** Entries kept at most; past this the cache starts over (a flood of made-up tokens cannot grow it). */
+const TOKEN_CACHE_MAX = 10_000;
+/** last_used_at is written at most this often per token. */
+const TOUCH_EVERY_MS = 60_000;
+
+interface TokenCache {
+  readonly entries: Map<string, { row: ApiTokenRow | null; at: number }>;
+  readonly touched: Map<string, number>;
+}
+const caches = new WeakMap<Store, TokenCache>();
+
+function cacheOf(store: Store): TokenCache {
+  let cache = caches.get(store);
+  if (!cache) caches.set(store, (cache = { entries: new Map(), touched: new Map() }));
+  return cache;
+}
+
+/** Drops cached lookups (this replica revoked or created a token: effective at once here). */
+export function forgetTokenLookups(store: Store): void {
+  cacheOf(store).entries.clear();
+}
+
+async function lookupToken(deps: AppDeps, hash: string): Promise<ApiTokenRow | null> {
+  const cache = cacheOf(deps.store);
+  const now = Date.now(); // wall clock, not deps.now: the TTL bounds real time
+  const hit = cache.entries.get(hash);
+  if (hit && now - hit.at < TOKEN_CACHE_MS) return hit.row;
+  const row = await deps.store.apiTokenByHash(hash);
+  if (cache.entries.size >= TOKEN_CACHE_MAX) cache.entries.clear();
+  cache.entries.set(hash, { row, at: now });
+  return row;
+}
+
+/** A named token that exists but is revoked or expired (401); the audit log names the token. */
+export class TokenRefusedError extends SluiceError {
+  constructor(
+    message: string,
+    readonly tokenName: string,
+  ) {
+    super('unauthenticated', message);
+    this.name = 'TokenRefusedError';
+  }
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * The operator a presented token names, or null when it names none. The bootstrap admin token is
+ * always an admin; a named token is looked up by the SHA-256 of its secret. A revoked or expired
+ * named token is refused here (401) with a message that says which and when.
+ */
 export async function authenticateOperator(deps: AppDeps, token: string): Promise<Principal | null> {
-  if (sameSecret(token, deps.adminToken)) return { name: 'admin', role: 'admin', tokenId: null };
-  return null;
+  if (sameSecret(token, deps.adminToken)) return { name: 'admin', owner: 'admin', role: 'admin', tokenId: null };
+  const row = await lookupToken(deps, hashSecret(token));
+  if (!row) return null;
+  const now = deps.now();
+  if (row.revokedAt !== null && row.revokedAt <= now) {
+    throw new TokenRefusedError(`token ${row.name} was revoked at ${isoTime(row.revokedAt)}; ask an admin for a new one`, row.name);
+  }
+  if (row.expiresAt !== null && row.expiresAt <= now) {
+    throw new TokenRefusedError(`token ${row.name} expired at ${isoTime(row.expiresAt)}; ask an admin for a new one`, row.name);
+  }
+  const touched = cacheOf(deps.store).touched;
+  if (now - (touched.get(row.id) ?? 0) >= TOUCH_EVERY_MS) {
+    touched.set(row.id, now);
+    deps.store.touchApiToken(row.id, now).catch((err: unknown) => deps.log.warn({ tokenName: row.name, err: String(err) }, 'recording a token use failed'));
+  }
+  return { name: row.name, owner: row.owner, role: row.role, tokenId: row.id };
 }
 
 /**
@@ -61,14 +133,19 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
       c.set('actor', fromSession.name);
       return next();
     }
-    const principal = await authenticateOperator(deps, token);
+    const principal = await authenticateOperator(deps, token).catch((err: unknown) => {
+      if (err instanceof TokenRefusedError) c.set('actor', err.tokenName); // audited under the token's name
+      throw err;
+    });
     if (principal) {
-      if (!roleAllows(principal.role, need)) fail('forbidden', `this needs the ${need} role; ${principal.name} has ${principal.role}`);
+      // Set before the role check: a refusal is audited under the principal's name (no handler runs).
       c.set('principal', principal);
       c.set('actor', principal.name);
+      if (!roleAllows(principal.role, need)) fail('forbidden', `this needs the ${need} role; ${principal.name} has ${principal.role}`);
       return next();
     }
     if (sameSecret(token, deps.enrollToken)) fail('forbidden', 'the enrollment token can only enroll agents');
+    if (await deps.store.usableEnrollToken(hashSecret(token), deps.now())) fail('forbidden', 'an enrollment token can only enroll agents');
     const host = await deps.store.hostByCredentialHash(hashSecret(token));
     if (host) fail('forbidden', 'a host credential cannot call operator routes');
     fail('unauthenticated', 'invalid token');
@@ -111,27 +188,43 @@ export async function sessionPrincipal(deps: AppDeps, c: Context): Promise<Princ
   return principal;
 }
 
-/** A host credential; the host is taken from it, so a host can only act for itself. */
+/**
+ * A host credential; the host is taken from it, so a host can only act for itself. The previous
+ * credential of a rotation is accepted within its grace; the first use of the new one ends it.
+ */
 export function requireHost(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer CREDENTIAL)');
-    const host = await deps.store.hostByCredentialHash(hashSecret(token));
+    const hash = hashSecret(token);
+    const host = await deps.store.hostByCredentialHash(hash);
     if (!host) {
       if (sameSecret(token, deps.adminToken)) fail('forbidden', 'the admin token cannot act as a host');
+      if (await lookupToken(deps, hashSecret(token))) fail('forbidden', 'an operator token cannot act as a host');
       fail('unauthenticated', 'unknown host credential; enroll again');
     }
+    if (host.rotationPending) await deps.store.confirmHostCredential(host.name, hash);
     c.set('host', host);
+    c.set('credentialHash', hash);
     c.set('actor', `host:${host.name}`);
     return next();
   };
 }
 
+/** The bootstrap enrollment token, or a scoped one still usable (its use is taken when the host is written). */
 export function requireEnrollToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
     if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer ENROLLMENT_TOKEN)');
-    if (!sameSecret(token, deps.enrollToken)) fail('unauthenticated', 'invalid enrollment token');
+    if (sameSecret(token, deps.enrollToken)) {
+      c.set('enrollToken', null);
+      c.set('actor', 'enroll:bootstrap');
+      return next();
+    }
+    const scoped = await deps.store.usableEnrollToken(hashSecret(token), deps.now());
+    if (!scoped) fail('unauthenticated', 'invalid enrollment token (unknown, expired, used up or revoked)');
+    c.set('enrollToken', scoped);
+    c.set('actor', `enroll:${scoped.name}`);
     return next();
   };
 }

@@ -23,6 +23,11 @@ export interface ConnectionLimits {
   readonly keepAliveTimeoutMs?: number;
   /** Seconds a refused client is asked to wait (default 5). */
   readonly retryAfterSeconds?: number;
+  /**
+   * The server speaks TLS: requests arrive on TLS sockets wrapping the raw ones counted here, and a
+   * refused connection is closed without the 503 (plain HTTP would be garbage before a handshake).
+   */
+  readonly tls?: boolean;
 }
 
 /** File descriptors kept for everything but client connections: database, PGlite files, logs. */
@@ -72,6 +77,9 @@ export function guardConnections(server: Server, limits: ConnectionLimits = {}):
   const fresh = new Map<Socket, { at: number; onClose: () => void }>();
   server.on('request', (req: IncomingMessage) => {
     fresh.delete(req.socket);
+    // Under TLS the counted socket is the raw one under the TLSSocket.
+    const parent = (req.socket as Socket & { _parent?: Socket | null })._parent;
+    if (parent) fresh.delete(parent);
   });
   // The HTTP server's own 'connection' listener (which starts the parser) only sees accepted sockets.
   const inner = server.listeners('connection') as ((socket: Socket) => void)[];
@@ -89,6 +97,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits = {}):
       } else {
         refused += 1;
         socket.on('error', () => {});
+        if (limits.tls === true) {
+          socket.destroy();
+          return;
+        }
         // The answer is written at once, without reading the request; then the socket closes.
         socket.end(refusal);
         setTimeout(() => socket.destroy(), 2000).unref();

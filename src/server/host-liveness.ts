@@ -145,6 +145,22 @@ export class HostLiveness {
         return merge(row);
       },
       hostByCredentialHash: (hash) => this.authenticate(hash),
+      // A reset or a rotation through this process: the cached credential goes at once (other
+      // replicas drop theirs within cacheTtlMs; the long-poll re-checks the store itself).
+      resetHostCredential: async (name, now) => {
+        const done = await inner.resetHostCredential(name, now);
+        this.forget(name);
+        return done;
+      },
+      rotateHostCredential: async (rotation) => {
+        const done = await inner.rotateHostCredential(rotation);
+        this.forget(rotation.name);
+        return done;
+      },
+      confirmHostCredential: async (name, hash) => {
+        await inner.confirmHostCredential(name, hash);
+        this.forget(name);
+      },
       recordHeartbeat: (name, update) => this.heartbeat(name, update),
       listHosts: async (options) => (await inner.listHosts(options)).map(merge),
       // Pages filter on the stored last_seen (at most one flush behind) and show the newest.
@@ -156,14 +172,15 @@ export class HostLiveness {
   private async authenticate(hash: string): Promise<HostRow | null> {
     const cached = this.byCredential.get(hash);
     const now = this.now();
-    if (cached && now - cached.verifiedAt < this.cacheTtlMs) {
+    const graceOver = cached?.row.previousValidUntil !== undefined && cached.row.previousValidUntil <= now;
+    if (cached && !graceOver && now - cached.verifiedAt < this.cacheTtlMs) {
       this.stats.authHits += 1;
       const t = this.seen.get(cached.row.name);
       return t !== undefined && t > cached.row.lastSeen ? { ...cached.row, lastSeen: t } : cached.row;
     }
     this.stats.authMisses += 1;
     if (cached) this.byCredential.delete(hash);
-    const row = await this.lookups.load(hash);
+    const row = await this.lookups.load(hash); // the store's clock: previous credentials in their grace
     if (!row) return null;
     const previous = this.credentialOf.get(row.name);
     if (previous !== undefined && previous !== hash) this.byCredential.delete(previous);

@@ -9,7 +9,7 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
       level: opts.level ?? process.env.SLUICE_LOG_LEVEL ?? 'info',
       base: { service: 'sluice-server' },
       redact: {
-        paths: ['token', 'credential', 'authorization', 'headers.authorization', '*.token', '*.credential'],
+        paths: ['token', 'credential', 'secret', 'authorization', 'headers.authorization', '*.token', '*.credential', '*.secret'],
         censor: '[redacted]',
       },
     },

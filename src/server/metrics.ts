@@ -9,6 +9,10 @@ export interface ServerMetrics {
   readonly heartbeats: Counter;
   readonly transitionSeconds: Histogram;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Remediation guard answers (issue 13). */
+  readonly remediationRequests: Counter<'action' | 'decision'>;
+  /** One per denied burst: a scope over its budget, counted once per window. */
+  readonly remediationBursts: Counter<'scope'>;
 }
 
 export function createServerMetrics(store: Store, hostOnlineWithinMs: number, now: () => number): ServerMetrics {
@@ -56,5 +60,17 @@ export function createServerMetrics(store: Store, hostOnlineWithinMs: number, no
       this.set({ status: 'offline' }, counts.offline);
     },
   });
-  return { registry, heartbeats, transitionSeconds, httpRequests };
+  const remediationRequests = new Counter({
+    name: 'sluice_remediation_requests_total',
+    help: 'Remediation guard requests by action and decision (allow, deny).',
+    labelNames: ['action', 'decision'] as const,
+    registers: [registry],
+  });
+  const remediationBursts = new Counter({
+    name: 'sluice_remediation_denied_bursts_total',
+    help: 'Mass-failure bursts the remediation guard denied: one per scope per window.',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
+  return { registry, heartbeats, transitionSeconds, httpRequests, remediationRequests, remediationBursts };
 }

@@ -40,6 +40,21 @@ export const enrollBody = z.strictObject({
   name: z.string().regex(HOST_NAME, `host names are ${HOST_NAME_HINT}`),
   labels: labelsSchema.default({}),
   facts: factsSchema.optional(),
+  /** The host's current credential: needed to enroll a name that is already enrolled (unless an admin reset it). */
+  currentCredential: z.string().min(1).max(512).optional(),
+});
+
+const labelValueList = z.array(z.string().min(1).max(256)).min(1).max(64);
+export const enrollTokenBody = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'token names are 1-100 characters of A-Z a-z 0-9 . _ -'),
+  /** Seconds from now; absent: never expires. */
+  expiresInS: z.number().int().positive().max(10 * 365 * 86_400).optional(),
+  maxUses: z.number().int().positive().max(1_000_000).optional(),
+  /** Per label key, the values a host enrolled with the token may carry (each key required). */
+  labels: z
+    .record(z.string().regex(LABEL_KEY, `label keys are ${LABEL_KEY_HINT}`), z.union([z.string().min(1).max(256).transform((v) => [v]), labelValueList]))
+    .refine((l) => Object.keys(l).length <= 64, 'at most 64 label constraints')
+    .default({}),
 });
 
 export const heartbeatBody = z.strictObject({

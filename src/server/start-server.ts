@@ -1,6 +1,10 @@
 // Starts the control plane: store (PGlite or PostgreSQL), tokens, the durable rollout driver and
 // the HTTP API. Used by `sluice server` and by tests that need a real server in-process.
 import { serve, type ServerType } from '@hono/node-server';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
@@ -20,7 +24,9 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './reten
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface ServerOptions {
   /** HOST:PORT; port 0 picks a free port. Default 127.0.0.1:7400. */
@@ -49,6 +55,19 @@ export interface ServerOptions {
   readonly retainFinishedMs?: number | null;
   /** How often the retention purge runs (default 10 minutes). */
   readonly retentionIntervalMs?: number;
+  /** The remediation guard's budgets (default DEFAULT_REMEDIATION_POLICY). */
+  readonly remediationPolicy?: RemediationPolicy;
+  /** Serve HTTPS with this certificate (chain) and key, PEM files; reloadTls() reads them again. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** PEM CA(s) a follower trusts for the leader's https advertise URL (default: Node's default store). */
+  readonly peerCa?: string;
+  /**
+   * Per source address: failed authentications (default 20 a minute, burst 20) and enrollments
+   * (default 10 a second, burst 50); see rate-limit.ts and docs/host-identity.md.
+   */
+  readonly rateLimits?: RateLimitOptions;
+  /** How long a rotated-away host credential stays valid unless the new one is used first (default 10 minutes). */
+  readonly rotationGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -62,7 +81,43 @@ export interface RunningServer {
   readonly replica: ReplicaRuntime | null;
   /** In-memory liveness and the credential cache (flush counters for tests and benchmarks). */
   readonly liveness: HostLiveness;
+  /**
+   * Reads the TLS certificate and key files again and uses them for new connections (open ones
+   * keep theirs). A bad pair is refused and the old one stays; the answer says which. Without TLS: null.
+   */
+  reloadTls(): { ok: true; fingerprint: string } | { ok: false; error: string } | null;
   close(): Promise<void>;
+}
+
+/** Loopback listen addresses: plain HTTP there is only readable on this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The certificate and key files read and checked together (a key that does not match is refused). */
+export function loadTlsPair(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer; fingerprint: string } {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ValidationError(`${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+    }
+  };
+  const cert = read('--tls-cert', files.certFile);
+  const key = read('--tls-key', files.keyFile);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ValidationError(`--tls-cert ${files.certFile} / --tls-key ${files.keyFile}: not a usable certificate and key (${(err as Error).message})`);
+  }
+  let fingerprint = '';
+  try {
+    fingerprint = new X509Certificate(cert).fingerprint256;
+  } catch {
+    // A fingerprint only for the log; the context above is what matters.
+  }
+  return { cert, key, fingerprint };
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -77,6 +132,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:7400');
+  // Read before anything opens: a wrong path is a flag error (exit 2), not a half-started server.
+  let tlsPair = opts.tls ? loadTlsPair(opts.tls) : null;
   const dataDir = resolve(opts.dataDir ?? '.sluice');
   const heartbeatMs = opts.heartbeatMs ?? 5000;
   const now = () => Date.now();
@@ -91,6 +148,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     : loadServerTokens(dataDir, {
         adminToken: opts.adminToken ?? process.env.SLUICE_ADMIN_TOKEN,
         enrollToken: opts.enrollToken ?? process.env.SLUICE_ENROLL_TOKEN,
+        adminTokenFile: process.env.SLUICE_ADMIN_TOKEN_FILE || undefined,
+        enrollTokenFile: process.env.SLUICE_ENROLL_TOKEN_FILE || undefined,
       });
 
   // PGlite locks its data dir itself (one process). On PostgreSQL any number of replicas share the
@@ -159,6 +218,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     heartbeatMs,
     now,
     ...(replica ? { replica: replica.elector } : {}),
+    ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
+    ...(opts.peerCa !== undefined ? { peerCa: opts.peerCa } : {}),
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
@@ -171,8 +234,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   let server: ServerType;
   let guard: ConnectionGuard | undefined;
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
-    server = serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
-    guard = guardConnections(server as Server, opts.connections);
+    server = tlsPair
+      ? serve(
+          { fetch: app.fetch, hostname: host, port, createServer: createHttpsServer, serverOptions: { cert: tlsPair.cert, key: tlsPair.key, handshakeTimeout: opts.connections?.headersTimeoutMs ?? 10_000 } },
+          (info) => resolveListen(info),
+        )
+      : serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
+    guard = guardConnections(server as Server, { ...opts.connections, tls: tlsPair !== null });
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
@@ -189,13 +257,34 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     throw err;
   });
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${shownHost}:${address.port}`;
+  const scheme = tlsPair ? 'https' : 'http';
+  const url = `${scheme}://${shownHost}:${address.port}`;
   if (replica) {
-    const advertiseUrl = opts.advertiseUrl ?? advertisedFromListen(host, address.port, url);
+    const advertiseUrl = opts.advertiseUrl ?? advertisedFromListen(host, address.port, url, scheme);
     await replica.start(advertiseUrl);
     log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
   }
-  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections }, 'sluice server listening');
+  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections, ...(tlsPair ? { certificate: tlsPair.fingerprint } : {}) }, 'sluice server listening');
+  if (!tlsPair && !isLoopbackHost(host)) {
+    log.warn(
+      { listen: `${host}:${address.port}` },
+      'listening on a non-loopback address without TLS: tokens and host credentials cross the network in clear; use --tls-cert and --tls-key (docs/tls.md)',
+    );
+  }
+  const reloadTls: RunningServer['reloadTls'] = () => {
+    if (!opts.tls) return null;
+    try {
+      const pair = loadTlsPair(opts.tls);
+      (server as unknown as HttpsServer).setSecureContext({ cert: pair.cert, key: pair.key });
+      tlsPair = pair;
+      log.info({ certificate: pair.fingerprint }, 'TLS certificate reloaded: new connections use it');
+      return { ok: true, fingerprint: pair.fingerprint };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error({ err: error, certificate: tlsPair?.fingerprint }, 'TLS certificate reload failed: still serving the previous certificate');
+      return { ok: false, error };
+    }
+  };
 
   let closed = false;
   return {
@@ -207,6 +296,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     driver,
     replica,
     liveness,
+    reloadTls,
     async close() {
       if (closed) return;
       closed = true;
@@ -229,7 +319,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
  * What other replicas call: the listen address, unless it is a wildcard (0.0.0.0, ::), which
  * another machine cannot dial; then this machine's hostname (set --advertise-url behind NAT).
  */
-function advertisedFromListen(host: string, port: number, url: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return `http://${hostname()}:${port}`;
+function advertisedFromListen(host: string, port: number, url: string, scheme: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return `${scheme}://${hostname()}:${port}`;
   return url;
 }

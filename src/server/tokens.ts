@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSecretFile } from '../core/secret-file.ts';
 
 export interface ServerTokens {
   readonly adminToken: string;
@@ -46,9 +47,16 @@ function loadOrCreate(dir: string, file: string, prefix: string): { token: strin
 
 export function loadServerTokens(
   dataDir: string,
-  env: { adminToken?: string | undefined; enrollToken?: string | undefined },
+  env: { adminToken?: string | undefined; enrollToken?: string | undefined; adminTokenFile?: string | undefined; enrollTokenFile?: string | undefined },
 ): ServerTokens {
-  const admin = env.adminToken ? { token: env.adminToken, path: null } : loadOrCreate(dataDir, 'admin.token', 'sla');
-  const enroll = env.enrollToken ? { token: env.enrollToken, path: null } : loadOrCreate(dataDir, 'enroll.token', 'sle');
+  const fromFile = (path: string | undefined, name: string) => (path ? { token: readSecretFile(path, name), path } : null);
+  const admin =
+    (env.adminToken ? { token: env.adminToken, path: null } : null) ??
+    fromFile(env.adminTokenFile, 'SLUICE_ADMIN_TOKEN_FILE') ??
+    loadOrCreate(dataDir, 'admin.token', 'sla');
+  const enroll =
+    (env.enrollToken ? { token: env.enrollToken, path: null } : null) ??
+    fromFile(env.enrollTokenFile, 'SLUICE_ENROLL_TOKEN_FILE') ??
+    loadOrCreate(dataDir, 'enroll.token', 'sle');
   return { adminToken: admin.token, enrollToken: enroll.token, adminTokenFile: admin.path, enrollTokenFile: enroll.path };
 }

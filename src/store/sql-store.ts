@@ -6,13 +6,22 @@ import type { RolloutEffect } from '../core/rollout/types.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import { migrate, pgCode } from './migrate.ts';
 import { checkFence } from './leader-lease.ts';
+import { EnrollTokenRefusedError, HostNameTakenError } from './store.ts';
 import type {
+  ApiTokenRow,
+  AuditInput,
+  AuditRow,
   DriftEventRow,
+  EnrollTokenRow,
+  LabelConstraints,
   EventRow,
   HostAssignment,
   HostFilter,
   HostRow,
   LogInput,
+  RemediationOverrideRow,
+  RemediationRow,
+  RemediationScopeCount,
   Sql,
   SqlTx,
   StepCountRow,
@@ -78,6 +87,30 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     return out;
   }
 
+  /** Current credentials, and previous ones still in their grace (the row says which). */
+  async function hostsByHashes(hashes: readonly string[], now: Instant): Promise<Map<string, HostRow>> {
+    const out = new Map<string, HostRow>();
+    if (hashes.length === 0) return out;
+    const rows = await sql.query<Row>(
+      `select h.*, h.credential_hash as presented, false as via_previous from hosts h where h.credential_hash = any($1::text[])
+       union all
+       select h.*, h.previous_credential_hash as presented, true as via_previous from hosts h
+       where h.previous_credential_hash = any($1::text[]) and h.previous_valid_until > $2`,
+      [[...hashes], now],
+    );
+    for (const row of rows) {
+      const base = hostRow(row);
+      const graceUntil = row.previous_valid_until === null || row.previous_valid_until === undefined ? null : num(row.previous_valid_until);
+      const pending = graceUntil !== null && graceUntil > now;
+      out.set(String(row.presented), {
+        ...base,
+        ...(row.via_previous === true && graceUntil !== null ? { previousValidUntil: graceUntil } : {}),
+        ...(row.via_previous !== true && pending ? { rotationPending: true as const } : {}),
+      });
+    }
+    return out;
+  }
+
   return {
     kind,
 
@@ -89,35 +122,136 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     // ---- hosts ----
 
-    async enrollHost(host) {
+    enrollHost(host) {
+      return sql
+        .transaction(async (tx) => {
+          if (host.enrollTokenId) {
+            // Checked and counted in one statement: concurrent enrollments never exceed max_uses.
+            const used = await tx.query<Row>(
+              `update enroll_tokens set uses = uses + 1
+               where id = $1 and (max_uses is null or uses < max_uses) and (expires_at is null or expires_at > $2) and revoked_at is null
+               returning id`,
+              [host.enrollTokenId, host.now],
+            );
+            if (used.length === 0) throw new EnrollTokenRefusedError();
+          }
+          // An existing name is replaced only with its current credential (or the previous one in
+          // its grace), or after a reset; the row lock makes two racing enrollments of a reset
+          // name see each other: the second finds the first's credential and is refused.
+          const rows = await tx.query<Row>(
+            `insert into hosts (name, labels, facts, credential_hash, enrolled_at, last_seen, enroll_token_id, label_constraints)
+             values ($1, $2::jsonb, $3::jsonb, $4, $5, $5, $7, $8::jsonb)
+             on conflict (name) do update set
+               labels = excluded.labels, facts = excluded.facts,
+               credential_hash = excluded.credential_hash, last_seen = excluded.last_seen,
+               previous_credential_hash = null, previous_valid_until = null, credential_reset_at = null,
+               enroll_token_id = excluded.enroll_token_id, label_constraints = excluded.label_constraints
+             where hosts.credential_hash is null or hosts.credential_hash = $6
+               or (hosts.previous_credential_hash = $6 and hosts.previous_valid_until > $5)
+             returning *`,
+            [
+              host.name,
+              JSON.stringify(host.labels),
+              JSON.stringify(host.facts),
+              host.credentialHash,
+              host.now,
+              host.presentedHash ?? null,
+              host.enrollTokenId ?? null,
+              host.labelConstraints ? JSON.stringify(host.labelConstraints) : null,
+            ],
+          );
+          if (rows.length === 0) throw new HostNameTakenError(host.name);
+          return hostRow(first(rows));
+        })
+        .catch((err: unknown) => {
+          if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`another host already uses this credential`);
+          throw err;
+        });
+    },
+
+    async hostByCredentialHash(hash, now = Date.now()) {
+      const found = await hostsByHashes([hash], now);
+      return found.get(hash) ?? null;
+    },
+
+    hostsByCredentialHashes(hashes, now = Date.now()) {
+      return hostsByHashes(hashes, now);
+    },
+
+    async resetHostCredential(name, now) {
+      const rows = await sql.query<Row>(
+        `update hosts set credential_hash = null, previous_credential_hash = null, previous_valid_until = null, credential_reset_at = $2
+         where name = $1 returning name`,
+        [name, now],
+      );
+      return rows.length > 0;
+    },
+
+    async rotateHostCredential(r) {
+      // From the current credential: it becomes the previous one, valid until graceUntil. From
+      // the previous one (in its grace: the answer of an earlier rotation was lost): the
+      // unused new one is replaced, the previous one keeps its deadline.
       try {
         const rows = await sql.query<Row>(
-          `insert into hosts (name, labels, facts, credential_hash, enrolled_at, last_seen)
-           values ($1, $2::jsonb, $3::jsonb, $4, $5, $5)
-           on conflict (name) do update set
-             labels = excluded.labels, facts = excluded.facts,
-             credential_hash = excluded.credential_hash, last_seen = excluded.last_seen
-           returning *`,
-          [host.name, JSON.stringify(host.labels), JSON.stringify(host.facts), host.credentialHash, host.now],
+          `update hosts set
+             previous_credential_hash = case when credential_hash = $2 then credential_hash else previous_credential_hash end,
+             previous_valid_until = case when credential_hash = $2 then $4 else previous_valid_until end,
+             credential_hash = $3
+           where name = $1 and (credential_hash = $2 or (previous_credential_hash = $2 and previous_valid_until > $5))
+           returning name`,
+          [r.name, r.presentedHash, r.newHash, r.graceUntil, r.now],
         );
-        return hostRow(first(rows));
+        return rows.length > 0;
       } catch (err) {
         if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`another host already uses this credential`);
         throw err;
       }
     },
 
-    async hostByCredentialHash(hash) {
-      const rows = await sql.query<Row>('select * from hosts where credential_hash = $1', [hash]);
-      return rows[0] ? hostRow(rows[0]) : null;
+    async confirmHostCredential(name, hash) {
+      await sql.query(
+        `update hosts set previous_credential_hash = null, previous_valid_until = null
+         where name = $1 and credential_hash = $2 and previous_credential_hash is not null`,
+        [name, hash],
+      );
     },
 
-    async hostsByCredentialHashes(hashes) {
-      const out = new Map<string, HostRow>();
-      if (hashes.length === 0) return out;
-      const rows = await sql.query<Row>('select * from hosts where credential_hash = any($1::text[])', [[...hashes]]);
-      for (const row of rows) out.set(String(row.credential_hash), hostRow(row));
-      return out;
+    // ---- scoped enrollment tokens ----
+
+    async createEnrollToken(t) {
+      try {
+        const rows = await sql.query<Row>(
+          `insert into enroll_tokens (id, name, hash, expires_at, max_uses, labels, created_by, created_at)
+           values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) returning *`,
+          [t.id, t.name, t.hash, t.expiresAt, t.maxUses, JSON.stringify(t.labels), t.createdBy, t.createdAt],
+        );
+        return enrollTokenRow(first(rows));
+      } catch (err) {
+        if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`an enrollment token named ${t.name} already exists`);
+        throw err;
+      }
+    },
+
+    async listEnrollTokens() {
+      const rows = await sql.query<Row>('select * from enroll_tokens order by created_at, id');
+      return rows.map(enrollTokenRow);
+    },
+
+    async usableEnrollToken(hash, now) {
+      const rows = await sql.query<Row>(
+        `select * from enroll_tokens where hash = $1 and revoked_at is null
+           and (expires_at is null or expires_at > $2) and (max_uses is null or uses < max_uses)`,
+        [hash, now],
+      );
+      return rows[0] ? enrollTokenRow(rows[0]) : null;
+    },
+
+    async revokeEnrollToken(idOrName, now) {
+      const rows = await sql.query<Row>(
+        `update enroll_tokens set revoked_at = coalesce(revoked_at, $2) where id = $1 or name = $1 returning *`,
+        [idOrName, now],
+      );
+      return rows[0] ? enrollTokenRow(rows[0]) : null;
     },
 
     async recordHeartbeat(name, update) {
@@ -225,11 +359,6 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       }));
     },
 
-    async hostByName(name) {
-      const rows = await sql.query<Row>('select * from hosts where name = $1', [name]);
-      return rows[0] ? hostRow(rows[0]) : null;
-    },
-
     async stepsOfHost(host, limit) {
       const rows = await sql.query<Row>(
         `select s.rollout_id, r.name as rollout_name, r.state as rollout_state, s.wave_index, w.name as wave_name, s.state, s.attempt, s.message, s.updated_at
@@ -253,13 +382,13 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     // ---- rollouts ----
 
-    async createRollout(rollout, plan, planSource, event, fence) {
+    async createRollout(rollout, plan, planSource, event, fence, extra = {}) {
       await sql
         .transaction(async (tx) => {
           if (fence) await checkFence(tx, fence);
           await tx.query(
-            `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)`,
+            `insert into rollouts (id, name, state, next_spec, failed_total, targeted_hosts, reason, plan, plan_source, created_at, updated_at, created_by, created_by_owner)
+             values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)`,
             [
               rollout.id,
               rollout.name,
@@ -272,9 +401,12 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
               planSource,
               rollout.createdAt,
               rollout.updatedAt,
+              extra.startedBy?.name ?? null,
+              extra.startedBy?.owner ?? null,
             ],
           );
           await insertEvents(tx, rollout.id, rollout.createdAt, [event]);
+          if (extra.audit) await insertAudit(tx, extra.audit);
         })
         .catch((err: unknown) => {
           if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`rollout ${rollout.id} already exists`);
@@ -284,6 +416,92 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     persistTransition(write) {
       return sql.transaction((tx) => persistTransition(tx, write));
+    },
+
+    async rolloutStarter(id) {
+      const rows = await sql.query<Row>('select created_by, created_by_owner from rollouts where id = $1', [id]);
+      const row = rows[0];
+      if (!row) return undefined;
+      if (row.created_by === null || row.created_by === undefined) return null;
+      return { name: String(row.created_by), owner: row.created_by_owner === null ? null : String(row.created_by_owner) };
+    },
+
+    async listApprovals(rolloutId, limit) {
+      // The kind is written out (not a parameter) so that events_approved_idx, a partial index, applies.
+      const rows = await sql.query<Row>(`select * from events where rollout_id = $1 and kind = 'wave.approved' order by seq limit $2`, [rolloutId, limit]);
+      return rows.map(eventRow);
+    },
+
+    // ---- access control ----
+
+    async createApiToken(token, audit) {
+      return sql
+        .transaction(async (tx) => {
+          const rows = await tx.query<Row>(
+            `insert into api_tokens (id, name, owner, role, secret_hash, created_at, created_by, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+            [token.id, token.name, token.owner, token.role, token.secretHash, token.createdAt, token.createdBy, token.expiresAt],
+          );
+          if (audit) await insertAudit(tx, audit);
+          return apiTokenRow(first(rows));
+        })
+        .catch((err: unknown) => {
+          if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError(`a token named ${token.name} exists already (names stay taken after a revoke)`);
+          throw err;
+        });
+    },
+
+    async apiTokenByHash(hash) {
+      const rows = await sql.query<Row>('select * from api_tokens where secret_hash = $1', [hash]);
+      return rows[0] ? apiTokenRow(rows[0]) : null;
+    },
+
+    async listApiTokens() {
+      const rows = await sql.query<Row>('select * from api_tokens order by name');
+      return rows.map(apiTokenRow);
+    },
+
+    async revokeApiToken(name, at, audit) {
+      return sql.transaction(async (tx) => {
+        const rows = await tx.query<Row>('update api_tokens set revoked_at = coalesce(revoked_at, $2) where name = $1 returning *', [name, at]);
+        if (!rows[0]) return null;
+        if (audit) await insertAudit(tx, audit);
+        return apiTokenRow(rows[0]);
+      });
+    },
+
+    async touchApiToken(id, at) {
+      await sql.query('update api_tokens set last_used_at = $2 where id = $1 and (last_used_at is null or last_used_at < $2)', [id, at]);
+    },
+
+    async appendAudit(entry) {
+      await insertAudit(sql, entry);
+    },
+
+    async listAudit(query) {
+      const params: unknown[] = [];
+      const where: string[] = [];
+      const add = (cond: (n: string) => string, value: unknown) => {
+        params.push(value);
+        where.push(cond(`$${params.length}`));
+      };
+      if (query.actor !== undefined) add((n) => `actor = ${n}`, query.actor);
+      if (query.action !== undefined) {
+        const prefix = /[.*]$/.test(query.action) ? query.action.replace(/\*$/, '') : null;
+        if (prefix !== null) add((n) => `left(action, length(${n})) = ${n}`, prefix);
+        else add((n) => `action = ${n}`, query.action);
+      }
+      if (query.target !== undefined) add((n) => `target = ${n}`, query.target);
+      if (query.result !== undefined) add((n) => `result = ${n}`, query.result);
+      if (query.since !== undefined) add((n) => `at >= ${n}`, query.since);
+      if (query.until !== undefined) add((n) => `at < ${n}`, query.until);
+      if (query.afterId !== undefined) add((n) => `id > ${n}`, query.afterId);
+      params.push(query.limit);
+      const rows = await sql.query<Row>(
+        `select * from audit_log ${where.length > 0 ? `where ${where.join(' and ')}` : ''} order by id limit $${params.length}`,
+        params,
+      );
+      return rows.map(auditRow);
     },
 
     async hasReport(host, reportId) {
@@ -467,6 +685,74 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       });
     },
 
+    // ---- the remediation guard ----
+
+    async hostByName(name) {
+      const rows = await sql.query<Row>('select * from hosts where name = $1', [name]);
+      return rows[0] ? hostRow(rows[0]) : null;
+    },
+
+    async guardRemediation(query, decide, request) {
+      return sql.transaction(async (tx) => {
+        // One guard decision at a time, fleet-wide and across replicas (released at commit).
+        await tx.query(`select pg_advisory_xact_lock(${REMEDIATION_LOCK})`);
+        const counts: RemediationScopeCount[] = [];
+        for (const s of query.scopes) {
+          const params: unknown[] = [query.onlineSince, query.host, query.remediatedSince];
+          const where = s.labels ? hostConditions({ labels: s.labels }, params) : [];
+          const rows = await tx.query<Row>(
+            `select count(*) as size,
+               count(*) filter (where last_seen < $1 or name = $2 or name in (
+                 select host from remediation_requests where decision = 'allow' and at >= $3)) as affected
+             from hosts ${where.length > 0 ? `where ${where.join(' and ')}` : ''}`,
+            params,
+          );
+          counts.push({ scope: s.scope, size: num(rows[0]?.size ?? 0), affected: num(rows[0]?.affected ?? 0) });
+        }
+        const verdict = decide(counts);
+        const row = first(
+          await tx.query<Row>(
+            `insert into remediation_requests (at, host, action, requester, principal, reason_given, decision, reason, scope, affected, scope_limit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
+            [request.at, request.host, request.action, request.requester, request.principal, request.reasonGiven,
+              verdict.allow ? 'allow' : 'deny', verdict.reason, verdict.scope, verdict.affected, verdict.limit],
+          ),
+        );
+        return { id: String(row.id), ...request, ...verdict };
+      });
+    },
+
+    async listRemediations(filter) {
+      const rows = await sql.query<Row>(
+        `select * from remediation_requests
+         where ($1::text is null or host = $1) and ($2::text is null or decision = $2) and ($3::bigint is null or at >= $3)
+         order by id desc limit $4`,
+        [filter.host ?? null, filter.decision ?? null, filter.since ?? null, filter.limit],
+      );
+      return rows.map(remediationRow);
+    },
+
+    async addRemediationOverride(o) {
+      const row = first(
+        await sql.query<Row>(
+          `insert into remediation_overrides (scope, created_at, until_at, created_by, reason) values ($1, $2, $3, $4, $5) returning *`,
+          [o.scope, o.createdAt, o.until, o.createdBy, o.reason],
+        ),
+      );
+      return overrideRow(row);
+    },
+
+    async endRemediationOverride(id, now) {
+      if (!/^[0-9]{1,18}$/.test(id)) return false;
+      const rows = await sql.query<Row>('update remediation_overrides set ended_at = $2 where id = $1 and ended_at is null returning id', [id, now]);
+      return rows.length > 0;
+    },
+
+    async activeRemediationOverrides(now) {
+      const rows = await sql.query<Row>('select * from remediation_overrides where ended_at is null and until_at > $1 order by id desc', [now]);
+      return rows.map(overrideRow);
+    },
+
     async listDrift(filter = {}) {
       const rows = await sql.query<Row>(
         `select * from drift_events
@@ -614,7 +900,16 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
   }
 
   await insertEvents(tx, write.rolloutId, write.at, logs);
+  if (write.audit) await insertAudit(tx, write.audit);
   return true;
+}
+
+async function insertAudit(tx: SqlTx, e: AuditInput): Promise<void> {
+  await tx.query(
+    `insert into audit_log (at, actor, role, token_id, action, target, source_ip, result, detail)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
+    [e.at, e.actor, e.role, e.tokenId, e.action, e.target, e.sourceIp, e.result, e.detail === null ? null : JSON.stringify(e.detail)],
+  );
 }
 
 /** Appends events in order, one statement; `seq` follows the order given. */
@@ -651,12 +946,28 @@ function logInput(effect: Extract<RolloutEffect, { type: 'log' }>): LogInput {
 // ---- row mappers: bigint columns may arrive as strings (pg) or numbers (PGlite) ----
 
 function hostRow(row: Row): HostRow {
+  const constraints = row.label_constraints as LabelConstraints | null | undefined;
   return {
     name: String(row.name),
     labels: row.labels as Labels,
     facts: row.facts as Record<string, unknown>,
     enrolledAt: num(row.enrolled_at),
     lastSeen: num(row.last_seen),
+    ...(constraints ? { labelConstraints: constraints } : {}),
+  };
+}
+
+function enrollTokenRow(row: Row): EnrollTokenRow {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    expiresAt: numOrNull(row.expires_at),
+    maxUses: numOrNull(row.max_uses),
+    uses: num(row.uses),
+    labels: row.labels as LabelConstraints,
+    createdBy: String(row.created_by),
+    createdAt: num(row.created_at),
+    revokedAt: numOrNull(row.revoked_at),
   };
 }
 
@@ -720,6 +1031,36 @@ function eventRow(row: Row): EventRow {
   };
 }
 
+function apiTokenRow(row: Row): ApiTokenRow {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    owner: String(row.owner),
+    role: row.role as ApiTokenRow['role'],
+    createdAt: num(row.created_at),
+    createdBy: String(row.created_by),
+    expiresAt: numOrNull(row.expires_at),
+    revokedAt: numOrNull(row.revoked_at),
+    lastUsedAt: numOrNull(row.last_used_at),
+  };
+}
+
+function auditRow(row: Row): AuditRow {
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: num(row.id),
+    at: num(row.at),
+    actor: String(row.actor),
+    role: str(row.role),
+    tokenId: str(row.token_id),
+    action: String(row.action),
+    target: str(row.target),
+    sourceIp: str(row.source_ip),
+    result: row.result as AuditRow['result'],
+    detail: (row.detail ?? null) as Record<string, unknown> | null,
+  };
+}
+
 function driftRow(row: Row): DriftEventRow {
   return {
     host: String(row.host),
@@ -731,6 +1072,38 @@ function driftRow(row: Row): DriftEventRow {
     receivedAt: num(row.received_at),
     resolvedAt: numOrNull(row.resolved_at),
     data: (row.data ?? null) as Record<string, unknown> | null,
+  };
+}
+
+// pg_advisory_xact_lock key of the remediation guard ("sluice" remediation, any fixed bigint).
+const REMEDIATION_LOCK = 0x51c3_0013;
+
+function remediationRow(row: Row): RemediationRow {
+  return {
+    id: String(row.id),
+    at: num(row.at),
+    host: String(row.host),
+    action: String(row.action),
+    requester: String(row.requester),
+    principal: String(row.principal),
+    reasonGiven: row.reason_given === null ? null : String(row.reason_given),
+    allow: row.decision === 'allow',
+    reason: String(row.reason),
+    scope: row.scope === null ? null : String(row.scope),
+    affected: numOrNull(row.affected),
+    limit: numOrNull(row.scope_limit),
+  };
+}
+
+function overrideRow(row: Row): RemediationOverrideRow {
+  return {
+    id: String(row.id),
+    scope: String(row.scope),
+    createdAt: num(row.created_at),
+    until: num(row.until_at),
+    createdBy: String(row.created_by),
+    reason: String(row.reason),
+    endedAt: numOrNull(row.ended_at),
   };
 }
 

@@ -4,6 +4,26 @@
 import type { Plan, HostInfo, Instant, Labels, RolloutRecord, StepRecord, WaveRecord, ChangeKind } from '../core/types.ts';
 import type { RolloutEffect } from '../core/rollout/types.ts';
 import type { LeaseFence } from './leader-lease.ts';
+import { ConflictError, SluiceError } from '../core/errors.ts';
+
+/** Re-enrolling a host name without its current credential. */
+export class HostNameTakenError extends ConflictError {
+  constructor(readonly host: string) {
+    super(
+      `host ${host} is already enrolled with another credential; the agent must present its current credential, ` +
+        `or an admin resets the host first (sluice hosts reset ${host}, or POST /v1/hosts/${host}/reset)`,
+    );
+    this.name = 'HostNameTakenError';
+  }
+}
+
+/** A scoped enrollment token that is used up, expired or revoked (checked when its use is taken). */
+export class EnrollTokenRefusedError extends SluiceError {
+  constructor() {
+    super('unauthenticated', 'the enrollment token is used up, expired or revoked');
+    this.name = 'EnrollTokenRefusedError';
+  }
+}
 
 /** The one-method database port both drivers implement (pg-boss's IDatabase idea). */
 export interface Sql {
@@ -23,6 +43,56 @@ export interface HostRow {
   readonly facts: Record<string, unknown>;
   readonly enrolledAt: Instant;
   readonly lastSeen: Instant;
+  /** Labels this host may claim (from the scoped enrollment token it enrolled with); absent: any. */
+  readonly labelConstraints?: LabelConstraints;
+  /** Set by the credential lookups: the presented credential is the one before a rotation, valid until this instant. */
+  readonly previousValidUntil?: Instant;
+  /** Set by the credential lookups: a rotation's previous credential is still valid (the new one was not used yet). */
+  readonly rotationPending?: true;
+}
+
+/** Per label key, the values a host may carry: `{region: ['eu-west-1']}`. Every key is required. */
+export type LabelConstraints = Readonly<Record<string, readonly string[]>>;
+
+/** A scoped enrollment token as stored (the secret itself is never stored, only its hash). */
+export interface EnrollTokenRow {
+  readonly id: string;
+  readonly name: string;
+  readonly expiresAt: Instant | null;
+  readonly maxUses: number | null;
+  readonly uses: number;
+  readonly labels: LabelConstraints;
+  readonly createdBy: string;
+  readonly createdAt: Instant;
+  readonly revokedAt: Instant | null;
+}
+
+export interface EnrollHostInput extends HostInfo {
+  readonly facts: Record<string, unknown>;
+  readonly credentialHash: string;
+  readonly now: Instant;
+  /**
+   * The hash of the credential the caller presented as the host's current one. An existing
+   * name is re-enrolled only when it matches (or the name was reset): otherwise
+   * HostNameTakenError, and nothing changes.
+   */
+  readonly presentedHash?: string | null;
+  /**
+   * A scoped enrollment token: one use is taken in the same transaction (refused, with nothing
+   * written, when it is used up, expired or revoked: EnrollTokenRefusedError).
+   */
+  readonly enrollTokenId?: string | null;
+  readonly labelConstraints?: LabelConstraints | null;
+}
+
+export interface RotateInput {
+  readonly name: string;
+  /** The credential the rotation was asked with: the current one, or the previous one within its grace. */
+  readonly presentedHash: string;
+  readonly newHash: string;
+  /** Until when the credential being replaced stays valid. */
+  readonly graceUntil: Instant;
+  readonly now: Instant;
 }
 
 /** One line of a rollout's event log. `seq` increases strictly within the whole store. */
@@ -84,6 +154,89 @@ export interface TransitionWrite {
    * (FencedError if it is not the live lease). Absent on PGlite (one process, always leader).
    */
   readonly fence?: LeaseFence;
+  /** An operator's request that caused this transition: audited in the same transaction. */
+  readonly audit?: AuditInput;
+}
+
+// ---- access control: named tokens and the audit log ----
+
+export type TokenRole = 'viewer' | 'operator' | 'approver' | 'remediator' | 'admin';
+
+/** A named API token as stored: never the secret, only its SHA-256 (not returned by reads). */
+export interface ApiTokenRow {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly role: TokenRole;
+  readonly createdAt: Instant;
+  /** The principal that created it. */
+  readonly createdBy: string;
+  readonly expiresAt: Instant | null;
+  readonly revokedAt: Instant | null;
+  readonly lastUsedAt: Instant | null;
+}
+
+export interface NewApiToken {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly role: TokenRole;
+  readonly secretHash: string;
+  readonly createdAt: Instant;
+  readonly createdBy: string;
+  readonly expiresAt: Instant | null;
+}
+
+export type AuditResult = 'ok' | 'denied' | 'failed';
+
+/** One audit log entry to append. */
+export interface AuditInput {
+  readonly at: Instant;
+  /** The principal's name (`admin` for the bootstrap token), `host:NAME`, or `anonymous`. */
+  readonly actor: string;
+  readonly role: string | null;
+  readonly tokenId: string | null;
+  /** What was asked, e.g. `rollout.start`, `rollout.approve`, `token.create`, or `METHOD /route`. */
+  readonly action: string;
+  /** What it was asked of: a rollout id, a token name, a path. */
+  readonly target: string | null;
+  readonly sourceIp: string | null;
+  readonly result: AuditResult;
+  readonly detail: Record<string, unknown> | null;
+}
+
+/**
+ * An audit entry handed down with a change: the writer builds it with the target it knows (a new
+ * rollout's id) and sets `written` once its transaction committed.
+ */
+export interface AuditIntent {
+  readonly entry: (target?: string) => AuditInput;
+  written: boolean;
+}
+
+export interface AuditRow extends AuditInput {
+  readonly id: number;
+}
+
+export interface AuditQuery {
+  readonly actor?: string;
+  /** Exact action, or a prefix ending in `.` / `*` (`rollout.*`). */
+  readonly action?: string;
+  readonly target?: string;
+  readonly result?: AuditResult;
+  /** at >= since */
+  readonly since?: Instant;
+  /** at < until */
+  readonly until?: Instant;
+  /** Keyset: entries with id > afterId (oldest first). */
+  readonly afterId?: number;
+  readonly limit: number;
+}
+
+/** Who started a rollout: the principal's name and the token's owner. */
+export interface RolloutStarter {
+  readonly name: string;
+  readonly owner: string | null;
 }
 
 /** A drift event as an agent reports it (POST /v1/agent/drift). */
@@ -219,11 +372,30 @@ export interface Store {
   close(): Promise<void>;
 
   // ---- hosts ----
-  /** Creates the host or, if the name exists, replaces its labels and credential (re-enrollment). */
-  enrollHost(host: HostInfo & { facts: Record<string, unknown>; credentialHash: string; now: Instant }): Promise<HostRow>;
-  hostByCredentialHash(hash: string): Promise<HostRow | null>;
+  /**
+   * Creates the host or, if the name exists, replaces its labels and credential (re-enrollment),
+   * but only when `presentedHash` is the host's credential or the name was reset; otherwise
+   * HostNameTakenError (409) and nothing is written.
+   */
+  enrollHost(host: EnrollHostInput): Promise<HostRow>;
+  /** The host whose current credential (or previous one, within its grace at `now`) has this hash. */
+  hostByCredentialHash(hash: string, now?: Instant): Promise<HostRow | null>;
   /** The hosts of many credential hashes in one statement, by hash (unknown hashes are left out). */
-  hostsByCredentialHashes(hashes: readonly string[]): Promise<Map<string, HostRow>>;
+  hostsByCredentialHashes(hashes: readonly string[], now?: Instant): Promise<Map<string, HostRow>>;
+  /** Clears the host's credentials (admin reset): the next enrollment of the name is accepted. false: no such host. */
+  resetHostCredential(name: string, now: Instant): Promise<boolean>;
+  /** Replaces the credential, keeping the one replaced valid until graceUntil. false: the presented credential is not valid. */
+  rotateHostCredential(rotation: RotateInput): Promise<boolean>;
+  /** The new credential was used: the one it replaced is refused from now on. */
+  confirmHostCredential(name: string, hash: string): Promise<void>;
+
+  // ---- scoped enrollment tokens ----
+  createEnrollToken(token: Omit<EnrollTokenRow, 'uses' | 'revokedAt'> & { hash: string }): Promise<EnrollTokenRow>;
+  listEnrollTokens(): Promise<EnrollTokenRow[]>;
+  /** The token with this hash if it can still be used at `now` (not revoked, expired or used up). */
+  usableEnrollToken(hash: string, now: Instant): Promise<EnrollTokenRow | null>;
+  /** false: no such token (revoking twice is fine). */
+  revokeEnrollToken(idOrName: string, now: Instant): Promise<EnrollTokenRow | null>;
   /** Updates last_seen, and labels/facts when given. */
   recordHeartbeat(name: string, update: { now: Instant; labels?: Labels; facts?: Record<string, unknown> }): Promise<void>;
   /**
@@ -244,14 +416,23 @@ export interface Store {
   countHostsByLabel(key: string, filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }, maxValues: number): Promise<HostSummaryRow[]>;
   /** Counts per combination of the values of `keys` (topology levels), in value order, at most `maxCells` combinations. */
   countHostsByTopology(keys: readonly string[], filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }, maxCells: number): Promise<TopologyCellRow[]>;
-  /** One host by name (null: not enrolled). */
-  hostByName(name: string): Promise<HostRow | null>;
   /** A host's steps across rollouts, newest first. */
   stepsOfHost(host: string, limit: number): Promise<HostStepRow[]>;
 
   // ---- rollouts ----
   /** `fence`: as in TransitionWrite, checked in the same transaction. */
-  createRollout(rollout: RolloutRecord, plan: Plan, planSource: string, event: LogInput, fence?: LeaseFence): Promise<void>;
+  createRollout(
+    rollout: RolloutRecord,
+    plan: Plan,
+    planSource: string,
+    event: LogInput,
+    fence?: LeaseFence,
+    extra?: { readonly startedBy?: RolloutStarter; readonly audit?: AuditInput },
+  ): Promise<void>;
+  /** Who started the rollout (null: unknown, a rollout from before migration 0007; undefined: no such rollout). */
+  rolloutStarter(id: string): Promise<RolloutStarter | null | undefined>;
+  /** The rollout's `wave.approved` events (who approved which wave), oldest first; a partial index serves it. */
+  listApprovals(rolloutId: string, limit: number): Promise<EventRow[]>;
   /** Writes one engine transition atomically. Returns false if reportId was already recorded. */
   persistTransition(write: TransitionWrite): Promise<boolean>;
   /** Whether this host's report id has been recorded (processed) already. */
@@ -300,6 +481,89 @@ export interface Store {
   recordDrift(host: string, report: { events: readonly DriftEventInput[]; resolved: readonly DriftResolution[] }, now: Instant): Promise<number>;
   /** Newest first (by arrival, then agent time). */
   listDrift(filter?: DriftFilter): Promise<DriftEventRow[]>;
+
+  // ---- access control ----
+  /** Creates a named token (ConflictError if the name is taken), with its audit entry in the same transaction. */
+  createApiToken(token: NewApiToken, audit?: AuditInput): Promise<ApiTokenRow>;
+  /** The token whose secret hashes to `hash`, revoked and expired ones included (the caller decides). */
+  apiTokenByHash(hash: string): Promise<ApiTokenRow | null>;
+  /** Every token by name, revoked ones included. */
+  listApiTokens(): Promise<ApiTokenRow[]>;
+  /**
+   * Revokes a token by name at `at`, with its audit entry in the same transaction. Null: no such
+   * token. Revoking a revoked token keeps the first revocation time.
+   */
+  revokeApiToken(name: string, at: Instant, audit?: AuditInput): Promise<ApiTokenRow | null>;
+  /** Moves last_used_at forward (never back). */
+  touchApiToken(id: string, at: Instant): Promise<void>;
+  appendAudit(entry: AuditInput): Promise<void>;
+  /** Oldest first, filtered, keyset-paged by id. */
+  listAudit(query: AuditQuery): Promise<AuditRow[]>;
+  // ---- the remediation guard (issue 13) ----
+  hostByName(name: string): Promise<HostRow | null>;
+  /**
+   * Counts the scopes, lets `decide` answer, and records the request with its answer, in one
+   * transaction under one lock: two auto-healers asking at once (on any replica) cannot both take
+   * the last place in a budget.
+   */
+  guardRemediation(
+    query: RemediationCountQuery,
+    decide: (counts: readonly RemediationScopeCount[]) => RemediationVerdict,
+    request: RemediationRequestInput,
+  ): Promise<RemediationRow>;
+  listRemediations(filter: { host?: string; decision?: 'allow' | 'deny'; since?: Instant; limit: number }): Promise<RemediationRow[]>;
+  addRemediationOverride(o: { scope: string; createdAt: Instant; until: Instant; createdBy: string; reason: string }): Promise<RemediationOverrideRow>;
+  endRemediationOverride(id: string, now: Instant): Promise<boolean>;
+  /** Overrides not ended and not expired at `now`, newest first. */
+  activeRemediationOverrides(now: Instant): Promise<RemediationOverrideRow[]>;
+}
+
+export interface RemediationCountQuery {
+  readonly host: string;
+  /** Each scope's label filter; null: every host. */
+  readonly scopes: readonly { readonly scope: string; readonly labels: Labels | null }[];
+  /** Hosts last seen before this are unhealthy. */
+  readonly onlineSince: Instant;
+  /** Remediations allowed at or after this count against the budget. */
+  readonly remediatedSince: Instant;
+}
+
+export interface RemediationScopeCount {
+  readonly scope: string;
+  readonly size: number;
+  /** Offline, or allowed a remediation since `remediatedSince`, or the host asking; each host once. */
+  readonly affected: number;
+}
+
+export interface RemediationVerdict {
+  readonly allow: boolean;
+  readonly reason: string;
+  readonly scope: string | null;
+  readonly affected: number | null;
+  readonly limit: number | null;
+}
+
+export interface RemediationRequestInput {
+  readonly at: Instant;
+  readonly host: string;
+  readonly action: string;
+  readonly requester: string;
+  readonly principal: string;
+  readonly reasonGiven: string | null;
+}
+
+export interface RemediationRow extends RemediationRequestInput, RemediationVerdict {
+  readonly id: string;
+}
+
+export interface RemediationOverrideRow {
+  readonly id: string;
+  readonly scope: string;
+  readonly createdAt: Instant;
+  readonly until: Instant;
+  readonly createdBy: string;
+  readonly reason: string;
+  readonly endedAt: Instant | null;
 }
 
 export type { ChangeKind };

@@ -113,7 +113,6 @@ export function startAgentProc(serverUrl: string, spec: AgentSpec, env: Record<s
     [
       'agent',
       '--server', serverUrl,
-      '--token', ENROLL_TOKEN,
       '--name', spec.name,
       '--labels', labels,
       '--allow', spec.allow ?? 'command',
@@ -121,7 +120,8 @@ export function startAgentProc(serverUrl: string, spec: AgentSpec, env: Record<s
       '--heartbeat', '1s',
       ...(spec.extraArgs ?? []),
     ],
-    env,
+    // The token in the environment, not on the command line (where ps shows it, and --token warns).
+    { SLUICE_ENROLL_TOKEN: ENROLL_TOKEN, ...env },
   );
 }
 

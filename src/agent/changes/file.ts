@@ -1,9 +1,10 @@
 // The `file` change: write one file atomically (temp file in the same directory, fsync, rename)
 // with mode and owner, confined to the agent's --file-dir directories; the record keeps the
 // previous content (or its absence) so rollback can put it back exactly.
-import { lstat, open, readFile, realpath, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import type { FileChange } from '../../core/types.ts';
 import type { ChangeContext, ChangeRunner, StepOutcome } from './change-runner.ts';
 import { loadRecord, recordPath, saveRecord } from './records.ts';
@@ -11,6 +12,7 @@ import { defaultRunner } from '../facts/argv-runner.ts';
 import type { ArgvRunner } from '../facts/argv-runner.ts';
 import { describeResult, tail, validateArgv } from '../exec.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { openConfined, type ConfinedFile } from './confined-dir.ts';
 
 /** Largest content (new or previous) the runner handles; records keep it whole. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -36,43 +38,26 @@ function isFileRecord(x: unknown): x is FileRecord {
   return r['kind'] === 'file' && typeof r['path'] === 'string' && typeof r['previous'] === 'object' && r['previous'] !== null;
 }
 
-function within(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel === '' ? false : !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..');
-}
-
-/**
- * The real path to write, or a ValidationError: absolute, no '..' segments, parent directory
- * existing and (after resolving symlinks) inside one of `fileDirs`, the file itself not a symlink.
- */
-export async function confinePath(path: string, fileDirs: readonly string[]): Promise<string> {
-  if (typeof path !== 'string' || !isAbsolute(path) || path.includes('\0')) throw new ValidationError(`file path must be absolute: ${JSON.stringify(path)}`);
-  if (path.split('/').includes('..')) throw new ValidationError(`file path must not contain '..': ${path}`);
-  if (fileDirs.length === 0) throw new ValidationError('no --file-dir configured: this agent writes no files');
-  let parent: string;
+/** The file's state, read through the held directory (O_NOFOLLOW: a symlink swapped in is refused). */
+async function readState(file: ConfinedFile): Promise<FileState> {
+  let fh: FileHandle;
   try {
-    parent = await realpath(dirname(path));
-  } catch {
-    throw new ValidationError(`directory ${dirname(path)} does not exist`);
+    fh = await open(file.at(file.name), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { exists: false, content: null, mode: null, uid: null, gid: null };
+    if (code === 'ELOOP') throw new ValidationError(`${file.path} is a symbolic link; refusing to write through it`);
+    throw err;
   }
-  const target = join(parent, basename(path));
-  const roots: string[] = [];
-  for (const d of fileDirs) roots.push(await realpath(d).catch(() => d));
-  if (!roots.some((r) => within(r, target))) {
-    throw new ValidationError(`${path} is outside the allowed directories (${fileDirs.join(', ')})${target !== path ? `; it resolves to ${target}` : ''}`);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new ValidationError(`${file.path} exists and is not a regular file`);
+    if (st.size > MAX_FILE_BYTES) throw new ValidationError(`${file.path} is larger than ${MAX_FILE_BYTES} bytes`);
+    const content = await fh.readFile();
+    return { exists: true, content: content.toString('base64'), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } finally {
+    await fh.close();
   }
-  const st = await lstat(target).catch(() => null);
-  if (st?.isSymbolicLink()) throw new ValidationError(`${path} is a symbolic link; refusing to write through it`);
-  if (st && !st.isFile()) throw new ValidationError(`${path} exists and is not a regular file`);
-  return target;
-}
-
-async function readState(path: string): Promise<FileState> {
-  const st = await lstat(path).catch(() => null);
-  if (!st) return { exists: false, content: null, mode: null, uid: null, gid: null };
-  if (st.size > MAX_FILE_BYTES) throw new ValidationError(`${path} is larger than ${MAX_FILE_BYTES} bytes`);
-  const content = await readFile(path);
-  return { exists: true, content: content.toString('base64'), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 /** Owner/group: a number, or a name from root/etc/passwd (group) files. */
@@ -88,10 +73,13 @@ export async function resolveId(root: string, kind: 'passwd' | 'group', name: st
   throw new ValidationError(`unknown ${kind === 'passwd' ? 'user' : 'group'} ${name}`);
 }
 
-/** Writes `content` to `path` atomically: temp file in the same directory, mode/owner, fsync, rename, fsync dir. */
-export async function writeAtomic(path: string, content: Buffer, mode: number, uid: number | null, gid: number | null): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.sluice-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o600);
+/**
+ * Writes `content` to the file atomically, all through the held directory: temp file next to it
+ * (O_EXCL|O_NOFOLLOW, so never through a planted link), mode/owner, fsync, rename, fsync dir.
+ */
+export async function writeAtomic(file: ConfinedFile, content: Buffer, mode: number, uid: number | null, gid: number | null): Promise<void> {
+  const tmp = file.at(`.${file.name}.sluice-${randomBytes(6).toString('hex')}`);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     await fh.writeFile(content);
     if (uid !== null || gid !== null) await fh.chown(uid ?? -1, gid ?? -1);
@@ -104,29 +92,19 @@ export async function writeAtomic(path: string, content: Buffer, mode: number, u
   }
   await fh.close();
   try {
-    await rename(tmp, path);
+    await rename(tmp, file.at(file.name));
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await file.syncDir();
 }
 
-async function removeDurably(path: string): Promise<void> {
-  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+async function removeDurably(file: ConfinedFile): Promise<void> {
+  await unlink(file.at(file.name)).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await file.syncDir();
 }
 
 function sameState(a: FileState, b: FileState): boolean {
@@ -147,10 +125,8 @@ export function createFileRunner(run: ArgvRunner = defaultRunner): ChangeRunner<
     kind: 'file',
 
     async apply(change, ctx): Promise<StepOutcome> {
-      let path: string;
       let want: FileState;
       try {
-        path = await confinePath(change.path, ctx.fileDirs);
         if (!Number.isInteger(change.mode) || change.mode < 0 || change.mode > 0o7777) throw new ValidationError(`invalid mode ${change.mode}`);
         const bytes = Buffer.from(change.content, 'utf8');
         if (bytes.length > MAX_FILE_BYTES) throw new ValidationError(`content larger than ${MAX_FILE_BYTES} bytes`);
@@ -162,45 +138,68 @@ export function createFileRunner(run: ArgvRunner = defaultRunner): ChangeRunner<
         if (err instanceof ValidationError) return { ok: false, message: `file change refused: ${err.message}` };
         throw err;
       }
-      const recPath = recordPath(ctx.stateDir, ctx.stepKey, 'file');
-      const existing = await loadRecord(recPath);
-      const current = await readState(path);
-      const record: FileRecord = isFileRecord(existing) && existing.path === path ? existing : { kind: 'file', path, previous: current };
-      if (sameState(current, want)) return { ok: true, message: `already applied: ${path} has the wanted content and mode`, record };
-      // The way back is on disk before the file changes.
-      await saveRecord(recPath, record);
-      await writeAtomic(path, Buffer.from(change.content, 'utf8'), change.mode, want.uid, want.gid);
+      const written = await withConfined(change.path, ctx.fileDirs, 'file change refused', async (file): Promise<{ done: string; record: FileRecord } | { what: string; record: FileRecord }> => {
+        const recPath = recordPath(ctx.stateDir, ctx.stepKey, 'file');
+        const existing = await loadRecord(recPath);
+        const current = await readState(file);
+        const record: FileRecord = isFileRecord(existing) && existing.path === file.path ? existing : { kind: 'file', path: file.path, previous: current };
+        if (sameState(current, want)) return { done: `already applied: ${file.path} has the wanted content and mode`, record };
+        // The way back is on disk before the file changes.
+        await saveRecord(recPath, record);
+        await writeAtomic(file, Buffer.from(change.content, 'utf8'), change.mode, want.uid, want.gid);
+        return { what: `${current.exists ? 'replaced' : 'created'} ${file.path} (mode ${change.mode.toString(8).padStart(4, '0')})`, record };
+      });
+      if ('refused' in written) return { ok: false, message: written.refused };
+      if ('done' in written) return { ok: true, message: written.done, record: written.record };
       const reloadProblem = await reload(change, ctx);
-      const what = `${current.exists ? 'replaced' : 'created'} ${path} (mode ${change.mode.toString(8).padStart(4, '0')})`;
-      if (reloadProblem) return { ok: false, message: `${what}, but ${reloadProblem}`, record };
-      return { ok: true, message: `${what}${change.reload?.length ? ', reloaded' : ''}`, record };
+      if (reloadProblem) return { ok: false, message: `${written.what}, but ${reloadProblem}`, record: written.record };
+      return { ok: true, message: `${written.what}${change.reload?.length ? ', reloaded' : ''}`, record: written.record };
     },
 
     async rollback(change, ctx, recordArg): Promise<StepOutcome> {
       const record = isFileRecord(recordArg) ? recordArg : await loadRecord(recordPath(ctx.stateDir, ctx.stepKey, 'file'));
       if (!isFileRecord(record)) return { ok: true, message: 'nothing to roll back: the change was never applied on this host' };
-      let path: string;
-      try {
-        // The record's path is re-checked: a record is data on disk, not trusted more than the change.
-        path = await confinePath(record.path, ctx.fileDirs);
-      } catch (err) {
-        if (err instanceof ValidationError) return { ok: false, message: `rollback refused: ${err.message}` };
-        throw err;
-      }
       const prev = record.previous;
-      const current = await readState(path);
-      if (sameState(current, prev)) return { ok: true, message: `already rolled back: ${path} ${prev.exists ? 'has its previous content' : 'is absent'}` };
-      if (prev.exists && prev.content !== null) {
-        await writeAtomic(path, Buffer.from(prev.content, 'base64'), prev.mode ?? 0o644, prev.uid, prev.gid);
-      } else {
-        await removeDurably(path);
-      }
+      // The record's path is confined again: a record is data on disk, not trusted more than the change.
+      const restored = await withConfined(record.path, ctx.fileDirs, 'rollback refused', async (file): Promise<{ done: string } | { what: string }> => {
+        const current = await readState(file);
+        if (sameState(current, prev)) return { done: `already rolled back: ${file.path} ${prev.exists ? 'has its previous content' : 'is absent'}` };
+        if (prev.exists && prev.content !== null) {
+          await writeAtomic(file, Buffer.from(prev.content, 'base64'), prev.mode ?? 0o644, prev.uid, prev.gid);
+        } else {
+          await removeDurably(file);
+        }
+        return { what: prev.exists ? `restored the previous content of ${file.path}` : `removed ${file.path}, which did not exist before` };
+      });
+      if ('refused' in restored) return { ok: false, message: restored.refused };
+      if ('done' in restored) return { ok: true, message: restored.done };
       const reloadProblem = await reload(change, ctx);
-      const what = prev.exists ? `restored the previous content of ${path}` : `removed ${path}, which did not exist before`;
-      if (reloadProblem) return { ok: false, message: `${what}, but ${reloadProblem}` };
-      return { ok: true, message: what };
+      if (reloadProblem) return { ok: false, message: `${restored.what}, but ${reloadProblem}` };
+      return { ok: true, message: restored.what };
     },
   };
+}
+
+/** Runs `work` with the file's directory held open; a confinement problem (also one met half-way) is a refusal. */
+async function withConfined<T>(path: string, fileDirs: readonly string[], refusedAs: string, work: (file: ConfinedFile) => Promise<T>): Promise<T | { refused: string }> {
+  let file: ConfinedFile;
+  try {
+    file = await openConfined(path, fileDirs);
+  } catch (err) {
+    if (err instanceof ValidationError) return { refused: `${refusedAs}: ${err.message}` };
+    throw err;
+  }
+  try {
+    return await work(file);
+  } catch (err) {
+    if (err instanceof ValidationError) return { refused: `${refusedAs}: ${err.message}` };
+    const code = (err as NodeJS.ErrnoException).code;
+    // A symlink or file planted under the temp name between our calls: refused, nothing written.
+    if (code === 'ELOOP' || code === 'EEXIST') return { refused: `${refusedAs}: ${file.path} changed while being written (${code}); nothing was written` };
+    throw err;
+  } finally {
+    await file.close().catch(() => undefined);
+  }
 }
 
 export const fileRunner: ChangeRunner<FileChange> = createFileRunner();

@@ -9,6 +9,11 @@ import { runChecks } from './index.ts';
 
 const ctx = { root: '/', log: createMemoryLog(), baseline: null, allowCommandChecks: true };
 const http = createHttpServer((req, res) => {
+  if (req.url === '/aaa') {
+    res.writeHead(200);
+    res.end(`${'a'.repeat(40)}b`);
+    return;
+  }
   res.writeHead(req.url === '/health' ? 200 : 503);
   res.end(req.url === '/health' ? 'status: green' : 'down');
 });
@@ -92,10 +97,25 @@ describe('checks', () => {
     }
   });
 
-  it('bodyMatches: /re/ is a regular expression, anything else a substring', () => {
-    expect(bodyMatches('a.c', 'a.c')).toBe(true);
-    expect(bodyMatches('abc', 'a.c')).toBe(false);
-    expect(bodyMatches('abc', '/a.c/')).toBe(true);
-    expect(bodyMatches('ABC', '/abc/i')).toBe(true);
+  it('bodyMatches: /re/ is a regular expression, anything else a substring', async () => {
+    expect(await bodyMatches('a.c', 'a.c')).toEqual({ ok: true });
+    expect(await bodyMatches('abc', 'a.c')).toEqual({ ok: false });
+    expect(await bodyMatches('abc', '/a.c/')).toEqual({ ok: true });
+    expect(await bodyMatches('ABC', '/abc/i')).toEqual({ ok: true });
+    expect(await bodyMatches('abc', '/(/')).toMatchObject({ ok: false, why: expect.stringContaining('is not a valid regular expression') });
+  });
+
+  it('http: a catastrophic bodyMatch is stopped at the check timeout while the agent keeps running', async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 50);
+    const started = Date.now();
+    const outcome = await one({ kind: 'http', name: 'h', url: `http://127.0.0.1:${httpPort}/aaa`, status: 200, bodyMatch: '/^(a+)+$/', timeout: 1500 });
+    const took = Date.now() - started;
+    clearInterval(ticker);
+    expect(outcome.ok).toBe(false);
+    expect(outcome.message).toMatch(/did not finish within \d+ ms \(stopped\)/);
+    expect(took).toBeLessThan(6000);
+    // The main thread was free the whole time: a backtracking regex in-thread would give 0 ticks.
+    expect(ticks).toBeGreaterThan(took / 50 / 3);
   });
 });

@@ -45,3 +45,12 @@ onFailure: halt
     expect(lines).toContain('on failure: stop and roll back every changed host, most recent wave first');
   });
 });
+
+describe('describePlan: distinctApprover', () => {
+  it('says approvals must come from someone else, and only when asked', () => {
+    const text = (extra: string) =>
+      describePlan(parsePlan(`name: p\nchange: { command: { apply: ["true"] } }\nwaves:\n  - { name: all, approve: true }\n${extra}`, 'p.yaml'));
+    expect(text('distinctApprover: true\n').at(-1)).toBe('approvals: by someone other than who started the rollout (another token and owner)');
+    expect(text('').join('\n')).not.toContain('approvals:');
+  });
+});

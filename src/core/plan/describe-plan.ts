@@ -27,6 +27,7 @@ export function describePlan(plan: Plan): string[] {
       : 'on failure: halt and leave hosts as they are for investigation',
   );
   lines.push(`preflight: ${plan.preflight}; confirm window ${formatDuration(plan.confirmWindow)}`);
+  if (plan.distinctApprover === true) lines.push('approvals: by someone other than who started the rollout (another token and owner)');
   return lines;
 }
 

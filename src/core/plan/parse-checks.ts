@@ -2,6 +2,7 @@
 // timeout. Items without a name get "<kind> <target>", and names must be unique.
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
+import { parseBodyMatch } from '../body-match.ts';
 import type { CheckKind, CheckSpec, Millis } from '../types.ts';
 import { CHECK_ITEM_KEYS, CHECK_KIND_KEYS, CHECK_KINDS } from './plan-keys.ts';
 import { describeNode } from './plan-reader.ts';
@@ -154,7 +155,12 @@ function readKind(reader: PlanReader, kind: CheckKind, entry: Entry, where: stri
       const statusEntry = fields?.get('status');
       const status = statusEntry === undefined ? 200 : reader.integer(statusEntry, 100, 599);
       const bodyEntry = fields?.get('bodyMatch');
-      const bodyMatch = bodyEntry === undefined ? undefined : reader.text(bodyEntry, { max: 1000 });
+      let bodyMatch = bodyEntry === undefined ? undefined : reader.text(bodyEntry, { max: 1000 });
+      const parsedMatch = bodyMatch === undefined ? undefined : parseBodyMatch(bodyMatch);
+      if (bodyEntry !== undefined && parsedMatch !== undefined && 'error' in parsedMatch) {
+        reader.reportEntry(bodyEntry, `${bodyEntry.label}: ${parsedMatch.error}`);
+        bodyMatch = undefined;
+      }
       if (url === undefined || status === undefined || (bodyEntry !== undefined && bodyMatch === undefined)) return undefined;
       const checkedUrl = url;
       return {

@@ -187,6 +187,18 @@ describe('parsePlan: refusals', () => {
     expect(error.message).toContain('p.yaml:2:29: "apply" in change.command must not be empty');
   });
 
+  it('refuses a bodyMatch regular expression that does not compile, or flags that do nothing', () => {
+    const plan = (bodyMatch: string) =>
+      `${MINIMAL}checks:\n  - http: { url: "http://127.0.0.1:8080/", bodyMatch: ${JSON.stringify(bodyMatch)} }\n`;
+    expect(checkPlan(plan('/(unclosed/'), 'p.yaml').problems).toEqual([
+      { line: 7, col: 55, message: expect.stringContaining('"/(unclosed/" is not a valid regular expression') },
+    ]);
+    expect(checkPlan(plan('/ok/g'), 'p.yaml').problems).toEqual([
+      { line: 7, col: 55, message: expect.stringContaining("flags can only be i, m, s and u") },
+    ]);
+    expect(checkPlan(plan('/^(ready|ok)$/im'), 'p.yaml').problems).toEqual([]);
+  });
+
   it('caps the source size before parsing', () => {
     const big = `name: p\n# ${'x'.repeat(MAX_PLAN_BYTES)}\n`;
     const { plan, problems } = checkPlan(big, 'big.yaml');

@@ -124,6 +124,8 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const ineligible = ineligibleEntry === undefined ? 'skip' : reader.oneOf(ineligibleEntry, INELIGIBLE_VALUES);
   const queueEntry = top.get('queue');
   const queue = queueEntry === undefined ? false : reader.boolean(queueEntry);
+  const distinctApproverEntry = top.get('distinctApprover');
+  const distinctApprover = distinctApproverEntry === undefined ? false : reader.boolean(distinctApproverEntry);
 
   if (
     name === undefined ||
@@ -137,11 +139,12 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
     preflight === undefined ||
     confirmWindow === undefined ||
     ineligible === undefined ||
-    queue === undefined
+    queue === undefined ||
+    distinctApprover === undefined
   ) {
     return undefined;
   }
-  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue };
+  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}) };
 }
 
 function optionalDuration(reader: PlanReader, entry: Entry | undefined, fallback: number): number | undefined {

@@ -15,6 +15,7 @@ export const PLAN_KEYS = [
   'confirmWindow',
   'ineligible',
   'queue',
+  'distinctApprover',
 ] as const;
 
 export const HOSTS_KEYS = ['match'] as const;

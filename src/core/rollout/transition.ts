@@ -130,7 +130,7 @@ class Changes {
     readonly now: Instant,
   ) {}
 
-  log(kind: string, message: string, where: { host?: string; wave?: string } = {}): void {
+  log(kind: string, message: string, where: { host?: string; wave?: string; by?: string } = {}): void {
     this.logs.push({ type: 'log', kind, message, ...where });
   }
 
@@ -217,7 +217,7 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
     case 'approve': {
       const wave = state.waves[state.current];
       if (wave) {
-        c.log('wave.approved', `wave ${wave.name} approved${by(event.actor)}`, { wave: wave.name });
+        c.log('wave.approved', `wave ${wave.name} approved${by(event.actor)}`, { wave: wave.name, ...(event.actor ? { by: event.actor } : {}) });
         startWave(c, wave);
       }
       break;

@@ -44,7 +44,7 @@ export type RolloutEffect =
   /** Hand the host work: the agent picks it up (the step record carries attempt and state). */
   | { readonly type: 'assign'; readonly host: string; readonly action: 'apply' | 'rollback'; readonly attempt: number; readonly waveIndex: number }
   /** A line for the rollout's event log (human-readable, also structured). */
-  | { readonly type: 'log'; readonly kind: string; readonly message: string; readonly host?: string; readonly wave?: string };
+  | { readonly type: 'log'; readonly kind: string; readonly message: string; readonly host?: string; readonly wave?: string; readonly by?: string };
 
 export interface TransitionResult<S> {
   readonly state: S;

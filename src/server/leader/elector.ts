@@ -149,7 +149,7 @@ export class Elector implements Replica {
     return {
       ...store,
       persistTransition: (write) => store.persistTransition({ ...write, fence }).catch(fenced),
-      createRollout: (rollout, plan, source, event) => store.createRollout(rollout, plan, source, event, fence).catch(fenced),
+      createRollout: (rollout, plan, source, event, _fence, extra) => store.createRollout(rollout, plan, source, event, fence, extra).catch(fenced),
     };
   }
 

@@ -5,6 +5,9 @@
 // reports in its outbox: nothing is lost, and report ids make a repeat harmless). Reads (status,
 // events, assignments) and heartbeats, enrollments and drift are served by every replica.
 import type { MiddlewareHandler } from 'hono';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { describeCertificateError } from '../../core/tls-trust.ts';
 import type { Logger } from '../logger.ts';
 import type { Replica } from './elector.ts';
 
@@ -27,7 +30,35 @@ function unavailable(reason: string, retryAfterS: number): Response {
   });
 }
 
-export function forwardToLeader(replica: Replica, log: Logger): MiddlewareHandler {
+/**
+ * fetch over node:https with a CA: Node's fetch (undici) takes no CA without its own Agent, which
+ * Node does not export. Streams the body both ways, as fetch does; the signal aborts it.
+ */
+export function httpsForward(
+  target: URL,
+  init: { method: string; headers: Headers; body: ReadableStream<Uint8Array> | null; signal: AbortSignal; ca: string },
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    init.headers.forEach((value, name) => (headers[name] = value));
+    const req = httpsRequest(target, { method: init.method, headers, ca: init.ca, agent: false, signal: init.signal }, (res) => {
+      const out = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (typeof value === 'string') out.set(name, value);
+        else if (Array.isArray(value)) for (const v of value) out.append(name, v);
+      }
+      const status = res.statusCode ?? 502;
+      const nullBody = status === 204 || status === 304 || init.method === 'HEAD';
+      if (nullBody) res.resume();
+      resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: out }));
+    });
+    req.on('error', reject);
+    if (init.body) Readable.fromWeb(init.body as import('node:stream/web').ReadableStream).on('error', (err) => req.destroy(err)).pipe(req);
+    else req.end();
+  });
+}
+
+export function forwardToLeader(replica: Replica, log: Logger, peerCa?: string): MiddlewareHandler {
   return async (c, next) => {
     if (!isLeaderOnly(c.req.method, c.req.path)) return next();
     const route = replica.route();
@@ -45,15 +76,20 @@ export function forwardToLeader(replica: Replica, log: Logger): MiddlewareHandle
     let res: Response;
     try {
       const body = c.req.raw.body;
-      res = await fetch(target, {
-        method: c.req.method,
-        headers,
-        ...(body ? { body, duplex: 'half' } : {}),
-        redirect: 'manual',
-        signal: AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(FORWARD_TIMEOUT_MS)]),
-      } as RequestInit);
+      const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(FORWARD_TIMEOUT_MS)]);
+      res =
+        peerCa !== undefined && target.protocol === 'https:'
+          ? await httpsForward(target, { method: c.req.method, headers, body, signal, ca: peerCa })
+          : await fetch(target, {
+              method: c.req.method,
+              headers,
+              ...(body ? { body, duplex: 'half' } : {}),
+              redirect: 'manual',
+              signal,
+            } as RequestInit);
     } catch (err) {
-      log.warn({ leader: route.holder, url: route.url, path: c.req.path, err: err instanceof Error ? err.message : String(err) }, 'forwarding to the leader failed');
+      const why = describeCertificateError(err, route.url) ?? (err instanceof Error ? err.message : String(err));
+      log.warn({ leader: route.holder, url: route.url, path: c.req.path, err: why }, 'forwarding to the leader failed');
       return unavailable(`the leader (${route.holder}) is unreachable; retry`, 2);
     }
     const out = new Headers();

@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { RolloutEvent } from '../../core/rollout/types.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { HostAssignment } from '../../store/store.ts';
+import { HostNameTakenError, type HostAssignment, type HostRow } from '../../store/store.ts';
+import { recordIdentityAudit } from '../identity-audit.ts';
+import { labelClaimProblem } from '../label-claims.ts';
+import { sourceOf, type RateLimiter } from '../rate-limit.ts';
 import { type AppDeps, type AppEnv, clientGone, readBody, readQuery } from '../app.ts';
 import { requireEnrollToken, requireHost } from '../auth.ts';
 import { assignmentsQuery, enrollBody, heartbeatBody, reportsBody } from '../schemas.ts';
@@ -44,6 +47,17 @@ function assignmentReads(deps: AppDeps): Batcher<readonly HostAssignment[]> {
   return b;
 }
 
+/** Credential reads that bypass the credential cache (one statement per batch of concurrent polls). */
+const credentialReads = new WeakMap<object, Batcher<HostRow | null>>();
+function freshCredentials(deps: AppDeps): Batcher<HostRow | null> {
+  let b = credentialReads.get(deps.store);
+  if (!b) credentialReads.set(deps.store, (b = new Batcher<HostRow | null>((hashes) => deps.store.hostsByCredentialHashes(hashes, deps.now()), null)));
+  return b;
+}
+
+/** How long the credential a rotation replaced stays valid, unless the new one is used first. */
+export const ROTATION_GRACE_MS = 10 * 60_000;
+
 interface AssignmentsRead {
   readonly list: readonly HostAssignment[];
   readonly version: string;
@@ -70,28 +84,81 @@ export function heartbeatIntervalFor(deps: AppDeps, host: string): number {
   return deps.driver.hasWorkInFlight(host) ? Math.max(500, Math.floor(deps.heartbeatMs / 2)) : deps.heartbeatMs;
 }
 
-export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
+export function agentRoutes(deps: AppDeps, limiter: RateLimiter): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  r.post('/enroll', requireEnrollToken(deps), async (c) => {
+  r.post('/enroll', limiter.enroll, requireEnrollToken(deps), async (c) => {
     const body = await readBody(c, enrollBody);
+    c.set('auditTarget', body.name); // the audit log names the host enrolled
+    const scoped = c.get('enrollToken');
+    const actor = c.get('actor');
+    const source = sourceOf(c);
+    if (scoped) {
+      const problem = labelClaimProblem(body.labels, scoped.labels);
+      if (problem) {
+        await recordIdentityAudit(deps, { action: 'host.labels_refused', actor, target: body.name, ok: false, source, detail: { labels: body.labels, reason: problem } }, c);
+        throw new SluiceError('forbidden', `enrollment of ${body.name} refused: ${problem}`);
+      }
+    }
     const credential = newSecret('shc');
     const now = deps.now();
-    const row = await deps.store.enrollHost({
-      name: body.name,
-      labels: body.labels,
-      facts: body.facts ?? {},
-      credentialHash: hashSecret(credential),
-      now,
-    });
-    deps.log.info({ host: row.name, labels: row.labels }, 'host enrolled');
+    let row: HostRow;
+    try {
+      row = await deps.store.enrollHost({
+        name: body.name,
+        labels: body.labels,
+        facts: body.facts ?? {},
+        credentialHash: hashSecret(credential),
+        now,
+        presentedHash: body.currentCredential !== undefined ? hashSecret(body.currentCredential) : null,
+        enrollTokenId: scoped?.id ?? null,
+        labelConstraints: scoped && Object.keys(scoped.labels).length > 0 ? scoped.labels : null,
+      });
+    } catch (err) {
+      if (err instanceof HostNameTakenError) {
+        // Someone holding an enrollment token tried to take over an enrolled name: nothing changed.
+        await recordIdentityAudit(deps, {
+          action: 'host.enroll_refused',
+          actor,
+          target: body.name,
+          ok: false,
+          source,
+          detail: { reason: body.currentCredential !== undefined ? 'the presented credential is not the host\'s' : 'no current credential presented' },
+        }, c);
+      }
+      throw err;
+    }
+    const reenrolled = row.enrolledAt !== now;
+    // A poll held with the replaced credential answers now (401), not at the end of its wait.
+    if (reenrolled) deps.hub.notify([row.name]);
+    await recordIdentityAudit(deps, { action: 'host.enrolled', actor, target: row.name, ok: true, source, detail: { labels: row.labels, reenrolled } }, c);
     await deps.driver.hostSeen(hostInfoOf(row));
+    limiter.trust(credential);
     return c.json({ host: row.name, credential });
+  });
+
+  r.post('/rotate', requireHost(deps), async (c) => {
+    const host = c.get('host');
+    const credential = newSecret('shc');
+    const now = deps.now();
+    const graceUntil = now + (deps.rotationGraceMs ?? ROTATION_GRACE_MS);
+    const done = await deps.store.rotateHostCredential({ name: host.name, presentedHash: c.get('credentialHash'), newHash: hashSecret(credential), graceUntil, now });
+    if (!done) throw new SluiceError('unauthenticated', 'this credential is no longer valid; enroll again');
+    await recordIdentityAudit(deps, { action: 'host.credential_rotated', actor: c.get('actor'), target: host.name, ok: true, source: sourceOf(c), detail: { graceUntil } }, c);
+    limiter.trust(credential);
+    return c.json({ host: host.name, credential, previousValidUntil: graceUntil });
   });
 
   r.post('/heartbeat', requireHost(deps), async (c) => {
     const host = c.get('host');
     const body = await readBody(c, heartbeatBody);
+    if (body.labels && !sameLabels(body.labels, host.labels)) {
+      const problem = labelClaimProblem(body.labels, host.labelConstraints);
+      if (problem) {
+        await recordIdentityAudit(deps, { action: 'host.labels_refused', actor: c.get('actor'), target: host.name, ok: false, source: sourceOf(c), detail: { labels: body.labels, reason: problem } }, c);
+        throw new SluiceError('forbidden', `labels refused: ${problem}`);
+      }
+    }
     await deps.store.recordHeartbeat(host.name, {
       now: deps.now(),
       ...(body.labels ? { labels: body.labels } : {}),
@@ -115,6 +182,17 @@ export function agentRoutes(deps: AppDeps): Hono<AppEnv> {
     if (q.version === read.version && q.waitMs > 0) {
       await deps.hub.wait(host.name, q.waitMs, clientGone(c), read.generation);
       read = await readAssignments(deps, host.name);
+      // The host may have been reset, re-enrolled or rotated away while the poll waited: the
+      // credential is checked again (through the credential cache, which a reset or rotation
+      // through this process clears at once).
+      const again = await deps.store.hostByCredentialHash(c.get('credentialHash'));
+      if (!again || again.name !== host.name) throw new SluiceError('unauthenticated', 'this host credential was reset or replaced while waiting; enroll again');
+    }
+    if (read.version !== q.version) {
+      // New work is never handed to a credential that is no longer valid: checked in the store
+      // itself (another replica may have reset the host within the cache's lifetime).
+      const fresh = await freshCredentials(deps).load(c.get('credentialHash'));
+      if (!fresh || fresh.name !== host.name) throw new SluiceError('unauthenticated', 'this host credential was reset or replaced; enroll again');
     }
     return c.json({ version: read.version, assignments: read.list.map(assignmentView) });
   });

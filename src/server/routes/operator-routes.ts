@@ -2,11 +2,12 @@
 // steps and event log (host lists: fleet-routes.ts).
 import { Hono, type Context } from 'hono';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
-import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { NotFoundError, SluiceError, ValidationError } from '../../core/errors.ts';
 import type { StoredRollout, EventRow } from '../../store/store.ts';
 import { FINAL_ROLLOUT_STATES, type Plan } from '../../core/types.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery } from '../app.ts';
-import { requireRole, type Role } from '../auth.ts';
+import { requireRole, type Principal, type Role } from '../auth.ts';
+import { auditIntent } from '../audit.ts';
 import { createRolloutBody, eventsQuery } from '../schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { countRollbackHosts, isUnconfirmedRollback } from '../../core/rollout/rollback-targets.ts';
@@ -69,6 +70,37 @@ async function readValidPlan(c: Context<AppEnv>): Promise<{ plan: Plan; source: 
   return { plan, source: body.plan };
 }
 
+/** Who started the rollout and who approved which wave (the `wave.approved` events). */
+async function accountability(deps: AppDeps, id: string): Promise<Record<string, unknown>> {
+  const starter = await deps.store.rolloutStarter(id);
+  const approved = await deps.store.listApprovals(id, 1000);
+  return {
+    startedBy: starter ? starter.name : null,
+    approvals: approved.map((e) => ({ wave: e.wave, by: typeof e.data?.by === 'string' ? e.data.by : null, at: e.at })),
+  };
+}
+
+/**
+ * A plan with `distinctApprover: true`: the approver must not be who started the rollout, by
+ * token name or by owner (two tokens of one person are one person). The bootstrap admin token is
+ * one principal (`admin`) whoever holds it.
+ */
+async function checkDistinctApprover(deps: AppDeps, id: string, approver: Principal): Promise<void> {
+  const header = await deps.store.loadRolloutHeader(id);
+  if (!header) throw new NotFoundError(`no rollout ${id}`);
+  if (header.plan.distinctApprover !== true) return;
+  const starter = await deps.store.rolloutStarter(id);
+  if (!starter) {
+    throw new SluiceError('forbidden', `rollout ${id} requires a distinct approver, and who started it is not recorded; it cannot be approved (abort it and start again)`);
+  }
+  if (starter.name === approver.name || (starter.owner !== null && starter.owner === approver.owner)) {
+    throw new SluiceError(
+      'forbidden',
+      `rollout ${id} requires a distinct approver (plan: distinctApprover: true): it was started by ${starter.name}${starter.owner ? ` (owner ${starter.owner})` : ''}, and ${approver.name}${approver.owner ? ` (owner ${approver.owner})` : ''} cannot approve it; ask another approver`,
+    );
+  }
+}
+
 export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const viewer = requireRole(deps, 'viewer');
@@ -78,7 +110,11 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     const { plan, source } = await readValidPlan(c);
     // Said before anything runs: how many targeted hosts cannot take part now, and why.
     const preview = await deps.driver.preview(plan);
-    const record = await deps.driver.createRollout(plan, source, c.get('actor'));
+    const principal = c.get('principal');
+    const record = await deps.driver.createRollout(plan, source, principal.name, {
+      startedBy: { name: principal.name, owner: principal.owner },
+      audit: auditIntent(deps, c, { plan: plan.name }),
+    });
     deps.log.info({ rolloutId: record.id, name: record.name, ineligible: preview.ineligible.count }, 'rollout started');
     return c.json(
       {
@@ -111,7 +147,8 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     // Steps embedded only while the rollout is small; counts always (rollout-summary.ts).
     const loaded = await loadRolloutForView(deps.store, id);
     if (!loaded) throw new NotFoundError(`no rollout ${id}`);
-    return c.json(withStepCounts(rolloutView(loaded.stored), loaded.counted));
+    const view = withStepCounts(rolloutView(loaded.stored), loaded.counted);
+    return c.json({ ...view, ...(await accountability(deps, id)) });
   });
 
   r.get('/rollouts/:id/events', viewer, async (c) => {
@@ -127,7 +164,9 @@ export function operatorRoutes(deps: AppDeps): Hono<AppEnv> {
     const need: Role = name === 'approve' ? 'approver' : 'operator';
     r.post(`/rollouts/:id/${name}`, requireRole(deps, need), async (c) => {
       const id = await resolveRolloutRef(deps.store, c.req.param('id')); // full id, unique prefix or `latest`
-      const record = await deps.driver.command(id, name, c.get('actor'));
+      const principal = c.get('principal');
+      if (name === 'approve') await checkDistinctApprover(deps, id, principal);
+      const record = await deps.driver.command(id, name, principal.name, auditIntent(deps, c));
       return c.json({ id: record.id, state: record.state });
     });
   }
