@@ -197,3 +197,33 @@ describe.skipIf(pgProbe === null)('on PostgreSQL', () => {
     return { server, cleanup: () => db.cleanup() };
   });
 });
+
+describe('dashboard sign-in over TLS', () => {
+  it('sets the session cookie Secure when the request came over HTTPS', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const https = await import('node:https');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-dash-tls-'));
+    let tlsServer: RunningServer | null = null;
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+      tlsServer = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
+      const url = new URL('/ui/session', tlsServer.url);
+      const setCookie = await new Promise<string>((resolveCookie, reject) => {
+        const req = https.request(url, { method: 'POST', ca: readFileSync(join(dir, 'cert.pem')), headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          expect(res.statusCode).toBe(201);
+          resolveCookie(String(res.headers['set-cookie']));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ token: tlsServer!.adminToken }));
+      });
+      expect(setCookie).toMatch(/^sluice_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+    } finally {
+      await tlsServer?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
