@@ -277,6 +277,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', tokenRoutes(deps)); // admin only
   app.route('/v1', auditRoutes(deps)); // admin only
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
-  app.route('/', uiRoutes(deps)); // the dashboard under /ui/ and its sign-in
+  app.route('/', uiRoutes(deps, limiter)); // the dashboard under /ui/ and its sign-in
   return app;
 }

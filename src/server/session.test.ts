@@ -52,6 +52,15 @@ describe('dashboard sessions', () => {
     expect(bad.headers.get('set-cookie')).toBeNull();
   });
 
+  it('wrong tokens at sign-in spend the failed-authentication limit (429 with Retry-After), like bearer tokens', async () => {
+    const { app } = makeApp();
+    const attempt = () => app.request('/ui/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'sla_guess' }) });
+    for (let i = 0; i < 20; i++) expect((await attempt()).status).toBe(401);
+    const throttled = await attempt();
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('a form sign-in redirects to the page; one posted from another site is refused', async () => {
     const { app } = makeApp();
     const form = await app.request('http://127.0.0.1/ui/session', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1' }, body: `token=${ADMIN}` });

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { SluiceError } from '../../core/errors.ts';
 import { type AppDeps, type AppEnv, readBody, requestHeader } from '../app.ts';
 import { authenticateOperator, sessionPrincipal } from '../auth.ts';
+import { sourceOf, type RateLimiter } from '../rate-limit.ts';
 import { SESSION_COOKIE, clearedSessionCookie, overTls, readCookie, sessionCookie, sessionsOf, type Session } from '../session.ts';
 
 export const CSP =
@@ -61,11 +62,13 @@ function sameOrigin(c: Context): boolean {
   }
 }
 
-export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
+/** `limiter`: the app's failed-authentication limit, which a token in a sign-in body spends like a bearer token. */
+export function uiRoutes(deps: AppDeps, limiter?: RateLimiter): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const sessions = sessionsOf(deps);
   const cache = new Map<string, Loaded>();
   let dir: string | null | undefined;
+  const limited = limiter !== undefined && deps.rateLimits?.enabled !== false && deps.rateLimits?.failedAuth !== null;
 
   function load(file: string): Loaded | null {
     const hit = cache.get(file);
@@ -113,9 +116,20 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
     } else {
       token = (await readBody(c, signInBody)).token.trim();
     }
-    const principal = await authenticateOperator(deps, token);
+    // The same limit on guessing as a bearer token (rate-limit.ts): 429 while this address is throttled.
+    const source = sourceOf(c);
+    const wait = limited ? limiter!.failedAuth.retryAfter(source) : 0;
+    if (wait > 0) {
+      c.header('retry-after', String(wait));
+      return c.json({ error: { code: 'rate_limited', message: `too many failed authentications from this address; retry after ${wait} s` } }, 429);
+    }
+    const principal = await authenticateOperator(deps, token).catch((err: unknown) => {
+      if (limited && err instanceof SluiceError && err.code === 'unauthenticated') limiter!.failedAuth.charge(source);
+      throw err;
+    });
     if (!principal) {
-      deps.log.info({ ip: requestHeader(c, 'x-forwarded-for') ?? null }, 'dashboard sign-in refused');
+      if (limited) limiter!.failedAuth.charge(source);
+      deps.log.info({ source }, 'dashboard sign-in refused');
       if (form) return c.redirect('/ui/#signin=refused', 303);
       throw new SluiceError('unauthenticated', 'that token is not valid');
     }
