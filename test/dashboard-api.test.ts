@@ -98,6 +98,13 @@ function runDashboardApi(title: string, start: () => Promise<{ server: RunningSe
         const out = await fetch(`${server.url}/ui/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } });
         expect(out.status).toBe(200);
         expect(await readUntil(res, /event: signedout/)).toMatch(/event: signedout/);
+        // Sign-in and sign-out are in the audit log, under who signed in; the token is not.
+        const audit = (await get('/v1/audit?limit=1000')).body.entries as any[];
+        expect(audit.filter((e) => e.action.startsWith('dashboard.')).map((e) => [e.action, e.actor, e.result])).toEqual([
+          ['dashboard.signin', 'admin', 'ok'],
+          ['dashboard.signout', 'admin', 'ok'],
+        ]);
+        expect(JSON.stringify(audit)).not.toContain(server.adminToken);
       } finally {
         streamTiming.reauthMs = 30_000;
       }

@@ -137,6 +137,8 @@ export function uiRoutes(deps: AppDeps, limiter?: RateLimiter): Hono<AppEnv> {
     const previous = readCookie(c, SESSION_COOKIE);
     if (previous) sessions.delete(previous);
     const s = sessions.create(token, principal);
+    c.set('principal', principal); // the audit entry names who signed in
+    c.set('actor', principal.name);
     c.header('set-cookie', sessionCookie(s.id, overTls(c), Math.floor(sessions.maxAgeMs / 1000)));
     deps.log.info({ actor: principal.name, role: principal.role }, 'dashboard sign-in');
     if (form) return c.redirect('/ui/', 303);
@@ -164,7 +166,11 @@ export function uiRoutes(deps: AppDeps, limiter?: RateLimiter): Hono<AppEnv> {
     c.header('cache-control', 'no-store');
     const principal = await sessionPrincipal(deps, c); // a sign-out needs the CSRF header too
     const id = readCookie(c, SESSION_COOKIE);
-    if (principal && id) sessions.delete(id);
+    if (principal && id) {
+      sessions.delete(id);
+      c.set('principal', principal);
+      c.set('actor', principal.name);
+    }
     c.header('set-cookie', clearedSessionCookie(overTls(c)));
     return c.json({ signedOut: true });
   });
