@@ -17,7 +17,7 @@ import type { Logger } from './logger.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { HttpBindings } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requireRole } from './auth.ts';
+import { requireRole, sessionForForward } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { remediationRoutes } from './routes/remediation-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
@@ -217,6 +217,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
+  if (deps.replica) app.use('*', sessionForForward(deps)); // the dashboard's changes on a follower
   if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log, deps.peerCa));
 
   // Failed authentication and enrollments per source address (429 with Retry-After).

@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { SluiceError } from '../core/errors.ts';
 import { type AppDeps, type AppEnv, requestHeader } from './app.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
+import { isLeaderOnly } from './leader/forward.ts';
 import { CSRF_HEADER, SESSION_COOKIE, clearedSessionCookie, isStateChanging, overTls, readCookie, sessionsOf } from './session.ts';
 import type { ApiTokenRow, Store } from '../store/store.ts';
 
@@ -186,6 +187,23 @@ export async function sessionPrincipal(deps: AppDeps, c: Context): Promise<Princ
   }
   session.principal = principal;
   return principal;
+}
+
+/**
+ * Replicas: a leader-only change (forward.ts) made by the dashboard on a follower carries a
+ * session cookie, which only this replica knows. The session and its CSRF token are checked here
+ * (401/403 as in requireRole) and the request goes on to the leader with the session's token as
+ * its bearer token; the leader authenticates that as usual.
+ */
+export function sessionForForward(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!isLeaderOnly(c.req.method, c.req.path) || bearer(c) !== null) return next();
+    const id = readCookie(c, SESSION_COOKIE);
+    if (id === null || !(await sessionPrincipal(deps, c))) return next();
+    const session = sessionsOf(deps).get(id);
+    if (session) c.req.raw.headers.set('authorization', `Bearer ${session.token}`);
+    return next();
+  };
 }
 
 /**
