@@ -24,7 +24,7 @@ ${CHANGE}waves:
     sise: 1
 `,
     errors: [
-      'plan.yaml:6:5: unknown key "sise" in wave "canary" (expected one of: name, match, size, parallel, spread, each, limit, bake, approve)',
+      'plan.yaml:6:5: unknown key "sise" in wave "canary" (expected one of: name, match, size, parallel, spread, each, limit, bake, approve, window, blackout)',
     ],
   },
   {
@@ -35,7 +35,7 @@ ${CHANGE}wave:
 `,
     errors: [
       'plan.yaml:1:1: missing required key "waves" at top level',
-      'plan.yaml:4:1: unknown key "wave" at top level (expected one of: name, change, hosts, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, distinctApprover)',
+      'plan.yaml:4:1: unknown key "wave" at top level (expected one of: name, change, hosts, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, distinctApprover, reboot, window, blackout, emergency)',
     ],
   },
   {

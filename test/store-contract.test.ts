@@ -649,6 +649,28 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await store.purgeFinished(cutoff, 3)).toEqual({ events: 0, reports: 0 });
     });
 
+    it('keeps one fleet freeze at a time: start, read, refuse a second, end (each audited in its transaction), expire by itself', async () => {
+      const actor = nextId('freezer');
+      expect(await store.activeFreeze(1000)).toBeNull();
+      const f = await store.startFreeze({ reason: 'sales weekend', by: actor, startedAt: 1000, until: null }, auditInput({ actor, action: 'freeze.start' }));
+      expect(f).toMatchObject({ reason: 'sales weekend', by: actor, startedAt: 1000, until: null, endedAt: null, endedBy: null });
+      expect(await store.activeFreeze(2000)).toEqual(f);
+      await expect(store.startFreeze({ reason: 'again', by: actor, startedAt: 1500, until: null }, auditInput({ actor, action: 'freeze.start' }))).rejects.toBeInstanceOf(ConflictError);
+      const ended = await store.endFreeze(3000, actor, auditInput({ actor, action: 'freeze.end' }));
+      expect(ended).toMatchObject({ id: f.id, endedAt: 3000, endedBy: actor });
+      expect(await store.endFreeze(3500, actor, auditInput({ actor, action: 'freeze.end' }))).toBeNull();
+      expect(await store.activeFreeze(4000)).toBeNull();
+      // The refused start and the end with nothing to end wrote no audit entry.
+      expect((await store.listAudit({ actor, limit: 10 })).map((e) => e.action).sort()).toEqual(['freeze.end', 'freeze.start']);
+      // A freeze with an end: in force before it, gone after it, and a new one may start then.
+      await store.startFreeze({ reason: 'until', by: actor, startedAt: 5000, until: 6000 });
+      expect((await store.activeFreeze(5999))?.reason).toBe('until');
+      expect(await store.activeFreeze(6000)).toBeNull();
+      const next = await store.startFreeze({ reason: 'next', by: actor, startedAt: 7000, until: null });
+      expect((await store.activeFreeze(7000))?.id).toBe(next.id);
+      await store.endFreeze(8000, actor);
+    });
+
     it('stores named tokens by hash: create, find, list, revoke (first time kept), touch forward only', async () => {
       const name = nextId('tok');
       const audit = auditInput({ actor: `admin-${name}`, action: 'token.create', target: name });
@@ -900,7 +922,7 @@ describe.skipIf(!postgresAvailable)('store on PostgreSQL', () => {
         const migrations = await client.query(`select name from ${db.schema}.sluice_migrations order by name`);
         expect(migrations.rows.map((r: { name: string }) => r.name)).toEqual(all);
         const tables = await client.query('select table_name from information_schema.tables where table_schema = $1 order by table_name', [db.schema]);
-        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'enroll_tokens', 'events', 'hosts', 'leader_lease', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
+        expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(['api_tokens', 'audit_log', 'drift_events', 'enroll_tokens', 'events', 'fleet_freezes', 'hosts', 'leader_lease', 'remediation_overrides', 'remediation_requests', 'reports', 'rollouts', 'sluice_migrations', 'steps', 'waves']);
       } finally {
         await client.end();
       }

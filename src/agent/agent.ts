@@ -1,6 +1,7 @@
 // The host agent (`sluice agent`): enrolls, heartbeats, long-polls its assignments, applies and
 // rolls back changes it is allowed to run, runs checks, and delivers every result exactly once.
 // Subfolders: changes/ (one runner per change kind), checks/ (one runner per check kind).
+import type { RebootSettings } from './reboot.ts';
 import { arch, hostname, platform, release } from 'node:os';
 import { resolve } from 'node:path';
 import type { AllowKind } from '../core/allow-kinds.ts';
@@ -73,6 +74,8 @@ export interface AgentOptions {
    * credential file was last written; default daily (DEFAULT_ROTATE_EVERY_MS); 0: never.
    */
   readonly rotateEveryMs?: number;
+  /** How this host reboots for a plan's `reboot:` (needs `reboot` in allow); default systemctl reboot. */
+  readonly reboot?: RebootSettings;
 }
 
 export interface AgentHandle {
@@ -228,6 +231,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     staleMs: Math.max(3 * heartbeatMs, 5000),
     probeMs: opts.confirmProbeMs ?? 1000,
     signal,
+    ...(opts.reboot ? { reboot: opts.reboot } : {}),
   });
   const workers = new Map<string, RolloutWorker>();
   const reportedInvalid = new Set<string>();

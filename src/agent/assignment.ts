@@ -2,7 +2,7 @@
 // item, so one malformed assignment cannot stop the others.
 import * as z from 'zod/mini';
 import './zod.ts';
-import type { Change, CheckSpec } from '../core/types.ts';
+import type { Change, CheckSpec, RebootSpec } from '../core/types.ts';
 import type { AssignmentAction } from '../core/types.ts';
 
 export interface Assignment {
@@ -16,6 +16,8 @@ export interface Assignment {
   readonly checkInterval: number;
   readonly confirmWindow: number;
   readonly preflight: 'block' | 'warn';
+  /** The plan's `reboot:`; absent: never. */
+  readonly reboot?: RebootSpec;
 }
 
 /** An item the agent could not understand; `step` is set when it is clear which step it was for. */
@@ -104,6 +106,7 @@ const assignmentSchema = z.extend(stepSchema, {
   checkInterval: millis,
   confirmWindow: z._default(z.int().check(z.nonnegative()), 0),
   preflight: z._default(z.enum(['block', 'warn']), 'warn'),
+  reboot: z.optional(z.object({ when: z.enum(['ifRequired', 'always']), before: z.optional(argv), after: z.optional(argv), timeout: millis })),
 });
 
 const answerSchema = z.object({ version: z.string(), assignments: z.array(z.unknown()) });

@@ -51,6 +51,20 @@ export interface ActionEntry {
    * database just before and after). The drift guard excuses only these changes.
    */
   readonly packageChanges?: SluicePackageWindow;
+  /**
+   * The plan's reboot after this apply: `rebooting` once the reboot command was accepted (the
+   * checks wait for the host to be back), `done` once it is back and the after-hook ran.
+   */
+  readonly reboot?: RebootEntry;
+}
+
+export interface RebootEntry {
+  readonly state: 'rebooting' | 'done';
+  readonly reason: string;
+  readonly requestedAt: number;
+  /** The boot id when the reboot was asked for: a different one after means the host really rebooted. */
+  readonly bootId: string | null;
+  readonly doneAt?: number;
 }
 
 export interface StepJournal {
@@ -112,6 +126,15 @@ const actionEntrySchema = z.object({
       startedAt: z.number(),
       finishedAt: z.number(),
       packages: z.record(z.string(), z.object({ from: z.nullable(z.string()), to: z.nullable(z.string()) })),
+    }),
+  ),
+  reboot: z.optional(
+    z.object({
+      state: z.enum(['rebooting', 'done']),
+      reason: z.string(),
+      requestedAt: z.number(),
+      bootId: z.nullable(z.string()),
+      doneAt: z.optional(z.number()),
     }),
   ),
 });

@@ -15,6 +15,7 @@ import { watchConfirmWindow } from './commit-confirmed.ts';
 import type { SluicePackageWindow } from './drift/drift.ts';
 import { canonicalPackageName, nativeArchitecture } from './facts/package-names.ts';
 import type { OutboxSender } from './outbox-sender.ts';
+import { DEFAULT_REBOOT_COMMAND, DEFAULT_REBOOT_REQUIRED_FILE, bootId, rebootReason, runRebootCommand, runRebootHook, type RebootSettings } from './reboot.ts';
 import type { ActionEntry, AgentReport, ReportKind, StateDir, StepJournal } from './state-dir.ts';
 
 /** A preflight finding, as much as the agent needs of it. */
@@ -66,6 +67,8 @@ export interface StepDeps {
    * Missing: not recorded (the drift guard then sees those changes as drift).
    */
   readonly readPackages?: () => Promise<Readonly<Record<string, string>>>;
+  /** How this host reboots for a plan's `reboot:` (--reboot-command, --reboot-required-file); default systemctl reboot, /var/run/reboot-required. */
+  readonly reboot?: RebootSettings;
 }
 
 /** Dependencies an apt record says the apply pulled in. */
@@ -186,6 +189,8 @@ export class StepActions {
   private readonly watches = new Map<string, Promise<void>>();
   /** Steps (rollout:attempt) confirmed in this run of the agent: reported once. */
   private readonly confirmed = new Set<string>();
+  /** Rollouts whose reboot this process asked for: the host is going down; their checks wait. */
+  private readonly rebootsAsked = new Set<string>();
   private aptRunning = 0;
   private readonly recentWindows: SluicePackageWindow[] = [];
 
@@ -331,8 +336,10 @@ export class StepActions {
     if (prev?.state === 'done' && prev.attempt === a.attempt) {
       journal = await this.resend(journal, 'apply', a);
       const entry = journal.apply;
-      // The agent may have died between apply and its first checks: run them now.
-      if (entry?.ok && !journal.rollback && !entry.reports.some((r) => r.kind === 'check')) await this.checkAfterApply(a, journal);
+      // The agent may have died between apply and its first checks (or rebooted): run them now.
+      if (entry?.ok && !journal.rollback && !entry.reports.some((r) => r.kind === 'check') && (await this.settleReboot(a)) === 'ready') {
+        await this.checkAfterApply(a, (await state.readJournal(a.rolloutId)) ?? journal);
+      }
       return;
     }
     if (prev?.state === 'started' && prev.attempt === a.attempt) {
@@ -353,6 +360,9 @@ export class StepActions {
     }
     const runner = this.d.changeRunners.get(a.change.kind);
     if (!runner) return refuse(`change kind "${a.change.kind}" is not supported by this agent`, false);
+    if (a.reboot && !this.d.allow.has('reboot')) {
+      return refuse(`the plan reboots the host (reboot: ${a.reboot.when}) and this agent does not allow reboot (agent --allow: ${allowText(this.d.allow)})`, false);
+    }
 
     let baseline: InvariantSnapshot | null = null;
     try {
@@ -394,7 +404,71 @@ export class StepActions {
     await state.writeJournal(journal);
     log.info(outcome.ok ? 'apply succeeded' : 'apply failed', { rolloutId: a.rolloutId, attempt: a.attempt, message: outcome.message });
     await this.queueAll([report]);
-    if (outcome.ok) await this.checkAfterApply(a, journal);
+    if (outcome.ok && !(await this.rebootAfterApply(a, journal))) await this.checkAfterApply(a, journal);
+  }
+
+  /**
+   * The plan's reboot after a successful apply: true when the host is going down (or the reboot
+   * failed, reported): then the checks wait for it to be back (settleReboot), false when it needs
+   * none. The journal says `rebooting` before the reboot command runs, so a restart finds it.
+   */
+  private async rebootAfterApply(a: Assignment, journal: StepJournal): Promise<boolean> {
+    if (!a.reboot || !journal.apply) return false;
+    const settings = this.d.reboot ?? { command: DEFAULT_REBOOT_COMMAND, requiredFile: DEFAULT_REBOOT_REQUIRED_FILE };
+    const reason = await rebootReason(a.reboot, settings);
+    if (reason === null) {
+      this.d.log.info('no reboot needed after the apply', { rolloutId: a.rolloutId, requiredFile: settings.requiredFile });
+      return false;
+    }
+    const fail = async (message: string) => {
+      this.d.log.warn('reboot failed', { rolloutId: a.rolloutId, message });
+      await this.queueAll([newReport(a, 'check', false, message, this.d.now())]);
+      return true;
+    };
+    if (a.reboot.before) {
+      const problem = await runRebootHook('before', a.reboot.before, { host: this.d.host(), rolloutId: a.rolloutId });
+      if (problem) return fail(`not rebooted: ${problem}`);
+    }
+    const entry = journal.apply;
+    const rebooting: StepJournal = { ...journal, apply: { ...entry, reboot: { state: 'rebooting', reason, requestedAt: this.d.now(), bootId: await bootId() } } };
+    await this.d.state.writeJournal(rebooting);
+    this.rebootsAsked.add(a.rolloutId);
+    this.d.log.warn('rebooting the host', { rolloutId: a.rolloutId, reason, command: settings.command[0] });
+    const problem = await runRebootCommand(settings);
+    if (problem) {
+      this.rebootsAsked.delete(a.rolloutId);
+      await this.d.state.writeJournal({ ...rebooting, apply: { ...entry, reboot: { state: 'done', reason, requestedAt: this.d.now(), bootId: null, doneAt: this.d.now() } } });
+      return fail(`the reboot (${reason}) did not happen: ${problem}`);
+    }
+    // The host goes down next. If it does not within the plan's timeout, say so: the step fails.
+    const timeout = a.reboot.timeout;
+    setTimeout(() => {
+      void this.locked(a.rolloutId, async () => {
+        const now = await this.d.state.readJournal(a.rolloutId);
+        if (now?.apply?.reboot?.state !== 'rebooting' || !this.rebootsAsked.has(a.rolloutId)) return;
+        await this.queueAll([newReport(a, 'check', false, `the host did not go down within ${Math.round(timeout / 1000)}s of the reboot command`, this.d.now())]);
+      });
+    }, timeout).unref();
+    return true;
+  }
+
+  /**
+   * Before checks on a step whose apply asked for a reboot: 'waiting' while this process asked
+   * for it (the host is going down), else the host is back: the after-hook runs, the journal says
+   * `done` (the commit-confirmed window starts now), and the checks go on ('ready').
+   */
+  private async settleReboot(a: Assignment): Promise<'ready' | 'waiting'> {
+    const journal = await this.d.state.readJournal(a.rolloutId);
+    const reboot = journal?.apply?.reboot;
+    if (!journal?.apply || !reboot || reboot.state === 'done') return 'ready';
+    if (this.rebootsAsked.has(a.rolloutId)) return 'waiting';
+    const now = await bootId();
+    const how = reboot.bootId !== null && now !== null && now !== reboot.bootId ? 'the host rebooted' : 'the agent restarted (the boot id is unchanged)';
+    this.d.log.info('back after the reboot', { rolloutId: a.rolloutId, how });
+    const problem = a.reboot?.after ? await runRebootHook('after', a.reboot.after, { host: this.d.host(), rolloutId: a.rolloutId }) : null;
+    await this.d.state.writeJournal({ ...journal, apply: { ...journal.apply, reboot: { ...reboot, state: 'done', doneAt: this.d.now() } } });
+    if (problem) await this.queueAll([newReport(a, 'check', false, `back after the reboot, but ${problem}`, this.d.now())]);
+    return 'ready';
   }
 
   private async checkAfterApply(a: Assignment, journal: StepJournal): Promise<void> {
@@ -442,6 +516,10 @@ export class StepActions {
   /** Runs the checks every checkInterval until `signal` aborts (the assignment changed or the agent stops). */
   async verify(a: Assignment, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      if ((await this.locked(a.rolloutId, () => this.settleReboot(a))) === 'waiting') {
+        await sleep(a.checkInterval, signal); // going down: no checks until the host is back
+        continue;
+      }
       const journal = await this.d.state.readJournal(a.rolloutId);
       if (journal === null || !rolledBackLocally(journal)) {
         // After an agent restart the watch of a recent apply goes on.
@@ -468,12 +546,14 @@ export class StepActions {
     const entry = journal.apply;
     const lastContact = this.d.lastContact;
     if (!entry || !lastContact || a.confirmWindow <= 0) return;
+    // Rebooting: the window starts once the host is back (settleReboot), not before it went down.
+    if (entry.reboot?.state === 'rebooting') return;
     // One watch per apply attempt: a retry's fresh apply gets its own, and the earlier one ends.
     const key = `${a.rolloutId}:${entry.attempt}`;
     if (this.watches.has(key) || this.confirmed.has(key)) return;
     const step = { rolloutId: a.rolloutId, attempt: entry.attempt };
     const current = async () => stillAppliedAt(await this.d.state.readJournal(a.rolloutId), entry.attempt);
-    const appliedAt = entry.finishedAt ?? entry.startedAt;
+    const appliedAt = entry.reboot?.doneAt ?? entry.finishedAt ?? entry.startedAt;
     const signal = this.d.signal ?? new AbortController().signal;
     const watched = a.checks.filter((c) => INVARIANT_CHECK_KINDS.includes(c.kind)).map((c) => c.kind);
     const confirm = async (message: string) => {

@@ -109,7 +109,7 @@ describe('sluice agent flags', () => {
     const io = createTestIo();
     const code = await runCli(['agent', '--server', 'http://127.0.0.1:1', '--allow', 'rpm'], io, registerAgentCommand);
     expect(code).toBe(2);
-    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check)');
+    expect(io.stderr.text).toContain('unknown kind "rpm" (known: command, apt, file, command-check, reboot)');
   });
 
   it('explains --allow in its help', async () => {

@@ -9,6 +9,7 @@ import { parseDuration } from '../core/plan/duration.ts';
 import { ALLOW_KINDS, isAllowKind, type AllowKind } from '../core/allow-kinds.ts';
 import type { AgentOptions } from '../agent/agent.ts';
 import { normalizeServerUrl } from '../agent/server-url.ts';
+import { DEFAULT_REBOOT_COMMAND, DEFAULT_REBOOT_REQUIRED_FILE } from '../agent/reboot-defaults.ts';
 import type { DriftGuardOptions } from '../agent/drift-guard.ts';
 import { mergeAgentFlags, parseAgentConfig } from './agent-config.ts';
 import { readCaFile } from '../core/tls-trust.ts';
@@ -32,6 +33,26 @@ export interface AgentFlags {
   readonly driftInterval?: string;
   readonly driftRouting?: string;
   readonly rotateEvery?: string;
+  readonly rebootCommand?: string;
+  readonly rebootRequiredFile?: string;
+}
+
+/** `--reboot-command`: a JSON argv list (["systemctl", "reboot"]) or words split on spaces. */
+export function parseRebootCommand(text: string): string[] {
+  let argv: unknown;
+  if (text.trim().startsWith('[')) {
+    try {
+      argv = JSON.parse(text);
+    } catch {
+      throw new ValidationError(`--reboot-command: not a JSON list: ${text}`);
+    }
+  } else {
+    argv = text.trim().split(/\s+/).filter(Boolean);
+  }
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string' && a !== '' && !a.includes('\0'))) {
+    throw new ValidationError('--reboot-command must be a command, e.g. "systemctl reboot" or ["/sbin/shutdown", "-r", "now"]');
+  }
+  return argv as string[];
 }
 
 
@@ -180,6 +201,14 @@ export function parseAgentFlags(
     heartbeatMs,
     ...(rotateEveryMs !== undefined ? { rotateEveryMs } : {}),
     fileDirs,
+    ...(flags.rebootCommand !== undefined || flags.rebootRequiredFile !== undefined
+      ? {
+          reboot: {
+            command: flags.rebootCommand !== undefined ? parseRebootCommand(flags.rebootCommand) : [...DEFAULT_REBOOT_COMMAND],
+            requiredFile: resolve(flags.rebootRequiredFile ?? DEFAULT_REBOOT_REQUIRED_FILE),
+          },
+        }
+      : {}),
     root: resolve(flags.root ?? '/'),
     drift: parseDriftFlags(flags),
   };
@@ -196,7 +225,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--ca-file <file>', "CA certificate(s), PEM, that an https server's certificate must chain to (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_CA_FILE)")
     .option('--name <name>', 'host name (default: this machine\'s hostname)')
     .option('--labels <k=v,...>', 'host labels, e.g. env=prod,provider=aws,region=eu-west-1,zone=a')
-    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes) and command-check (a plan\'s command checks; implied by command) (default: none)')
+    .option('--allow <kinds>', 'what this agent may run: comma list of command,apt,file (changes), command-check (a plan\'s command checks; implied by command) and reboot (a plan\'s reboot: and its hooks) (default: none)')
     .option('--state-dir <dir>', 'where the credential, step journal and outbox live, mode 0700 (default: ./.sluice-agent)')
     .option('--heartbeat <duration>', 'heartbeat interval (default: 5s)')
     .option('--file-dir <dir>', 'a directory `file` changes may write under (repeatable)', (d: string, prev: string[] = []) => [...prev, d])
@@ -205,6 +234,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--drift-networkd', 'with --drift enforce: also stop systemd-networkd managing foreign rules and routes (drop-in)')
     .option('--drift-interval <duration>', 'how often the drift guard looks (default: 60s)')
     .option('--drift-routing <on|off>', "watch this network namespace's routing-policy rules and routes (default: on when --root is /)")
+    .option('--reboot-command <command>', 'how this host reboots when a plan says reboot: (needs reboot in --allow) (default: systemctl reboot)')
+    .option('--reboot-required-file <file>', 'the file whose presence means a reboot is needed, for reboot: ifRequired (default: /var/run/reboot-required)')
     .option('--rotate-every <duration>', 'rotate the host credential this often, counted from its last write; never: do not (default: 24h)')
     .addHelpText(
       'after',
@@ -219,6 +250,8 @@ What each kind covers:
   apt            apt changes (install/remove exact package versions)
   file           file changes (under --file-dir only), with their optional reload argv
   command-check  a plan's \`command\` checks only (argv as root), without command changes
+  reboot         a plan's \`reboot:\`: its before/after hooks (argv as root) and rebooting the host
+                 with --reboot-command; implied by nothing
 Built-in checks (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) always run:
 they are code that ships with the agent, not code from the plan. A command check on an agent
 that allows neither command nor command-check is not run; it fails with the reason. The agent

@@ -26,6 +26,8 @@ const KEYS = {
   SLUICE_DRIFT_INTERVAL: 'driftInterval',
   SLUICE_DRIFT_ROUTING: 'driftRouting',
   SLUICE_ROTATE_EVERY: 'rotateEvery',
+  SLUICE_REBOOT_COMMAND: 'rebootCommand',
+  SLUICE_REBOOT_REQUIRED_FILE: 'rebootRequiredFile',
 } as const satisfies Record<string, keyof AgentFlags>;
 
 type Key = keyof typeof KEYS;

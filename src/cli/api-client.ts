@@ -71,6 +71,8 @@ const rolloutViewSchema = rolloutSummarySchema.extend({
   skippedHosts: countSchema,
   /** Why the server holds the rollout by itself (it suspects its own connectivity). */
   heldReason: z.string().nullable().optional(),
+  /** Why a running rollout does not move on: its window is closed, the fleet is frozen, a fleet-wide limit. */
+  waiting: z.string().nullable().optional(),
   /** Hosts whose rollback failed or was not confirmed yet (`rollout rollback` asks them again). */
   unconfirmedRollbacks: countSchema,
   /** Hosts a `rollout rollback` asked now would touch. */

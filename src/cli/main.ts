@@ -6,6 +6,7 @@ import { registerEnrollTokensCommand } from './enroll-tokens-command.ts';
 import { registerTokensCommand } from './tokens-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
 import { registerRemediationCommand } from './remediation-command.ts';
+import { registerFreezeCommand } from './freeze-command.ts';
 import { registerDriftCommand } from './drift-command.ts';
 import { registerUpdatesCommand } from './updates-command.ts';
 import { createProcessIo } from './io.ts';
@@ -29,6 +30,7 @@ const code = await runCli(process.argv.slice(2), io, (program) => {
   registerTokensCommand(program, io);
   registerAuditCommand(program, io);
   registerRemediationCommand(program, io);
+  registerFreezeCommand(program, io);
   registerSimCommand(program);
 });
 // Never force 0: a long-running command (server, agent) keeps the process alive on its own.

@@ -62,6 +62,7 @@ describe('rolloutStatusJson', () => {
       revertedHosts: 0,
       skippedHosts: 0,
       heldReason: null,
+      waiting: null,
       unconfirmedRollbacks: 0,
     });
   });
@@ -83,6 +84,12 @@ describe('renderRolloutStatus', () => {
       '  prod     not started',
       '',
     ]);
+  });
+
+  it('says why a running rollout waits (window, freeze, fleet-wide limits), in text and JSON', () => {
+    const waiting = { ...view, waiting: 'waiting for window: opens Tue 09:00 Europe/Paris' };
+    expect(renderRolloutStatus(waiting, { now, color: false }).split('\n').slice(0, 2)).toEqual(['flag-on  r_1  running', 'waiting for window: opens Tue 09:00 Europe/Paris']);
+    expect(rolloutStatusJson(waiting).waiting).toBe('waiting for window: opens Tue 09:00 Europe/Paris');
   });
 
   it('shows the reason when the rollout stopped', () => {

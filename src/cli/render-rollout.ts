@@ -26,6 +26,8 @@ export interface RolloutStatusJson {
   readonly skippedHosts: number;
   /** Set while the server holds the rollout because it suspects itself. */
   readonly heldReason: string | null;
+  /** Why a running rollout does not move on (window, freeze, fleet-wide limits); null: it is not waiting. */
+  readonly waiting: string | null;
   /** Hosts whose rollback failed or is not confirmed yet. */
   readonly unconfirmedRollbacks: number;
 }
@@ -47,6 +49,7 @@ export function rolloutStatusJson(view: RolloutView): RolloutStatusJson {
     revertedHosts: view.revertedHosts ?? 0,
     skippedHosts: view.skippedHosts ?? 0,
     heldReason: view.heldReason ?? null,
+    waiting: view.waiting ?? null,
     unconfirmedRollbacks: view.unconfirmedRollbacks ?? 0,
   };
 }
@@ -170,6 +173,7 @@ export function renderRolloutStatus(raw: RolloutView, options: RenderOptions): s
   if ((view.revertedHosts ?? 0) > 0) lines.push(paint('red', `${view.revertedHosts} host${view.revertedHosts === 1 ? '' : 's'} reverted the change by themselves (commit-confirmed): not a success`));
   if ((view.skippedHosts ?? 0) > 0) lines.push(`${view.skippedHosts} host${view.skippedHosts === 1 ? '' : 's'} skipped as ineligible (offline, or cannot run the plan)`);
   if (view.heldReason) lines.push(paint('yellow', `held by the server: ${view.heldReason}`));
+  if (view.waiting) lines.push(paint('yellow', view.waiting));
   if ((view.unconfirmedRollbacks ?? 0) > 0) lines.push(paint('red', `${view.unconfirmedRollbacks} host${view.unconfirmedRollbacks === 1 ? '' : 's'} not confirmed rolled back: sluice rollout rollback ${view.id} asks them again`));
   const by = view.startedBy ? ` by ${view.startedBy}` : '';
   lines.push(paint('dim', `created ${formatAgo(view.createdAt, options.now)}${by}, updated ${formatAgo(view.updatedAt, options.now)}`));

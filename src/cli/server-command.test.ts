@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverBanner } from './server-command.ts';
+import { parseLimit, serverBanner } from './server-command.ts';
 
 describe('serverBanner', () => {
   it('with the defaults, says the CLI finds everything by itself', () => {
@@ -42,5 +42,16 @@ describe('serverBanner', () => {
     const text = serverBanner({ url: 'https://127.0.0.1:7400', storeKind: 'pglite', dataDir: '/x', tokens: { adminTokenFile: '/x/admin.token', enrollTokenFile: '/x/enroll.token' }, cwd: '/y' });
     expect(text).toContain('--ca-file CA.pem');
     expect(text).toContain('SLUICE_CA_FILE');
+  });
+});
+
+describe('parseLimit (--max-changing-hosts, --max-running-rollouts)', () => {
+  it('takes a whole number of at least 1; missing is no cap', () => {
+    expect(parseLimit('--max-running-rollouts', undefined)).toBeNull();
+    expect(parseLimit('--max-running-rollouts', '3')).toBe(3);
+    expect(parseLimit('--max-changing-hosts', ' 250 ')).toBe(250);
+    for (const bad of ['0', '-1', '1.5', 'many', '', '01']) {
+      expect(() => parseLimit('--max-changing-hosts', bad)).toThrow(/--max-changing-hosts takes a whole number of at least 1/);
+    }
   });
 });

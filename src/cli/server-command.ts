@@ -81,6 +81,8 @@ export function registerServerCommand(program: Command): void {
     .option('--peer-ca-file <file>', "with replicas over https: the CA that signed the other replicas' certificates (default: the public roots Node trusts, plus NODE_EXTRA_CA_CERTS) (env: SLUICE_PEER_CA_FILE)")
     .option('--limit-failed-auth <rate>', 'failed authentications per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_FAILED_AUTH; default 20/1m)')
     .option('--limit-enroll <rate>', 'enrollments per source address, N/DURATION[,burst=B] or off (env: SLUICE_LIMIT_ENROLL; default 10/1s,burst=50)')
+    .option('--max-changing-hosts <n>', 'at most this many hosts changing at once across all rollouts; a rollout at the cap waits (env: SLUICE_MAX_CHANGING_HOSTS; default: no cap)')
+    .option('--max-running-rollouts <n>', 'at most this many rollouts running at once; one over the cap waits before its first wave (env: SLUICE_MAX_RUNNING_ROLLOUTS; default: no cap)')
     .option('--retain-finished <duration>', `delete the events and report records of rollouts finished longer ago than this, or "off" (env: SLUICE_RETAIN_FINISHED; default ${DEFAULT_RETAIN_FINISHED})`)
     .option('--remediation-policy <file>', 'the remediation guard\'s budgets, YAML (env: SLUICE_REMEDIATION_POLICY; default: zone 20%, region/provider/fleet 10% per 10 minutes; see docs/remediation.md)')
     .addHelpText(
@@ -120,7 +122,11 @@ Examples:
       remediationPolicy?: string;
       limitFailedAuth?: string;
       limitEnroll?: string;
+      maxChangingHosts?: string;
+      maxRunningRollouts?: string;
     }) => {
+      const maxChangingHosts = parseLimit('--max-changing-hosts', opts.maxChangingHosts ?? process.env.SLUICE_MAX_CHANGING_HOSTS);
+      const maxRunningRollouts = parseLimit('--max-running-rollouts', opts.maxRunningRollouts ?? process.env.SLUICE_MAX_RUNNING_ROLLOUTS);
       const databaseUrl = opts.databaseUrl ?? process.env.SLUICE_DATABASE_URL;
       const tlsCert = opts.tlsCert ?? (process.env.SLUICE_TLS_CERT || undefined);
       const tlsKey = opts.tlsKey ?? (process.env.SLUICE_TLS_KEY || undefined);
@@ -158,6 +164,8 @@ Examples:
       const server = await startServer({
         retainFinishedMs,
         ...(remediationPolicy ? { remediationPolicy } : {}),
+        maxChangingHosts,
+        maxRunningRollouts,
         listen: opts.listen,
         dataDir: opts.dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
@@ -193,4 +201,11 @@ Examples:
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+/** A fleet-wide limit flag: a whole number of at least 1; missing: no cap (null). */
+export function parseLimit(flag: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^[1-9]\d{0,8}$/.test(value.trim())) throw new ValidationError(`${flag} takes a whole number of at least 1, got "${value}"`);
+  return Number(value.trim());
 }

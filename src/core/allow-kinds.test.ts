@@ -20,6 +20,13 @@ describe('allow kinds', () => {
     expect(kindsNeeded({ change: { kind: 'apt' }, checks: [tcpCheck] })).toEqual(['apt']);
     expect(kindsNeeded({ change: { kind: 'apt' }, checks: [cmdCheck] })).toEqual(['apt', 'command-check']);
     expect(kindsNeeded({ change: { kind: 'command' }, checks: [cmdCheck] })).toEqual(['command']);
+    // A plan that reboots needs hosts that allow it; nothing implies reboot.
+    const reboot = { when: 'ifRequired' as const, timeout: 600_000 };
+    expect(kindsNeeded({ change: { kind: 'apt' }, checks: [], reboot })).toEqual(['apt', 'reboot']);
+    expect(incapableReason({ change: { kind: 'command' }, checks: [], reboot }, ['command', 'apt', 'file'])).toBe(
+      'the agent does not allow reboot (its --allow is command,apt,file)',
+    );
+    expect(incapableReason({ change: { kind: 'command' }, checks: [], reboot }, ['command', 'reboot'])).toBeUndefined();
   });
   it('says why a host cannot take part', () => {
     const plan = { change: { kind: 'apt' as const }, checks: [cmdCheck] };

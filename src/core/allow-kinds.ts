@@ -7,13 +7,15 @@
 //   command, apt, file   the change kinds; an agent runs a change only of a kind it allows
 //   command-check        a plan's `command` check (arbitrary argv as root). `command` implies it:
 //                        an agent trusted to run commands as changes may run them as checks.
+//   reboot               a plan's `reboot:` (rebooting the host, and its before/after hooks,
+//                        argv as root). Implied by nothing: a reboot takes the host down.
 // Built-in checks (tcp, http, systemdUnitActive, ipRulesPreserved, routesPreserved) need nothing:
 // they run code that ships with the agent, not code from the plan.
 
 import { CHANGE_KINDS, type ChangeKind, type CheckSpec } from './types.ts';
 
-export type AllowKind = ChangeKind | 'command-check';
-export const ALLOW_KINDS: readonly AllowKind[] = [...CHANGE_KINDS, 'command-check'];
+export type AllowKind = ChangeKind | 'command-check' | 'reboot';
+export const ALLOW_KINDS: readonly AllowKind[] = [...CHANGE_KINDS, 'command-check', 'reboot'];
 
 export function isAllowKind(value: string): value is AllowKind {
   return (ALLOW_KINDS as readonly string[]).includes(value);
@@ -25,10 +27,13 @@ export function allowsCommandChecks(allowed: ReadonlySet<string> | readonly stri
   return has('command-check') || has('command');
 }
 
-/** The kinds a host must allow to take part in a plan: its change kind, and `command-check` if any check is a command. */
-export function kindsNeeded(plan: { readonly change: { readonly kind: ChangeKind }; readonly checks: readonly CheckSpec[] }): AllowKind[] {
+type PlanNeeds = { readonly change: { readonly kind: ChangeKind }; readonly checks: readonly CheckSpec[]; readonly reboot?: unknown };
+
+/** The kinds a host must allow to take part in a plan: its change kind, `command-check` if any check is a command, `reboot` if it reboots. */
+export function kindsNeeded(plan: PlanNeeds): AllowKind[] {
   const needed: AllowKind[] = [plan.change.kind];
   if (plan.checks.some((c) => c.kind === 'command') && plan.change.kind !== 'command') needed.push('command-check');
+  if (plan.reboot) needed.push('reboot');
   return needed;
 }
 
@@ -38,7 +43,7 @@ export function kindsNeeded(plan: { readonly change: { readonly kind: ChangeKind
  * is treated as incapable, because running a plan on a host that may refuse it is what fails fleets.
  */
 export function incapableReason(
-  plan: { readonly change: { readonly kind: ChangeKind }; readonly checks: readonly CheckSpec[] },
+  plan: PlanNeeds,
   allowed: readonly string[] | undefined,
 ): string | undefined {
   if (allowed === undefined) return 'the agent does not report what it allows (upgrade the agent)';

@@ -1,3 +1,4 @@
+import type { TimeWindow } from './plan/window.ts';
 // Core domain types shared by the plan parser, the rollout engine, the server, the agent and the
 // simulator. Pure data: nothing here does I/O.
 //
@@ -116,6 +117,11 @@ export interface WaveSpec {
   readonly bake: Millis;
   /** The wave waits for `sluice rollout approve` before it starts (each sub-wave, with `each`). */
   readonly approve: boolean;
+  /**
+   * When the wave may start and its hosts may be assigned: its own `window`, else the plan's, with
+   * the plan's and its own blackouts. Undefined: any time.
+   */
+  readonly window?: TimeWindow;
 }
 
 export interface Budget {
@@ -153,6 +159,25 @@ export interface Plan {
    * token name and another owner). Default false.
    */
   readonly distinctApprover?: boolean;
+  /** The plan's own window (with its blackouts), as written; each wave carries the one it runs under. */
+  readonly window?: TimeWindow;
+  /** An emergency change: may start and run through a fleet freeze; the reason goes in the event log. */
+  readonly emergency?: { readonly reason: string };
+  /** Reboot the host after the change when it needs one (or always); absent: never. */
+  readonly reboot?: RebootSpec;
+}
+
+/**
+ * `reboot:` of a plan. `ifRequired`: when the change left the host needing one (the agent's
+ * reboot-required file, /var/run/reboot-required on Debian and Ubuntu); `always`: after every
+ * apply. `before`/`after` run around it (drain, uncordon); the step is healthy only once the host
+ * is back, its checks pass and it confirmed. `timeout`: how long the host may take to come back.
+ */
+export interface RebootSpec {
+  readonly when: 'ifRequired' | 'always';
+  readonly before?: readonly string[];
+  readonly after?: readonly string[];
+  readonly timeout: Millis;
 }
 
 export interface HostInfo {
@@ -242,6 +267,8 @@ export interface RolloutRecord {
   readonly skippedHosts?: number;
   /** Set while the server holds the rollout because it suspects its own connectivity. */
   readonly heldReason?: string | null;
+  /** Why the rollout is not moving on although running (window closed, fleet frozen, fleet-wide limits); null: it is not waiting. */
+  readonly waiting?: string | null;
 }
 
 export interface WaveRecord {

@@ -4,7 +4,8 @@
 // every active rollout from its rows and carries on (bake timers from their recorded start).
 import { randomBytes } from 'node:crypto';
 import type { HostInfo, Instant, Plan, RolloutRecord } from '../core/types.ts';
-import type { RolloutEffect, RolloutEvent } from '../core/rollout/types.ts';
+import type { FleetGates, FreezeInfo, RolloutEffect, RolloutEvent } from '../core/rollout/types.ts';
+import { activeFreeze, frozenStartMessage } from '../server/freeze.ts';
 import { awaitsResults, hasWorkInFlight } from '../core/rollout/rollout-state.ts';
 import {
   createRolloutState,
@@ -59,6 +60,10 @@ export interface DriverOptions {
    * other replicas, before it judges silence). A failure is logged and the tick runs anyway.
    */
   readonly beforeTick?: () => Promise<void>;
+  /** --max-changing-hosts: at most this many hosts changing at once across all rollouts (null/undefined: no cap). */
+  readonly maxChangingHosts?: number | null;
+  /** --max-running-rollouts: at most this many rollouts running at once (null/undefined: no cap). */
+  readonly maxRunningRollouts?: number | null;
 }
 
 /** Share of recently heard hosts that, quiet at once, make the server suspect itself. */
@@ -101,6 +106,10 @@ export class RolloutDriver {
   /** Host-lock decisions (start, queue, retry, rollback of a finished rollout) run one at a time. */
   private lockChain: Promise<unknown> = Promise.resolve();
   private readonly beforeTick: (() => Promise<void>) | undefined;
+  private readonly maxChangingHosts: number | null;
+  private readonly maxRunningRollouts: number | null;
+  /** The fleet freeze as last read from the store (every tick, and when this replica changes it). */
+  private freeze: FreezeInfo | null = null;
 
   constructor(opts: DriverOptions) {
     this.store = opts.store;
@@ -111,6 +120,40 @@ export class RolloutDriver {
     this.onTransition = opts.onTransition ?? (() => {});
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.beforeTick = opts.beforeTick;
+    this.maxChangingHosts = opts.maxChangingHosts ?? null;
+    this.maxRunningRollouts = opts.maxRunningRollouts ?? null;
+  }
+
+  /** Reads the fleet freeze from the store (another replica may have started or ended it). */
+  async refreshFreeze(): Promise<FreezeInfo | null> {
+    this.freeze = await activeFreeze(this.store, this.now());
+    return this.freeze;
+  }
+
+  /**
+   * What the fleet says around one rollout for its next transition: the freeze, and with
+   * fleet-wide limits how many hosts change and how many rollouts run in the others. Computed from
+   * memory right before the (synchronous) transition, so rollouts transitioned one after the other
+   * see each other's assignments.
+   */
+  private gatesFor(rolloutId: string, now: Instant): FleetGates {
+    const freeze = this.freeze !== null && (this.freeze.until === null || this.freeze.until > now) ? this.freeze : null;
+    let changingElsewhere = 0;
+    let runningElsewhere = 0;
+    if (this.maxChangingHosts !== null || this.maxRunningRollouts !== null) {
+      for (const [id, entry] of this.active) {
+        if (id === rolloutId) continue;
+        const st = entry.state;
+        if (st.status !== 'running' && st.status !== 'paused' && st.status !== 'rolling_back') continue;
+        let started = false;
+        for (const w of st.waves) {
+          changingElsewhere += w.busy;
+          if (w.startedAt !== null) started = true;
+        }
+        if (started) runningElsewhere += 1;
+      }
+    }
+    return { freeze, maxChangingHosts: this.maxChangingHosts, maxRunningRollouts: this.maxRunningRollouts, changingElsewhere, runningElsewhere };
   }
 
   /** Loads every active rollout from the store and starts the tick loop. */
@@ -118,6 +161,7 @@ export class RolloutDriver {
     // Silence means the host, not the server: nobody could be heard while this server was not
     // running, so every host gets a fresh silentAfter from now.
     const startedAt = this.now();
+    await this.refreshFreeze();
     for (const h of await this.store.listHosts({ withFacts: false })) this.heard.set(h.name, startedAt);
     const ids = await this.store.activeRolloutIds();
     for (const id of ids) {
@@ -173,6 +217,9 @@ export class RolloutDriver {
   ): Promise<RolloutRecord & { queuedBehind?: string[] }> {
     return this.exclusive(async () => {
       const now = this.now();
+      // The store, not the cache: a freeze started on another replica a moment ago refuses this start.
+      const freeze = await this.refreshFreeze();
+      if (freeze !== null && plan.emergency === undefined) throw new ConflictError(frozenStartMessage(freeze));
       const hosts = await this.store.listHosts({ withFacts: false });
       const infos: HostInfo[] = hosts.map(hostInfoOf);
       const holder = this.lockHolder(targetsOf(plan, infos), infos);
@@ -306,7 +353,7 @@ export class RolloutDriver {
     const now = this.now();
     const statusBefore = rolloutRecord(entry.state).state;
     // The engine checks before it mutates, so a ConflictError leaves the state as it was.
-    const { state, effects } = transition(entry.state, event, now);
+    const { state, effects } = transition(entry.state, event, now, this.gatesFor(rolloutId, now));
     entry.state = state;
     const logAs = opts.logAs === undefined ? describeEvent(event) : opts.logAs;
     // Nothing changed and nothing to log (a heartbeat, a passing periodic check): no write. A
@@ -470,6 +517,11 @@ export class RolloutDriver {
     const gapMs = this.lastTickAt === null ? 0 : now - this.lastTickAt;
     const gap = gapMs > Math.max(5 * this.tickMs, 5000);
     this.lastTickAt = now;
+    try {
+      await this.refreshFreeze();
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'reading the fleet freeze failed; keeping the last one read');
+    }
     const work: Promise<unknown>[] = [];
     const run = (id: string, event: RolloutEvent, what: string) =>
       work.push(this.dispatch(id, event, { logAs: null }).catch((err: unknown) => this.log.error({ rolloutId: id, err: String(err) }, `${what} failed`)));
@@ -487,7 +539,9 @@ export class RolloutDriver {
         continue;
       }
       const deadline = nextDeadline(state);
-      if (deadline === null || deadline > now) continue;
+      // A rollout waiting on the fleet (a freeze, fleet-wide limits) is looked at every tick: what it waits for changes elsewhere.
+      const waitingOnFleet = state.status === 'running' && state.waiting !== null;
+      if (!waitingOnFleet && (deadline === null || deadline > now)) continue;
       if (this.silenceDue(state, now)) {
         const why = this.suspicion(state, now);
         if (why !== null && (state.status === 'running' || state.status === 'rolling_back')) {

@@ -8,6 +8,7 @@ import type { AuditIntent, EnrollTokenRow, HostRow, Store } from '../store/store
 import { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { auditRequests } from './audit.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
+import { freezeRoutes } from './routes/freeze-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { Principal } from './auth.ts';
@@ -276,6 +277,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', dashboardRoutes(deps)); // live rollout views, fleet topology, one host
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
+  app.route('/v1', freezeRoutes(deps)); // viewer reads, admin starts and ends
   app.route('/v1', auditRoutes(deps)); // admin only
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   app.route('/', uiRoutes(deps, limiter)); // the dashboard under /ui/ and its sign-in

@@ -24,6 +24,8 @@ export function auditAction(method: string, routePath: string): string {
   if (method === 'POST' && routePath === '/v1/remediation/requests') return 'remediation.ask';
   if (method === 'POST' && routePath === '/v1/remediation/overrides') return 'remediation.override';
   if (method === 'POST' && routePath === '/v1/remediation/overrides/:id/end') return 'remediation.override.end';
+  if (method === 'POST' && routePath === '/v1/freeze') return 'freeze.start';
+  if (method === 'POST' && routePath === '/v1/freeze/end') return 'freeze.end';
   if (method === 'POST' && routePath === '/ui/session') return 'dashboard.signin';
   if (method === 'DELETE' && routePath === '/ui/session') return 'dashboard.signout';
   return `${method} ${routePath}`;

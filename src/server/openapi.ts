@@ -7,6 +7,7 @@ import { remediationOverrideBody, remediationRequestBody } from './routes/remedi
 import { STEP_STATES } from '../core/types.ts';
 import type { Role } from './auth.ts';
 import { createTokenBody } from './routes/token-routes.ts';
+import { endFreezeBody, startFreezeBody } from './routes/freeze-routes.ts';
 import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from './routes/audit-routes.ts';
 
 const errorResponse = {
@@ -424,6 +425,18 @@ export function buildOpenApi(): Record<string, unknown> {
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': ok('{token}'), ...errors },
         },
+      },
+      '/v1/freeze': {
+        get: { summary: 'The fleet freeze in force, if any: {frozen, freeze: {reason, by, startedAt, until, text}}', ...role('viewer'), responses: { '200': ok('{frozen, freeze}'), ...errors } },
+        post: {
+          summary: 'Freeze the fleet: every running rollout stops at its next wave boundary, new starts are refused (409) unless the plan is an emergency change; audited',
+          ...role('admin'),
+          requestBody: body(startFreezeBody),
+          responses: { '201': ok('{frozen, freeze}'), ...errors },
+        },
+      },
+      '/v1/freeze/end': {
+        post: { summary: 'End the fleet freeze (409 when none is in force): waiting rollouts go on at the next tick; audited', ...role('admin'), requestBody: body(endFreezeBody), responses: { '200': ok('{frozen, freeze}'), ...errors } },
       },
       '/v1/audit': {
         get: {

@@ -24,6 +24,7 @@ import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './reten
 import { createApp } from './app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
+import { activeFreeze } from './freeze.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import { loadServerTokens, type ServerTokens } from './tokens.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
@@ -68,6 +69,9 @@ export interface ServerOptions {
   readonly rateLimits?: RateLimitOptions;
   /** How long a rotated-away host credential stays valid unless the new one is used first (default 10 minutes). */
   readonly rotationGraceMs?: number;
+  /** Fleet-wide limits (--max-changing-hosts, --max-running-rollouts); missing or null: no cap. */
+  readonly maxChangingHosts?: number | null;
+  readonly maxRunningRollouts?: number | null;
 }
 
 export interface RunningServer {
@@ -177,6 +181,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       onAssignmentsChanged: extra.onAssignmentsChanged,
       onTransition: (s) => metrics.transitionSeconds.observe(s),
       ...(extra.beforeTick ? { beforeTick: extra.beforeTick } : {}),
+      maxChangingHosts: opts.maxChangingHosts ?? null,
+      maxRunningRollouts: opts.maxRunningRollouts ?? null,
     });
   let replica: ReplicaRuntime | null = null;
   let driver: RolloutDriver;
@@ -219,6 +225,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     now,
     ...(replica ? { replica: replica.elector } : {}),
     ...(opts.remediationPolicy ? { remediationPolicy: opts.remediationPolicy } : {}),
+    // The remediation guard denies during a fleet freeze.
+    activeFreeze: (at: number) => activeFreeze(store, at),
     ...(opts.peerCa !== undefined ? { peerCa: opts.peerCa } : {}),
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
@@ -264,7 +272,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     await replica.start(advertiseUrl);
     log.info({ replica: replica.id, advertiseUrl, role: replica.elector.status().role, reason: replica.elector.status().reason }, 'joined the replicas on PostgreSQL');
   }
-  log.info({ url, store: store.kind, maxConnections: guard?.maxConnections, ...(tlsPair ? { certificate: tlsPair.fingerprint } : {}) }, 'sluice server listening');
+  log.info(
+    { url, store: store.kind, maxConnections: guard?.maxConnections, maxChangingHosts: opts.maxChangingHosts ?? null, maxRunningRollouts: opts.maxRunningRollouts ?? null, ...(tlsPair ? { certificate: tlsPair.fingerprint } : {}) },
+    'sluice server listening',
+  );
   if (!tlsPair && !isLoopbackHost(host)) {
     log.warn(
       { listen: `${host}:${address.port}` },

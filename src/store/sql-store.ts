@@ -15,6 +15,7 @@ import type {
   EnrollTokenRow,
   LabelConstraints,
   EventRow,
+  FreezeRow,
   HostAssignment,
   HostFilter,
   HostRow,
@@ -474,6 +475,44 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       await sql.query('update api_tokens set last_used_at = $2 where id = $1 and (last_used_at is null or last_used_at < $2)', [id, at]);
     },
 
+    async activeFreeze(now) {
+      const rows = await sql.query<Row>('select * from fleet_freezes where ended_at is null and (until_at is null or until_at > $1) order by id desc limit 1', [now]);
+      return rows[0] ? freezeRow(rows[0]) : null;
+    },
+
+    async startFreeze(freeze, audit) {
+      return sql.transaction(async (tx) => {
+        // A freeze past its `until` ended by itself: record it ended then, so a new one can start.
+        await tx.query('update fleet_freezes set ended_at = until_at, ended_by = $2 where ended_at is null and until_at is not null and until_at <= $1', [freeze.startedAt, 'expired']);
+        const active = await tx.query<Row>('select * from fleet_freezes where ended_at is null for update');
+        if (active[0]) {
+          const f = freezeRow(active[0]);
+          throw new ConflictError(`the fleet is already frozen (${f.reason}) by ${f.by}; \`sluice freeze end\` first to change it`);
+        }
+        const rows = await tx.query<Row>(
+          'insert into fleet_freezes (reason, started_by, started_at, until_at) values ($1, $2, $3, $4) returning *',
+          [freeze.reason, freeze.by, freeze.startedAt, freeze.until],
+        );
+        if (audit) await insertAudit(tx, audit);
+        return freezeRow(first(rows));
+      }).catch((err: unknown) => {
+        if (pgCode(err) === UNIQUE_VIOLATION) throw new ConflictError('the fleet is already frozen (another replica just froze it)');
+        throw err;
+      });
+    },
+
+    async endFreeze(at, by, audit) {
+      return sql.transaction(async (tx) => {
+        const rows = await tx.query<Row>(
+          'update fleet_freezes set ended_at = $1, ended_by = $2 where ended_at is null and (until_at is null or until_at > $1) returning *',
+          [at, by],
+        );
+        if (!rows[0]) return null;
+        if (audit) await insertAudit(tx, audit);
+        return freezeRow(rows[0]);
+      });
+    },
+
     async appendAudit(entry) {
       await insertAudit(sql, entry);
     },
@@ -516,7 +555,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async getRollout(id) {
       const rows = await sql.query<Row>(
-        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason from rollouts where id = $1',
+        'select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason, waiting from rollouts where id = $1',
         [id],
       );
       return rows[0] ? rolloutRecord(rows[0]) : null;
@@ -611,7 +650,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
 
     async listRollouts(limit = DEFAULT_LIST_ROLLOUTS) {
       const rows = await sql.query<Row>(
-        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason
+        `select id, name, state, next_spec, failed_total, targeted_hosts, reason, created_at, updated_at, reverted_hosts, skipped_hosts, held_reason, waiting
          from rollouts order by created_at desc, id desc limit $1`,
         [limit],
       );
@@ -820,7 +859,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
       `update rollouts set name = $2, state = $3, next_spec = $4, failed_total = $5,
          targeted_hosts = coalesce($6, targeted_hosts), reason = $7, updated_at = $8,
          reverted_hosts = coalesce($9, reverted_hosts), skipped_hosts = coalesce($10, skipped_hosts),
-         held_reason = $11
+         held_reason = $11, waiting = $12
        where id = $1 returning id`,
       [
         rollout.id,
@@ -834,6 +873,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
         rollout.revertedHosts ?? null,
         rollout.skippedHosts ?? null,
         rollout.heldReason ?? null,
+        rollout.waiting ?? null,
       ],
     );
     // Rollouts are created by createRollout with their plan; an effect for another id is a bug.
@@ -985,6 +1025,19 @@ function rolloutRecord(row: Row): RolloutRecord {
     revertedHosts: row.reverted_hosts === undefined || row.reverted_hosts === null ? 0 : num(row.reverted_hosts),
     skippedHosts: row.skipped_hosts === undefined || row.skipped_hosts === null ? 0 : num(row.skipped_hosts),
     heldReason: row.held_reason === undefined || row.held_reason === null ? null : String(row.held_reason),
+    ...(row.waiting === undefined || row.waiting === null ? {} : { waiting: String(row.waiting) }),
+  };
+}
+
+function freezeRow(row: Row): FreezeRow {
+  return {
+    id: num(row.id),
+    reason: String(row.reason),
+    by: String(row.started_by),
+    startedAt: num(row.started_at),
+    until: row.until_at === null || row.until_at === undefined ? null : num(row.until_at),
+    endedAt: row.ended_at === null || row.ended_at === undefined ? null : num(row.ended_at),
+    endedBy: row.ended_by === null || row.ended_by === undefined ? null : String(row.ended_by),
   };
 }
 

@@ -497,6 +497,14 @@ export interface Store {
   /** Moves last_used_at forward (never back). */
   touchApiToken(id: string, at: Instant): Promise<void>;
   appendAudit(entry: AuditInput): Promise<void>;
+
+  // ---- fleet-wide freeze (migration 0011) ----
+  /** The freeze in force at `now` (not ended, not past its `until`), or null. */
+  activeFreeze(now: Instant): Promise<FreezeRow | null>;
+  /** Starts a freeze, with its audit entry in the same transaction; ConflictError when one is in force. */
+  startFreeze(freeze: NewFreeze, audit?: AuditInput): Promise<FreezeRow>;
+  /** Ends the freeze in force, with its audit entry; null when none is. */
+  endFreeze(at: Instant, by: string, audit?: AuditInput): Promise<FreezeRow | null>;
   /** Oldest first, filtered, keyset-paged by id. */
   listAudit(query: AuditQuery): Promise<AuditRow[]>;
   // ---- the remediation guard (issue 13) ----
@@ -567,3 +575,18 @@ export interface RemediationOverrideRow {
 }
 
 export type { ChangeKind };
+
+export interface NewFreeze {
+  readonly reason: string;
+  /** Who started it (the token's name). */
+  readonly by: string;
+  readonly startedAt: Instant;
+  /** When it ends by itself; null: until ended. */
+  readonly until: Instant | null;
+}
+
+export interface FreezeRow extends NewFreeze {
+  readonly id: number;
+  readonly endedAt: Instant | null;
+  readonly endedBy: string | null;
+}

@@ -209,6 +209,7 @@ export async function rolloutPage(id: string): Promise<() => void> {
       h('p', { class: 'muted mono' }, v.id),
       v.reason ? h('p', { class: v.state === 'halted' || v.state === 'rolled_back' ? 'error' : 'muted' }, v.reason) : null,
       v.heldReason ? h('p', { class: 'warn' }, `Held by the server: ${v.heldReason}`) : null,
+      v.waiting ? h('p', { class: 'warn', id: 'waiting' }, `Waiting: ${v.waiting}`) : null,
       h('div', {}, progress(v)),
     );
   }

@@ -1,3 +1,4 @@
+import { formatHours, type TimeWindow } from './window.ts';
 // A short summary of what a plan will do, in words: `sluice plan check` prints it for a valid plan.
 import type { Change, CheckSpec, Plan, Quantity, Selector, WaveSpec } from '../types.ts';
 import { formatDuration } from './duration.ts';
@@ -9,7 +10,10 @@ export function describePlan(plan: Plan): string[] {
   }
   lines.push(`targets: ${describeSelector(plan.hosts.match, 'every host')}`);
   lines.push(`waves (${plan.waves.length}), in order; each takes hosts no earlier wave took:`);
-  plan.waves.forEach((wave, index) => lines.push(`  ${index + 1}. ${describeWave(wave)}`));
+  plan.waves.forEach((wave, index) => {
+    const own = wave.window !== undefined && JSON.stringify(wave.window) !== JSON.stringify(plan.window) ? `; window ${describeWindow(wave.window)}` : '';
+    lines.push(`  ${index + 1}. ${describeWave(wave)}${own}`);
+  });
   if (plan.checks.length === 0) {
     lines.push('checks: none (a host is healthy once its change applies)');
   } else {
@@ -27,7 +31,16 @@ export function describePlan(plan: Plan): string[] {
       : 'on failure: halt and leave hosts as they are for investigation',
   );
   lines.push(`preflight: ${plan.preflight}; confirm window ${formatDuration(plan.confirmWindow)}`);
+  if (plan.window !== undefined) lines.push(`window: ${describeWindow(plan.window)} (waves start and assign hosts only then; a bake runs through)`);
+  if (plan.emergency !== undefined) lines.push(`emergency change: may start and run through a fleet freeze (${plan.emergency.reason})`);
   if (plan.distinctApprover === true) lines.push('approvals: by someone other than who started the rollout (another token and owner)');
+  if (plan.reboot) {
+    const r = plan.reboot;
+    lines.push(
+      `reboot: ${r.when === 'always' ? 'after every apply' : 'when the host needs one after the apply'}` +
+        `${r.before ? `, after ${argvText(r.before)}` : ''}${r.after ? `, then ${argvText(r.after)} once back` : ''}; back within ${formatDuration(r.timeout)}`,
+    );
+  }
   return lines;
 }
 
@@ -98,4 +111,11 @@ function describeCheck(check: CheckSpec): string {
     case 'routesPreserved':
       return `${check.name}: routes present before the change are still there (${timeout})`;
   }
+}
+
+/** `mon, tue 09:00-17:00 Europe/Paris; blackout 2026-12-24, 2026-12-31..2027-01-02` */
+export function describeWindow(w: TimeWindow): string {
+  const days = w.days.length === 7 ? 'every day' : w.days.join(', ');
+  const black = w.blackout.map((r) => (r.from === r.to ? r.from : `${r.from}..${r.to}`)).join(', ');
+  return `${days} ${formatHours(w)} ${w.timeZone}${black ? `; blackout ${black}` : ''}`;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.ts';
 import { runsAfterRollback, type Plan } from '../types.ts';
 import { MAX_PLAN_BYTES, checkPlan, parsePlan } from './parse-plan.ts';
+import { planWarnings } from './plan-warnings.ts';
 
 const MINIMAL = `name: minimal
 change:
@@ -197,6 +198,21 @@ describe('parsePlan: refusals', () => {
       { line: 7, col: 55, message: expect.stringContaining("flags can only be i, m, s and u") },
     ]);
     expect(checkPlan(plan('/^(ready|ok)$/im'), 'p.yaml').problems).toEqual([]);
+  });
+
+  it('reads reboot: the shorthand, the mapping with hooks and timeout, never as none; refuses the rest', () => {
+    expect(parsePlan(`${MINIMAL}reboot: ifRequired\n`, 'p.yaml').reboot).toEqual({ when: 'ifRequired', timeout: 600_000 });
+    expect(parsePlan(`${MINIMAL}reboot: never\n`, 'p.yaml').reboot).toBeUndefined();
+    const full = parsePlan(`${MINIMAL}reboot:\n  when: always\n  before: [kubectl, drain, node-1]\n  after: [kubectl, uncordon, node-1]\n  timeout: 15m\n`, 'p.yaml');
+    expect(full.reboot).toEqual({ when: 'always', before: ['kubectl', 'drain', 'node-1'], after: ['kubectl', 'uncordon', 'node-1'], timeout: 900_000 });
+    expect(checkPlan(`${MINIMAL}reboot: sometimes\n`, 'p.yaml').problems[0]?.message).toMatch(/"reboot" must be one of never, ifRequired, always|reboot.*never, ifRequired, always/);
+    expect(checkPlan(`${MINIMAL}reboot:\n  before: [x]\n`, 'p.yaml').problems[0]?.message).toBe('missing required key "when" in reboot');
+    expect(checkPlan(`${MINIMAL}reboot:\n  when: always\n  after: "kubectl uncordon"\n`, 'p.yaml').problems[0]?.message).toMatch(/write a list/);
+    // A reboot longer than silentAfter would count the host as silent: plan check warns.
+    expect(planWarnings(parsePlan(`${MINIMAL}reboot: always\nbudget: { silentAfter: 2m }\n`, 'p.yaml'))).toContainEqual(
+      expect.stringMatching(/^reboot: a rebooting host is silent, and silentAfter 2m is shorter than reboot.timeout 10m/),
+    );
+    expect(planWarnings(parsePlan(`${MINIMAL}reboot: { when: always, timeout: 90s }\nbudget: { silentAfter: 2m }\n`, 'p.yaml')).filter((w) => w.startsWith('reboot'))).toEqual([]);
   });
 
   it('caps the source size before parsing', () => {

@@ -1,6 +1,7 @@
 // Plan files: YAML text in, a validated and normalised `Plan` out, or every problem in the file
 // with its line and column. This folder is the only place that reads plan YAML; everything else
 // works on `Plan` (src/core/types.ts). Pure: no I/O.
+import { readReboot } from './parse-reboot.ts';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Node } from 'yaml';
 import { ValidationError } from '../errors.ts';
@@ -10,6 +11,7 @@ import type { Budget, CheckSpec, Change, Plan, Quantity, WaveSpec } from '../typ
 import { readChange } from './parse-change.ts';
 import { readChecks } from './parse-checks.ts';
 import { readWaves } from './parse-waves.ts';
+import { readBlackout, readEmergency, readWindow, resolveWindow } from './parse-window.ts';
 import type { HostsMatch } from './parse-waves.ts';
 import { BUDGET_KEYS, HOSTS_KEYS, INELIGIBLE_VALUES, ON_FAILURE_VALUES, PLAN_KEYS, PREFLIGHT_VALUES } from './plan-keys.ts';
 import { PlanReader } from './plan-reader.ts';
@@ -105,8 +107,16 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const hostsEntry = top.get('hosts');
   const hosts = hostsEntry === undefined ? { selector: {}, positions: new Map() } : readHosts(reader, hostsEntry);
 
+  const windowEntry = top.get('window');
+  const window = windowEntry === undefined ? undefined : readWindow(reader, windowEntry);
+  const blackoutEntry = top.get('blackout');
+  const blackout = blackoutEntry === undefined ? undefined : readBlackout(reader, blackoutEntry);
+  const emergencyEntry = top.get('emergency');
+  const emergency = emergencyEntry === undefined ? undefined : readEmergency(reader, emergencyEntry);
+  const windowsOk = (windowEntry === undefined || window !== undefined) && (blackoutEntry === undefined || blackout !== undefined);
+
   const wavesEntry = reader.require(top, 'waves', where, root);
-  const waves: WaveSpec[] | undefined = wavesEntry === undefined ? undefined : readWaves(reader, wavesEntry, hosts);
+  const waves: WaveSpec[] | undefined = wavesEntry === undefined ? undefined : readWaves(reader, wavesEntry, hosts, { window, blackout });
 
   const checksEntry = top.get('checks');
   const checks: CheckSpec[] | undefined = checksEntry === undefined ? [] : readChecks(reader, checksEntry);
@@ -126,6 +136,8 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
   const queue = queueEntry === undefined ? false : reader.boolean(queueEntry);
   const distinctApproverEntry = top.get('distinctApprover');
   const distinctApprover = distinctApproverEntry === undefined ? false : reader.boolean(distinctApproverEntry);
+  const rebootEntry = top.get('reboot');
+  const reboot = rebootEntry === undefined ? null : readReboot(reader, rebootEntry);
 
   if (
     name === undefined ||
@@ -140,11 +152,18 @@ function readPlan(reader: PlanReader, root: Node): Plan | undefined {
     confirmWindow === undefined ||
     ineligible === undefined ||
     queue === undefined ||
-    distinctApprover === undefined
+    distinctApprover === undefined ||
+    reboot === undefined ||
+    !windowsOk ||
+    (emergencyEntry !== undefined && emergency === undefined)
   ) {
     return undefined;
   }
-  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}) };
+  return { name, change, hosts: { match: hosts.selector }, waves, checks, checkInterval, budget, onFailure, preflight, confirmWindow, ineligible, queue, ...(distinctApprover ? { distinctApprover } : {}), ...(reboot ? { reboot } : {}), ...windowOf(resolveWindow({ window, blackout }, {})), ...(emergency ? { emergency } : {}) };
+}
+
+function windowOf(window: Plan['window']): { window?: NonNullable<Plan['window']> } {
+  return window === undefined ? {} : { window };
 }
 
 function optionalDuration(reader: PlanReader, entry: Entry | undefined, fallback: number): number | undefined {

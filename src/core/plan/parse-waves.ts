@@ -5,6 +5,8 @@ import type { Node } from 'yaml';
 import type { Selector, WaveSpec } from '../types.ts';
 import { WAVE_KEYS } from './plan-keys.ts';
 import { describeNode } from './plan-reader.ts';
+import { readBlackout, readWindow, resolveWindow, type WindowSpec } from './parse-window.ts';
+import type { DateRange } from './window.ts';
 import type { Entry, PlanReader } from './plan-reader.ts';
 
 export const WAVE_NAME = /^[A-Za-z0-9._-]{1,100}$/;
@@ -26,7 +28,13 @@ interface ReadWave {
   readonly matchPositions: ReadonlyMap<string, Node>;
 }
 
-export function readWaves(reader: PlanReader, entry: Entry, hosts: HostsMatch | undefined): WaveSpec[] | undefined {
+/** The plan's own window and blackouts, which waves inherit. */
+export interface PlanWindow {
+  readonly window?: WindowSpec | undefined;
+  readonly blackout?: readonly DateRange[] | undefined;
+}
+
+export function readWaves(reader: PlanReader, entry: Entry, hosts: HostsMatch | undefined, planWindow: PlanWindow = {}): WaveSpec[] | undefined {
   const node = entry.value;
   if (!isSeq(node)) {
     reader.reportEntry(entry, `"waves" must be a list of waves, got ${describeNode(node)}`);
@@ -44,7 +52,7 @@ export function readWaves(reader: PlanReader, entry: Entry, hosts: HostsMatch | 
   const isNew = reader.uniqueNames('wave');
   let ok = true;
   node.items.forEach((item, index) => {
-    const wave = readWave(reader, (item as Node | null) ?? node, index);
+    const wave = readWave(reader, (item as Node | null) ?? node, index, planWindow);
     if (wave.name !== undefined && !isNew(wave.name, wave.at)) {
       ok = false;
       return;
@@ -69,6 +77,7 @@ function readWave(
   reader: PlanReader,
   node: Node,
   index: number,
+  planWindow: PlanWindow,
 ): { spec: WaveSpec | undefined; name: string | undefined; at: Node; matchPositions: ReadonlyMap<string, Node> } {
   const peeked = peekName(node);
   const subject = peeked === null ? `wave ${index + 1}` : `wave "${peeked}"`;
@@ -106,6 +115,11 @@ function readWave(
   const bake = bakeEntry === undefined ? 0 : valid(reader.duration(bakeEntry, false));
   const approveEntry = fields.get('approve');
   const approve = approveEntry === undefined ? false : valid(reader.boolean(approveEntry));
+  const windowEntry = fields.get('window');
+  const ownWindow = windowEntry === undefined ? undefined : valid(readWindow(reader, windowEntry));
+  const blackoutEntry = fields.get('blackout');
+  const blackout = blackoutEntry === undefined ? undefined : valid(readBlackout(reader, blackoutEntry));
+  const window = resolveWindow(planWindow, { window: ownWindow, blackout });
   const at = nameEntry?.value ?? node;
   const matchPositions = match?.positions ?? new Map<string, Node>();
   if (!ok || name === undefined || bake === undefined || approve === undefined) return { spec: undefined, name, at, matchPositions };
@@ -119,6 +133,7 @@ function readWave(
     ...(limit === undefined ? {} : { limit }),
     bake,
     approve,
+    ...(window === undefined ? {} : { window }),
   };
   return { spec, name, at, matchPositions };
 }

@@ -16,7 +16,14 @@ export const PLAN_KEYS = [
   'ineligible',
   'queue',
   'distinctApprover',
+  'reboot',
+  'window',
+  'blackout',
+  'emergency',
 ] as const;
+
+export const REBOOT_KEYS = ['when', 'before', 'after', 'timeout'] as const;
+export const REBOOT_WHEN_VALUES = ['never', 'ifRequired', 'always'] as const;
 
 export const HOSTS_KEYS = ['match'] as const;
 
@@ -26,7 +33,7 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
-export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve'] as const;
+export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'window', 'blackout'] as const;
 
 /** Keys of a `checks` item besides its one kind key. */
 export const CHECK_ITEM_KEYS = ['name', 'timeout', 'afterRollback'] as const;

@@ -15,5 +15,11 @@ export function planWarnings(plan: Plan): string[] {
       }
     }
   }
+  if (plan.reboot && plan.budget.silentAfter < plan.reboot.timeout) {
+    out.push(
+      `reboot: a rebooting host is silent, and silentAfter ${formatDuration(plan.budget.silentAfter)} is shorter than reboot.timeout ` +
+        `${formatDuration(plan.reboot.timeout)}; a host that takes longer than ${formatDuration(plan.budget.silentAfter)} to come back counts as silent (failed)`,
+    );
+  }
   return out;
 }

@@ -98,6 +98,10 @@ export interface RolloutState {
   skippedHosts: number;
   /** Why the server holds the rollout (it suspects itself); null when not held. */
   heldReason: string | null;
+  /** Why a running rollout does not move on (window, freeze, fleet-wide limits); null: not waiting. */
+  waiting: string | null;
+  /** When the wait ends by itself (the window opens, the freeze expires); null: unknown (the driver ticks waiting rollouts). Not persisted. */
+  waitUntil: Instant | null;
 }
 
 export function isFinalStatus(s: RolloutStatus): boolean {
@@ -188,6 +192,8 @@ export function createRolloutState(id: string, plan: Plan, now: Instant): Rollou
     revertedHosts: 0,
     skippedHosts: 0,
     heldReason: null,
+    waiting: null,
+    waitUntil: null,
   };
 }
 
@@ -214,6 +220,7 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
     revertedHosts: r.revertedHosts ?? 0,
     skippedHosts: r.skippedHosts ?? 0,
     heldReason: r.heldReason ?? null,
+    waiting: r.waiting ?? null,
   };
 
   const hostsByWave = new Map<number, string[]>();
@@ -296,6 +303,7 @@ export function nextDeadline(state: RolloutState): Instant | null {
       const bakeEnd = wave.bakeStartedAt + wave.spec.bake;
       if (deadline === null || bakeEnd < deadline) deadline = bakeEnd;
     }
+    if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
   }
   return deadline;
 }
@@ -314,6 +322,7 @@ export function rolloutRecord(state: RolloutState): RolloutRecord {
     revertedHosts: state.revertedHosts,
     skippedHosts: state.skippedHosts,
     heldReason: state.heldReason,
+    ...(state.waiting !== null ? { waiting: state.waiting } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // Plans, hosts and an event driver for tests and benchmarks of the rollout engine (no I/O).
 import type { HostInfo, Instant, Plan, WaveSpec } from '../types.ts';
-import type { RolloutEffect, RolloutEvent, RolloutSnapshot } from './types.ts';
+import type { FleetGates, RolloutEffect, RolloutEvent, RolloutSnapshot } from './types.ts';
 import {
   createRolloutState,
   rolloutRecord,
@@ -49,6 +49,8 @@ export class Harness {
   now: Instant = T0;
   readonly lastSeen = new Map<string, Instant>();
   hosts: HostInfo[];
+  /** What the fleet says around this rollout (freeze, fleet-wide limits), for every event. */
+  gates: FleetGates = {};
   constructor(
     readonly plan: Plan,
     hosts: readonly HostInfo[],
@@ -62,7 +64,7 @@ export class Harness {
     this.now += dt;
     if ('host' in event && typeof event.host === 'string') this.lastSeen.set(event.host, this.now);
     if (event.type === 'hostSeen') this.hosts.push(event.host);
-    return [...transition(this.state, event, this.now).effects];
+    return [...transition(this.state, event, this.now, this.gates).effects];
   }
 
   start(dt = 0): RolloutEffect[] {

@@ -75,6 +75,16 @@
 // 10. Effects: every created/changed row once per transition, in its last version: `rollout`, then
 //    `wave`s by index, then `step`s in the order first touched; then `assign`s, then `log`s, each
 //    in the order they happened.
+// 12. Gates at wave boundaries (FleetGates, computed by the driver; the window from the plan). A
+//    pending wave starts (or asks for approval) only when: no fleet freeze is active, unless the
+//    plan is an `emergency` change (then `freeze.bypassed` records the reason); the rollout's first
+//    wave also needs room under maxRunningRollouts (rollouts that started a wave and did not end);
+//    and the wave's window is open. An applying wave assigns hosts only while its window is open and
+//    while fewer than maxChangingHosts hosts are changing across every rollout (its own busy hosts
+//    included); hosts in flight finish, and a bake runs through a closed window or a freeze. A wave
+//    awaiting approval cannot be approved during a freeze (ConflictError). While blocked the rollout
+//    stays `running` with `waiting` set (persisted in the rollout row) and logs `rollout.waiting`
+//    once per kind of wait; `waitUntil` (the window's opening, a freeze's end) is a deadline.
 // 11. Retry (halted by the failure budget only; a halted rollback goes on with `rollback`): the
 //    failed wave goes on where it was; its failed and silent hosts are `pending` again (assigned
 //    with attempt+1) and its failures no longer count; waves the halt skipped are `pending` again;
@@ -85,7 +95,8 @@ import { ConflictError } from '../errors.ts';
 import { compareStrings, expandWaveSpecDetailed } from '../fleet/expand-waves.ts';
 import { matchesSelector } from '../fleet/select.ts';
 import { formatDuration } from '../plan/duration.ts';
-import type { RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
+import type { FleetGates, RolloutEffect, RolloutEvent, TransitionResult } from './types.ts';
+import { windowWait } from '../plan/window.ts';
 import { ineligibleReason } from './eligibility.ts';
 import { isRollbackTarget } from './rollback-targets.ts';
 import {
@@ -125,9 +136,12 @@ class Changes {
   readonly steps = new Set<StepState>();
   readonly assigns: RolloutEffect[] = [];
   readonly logs: RolloutEffect[] = [];
+  /** Why the rollout waits after this transition (set by advance), and until when. */
+  wait: { kind: string; reason: string; until: Instant | null } | null = null;
   constructor(
     readonly s: RolloutState,
     readonly now: Instant,
+    readonly gates: FleetGates = {},
   ) {}
 
   log(kind: string, message: string, where: { host?: string; wave?: string; by?: string } = {}): void {
@@ -150,9 +164,9 @@ class Changes {
   }
 }
 
-export function transition(state: RolloutState, event: RolloutEvent, now: Instant): TransitionResult<RolloutState> {
-  refuseIfNotAllowed(state, event);
-  const c = new Changes(state, now);
+export function transition(state: RolloutState, event: RolloutEvent, now: Instant, gates: FleetGates = {}): TransitionResult<RolloutState> {
+  refuseIfNotAllowed(state, event, now, gates);
+  const c = new Changes(state, now, gates);
   if (isFinalStatus(state.status) && event.type !== 'rollback' && event.type !== 'retry') {
     // A finished rollout still records rollbacks: late results, and a host whose rollback went
     // silent is handed it again when it is heard from (never while the rollout was aborted).
@@ -164,6 +178,7 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
       state.reason = finalRollbackReason(state);
       c.touchRollout();
     }
+    noteWaiting(c);
     return { state, effects: c.effects() };
   }
   switch (event.type) {
@@ -243,12 +258,57 @@ export function transition(state: RolloutState, event: RolloutEvent, now: Instan
       break;
   }
   progress(c);
+  noteWaiting(c);
   return { state, effects: c.effects() };
+}
+
+/** Records why the rollout waits (or that it no longer does), logging once per kind of wait. */
+function noteWaiting(c: Changes): void {
+  const s = c.s;
+  const wait = s.status === 'running' ? c.wait : null;
+  s.waitUntil = wait?.until ?? null;
+  const reason = wait?.reason ?? null;
+  if (reason === s.waiting) return;
+  const before = s.waiting === null ? null : waitKind(s.waiting);
+  s.waiting = reason;
+  c.touchRollout();
+  if (wait !== null && wait.kind !== before) c.log('rollout.waiting', wait.reason);
+}
+
+function waitKind(reason: string): string {
+  if (reason.startsWith('waiting for window')) return 'window';
+  if (reason.startsWith('waiting: fleet frozen')) return 'freeze';
+  if (reason.includes('--max-running-rollouts')) return 'rollouts';
+  if (reason.includes('--max-changing-hosts')) return 'hosts';
+  return reason;
+}
+
+/** Why `wave` may not start now (freeze, running-rollouts cap, window); null: it may. */
+function boundaryWait(c: Changes, wave: WaveState): { kind: string; reason: string; until: Instant | null } | null {
+  const s = c.s;
+  const g = c.gates;
+  const freeze = g.freeze ?? null;
+  if (freeze !== null && s.plan.emergency === undefined) {
+    return { kind: 'freeze', reason: freezeReason(freeze), until: freeze.until };
+  }
+  const admitted = s.waves.some((w) => w.startedAt !== null);
+  const max = g.maxRunningRollouts ?? null;
+  const running = g.runningElsewhere ?? 0;
+  if (!admitted && max !== null && running >= max) {
+    return { kind: 'rollouts', reason: `waiting: ${running} rollout${running === 1 ? '' : 's'} running, at most ${max} (--max-running-rollouts)`, until: null };
+  }
+  const w = windowWait(wave.spec.window, c.now);
+  if (w !== null) return { kind: 'window', reason: w.reason, until: w.opensAt };
+  return null;
+}
+
+export function freezeReason(f: { reason: string; by: string; until: Instant | null }): string {
+  return `waiting: fleet frozen (${f.reason}) by ${f.by} ${f.until === null ? 'until `sluice freeze end`' : `until ${new Date(f.until).toISOString().replace(/:00\.000Z$/, 'Z').replace(/\.000Z$/, 'Z')}`}`;
 }
 
 // ---- guards: every refusal happens here, before anything is changed ---------------------------
 
-function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent): void {
+function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent, now: Instant, gates: FleetGates): void {
   const status = s.status;
   const refuse = (why: string): never => {
     throw new ConflictError(`cannot ${event.type} rollout ${s.id}: ${why}`);
@@ -269,6 +329,8 @@ function refuseIfNotAllowed(s: RolloutState, event: RolloutEvent): void {
       if (status !== 'running' && status !== 'paused') refuse(`it is ${status}`);
       const wave = s.waves[s.current];
       if (!wave || wave.state !== 'awaiting_approval') refuse('no wave is awaiting approval');
+      if (gates.freeze && s.plan.emergency === undefined) refuse(`the fleet is frozen (${gates.freeze.reason}) by ${gates.freeze.by}; approve once the freeze ends`);
+      void now;
       return;
     }
     case 'abort':
@@ -303,6 +365,10 @@ function onStart(c: Changes, hosts: readonly HostInfo[]): void {
   s.failedTotalAllowed = failedTotalAllowed(s.plan, s.targetedHosts);
   s.reason = null; // a queued rollout's reason said what it waited for
   setStatus(c, 'running', `started: ${s.targetedHosts} of ${hosts.length} hosts targeted`);
+  if (s.plan.emergency !== undefined) {
+    const during = c.gates.freeze ? ` during a fleet freeze (${c.gates.freeze.reason}, by ${c.gates.freeze.by})` : '';
+    c.log('rollout.emergency', `emergency change started${during}: ${s.plan.emergency.reason}`);
+  }
 }
 
 function onHostSeen(s: RolloutState, host: HostInfo): void {
@@ -539,7 +605,15 @@ function advance(c: Changes): void {
       continue;
     }
     switch (wave.state) {
-      case 'pending':
+      case 'pending': {
+        const wait = boundaryWait(c, wave);
+        if (wait !== null) {
+          c.wait = wait;
+          return;
+        }
+        if (c.gates.freeze && s.plan.emergency !== undefined) {
+          c.log('freeze.bypassed', `wave ${wave.name} starts during a fleet freeze (${c.gates.freeze.reason}, by ${c.gates.freeze.by}): emergency change: ${s.plan.emergency.reason}`, { wave: wave.name });
+        }
         if (wave.spec.approve) {
           wave.state = 'awaiting_approval';
           c.log('wave.awaiting_approval', `wave ${wave.name} awaits approval`, { wave: wave.name });
@@ -548,6 +622,7 @@ function advance(c: Changes): void {
         }
         c.waves.add(wave);
         continue;
+      }
       case 'applying':
         fill(c, wave);
         settle(c, wave);
@@ -563,8 +638,12 @@ function advance(c: Changes): void {
       case 'completed':
         s.current += 1;
         continue;
+      case 'awaiting_approval':
+        // A freeze that came after the wave asked for approval: visible, and approve refuses.
+        if (c.gates.freeze && s.plan.emergency === undefined) c.wait = { kind: 'freeze', reason: freezeReason(c.gates.freeze), until: c.gates.freeze.until };
+        return;
       default:
-        return; // awaiting_approval, or a wave the budget stopped
+        return; // a wave the budget stopped
     }
   }
 }
@@ -596,7 +675,20 @@ function startWave(c: Changes, wave: WaveState): void {
 }
 
 function fill(c: Changes, wave: WaveState): void {
+  if (wave.cursor >= wave.hosts.length || wave.busy >= wave.parallel) return;
+  const closed = windowWait(wave.spec.window, c.now);
+  if (closed !== null) {
+    c.wait = { kind: 'window', reason: closed.reason, until: closed.opensAt };
+    return;
+  }
+  const max = c.gates.maxChangingHosts ?? null;
+  const elsewhere = c.gates.changingElsewhere ?? 0;
   while (wave.busy < wave.parallel && wave.cursor < wave.hosts.length) {
+    if (max !== null && elsewhere + wave.busy >= max) {
+      const changing = elsewhere + wave.busy;
+      c.wait = { kind: 'hosts', reason: `waiting: ${changing} host${changing === 1 ? '' : 's'} changing, at most ${max} (--max-changing-hosts)`, until: null };
+      return;
+    }
     const host = wave.hosts[wave.cursor++];
     const step = host === undefined ? undefined : c.s.steps.get(host);
     if (!step || step.state !== 'pending') continue;

@@ -61,3 +61,28 @@ export interface RolloutSnapshot {
   /** Last sign of life per host, for silence detection after a restart. */
   readonly lastSeen: ReadonlyMap<string, Instant>;
 }
+
+/** A fleet-wide freeze, as the engine sees it. */
+export interface FreezeInfo {
+  readonly reason: string;
+  readonly by: string;
+  /** When it ends by itself; null: until `sluice freeze end`. */
+  readonly until: Instant | null;
+}
+
+/**
+ * What the fleet around one rollout says, for one transition: the driver computes it from the
+ * store and the other rollouts (the engine stays pure). Missing fields: no freeze, no limits.
+ */
+export interface FleetGates {
+  /** An active fleet freeze: no wave starts (unless the plan is an emergency change). */
+  readonly freeze?: FreezeInfo | null;
+  /** Hosts changing (applying, or verifying before their first check) in other rollouts. */
+  readonly changingElsewhere?: number;
+  /** --max-changing-hosts: at most this many hosts changing at once across all rollouts; null: no cap. */
+  readonly maxChangingHosts?: number | null;
+  /** Other rollouts that started a wave and did not finish. */
+  readonly runningElsewhere?: number;
+  /** --max-running-rollouts: at most this many rollouts running at once; null: no cap. */
+  readonly maxRunningRollouts?: number | null;
+}

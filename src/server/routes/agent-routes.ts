@@ -26,6 +26,7 @@ export function assignmentView(a: HostAssignment): Record<string, unknown> {
     checkInterval: a.plan.checkInterval,
     confirmWindow: a.plan.confirmWindow,
     preflight: a.plan.preflight,
+    ...(a.plan.reboot ? { reboot: a.plan.reboot } : {}),
   };
 }
 

@@ -32,6 +32,7 @@ export function rolloutView(stored: StoredRollout): Record<string, unknown> {
     revertedHosts: rollout.revertedHosts ?? 0,
     skippedHosts: rollout.skippedHosts ?? 0,
     heldReason: rollout.heldReason ?? null,
+    waiting: rollout.waiting ?? null,
     unconfirmedRollbacks: stored.steps.filter((s) => isUnconfirmedRollback(s, FINAL_ROLLOUT_STATES.includes(rollout.state))).length,
     rollbackHosts: countRollbackHosts(stored.steps),
     onFailure: plan.onFailure,
