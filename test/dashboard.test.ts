@@ -276,14 +276,12 @@ describe('dashboard', () => {
     watchConsole(p);
     try {
       await signIn(p, server.url);
-      const t0 = Date.now();
+      // How fast is bench/dashboard-load.ts's to say (docs/dashboard.md); this test says what it shows.
       await p.goto(`${server.url}/ui/#/fleet`);
       await p.locator('#fleet-timing').waitFor();
-      const loadMs = Date.now() - t0;
       expect(await p.locator('.fleet-total').textContent()).toMatch(/^10000 hosts: \d+ online, \d+ offline, 0 in a rollout, 0 failing, 0 with drift/);
       expect(await p.locator('.topo .cell').count()).toBe(2); // aws, gcp: aggregates, not 10,000 elements
       expect(await p.locator('.cell[data-cell="aws"] .cell-count').textContent()).toBe('5000 hosts');
-      expect(loadMs).toBeLessThan(3000); // issue: under 1 s on a quiet machine; slack for a busy CI
       await p.locator('.cell[data-cell="aws"]').click();
       await p.locator('.cell[data-cell="r0"]').waitFor();
       expect(await p.locator('.topo .cell').count()).toBe(3);
