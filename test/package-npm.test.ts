@@ -45,6 +45,10 @@ describe('npm tarball', () => {
       const url = await waitFor('the installed server to listen', () => /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1] ?? (child.exitCode !== null ? Promise.reject(new Error(out)) : null), 120_000);
       const res = await fetch(`${url}/healthz`);
       expect(res.status).toBe(200);
+      // The dashboard ships in the package (dist/web) and is served from it.
+      const ui = await fetch(`${url}/ui/app.js`);
+      expect(ui.status).toBe(200);
+      expect(ui.headers.get('content-type')).toMatch(/javascript/);
     } finally {
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

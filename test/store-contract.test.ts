@@ -768,6 +768,28 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
     });
 
+    it('keeps which nested step a wave runs as (leaf), and none for a plain wave', async () => {
+      const id = nextId('r-leaf');
+      await createRollout(store, id, 'running');
+      await store.persistTransition({
+        rolloutId: id,
+        at: 2000,
+        event: null,
+        effects: [
+          { type: 'wave', wave: wave(id, 0, { name: 'prod/r1/first-zone/a', leaf: 0 }) },
+          { type: 'wave', wave: wave(id, 1, { name: 'prod/r1/rest', leaf: 2 }) },
+          { type: 'wave', wave: wave(id, 2, { name: 'plain' }) },
+        ],
+      });
+      const loaded = await store.loadRollout(id);
+      expect(loaded?.waves.map((w) => [w.name, w.leaf])).toEqual([
+        ['prod/r1/first-zone/a', 0],
+        ['prod/r1/rest', 2],
+        ['plain', undefined],
+      ]);
+      expect('leaf' in loaded!.waves[2]!).toBe(false);
+    });
+
     it('remediation guard: counts each scope under one lock, records the answer, and keeps overrides', async () => {
       const zone = nextId('rz');
       const names = Array.from({ length: 10 }, (_, i) => `${zone}-h${i}`);

@@ -12,6 +12,7 @@ describe('serverBanner', () => {
     });
     expect(text).toContain('listening on http://127.0.0.1:7400 (store: embedded, /srv/app/.sluice)');
     expect(text).toContain('finds ./.sluice/admin.token by itself');
+    expect(text).toContain('dashboard:        http://127.0.0.1:7400/ui/ (sign in with the admin token: cat /srv/app/.sluice/admin.token)');
     expect(text).not.toContain('export');
   });
 

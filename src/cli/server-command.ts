@@ -56,6 +56,7 @@ export function serverBanner(f: BannerFacts): string {
     `Sluice server listening on ${f.url} (store: ${f.storeKind === 'pglite' ? `embedded, ${f.dataDir}` : 'PostgreSQL'})`,
     f.tokens.adminTokenFile ? `  admin token:      ${f.tokens.adminTokenFile}` : '  admin token:      from SLUICE_ADMIN_TOKEN',
     f.tokens.enrollTokenFile ? `  enrollment token: ${f.tokens.enrollTokenFile}` : '  enrollment token: from SLUICE_ENROLL_TOKEN',
+    `  dashboard:        ${f.url}/ui/ (sign in with the admin token${f.tokens.adminTokenFile ? `: cat ${q(f.tokens.adminTokenFile)}` : ''})`,
     '',
     'Enroll an agent on a host (it only runs the change kinds you --allow):',
     f.tokens.enrollTokenFile

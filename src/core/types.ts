@@ -122,6 +122,13 @@ export interface WaveSpec {
    * the plan's and its own blackouts. Undefined: any time.
    */
   readonly window?: TimeWindow;
+  /**
+   * Nested topology: inside each value of `each` (or over the wave's hosts without `each`), these
+   * steps run in order, each a wave of its own (size, parallel, each, limit, bake, approve), over
+   * the hosts earlier steps of that value did not take. A wave with steps has no size, parallel,
+   * spread, bake or approve of its own: those are its steps'.
+   */
+  readonly steps?: readonly WaveSpec[];
   /** Metric gates of this wave (on top of the plan's): checked before it starts and through its bake. */
   readonly gates?: readonly GateSpec[];
 }
@@ -331,6 +338,8 @@ export interface WaveRecord {
   /** The spec's name, or `<spec>/<value>` for a sub-wave of `each`. */
   readonly name: string;
   readonly specIndex: number;
+  /** A nested step's wave: which leaf of the spec's step tree it runs as (leafSpecs order); absent for a plain wave. */
+  readonly leaf?: number;
   readonly state: WaveStatus;
   readonly hostCount: number;
   readonly failed: number;

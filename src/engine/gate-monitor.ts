@@ -5,7 +5,7 @@
 // rollout at a time; the verdict itself is pure (src/core/rollout/metric-gates.ts).
 import type { GateSpec, Instant } from '../core/types.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
-import { gatesFor, judgeGate, type GateQueryResult, type GateVerdict } from '../core/rollout/metric-gates.ts';
+import { judgeGate, waveGates, type GateQueryResult, type GateVerdict } from '../core/rollout/metric-gates.ts';
 import { awaitsGates, type RolloutState } from '../core/rollout/rollout-state.ts';
 import { queryGate } from './prometheus-client.ts';
 
@@ -54,7 +54,7 @@ export class GateMonitor {
     const index = state.current;
     const wave = state.waves[index];
     if (!wave) return;
-    const gates = gatesFor(state.plan, wave.spec);
+    const gates = waveGates(state.plan, wave);
     if (gates.length === 0) return;
     const now = this.o.now();
     const before = awaitsGates(state, index);

@@ -20,13 +20,15 @@ import type { Logger } from './logger.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { HttpBindings } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requireRole } from './auth.ts';
+import { requireRole, sessionForForward } from './auth.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { remediationRoutes } from './routes/remediation-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import { driftRoutes } from './routes/drift-routes.ts';
 import { fleetRoutes } from './routes/fleet-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
+import { uiRoutes } from './routes/ui-routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { healthRoutes } from './routes/health-route.ts';
 import { forwardToLeader } from './leader/forward.ts';
@@ -220,6 +222,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
+  if (deps.replica) app.use('*', sessionForForward(deps)); // the dashboard's changes on a follower
   if (deps.replica) app.use('*', forwardToLeader(deps.replica, deps.log, deps.peerCa));
 
   // Failed authentication and enrollments per source address (429 with Retry-After).
@@ -275,11 +278,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', identityRoutes(deps)); // host reset, scoped enrollment tokens (admin)
   app.route('/v1', driftRoutes(deps)); // before the operator routes: their '*' middleware is admin-only
   app.route('/v1', fleetRoutes(deps)); // paged lists and summaries; each route checks the admin token
+  app.route('/v1', dashboardRoutes(deps)); // live rollout views, fleet topology, one host
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', tokenRoutes(deps)); // admin only
   app.route('/v1', freezeRoutes(deps)); // viewer reads, admin starts and ends
   app.route('/v1', auditRoutes(deps)); // admin only
   app.route('/v1', notificationRoutes(deps)); // webhook deliveries (viewer)
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
+  app.route('/', uiRoutes(deps, limiter)); // the dashboard under /ui/ and its sign-in
   return app;
 }

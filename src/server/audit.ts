@@ -11,7 +11,7 @@ import { nodeRequest, requestHeader, type AppDeps, type AppEnv } from './app.ts'
 import { FORWARDED_HEADER } from './leader/forward.ts';
 
 /** POST routes that change nothing: audited only when refused. */
-const READ_ONLY_POSTS = new Set(['/v1/rollouts/preview']);
+const READ_ONLY_POSTS = new Set(['/v1/rollouts/preview', '/v1/plans/analyze']);
 
 /** A route's audit action: `rollout.approve`, `token.create`, ... or `METHOD /route/:param`. */
 export function auditAction(method: string, routePath: string): string {
@@ -26,6 +26,8 @@ export function auditAction(method: string, routePath: string): string {
   if (method === 'POST' && routePath === '/v1/remediation/overrides/:id/end') return 'remediation.override.end';
   if (method === 'POST' && routePath === '/v1/freeze') return 'freeze.start';
   if (method === 'POST' && routePath === '/v1/freeze/end') return 'freeze.end';
+  if (method === 'POST' && routePath === '/ui/session') return 'dashboard.signin';
+  if (method === 'DELETE' && routePath === '/ui/session') return 'dashboard.signout';
   return `${method} ${routePath}`;
 }
 

@@ -4,6 +4,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { SluiceError } from '../core/errors.ts';
 import { type AppDeps, type AppEnv, requestHeader } from './app.ts';
 import { hashSecret, sameSecret } from './tokens.ts';
+import { isLeaderOnly } from './leader/forward.ts';
+import { CSRF_HEADER, SESSION_COOKIE, clearedSessionCookie, isStateChanging, overTls, readCookie, sessionsOf } from './session.ts';
 import type { ApiTokenRow, Store } from '../store/store.ts';
 
 /**
@@ -123,7 +125,15 @@ export async function authenticateOperator(deps: AppDeps, token: string): Promis
 export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearer(c);
-    if (!token) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
+    if (!token) {
+      // The dashboard: a session cookie instead of a bearer token (sessionPrincipal, below).
+      const fromSession = await sessionPrincipal(deps, c);
+      if (!fromSession) fail('unauthenticated', 'missing bearer token (Authorization: Bearer TOKEN)');
+      if (!roleAllows(fromSession.role, need)) fail('forbidden', `this needs the ${need} role; ${fromSession.name} has ${fromSession.role}`);
+      c.set('principal', fromSession);
+      c.set('actor', fromSession.name);
+      return next();
+    }
     const principal = await authenticateOperator(deps, token).catch((err: unknown) => {
       if (err instanceof TokenRefusedError) c.set('actor', err.tokenName); // audited under the token's name
       throw err;
@@ -140,6 +150,59 @@ export function requireRole(deps: AppDeps, need: Role): MiddlewareHandler<AppEnv
     const host = await deps.store.hostByCredentialHash(hashSecret(token));
     if (host) fail('forbidden', 'a host credential cannot call operator routes');
     fail('unauthenticated', 'invalid token');
+  };
+}
+
+/**
+ * The operator behind a dashboard session cookie (session.ts), or null when the request has no
+ * session cookie. The session's token is authenticated again (revoked: signed out). A request
+ * that changes state must carry the session's CSRF token in X-CSRF-Token (403 otherwise): a
+ * cookie is sent by the browser on its own, the header only by the page that was given it.
+ */
+export async function sessionPrincipal(deps: AppDeps, c: Context): Promise<Principal | null> {
+  const id = readCookie(c, SESSION_COOKIE);
+  if (id === null) return null;
+  const sessions = sessionsOf(deps);
+  const session = sessions.get(id);
+  if (!session) {
+    c.header('set-cookie', clearedSessionCookie(overTls(c)));
+    fail('unauthenticated', 'the session has ended; sign in again');
+  }
+  if (isStateChanging(c.req.method)) {
+    const csrf = requestHeader(c, CSRF_HEADER);
+    if (!csrf || !sameSecret(csrf, session.csrfToken)) fail('forbidden', `missing or wrong ${CSRF_HEADER} header for this session`);
+  }
+  const signOut = () => {
+    sessions.delete(id);
+    c.header('set-cookie', clearedSessionCookie(overTls(c)));
+  };
+  const principal = await authenticateOperator(deps, session.token).catch((err: unknown) => {
+    // A named token revoked or expired since sign-in is refused with its reason: the session ends too.
+    if (err instanceof SluiceError && err.code === 'unauthenticated') signOut();
+    throw err;
+  });
+  if (!principal) {
+    signOut();
+    fail('unauthenticated', 'the token this session was signed in with is no longer valid; sign in again');
+  }
+  session.principal = principal;
+  return principal;
+}
+
+/**
+ * Replicas: a leader-only change (forward.ts) made by the dashboard on a follower carries a
+ * session cookie, which only this replica knows. The session and its CSRF token are checked here
+ * (401/403 as in requireRole) and the request goes on to the leader with the session's token as
+ * its bearer token; the leader authenticates that as usual.
+ */
+export function sessionForForward(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!isLeaderOnly(c.req.method, c.req.path) || bearer(c) !== null) return next();
+    const id = readCookie(c, SESSION_COOKIE);
+    if (id === null || !(await sessionPrincipal(deps, c))) return next();
+    const session = sessionsOf(deps).get(id);
+    if (session) c.req.raw.headers.set('authorization', `Bearer ${session.token}`);
+    return next();
   };
 }
 

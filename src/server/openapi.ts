@@ -302,6 +302,80 @@ export function buildOpenApi(): Record<string, unknown> {
           },
         },
       },
+      // ---- the dashboard's routes (issue 11; routes/dashboard-routes.ts), usable with a token too ----
+      '/v1/rollouts/{id}/stream': {
+        get: {
+          summary: 'Server-sent events: `plan` once, `rollout` (the GET /v1/rollouts/{id} view) whenever it changes, `events` (new event-log lines, id = last seq)',
+          ...role('viewer'),
+          parameters: [...idParam, { name: 'after', in: 'query', description: 'Event-log seq to go on after (or the Last-Event-ID header).', schema: { type: 'integer' } }],
+          responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '503': errorResponse, ...errors },
+        },
+      },
+      '/v1/fleet/topology': {
+        get: {
+          summary: 'Host counts per combination of topology labels (aggregate cells, never hosts)',
+          ...role('viewer'),
+          parameters: [labelParam, { name: 'levels', in: 'query', description: 'Comma-separated label keys (default provider,region,zone,cluster).', schema: { type: 'string' } }],
+          responses: {
+            '200': json('topology cells', {
+              type: 'object',
+              properties: {
+                levels: { type: 'array', items: { type: 'string' } },
+                total: { type: 'integer' },
+                online: { type: 'integer' },
+                inRollout: { type: 'integer' },
+                failing: { type: 'integer' },
+                drifting: { type: 'integer' },
+                cells: {
+                  type: 'array',
+                  description: 'At most 5,000, in label value order; a label value null: hosts without it.',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      labels: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+                      total: { type: 'integer' },
+                      online: { type: 'integer' },
+                      offline: { type: 'integer' },
+                      inRollout: { type: 'integer', description: 'Hosts with a step in an unfinished rollout.' },
+                      failing: { type: 'integer', description: 'Hosts failed or silent in an unfinished rollout.' },
+                      drifting: { type: 'integer', description: 'Hosts with open drift.' },
+                    },
+                  },
+                },
+                truncated: { type: 'boolean' },
+              },
+            }),
+            ...errors,
+          },
+        },
+      },
+      '/v1/hosts/{name}': {
+        get: {
+          summary: 'One host (labels, facts, status) and its steps across rollouts, newest first (at most 200)',
+          ...role('viewer'),
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': ok('The host and its steps'), ...errors },
+        },
+      },
+      '/v1/plans/scenarios': {
+        get: { summary: 'The built-in incident scenarios a plan can be analysed over', ...role('viewer'), responses: { '200': ok('{scenarios: [name]}'), ...errors } },
+      },
+      '/v1/plans/analyze': {
+        post: {
+          summary: 'What a plan would do (`sluice plan analyze`), over the live inventory or a built-in scenario\'s simulated fleet; runs nothing',
+          ...role('viewer'),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['plan'], properties: { plan: { type: 'string' }, file: { type: 'string' }, scenario: { type: 'string' }, hosts: { type: 'integer', minimum: 1, maximum: 100000 } } } } } },
+          responses: { '200': ok('{fleetSource, fleet, waves, worstCase, completion, warnings, text, ineligible?}'), ...errors },
+        },
+      },
+      '/v1/updates/plan': {
+        get: {
+          summary: 'The staged plan for the security updates pending on the hosts matching `label` (what `sluice updates plan` writes); yaml null with a message when none is pending',
+          ...role('viewer'),
+          parameters: [labelParam, { name: 'name', in: 'query', description: 'The plan name (default security-updates-YYYY-MM-DD).', schema: { type: 'string' } }],
+          responses: { '200': ok('{yaml, warnings, packages, hosts} or {yaml: null, message}'), ...errors },
+        },
+      },
       '/v1/rollouts/preview': {
         post: { summary: 'How many hosts a plan targets now and which of them are ineligible, and why; starts nothing', ...role('viewer'), requestBody: body(createRolloutBody), responses: { '200': ok('{targeted, ineligible}'), ...errors } },
       },

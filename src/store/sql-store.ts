@@ -332,6 +332,58 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
       return rows.map((row) => ({ value: row.value === null ? null : String(row.value), online: num(row.online), offline: num(row.offline) }));
     },
 
+    async countHostsByTopology(keys, filter, maxCells) {
+      const params: unknown[] = [filter.onlineSince];
+      const cols = keys.map((k) => {
+        params.push(k);
+        return `labels->>$${params.length}`;
+      });
+      const where = hostConditions({ ...(filter.labels ? { labels: filter.labels } : {}) }, params);
+      params.push(maxCells);
+      const active = `('pending', 'queued', 'running', 'paused', 'rolling_back')`;
+      const rows = await sql.query<Row>(
+        `select ${cols.map((c, i) => `${c} as v${i}`).join(', ')}${cols.length > 0 ? ',' : ''}
+           count(*) as total,
+           count(*) filter (where h.last_seen >= $1) as online,
+           count(*) filter (where exists (select 1 from steps s join rollouts r on r.id = s.rollout_id where s.host = h.name and r.state in ${active})) as in_rollout,
+           count(*) filter (where exists (select 1 from steps s join rollouts r on r.id = s.rollout_id where s.host = h.name and s.state in ('failed', 'silent') and r.state in ${active})) as failing,
+           count(*) filter (where exists (select 1 from drift_events d where d.host = h.name and d.resolved_at is null)) as drifting
+         from hosts h ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+         ${cols.length > 0 ? `group by ${cols.map((_, i) => i + 1).join(', ')} order by ${cols.map((_, i) => `${i + 1} nulls last`).join(', ')}` : ''}
+         limit $${params.length}`,
+        params,
+      );
+      return rows.map((row) => ({
+        values: keys.map((_, i) => (row[`v${i}`] === null || row[`v${i}`] === undefined ? null : String(row[`v${i}`]))),
+        total: num(row.total),
+        online: num(row.online),
+        inRollout: num(row.in_rollout),
+        failing: num(row.failing),
+        drifting: num(row.drifting),
+      }));
+    },
+
+    async stepsOfHost(host, limit) {
+      const rows = await sql.query<Row>(
+        `select s.rollout_id, r.name as rollout_name, r.state as rollout_state, s.wave_index, w.name as wave_name, s.state, s.attempt, s.message, s.updated_at
+         from steps s join rollouts r on r.id = s.rollout_id
+         left join waves w on w.rollout_id = s.rollout_id and w.idx = s.wave_index
+         where s.host = $1 order by r.created_at desc, r.id desc limit $2`,
+        [host, limit],
+      );
+      return rows.map((row) => ({
+        rolloutId: String(row.rollout_id),
+        rolloutName: String(row.rollout_name),
+        rolloutState: String(row.rollout_state),
+        waveIndex: num(row.wave_index),
+        wave: row.wave_name === null || row.wave_name === undefined ? null : String(row.wave_name),
+        state: String(row.state) as StepRecord['state'],
+        attempt: num(row.attempt),
+        message: row.message === null || row.message === undefined ? null : String(row.message),
+        updatedAt: num(row.updated_at),
+      }));
+    },
+
     // ---- rollouts ----
 
     async createRollout(rollout, plan, planSource, event, fence, extra = {}) {
@@ -876,12 +928,12 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
 
   if (waves.size > 0) {
     await tx.query(
-      `insert into waves (rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at)
-       select rollout_id, idx, name, spec_index, state, host_count, failed, started_at, bake_started_at, finished_at
-       from jsonb_to_recordset($1::jsonb) as w(rollout_id text, idx int, name text, spec_index int, state text,
+      `insert into waves (rollout_id, idx, name, spec_index, spec_leaf, state, host_count, failed, started_at, bake_started_at, finished_at)
+       select rollout_id, idx, name, spec_index, spec_leaf, state, host_count, failed, started_at, bake_started_at, finished_at
+       from jsonb_to_recordset($1::jsonb) as w(rollout_id text, idx int, name text, spec_index int, spec_leaf int, state text,
          host_count int, failed int, started_at bigint, bake_started_at bigint, finished_at bigint)
        on conflict (rollout_id, idx) do update set
-         name = excluded.name, spec_index = excluded.spec_index, state = excluded.state,
+         name = excluded.name, spec_index = excluded.spec_index, spec_leaf = excluded.spec_leaf, state = excluded.state,
          host_count = excluded.host_count, failed = excluded.failed, started_at = excluded.started_at,
          bake_started_at = excluded.bake_started_at, finished_at = excluded.finished_at`,
       [
@@ -891,6 +943,7 @@ async function persistTransition(tx: SqlTx, write: TransitionWrite): Promise<boo
             idx: w.index,
             name: w.name,
             spec_index: w.specIndex,
+            spec_leaf: w.leaf ?? null,
             state: w.state,
             host_count: w.hostCount,
             failed: w.failed,
@@ -1042,6 +1095,7 @@ function waveRecord(row: Row): WaveRecord {
     index: num(row.idx),
     name: String(row.name),
     specIndex: num(row.spec_index),
+    ...(row.spec_leaf === null || row.spec_leaf === undefined ? {} : { leaf: num(row.spec_leaf) }),
     state: row.state as WaveRecord['state'],
     hostCount: num(row.host_count),
     failed: num(row.failed),

@@ -350,6 +350,33 @@ export interface HostSummaryRow extends HostCounts {
   readonly value: string | null;
 }
 
+/** Hosts sharing one combination of topology label values (null: the host has no such label). */
+export interface TopologyCellRow {
+  readonly values: readonly (string | null)[];
+  readonly total: number;
+  readonly online: number;
+  /** Hosts with a step in a rollout that is not finished. */
+  readonly inRollout: number;
+  /** Hosts whose step in an unfinished rollout is failed or silent. */
+  readonly failing: number;
+  /** Hosts with open drift. */
+  readonly drifting: number;
+}
+
+/** One host's step in one rollout (the host page: its steps across rollouts). */
+export interface HostStepRow {
+  readonly rolloutId: string;
+  readonly rolloutName: string;
+  readonly rolloutState: string;
+  readonly waveIndex: number;
+  /** The wave's name (null if its row is gone). */
+  readonly wave: string | null;
+  readonly state: StepRecord['state'];
+  readonly attempt: number;
+  readonly message: string | null;
+  readonly updatedAt: Instant;
+}
+
 /** A rollout without its steps: what a view of a large rollout needs besides counts. */
 export interface RolloutHeader {
   readonly plan: Plan;
@@ -428,6 +455,10 @@ export interface Store {
   countHosts(filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }): Promise<HostCounts>;
   /** The same counts per value of one label key, largest groups first, at most `maxValues` of them. */
   countHostsByLabel(key: string, filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }, maxValues: number): Promise<HostSummaryRow[]>;
+  /** Counts per combination of the values of `keys` (topology levels), in value order, at most `maxCells` combinations. */
+  countHostsByTopology(keys: readonly string[], filter: Omit<HostFilter, 'status'> & { onlineSince: Instant }, maxCells: number): Promise<TopologyCellRow[]>;
+  /** A host's steps across rollouts, newest first. */
+  stepsOfHost(host: string, limit: number): Promise<HostStepRow[]>;
 
   // ---- rollouts ----
   /** `fence`: as in TransitionWrite, checked in the same transaction. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HostInfo, Quantity, WaveSpec } from '../types.ts';
-import { expandWaveSpec, previewWaves, resolveQuantity } from './expand-waves.ts';
+import { expandWaveSpec, leafSpecs, previewWaves, resolveQuantity } from './expand-waves.ts';
 import { host, makePlan, wave } from '../rollout/test-fixtures.ts';
 
 function fleet(n: number, labels: (i: number) => Record<string, string> = () => ({})): HostInfo[] {
@@ -176,6 +176,76 @@ describe('previewWaves', () => {
       { name: 'staging', specIndex: 1, hosts: ['s2'] },
       { name: 'prod/b', specIndex: 2, hosts: ['p2', 'p3'] },
       { name: 'leftovers', specIndex: 3, hosts: ['p4'] },
+    ]);
+  });
+});
+
+describe('nested steps (region by region, zone by zone, then the rest)', () => {
+  // Two regions: r1 has zones a (3 hosts) and b (2); r2 has zones c (1), d (2), e (2). One host has no region.
+  const hosts = [
+    host('r1-a1', { region: 'r1', zone: 'a' }), host('r1-a2', { region: 'r1', zone: 'a' }), host('r1-a3', { region: 'r1', zone: 'a' }),
+    host('r1-b1', { region: 'r1', zone: 'b' }), host('r1-b2', { region: 'r1', zone: 'b' }),
+    host('r2-c1', { region: 'r2', zone: 'c' }),
+    host('r2-d1', { region: 'r2', zone: 'd' }), host('r2-d2', { region: 'r2', zone: 'd' }),
+    host('r2-e1', { region: 'r2', zone: 'e' }), host('r2-e2', { region: 'r2', zone: 'e' }),
+    host('loose', {}),
+  ];
+  const step = (name: string, extra: Partial<WaveSpec> = {}): WaveSpec => wave(name, extra);
+  const prod = wave('prod', {
+    each: 'region',
+    steps: [step('first-zone', { each: 'zone', limit: 1, approve: true, bake: 0 }), step('second-zone', { each: 'zone', limit: 1, bake: 60_000 }), step('rest', { bake: 120_000 })],
+  });
+
+  it('expands smallest region first, and inside each: one zone, a second zone, the rest; hosts without the label are left', () => {
+    const got = expandWaveSpec(prod, 2, hosts).map((w) => [w.name, w.hosts, w.leaf]);
+    expect(got).toEqual([
+      // r1 (5 hosts) is smaller than r2 (5 hosts)? equal: ties by value, r1 first.
+      ['prod/r1/first-zone/b', ['r1-b1', 'r1-b2'], 0],
+      ['prod/r1/second-zone/a', ['r1-a1', 'r1-a2', 'r1-a3'], 1],
+      // nothing left in r1: no "rest" wave
+      ['prod/r2/first-zone/c', ['r2-c1'], 0],
+      ['prod/r2/second-zone/d', ['r2-d1', 'r2-d2'], 1],
+      ['prod/r2/rest', ['r2-e1', 'r2-e2'], 2],
+    ]);
+  });
+
+  it('leaves are the steps as waves, depth first, with the spec window; any depth', () => {
+    expect(leafSpecs(prod).map((s) => [s.name, s.approve, s.bake])).toEqual([
+      ['first-zone', true, 0],
+      ['second-zone', false, 60_000],
+      ['rest', false, 120_000],
+    ]);
+    const deep = wave('d', { each: 'region', steps: [step('zones', { each: 'zone', steps: [step('one', { size: { count: 1 } }), step('others')] }), step('tail')] });
+    expect(leafSpecs(deep).map((s) => s.name)).toEqual(['one', 'others', 'tail']);
+    const got = expandWaveSpec(deep, 0, hosts.filter((h) => h.labels.region === 'r2')).map((w) => [w.name, w.hosts, w.leaf]);
+    expect(got).toEqual([
+      ['d/r2/zones/c/one', ['r2-c1'], 0],
+      ['d/r2/zones/d/one', ['r2-d1'], 0],
+      ['d/r2/zones/d/others', ['r2-d2'], 1],
+      ['d/r2/zones/e/one', ['r2-e1'], 0],
+      ['d/r2/zones/e/others', ['r2-e2'], 1],
+    ]);
+  });
+
+  it('a step with a size takes that many; a step match narrows; limit on the outer each keeps the first values; empty values vanish', () => {
+    const sized = wave('p', { each: 'region', limit: 1, steps: [step('two', { size: { count: 2 } }), step('zone-b', { match: { zone: 'b' } })] });
+    expect(expandWaveSpec(sized, 0, hosts).map((w) => [w.name, w.hosts])).toEqual([
+      ['p/r1/two', ['r1-a1', 'r1-a2']],
+      ['p/r1/zone-b', ['r1-b1', 'r1-b2']],
+    ]);
+    expect(expandWaveSpec(sized, 0, [host('x', { zone: 'q' })])).toEqual([]);
+  });
+
+  it('previewWaves continues after a nested wave with the hosts it did not take', () => {
+    const plan = makePlan({ waves: [wave('canary', { match: { zone: 'a' }, size: { count: 1 } }), prod, wave('leftovers')] });
+    expect(previewWaves(plan, hosts).map((w) => [w.name, w.hosts.length])).toEqual([
+      ['canary', 1],
+      ['prod/r1/first-zone/a', 2], // zone a has 2 hosts left after the canary: now the smallest
+      ['prod/r1/second-zone/b', 2],
+      ['prod/r2/first-zone/c', 1],
+      ['prod/r2/second-zone/d', 2],
+      ['prod/r2/rest', 2],
+      ['leftovers', 1], // the host without a region
     ]);
   });
 });

@@ -7,6 +7,8 @@ import { labelValue, matchesSelector } from './select.ts';
 export interface ExpandedWave {
   readonly name: string;
   readonly specIndex: number;
+  /** A nested step's wave: its leaf in the spec's step tree (leafSpecs order). */
+  readonly leaf?: number;
   /** Sorted by name (code-unit order): the order the engine assigns them in. */
   readonly hosts: string[];
 }
@@ -44,7 +46,65 @@ export function compareStrings(a: string, b: string): number {
  * spec.match itself, so passing unfiltered candidates is fine.
  */
 export function expandWaveSpec(spec: WaveSpec, specIndex: number, candidates: readonly HostInfo[]): ExpandedWave[] {
-  return expandWaveSpecDetailed(spec, specIndex, candidates).map(({ name, hosts }) => ({ name, specIndex, hosts }));
+  return expandWaveSpecDetailed(spec, specIndex, candidates).map(({ name, hosts, leaf }) => ({ name, specIndex, hosts, ...(leaf === undefined ? {} : { leaf }) }));
+}
+
+/**
+ * The leaves of a wave spec's step tree, depth first: what each nested step's waves run as (its
+ * own size, parallel, each, limit, bake, approve; the spec's window). A spec without steps is its
+ * own only leaf.
+ */
+export function leafSpecs(spec: WaveSpec): WaveSpec[] {
+  if (!spec.steps) return [spec];
+  const out: WaveSpec[] = [];
+  for (const step of spec.steps) {
+    out.push(...leafSpecs({ ...step, ...(spec.window === undefined ? {} : { window: spec.window }) }));
+  }
+  return out;
+}
+
+function countLeaves(spec: WaveSpec): number {
+  return spec.steps ? spec.steps.reduce((n, s) => n + countLeaves(s), 0) : 1;
+}
+
+/** Groups of `pool` by the value of `key`, smallest first (ties by value), at most `limit`; hosts without it are left out. */
+function groupsBy(pool: readonly HostInfo[], key: string, limit: number | undefined): [string, HostInfo[]][] {
+  const groups = new Map<string, HostInfo[]>();
+  for (const h of pool) {
+    const value = labelValue(h.labels, key);
+    if (value === undefined) continue;
+    const group = groups.get(value);
+    if (group) group.push(h);
+    else groups.set(value, [h]);
+  }
+  const ordered = [...groups.entries()].sort((a, b) => a[1].length - b[1].length || compareStrings(a[0], b[0]));
+  return limit === undefined ? ordered : ordered.slice(0, Math.max(0, limit));
+}
+
+/**
+ * A spec with steps: for each value of its `each` (smallest first; all its hosts without `each`),
+ * its steps in order, each over the hosts of that value earlier steps did not take. Waves are
+ * named PATH/VALUE/STEP[/VALUE...]; `leaf0` numbers the first leaf of this spec's tree.
+ */
+function expandSteps(spec: WaveSpec & { steps: readonly WaveSpec[] }, specIndex: number, pool: readonly HostInfo[], prefix: string, leaf0: number): ExpandedWaveDetail[] {
+  const groups: [string | null, readonly HostInfo[]][] = spec.each === undefined ? [[null, pool]] : groupsBy(pool, spec.each, spec.limit);
+  const out: ExpandedWaveDetail[] = [];
+  for (const [value, group] of groups) {
+    const base = value === null ? prefix : `${prefix}/${value}`;
+    let remaining = group;
+    let leaf = leaf0;
+    for (const step of spec.steps) {
+      const stepPool = remaining.filter((h) => step.match === undefined || matchesSelector(h.labels, step.match));
+      const waves = step.steps
+        ? expandSteps(step as WaveSpec & { steps: readonly WaveSpec[] }, specIndex, stepPool, `${base}/${step.name}`, leaf)
+        : expandWaveSpecDetailed({ ...step, match: {} }, specIndex, stepPool).map((w) => ({ ...w, name: `${base}/${w.name}`, leaf }));
+      leaf += countLeaves(step);
+      const taken = new Set(waves.flatMap((w) => w.hosts));
+      remaining = remaining.filter((h) => !taken.has(h.name));
+      out.push(...waves);
+    }
+  }
+  return out;
 }
 
 export function expandWaveSpecDetailed(
@@ -54,21 +114,13 @@ export function expandWaveSpecDetailed(
 ): ExpandedWaveDetail[] {
   const pool = candidates.filter((h) => spec.match === undefined || matchesSelector(h.labels, spec.match));
   pool.sort((a, b) => compareStrings(a.name, b.name));
+  if (spec.steps) return expandSteps(spec as WaveSpec & { steps: readonly WaveSpec[] }, specIndex, pool, spec.name, 0);
   if (spec.each === undefined) {
     if (pool.length === 0) return [];
     return [{ name: spec.name, specIndex, ...selectHosts(pool, spec) }];
   }
-  const groups = new Map<string, HostInfo[]>();
-  for (const h of pool) {
-    // Hosts without the `each` label are not in this wave: a later wave may take them.
-    const value = labelValue(h.labels, spec.each);
-    if (value === undefined) continue;
-    const group = groups.get(value);
-    if (group) group.push(h);
-    else groups.set(value, [h]);
-  }
-  let ordered = [...groups.entries()].sort((a, b) => a[1].length - b[1].length || compareStrings(a[0], b[0]));
-  if (spec.limit !== undefined) ordered = ordered.slice(0, Math.max(0, spec.limit));
+  // Hosts without the `each` label are not in this wave: a later wave may take them.
+  const ordered = groupsBy(pool, spec.each, spec.limit);
   return ordered.map(([value, group]) => ({ name: `${spec.name}/${value}`, specIndex, ...selectHosts(group, spec) }));
 }
 

@@ -14,6 +14,7 @@ export function describePlan(plan: Plan): string[] {
     const own = wave.window !== undefined && JSON.stringify(wave.window) !== JSON.stringify(plan.window) ? `; window ${describeWindow(wave.window)}` : '';
     lines.push(`  ${index + 1}. ${describeWave(wave)}${own}`);
     for (const gate of wave.gates ?? []) lines.push(`       gate ${describeGate(gate)}`);
+    if (wave.steps) describeSteps(wave, '     ', lines);
   });
   if (plan.gates !== undefined && plan.gates.length > 0) {
     lines.push('gates (before every wave starts and through its apply and bake; no data or an error fails a gate):');
@@ -114,8 +115,22 @@ function describeQuantity(quantity: Quantity, of: string): string {
   return 'count' in quantity ? String(quantity.count) : `${quantity.percent}% ${of}`;
 }
 
+/** A nested wave's steps, indented under it: what runs inside each value of its `each`. */
+function describeSteps(wave: WaveSpec, indent: string, lines: string[]): void {
+  const inside = wave.each === undefined ? 'in order' : `inside each ${wave.each}, in order`;
+  lines.push(`${indent}${inside}, each over what the earlier steps did not take:`);
+  wave.steps!.forEach((step, i) => {
+    lines.push(`${indent}${String.fromCharCode(97 + (i % 26))}. ${describeWave(step)}`);
+    if (step.steps) describeSteps(step, `${indent}   `, lines);
+  });
+}
+
 function describeWave(wave: WaveSpec): string {
   const parts = [describeSelector(wave.match ?? {}, 'all remaining hosts')];
+  if (wave.steps) {
+    if (wave.each !== undefined) parts.push(`${wave.each} by ${wave.each}, smallest first${wave.limit === undefined ? '' : `, first ${wave.limit} only`}`);
+    return `${wave.name}: ${parts.join('; ')}`;
+  }
   if (wave.each !== undefined) {
     parts.push(`one sub-wave per ${wave.each}, smallest first${wave.limit === undefined ? '' : `, first ${wave.limit} only`}`);
   }

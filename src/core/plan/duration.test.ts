@@ -13,11 +13,13 @@ describe('parseDuration', () => {
     ['1d12h', 129_600_000],
     ['1m30s250ms', 90_250],
     ['0s', 0],
+    ['1w', 604_800_000],
+    ['2w3d', 1_468_800_000],
   ])('%s = %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', '30', '5 min', '1.5h', '30m1h', '1h1h', '-5s', '10 s', 's', '1w', ' 30s', '30s ', '99999999999999999999d'])(
+  it.each(['', '30', '5 min', '1.5h', '30m1h', '1h1h', '-5s', '10 s', 's', '1d1w', '1y', ' 30s', '30s ', '99999999999999999999d'])(
     'refuses %j',
     (text) => {
       expect(parseDuration(text)).toBeNull();

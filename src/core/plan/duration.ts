@@ -2,6 +2,7 @@
 import type { Millis } from '../types.ts';
 
 const UNITS = [
+  ['w', 604_800_000],
   ['d', 86_400_000],
   ['h', 3_600_000],
   ['m', 60_000],
@@ -9,10 +10,10 @@ const UNITS = [
   ['ms', 1],
 ] as const;
 
-const PART = /(\d+)(ms|s|m|h|d)/y;
+const PART = /(\d+)(ms|s|m|h|d|w)/y;
 
 /**
- * "500ms", "30s", "10m", "2h", "1d", or combinations largest unit first ("1h30m", "1d12h").
+ * "500ms", "30s", "10m", "2h", "1d", "1w", or combinations largest unit first ("1h30m", "1w3d").
  * A bare "0" means zero. Anything else (no unit, spaces, repeated or out-of-order units,
  * fractions) is null, so a typo never silently becomes a different duration.
  */

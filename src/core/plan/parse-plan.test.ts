@@ -215,6 +215,22 @@ describe('parsePlan: refusals', () => {
     expect(planWarnings(parsePlan(`${MINIMAL}reboot: { when: always, timeout: 90s }\nbudget: { silentAfter: 2m }\n`, 'p.yaml')).filter((w) => w.startsWith('reboot'))).toEqual([]);
   });
 
+  it('reads nested steps, and refuses what belongs to the steps on their wave', () => {
+    const nested = `${MINIMAL.replace('  - name: all\n', '')}  - name: prod\n    each: region\n    steps:\n      - { name: first-zone, each: zone, limit: 1, bake: 1w, approve: true }\n      - { name: rest, bake: 2w }\n`;
+    const plan = parsePlan(nested, 'p.yaml');
+    expect(plan.waves).toEqual([
+      { name: 'prod', each: 'region', bake: 0, approve: false, steps: [
+        { name: 'first-zone', each: 'zone', limit: 1, bake: 604_800_000, approve: true },
+        { name: 'rest', bake: 1_209_600_000, approve: false },
+      ] },
+    ]);
+    const withBake = nested.replace('    each: region\n', '    each: region\n    bake: 1d\n');
+    expect(checkPlan(withBake, 'p.yaml').problems.map((p) => p.message)).toEqual(['"bake" in wave "prod": a wave with "steps" takes bake per step (wave "prod"); move it into its steps']);
+    const dup = nested.replace('name: rest', 'name: first-zone');
+    expect(checkPlan(dup, 'p.yaml').problems[0]?.message).toMatch(/duplicate step name "first-zone"/);
+    expect(checkPlan(nested.replace(/      - .*\n      - .*\n/, '    steps: []\n').replace('    steps:\n    steps: []', '    steps: []'), 'p.yaml').problems[0]?.message).toMatch(/must be a list of at least one step/);
+  });
+
   it('caps the source size before parsing', () => {
     const big = `name: p\n# ${'x'.repeat(MAX_PLAN_BYTES)}\n`;
     const { plan, problems } = checkPlan(big, 'big.yaml');

@@ -79,9 +79,11 @@ function readWave(
   node: Node,
   index: number,
   planWindow: PlanWindow,
+  parent: { readonly subject: string; readonly depth: number; readonly window: WaveSpec['window'] } | null = null,
 ): { spec: WaveSpec | undefined; name: string | undefined; at: Node; matchPositions: ReadonlyMap<string, Node> } {
   const peeked = peekName(node);
-  const subject = peeked === null ? `wave ${index + 1}` : `wave "${peeked}"`;
+  const own = peeked === null ? `${parent ? 'step' : 'wave'} ${index + 1}` : `${parent ? 'step' : 'wave'} "${peeked}"`;
+  const subject = parent ? `${own} of ${parent.subject}` : own;
   const where = `in ${subject}`;
   const fields = reader.fields(node, subject, where, WAVE_KEYS);
   if (fields === null) return { spec: undefined, name: undefined, at: node, matchPositions: new Map() };
@@ -122,7 +124,24 @@ function readWave(
   const ownWindow = windowEntry === undefined ? undefined : valid(readWindow(reader, windowEntry));
   const blackoutEntry = fields.get('blackout');
   const blackout = blackoutEntry === undefined ? undefined : valid(readBlackout(reader, blackoutEntry));
-  const window = resolveWindow(planWindow, { window: ownWindow, blackout });
+  if (parent && (windowEntry !== undefined || blackoutEntry !== undefined)) {
+    reader.report((windowEntry ?? blackoutEntry)!.keyNode, `${(windowEntry ?? blackoutEntry)!.label} goes on the wave, not on its steps (${subject}): steps run under the wave's window`);
+    ok = false;
+  }
+  const window = parent ? parent.window : resolveWindow(planWindow, { window: ownWindow, blackout });
+  const stepsEntry = fields.get('steps');
+  let steps: WaveSpec[] | undefined;
+  if (stepsEntry !== undefined) {
+    for (const k of ['size', 'parallel', 'spread', 'bake', 'approve'] as const) {
+      const e = fields.get(k);
+      if (e !== undefined) {
+        reader.report(e.keyNode, `${e.label}: a wave with "steps" takes ${k} per step (${subject}); move it into its steps`);
+        ok = false;
+      }
+    }
+    steps = readSteps(reader, stepsEntry, subject, (parent?.depth ?? 0) + 1, window, planWindow);
+    if (steps === undefined) ok = false;
+  }
   const at = nameEntry?.value ?? node;
   const matchPositions = match?.positions ?? new Map<string, Node>();
   if (!ok || name === undefined || bake === undefined || approve === undefined) return { spec: undefined, name, at, matchPositions };
@@ -138,8 +157,39 @@ function readWave(
     approve,
     ...(gates !== undefined && gates.length > 0 ? { gates } : {}),
     ...(window === undefined ? {} : { window }),
+    ...(steps === undefined ? {} : { steps }),
   };
   return { spec, name, at, matchPositions };
+}
+
+/** Nested steps at most this deep (provider > region > zone > cluster) and this many in all. */
+export const MAX_STEP_DEPTH = 4;
+export const MAX_STEPS = 100;
+
+function readSteps(reader: PlanReader, entry: Entry, subject: string, depth: number, window: WaveSpec['window'], planWindow: PlanWindow): WaveSpec[] | undefined {
+  const node = entry.value;
+  if (!isSeq(node) || node.items.length === 0) {
+    reader.reportEntry(entry, `${entry.label} of ${subject} must be a list of at least one step (each like a wave: name, size, each, limit, bake, approve), got ${describeNode(node)}`);
+    return undefined;
+  }
+  if (depth > MAX_STEP_DEPTH) {
+    reader.report(entry.keyNode, `${subject}: steps nest at most ${MAX_STEP_DEPTH} deep`);
+    return undefined;
+  }
+  if (node.items.length > MAX_STEPS) {
+    reader.report(node, `${subject} lists ${node.items.length} steps; at most ${MAX_STEPS}`);
+    return undefined;
+  }
+  const isNew = reader.uniqueNames('step');
+  const out: WaveSpec[] = [];
+  let ok = true;
+  node.items.forEach((item, index) => {
+    const step = readWave(reader, (item as Node | null) ?? node, index, planWindow, { subject, depth, window });
+    if (step.name !== undefined && !isNew(step.name, step.at)) ok = false;
+    if (step.spec === undefined) ok = false;
+    else out.push(step.spec);
+  });
+  return ok ? out : undefined;
 }
 
 function valuesOf(value: string | readonly string[]): readonly string[] {
@@ -200,6 +250,7 @@ function reportEmptyWaves(reader: PlanReader, waves: readonly ReadWave[], hosts:
       .slice(0, index)
       .find(
         (earlier) =>
+          earlier.spec.steps === undefined &&
           earlier.spec.size === undefined &&
           earlier.spec.limit === undefined &&
           (earlier.spec.each === undefined || effective[earlier.spec.each] !== undefined) &&

@@ -35,7 +35,7 @@ export const CHANGE_KIND_KEYS: Readonly<Record<ChangeKind, readonly string[]>> =
   file: ['path', 'content', 'mode', 'owner', 'group', 'reload', 'timeout'],
 };
 
-export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'window', 'blackout', 'gates'] as const;
+export const WAVE_KEYS = ['name', 'match', 'size', 'parallel', 'spread', 'each', 'limit', 'bake', 'approve', 'steps', 'window', 'blackout', 'gates'] as const;
 
 export const GATE_KEYS = ['name', 'prometheus', 'query', 'below', 'above', 'window', 'minSamples', 'interval', 'timeout'] as const;
 

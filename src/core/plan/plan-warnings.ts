@@ -2,11 +2,12 @@
 // them as warnings (exit 0). Pure: a plan in, sentences out.
 import type { Plan } from '../types.ts';
 import { formatDuration } from './duration.ts';
+import { leafSpecs } from '../fleet/expand-waves.ts';
 
 export function planWarnings(plan: Plan): string[] {
   const out: string[] = [];
   if (plan.confirmWindow > 0) {
-    for (const w of plan.waves) {
+    for (const w of plan.waves.flatMap((spec) => leafSpecs(spec))) {
       if (w.bake < plan.confirmWindow) {
         out.push(
           `wave ${w.name}: bake ${formatDuration(w.bake)} is shorter than the confirm window ${formatDuration(plan.confirmWindow)}; ` +

@@ -149,3 +149,30 @@ describe('gates across a restart', () => {
     expect(awaitsGates(restored, 1)).toBe(true);
   });
 });
+
+describe('gates of nested steps', () => {
+  it('a step wave is held by the plan, its top wave and its own gates', async () => {
+    const { parsePlan } = await import('../plan/parse-plan.ts');
+    const plan = parsePlan(
+      `name: nested
+change: { command: { apply: [x] } }
+gates:
+  - { name: plan-gate, query: a, below: 1 }
+waves:
+  - name: prod
+    each: region
+    gates:
+      - { name: wave-gate, query: b, below: 1 }
+    steps:
+      - { name: one-zone, each: zone, limit: 1, bake: 1m }
+      - { name: rest, bake: 1m }
+`,
+      'n.yaml',
+    );
+    const { leafSpecs } = await import('../fleet/expand-waves.ts');
+    const { waveGates } = await import('./metric-gates.ts');
+    const leaf = leafSpecs(plan.waves[0]!)[0]!;
+    expect(waveGates(plan, { specIndex: 0, spec: leaf }).map((g) => g.name)).toEqual(['plan-gate', 'wave-gate']);
+    expect(waveGates(plan, { specIndex: 0, spec: plan.waves[0]! }).map((g) => g.name)).toEqual(['plan-gate', 'wave-gate']);
+  });
+});

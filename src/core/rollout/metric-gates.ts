@@ -12,6 +12,17 @@ export function gatesFor(plan: Plan, spec: WaveSpec): readonly GateSpec[] {
   return own.length === 0 ? all : all.length === 0 ? own : [...all, ...own];
 }
 
+/**
+ * The gates holding a wave of a rollout: the plan's, its wave spec's, and for a nested step's
+ * wave (its spec is the leaf step) the step's own too.
+ */
+export function waveGates(plan: Plan, wave: { readonly specIndex: number; readonly spec: WaveSpec }): readonly GateSpec[] {
+  const top = plan.waves[wave.specIndex];
+  const base = top === undefined ? gatesFor(plan, wave.spec) : gatesFor(plan, top);
+  if (top === undefined || top === wave.spec || (wave.spec.gates ?? []).length === 0) return base;
+  return [...base, ...(wave.spec.gates ?? []).filter((g) => !base.includes(g))];
+}
+
 /** One series of a range query: [unix seconds, value as Prometheus writes it ("0.5", "NaN", "+Inf")]. */
 export interface GateSeries {
   readonly labels: Readonly<Record<string, string>>;

@@ -15,9 +15,10 @@ import type {
   WaveStatus,
 } from '../types.ts';
 import { FINAL_ROLLOUT_STATES } from '../types.ts';
-import { compareStrings, resolveQuantity } from '../fleet/expand-waves.ts';
+import { compareStrings, leafSpecs, resolveQuantity } from '../fleet/expand-waves.ts';
 import { matchesSelector } from '../fleet/select.ts';
 import type { RolloutSnapshot } from './types.ts';
+import { waveGates } from './metric-gates.ts';
 import { isRollbackAttempt } from './rollback-targets.ts';
 
 export interface StepState {
@@ -40,6 +41,9 @@ export interface WaveState {
   readonly index: number;
   readonly name: string;
   readonly specIndex: number;
+  /** A nested step's wave: its leaf in the spec's step tree (leafSpecs); undefined for a plain wave. */
+  readonly leaf: number | undefined;
+  /** What the wave runs as: its spec, or for a nested step the leaf step (with the spec's window). */
   readonly spec: WaveSpec;
   /** Sorted by name: the order hosts are assigned in, and reproducible from the step rows. */
   readonly hosts: readonly string[];
@@ -119,7 +123,7 @@ export function gatesPending(state: RolloutState, index: number): boolean {
     state.current === index &&
     wave.state === 'pending' &&
     state.gatesPassedWave !== index &&
-    ((state.plan.gates?.length ?? 0) > 0 || (wave.spec.gates?.length ?? 0) > 0)
+    waveGates(state.plan, wave).length > 0
   );
 }
 
@@ -170,15 +174,19 @@ export function newWaveState(
   name: string,
   specIndex: number,
   hosts: readonly string[],
+  leaf?: number,
 ): WaveState {
-  const spec = plan.waves[specIndex];
-  if (!spec) throw new Error(`wave ${name} refers to wave spec ${specIndex}, which the plan does not have`);
+  const top = plan.waves[specIndex];
+  if (!top) throw new Error(`wave ${name} refers to wave spec ${specIndex}, which the plan does not have`);
+  const spec = leaf === undefined ? top : leafSpecs(top)[leaf];
+  if (!spec) throw new Error(`wave ${name} refers to step ${leaf} of wave spec ${top.name}, which the plan does not have`);
   const parallel =
     spec.parallel === undefined ? hosts.length : Math.max(1, resolveQuantity(spec.parallel, hosts.length, 'ceil'));
   return {
     index,
     name,
     specIndex,
+    leaf,
     spec,
     hosts,
     state: 'pending',
@@ -279,7 +287,7 @@ export function restoreRolloutState(plan: Plan, snapshot: RolloutSnapshot): Roll
   const waves = [...snapshot.waves].sort((a, b) => a.index - b.index);
   for (const w of waves) {
     const hosts = (hostsByWave.get(w.index) ?? []).sort(compareStrings);
-    const wave = newWaveState(plan, w.index, w.name, w.specIndex, hosts);
+    const wave = newWaveState(plan, w.index, w.name, w.specIndex, hosts, w.leaf);
     wave.state = w.state;
     wave.failed = w.failed;
     wave.startedAt = w.startedAt;
@@ -361,6 +369,7 @@ export function waveRecord(state: RolloutState, w: WaveState): WaveRecord {
     index: w.index,
     name: w.name,
     specIndex: w.specIndex,
+    ...(w.leaf === undefined ? {} : { leaf: w.leaf }),
     state: w.state,
     hostCount: w.hosts.length,
     failed: w.failed,

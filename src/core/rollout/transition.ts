@@ -106,6 +106,7 @@ import type { FleetGates, RolloutEffect, RolloutEvent, TransitionResult } from '
 import { windowWait } from '../plan/window.ts';
 import { ineligibleReason } from './eligibility.ts';
 import { isRollbackTarget } from './rollback-targets.ts';
+import { waveGates } from './metric-gates.ts';
 import {
   awaitsConfirmation,
   awaitsGates,
@@ -788,7 +789,7 @@ function expandNextSpec(c: Changes): boolean {
       continue;
     }
     for (const e of expanded) {
-      const wave = newWaveState(s.plan, s.waves.length, e.name, specIndex, e.hosts);
+      const wave = newWaveState(s.plan, s.waves.length, e.name, specIndex, e.hosts, e.leaf);
       s.waves.push(wave);
       c.waves.add(wave);
       for (const host of e.hosts) {
@@ -958,7 +959,7 @@ function onRetry(c: Changes, actor: string | undefined): void {
   // Agents dropped the work while the rollout was halted: in-flight hosts get a fresh silentAfter.
   graceAll(s, c.now);
   setStatus(c, 'running', `retried${by(actor)}: ${again} host${again === 1 ? '' : 's'} of wave ${wave.name} get a new attempt`);
-  if ((s.plan.gates?.length ?? 0) > 0 || (wave.spec.gates?.length ?? 0) > 0) {
+  if (waveGates(s.plan, wave).length > 0) {
     // Gated: the wave waits for its gates again (advance starts it once they pass).
     wave.state = 'pending';
     c.waves.add(wave);
