@@ -24,7 +24,7 @@ ${CHANGE}waves:
     sise: 1
 `,
     errors: [
-      'plan.yaml:6:5: unknown key "sise" in wave "canary" (expected one of: name, match, size, parallel, spread, each, limit, bake, approve, window, blackout, gates)',
+      'plan.yaml:6:5: unknown key "sise" in wave "canary" (expected one of: name, match, size, parallel, spread, each, limit, bake, approve, steps, window, blackout, gates)',
     ],
   },
   {

@@ -121,6 +121,7 @@ function describeSteps(wave: WaveSpec, indent: string, lines: string[]): void {
   lines.push(`${indent}${inside}, each over what the earlier steps did not take:`);
   wave.steps!.forEach((step, i) => {
     lines.push(`${indent}${String.fromCharCode(97 + (i % 26))}. ${describeWave(step)}`);
+    for (const gate of step.gates ?? []) lines.push(`${indent}   gate ${describeGate(gate)}`);
     if (step.steps) describeSteps(step, `${indent}   `, lines);
   });
 }
