@@ -1,7 +1,7 @@
 // `sluice plan analyze`: what a plan would do to a fleet, without running anything. From the
 // engine's own wave expansion (previewWaves): the worst case before any check can stop a bad
 // change, the time to reach the whole fleet if every wave passes, and warnings. Pure.
-import { previewWaves, resolveQuantity } from '../core/fleet/expand-waves.ts';
+import { leafSpecs, previewWaves, resolveQuantity } from '../core/fleet/expand-waves.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
 import { formatDuration } from '../core/plan/duration.ts';
 import type { HostInfo, Labels, Millis, Plan } from '../core/types.ts';
@@ -58,7 +58,8 @@ export function analyzePlan(plan: Plan, hosts: readonly HostInfo[], options: Ana
 
   const totalAllowed = resolveQuantity(plan.budget.failedTotal, targeted.length, 'floor');
   const waveInfo = waves.map((w) => {
-    const spec = plan.waves[w.specIndex]!;
+    // A nested step's wave runs as its step (its own parallel and bake), not as the wave spec.
+    const spec = w.leaf === undefined ? plan.waves[w.specIndex]! : leafSpecs(plan.waves[w.specIndex]!)[w.leaf]!;
     const parallel = spec.parallel ? Math.min(w.hosts.length, Math.max(1, resolveQuantity(spec.parallel, w.hosts.length, 'ceil'))) : w.hosts.length;
     const failedAllowed = resolveQuantity(plan.budget.failedPerWave, w.hosts.length, 'floor');
     return { wave: w, spec, parallel, failedAllowed };
