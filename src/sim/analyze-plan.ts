@@ -2,7 +2,7 @@
 // engine's own wave expansion (previewWaves): the worst case before any check can stop a bad
 // change, the time to reach the whole fleet if every wave passes, and warnings. Pure.
 import { describeGate } from '../core/plan/describe-plan.ts';
-import { previewWaves, resolveQuantity } from '../core/fleet/expand-waves.ts';
+import { leafSpecs, previewWaves, resolveQuantity } from '../core/fleet/expand-waves.ts';
 import { matchesSelector } from '../core/fleet/select.ts';
 import { formatDuration } from '../core/plan/duration.ts';
 import type { HostInfo, Labels, Millis, Plan } from '../core/types.ts';
@@ -61,7 +61,8 @@ export function analyzePlan(plan: Plan, hosts: readonly HostInfo[], options: Ana
 
   const totalAllowed = resolveQuantity(plan.budget.failedTotal, targeted.length, 'floor');
   const waveInfo = waves.map((w) => {
-    const spec = plan.waves[w.specIndex]!;
+    // A nested step's wave runs as its step (its own parallel and bake), not as the wave spec.
+    const spec = w.leaf === undefined ? plan.waves[w.specIndex]! : leafSpecs(plan.waves[w.specIndex]!)[w.leaf]!;
     const parallel = spec.parallel ? Math.min(w.hosts.length, Math.max(1, resolveQuantity(spec.parallel, w.hosts.length, 'ceil'))) : w.hosts.length;
     const failedAllowed = resolveQuantity(plan.budget.failedPerWave, w.hosts.length, 'floor');
     return { wave: w, spec, parallel, failedAllowed };
