@@ -3,8 +3,17 @@
 // Simulated agents answer the engine's assignments as the real agent does: heartbeats every 5 s,
 // apply then run the checks once and report both, checks through the bake, commit-confirmed local
 // rollback when they cannot reach the server or an invariant check fails.
+//
+// Heartbeats are not simulated one by one (a good change through every wave would cost ~530
+// events per host). The engine reads a step's last sign of life only on a `tick` (silence) and in
+// nextDeadline; a reachable agent heartbeats every 5 s, so it is never silent. So the driver ticks
+// only when something can happen: at a bake's end, and at the silence deadline of a host that is
+// cut off. Just before a tick, every in-flight step the engine would find quiet but whose host is
+// reachable is refreshed (a heartbeat now: the agent's last one was at most 5 s ago). A host about
+// to be cut off gets its last heartbeat delivered at its exact time (on its 5 s grid), so its
+// silence is detected, and worded, exactly as with an agent that heartbeats every 5 s.
 import { isInFlightStatus } from '../core/rollout/rollout-state.ts';
-import { createRolloutState, nextDeadline, transition } from '../core/rollout/transition.ts';
+import { createRolloutState, isFinalStatus, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
 import type { CheckSpec, Plan, RolloutStatus, StepStatus, WaveStatus } from '../core/types.ts';
@@ -31,9 +40,10 @@ const EV_APPLY_DONE = 44;
 const EV_FIRST_CHECK = 45;
 const EV_CONFIRM_EXPIRED = 46;
 const EV_LOCAL_ROLLBACK_DONE = 47;
-const EV_PING = 48;
+const EV_LAST_HEARTBEAT = 48;
 const EV_ROLLBACK_START = 49;
 const EV_ROLLBACK_DONE = 50;
+const EV_SILENCE_CHECK = 51;
 
 const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
 /** Codes of the in-flight states, for the per-event checks (the core's predicate, precomputed). */
@@ -70,6 +80,14 @@ export interface ControlledOutcome {
   readonly waves: readonly WaveSummary[];
 }
 
+/** The bake part of the engine's nextDeadline: when a tick would end the current wave's bake. */
+export function bakeDeadline(state: RolloutState): number | null {
+  if (state.status !== 'running') return null;
+  const wave = state.waves[state.current];
+  if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) return wave.bakeStartedAt + wave.spec.bake;
+  return null;
+}
+
 export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed: number): ControlledOutcome {
   const queue = new EventQueue();
   const world = new World(scenario, fleet, queue, createPrng(seed, 2));
@@ -81,22 +99,18 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
   const stepCode = new Uint8Array(n);
   const attempt = new Int32Array(n);
   const applyEnd = new Float64Array(n).fill(-1);
-  const pinging = new Uint8Array(n);
   const rolledBackLocally = new Uint8Array(n);
   const awaitingRollback = new Int32Array(n);
   const lastApplyAttempt = new Int32Array(n);
 
   const silentAfter = plan.budget.silentAfter;
-  // The engine only needs the latest sign of life: deliver heartbeats less often than the agent
-  // sends them, but always within silentAfter, on the agent's own 5 s grid.
-  const pingEvery = Math.max(HEARTBEAT_INTERVAL, Math.floor((silentAfter - HEARTBEAT_INTERVAL) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL);
+  // Each agent heartbeats on its own 5 s grid.
   const phase = (h: number) => ((h * 2246822519) >>> 0) % HEARTBEAT_INTERVAL;
   const alignDown = (h: number, t: number) => Math.floor((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
-  const alignUp = (h: number, t: number) => Math.ceil((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
   const pickup = () => 100 + rng.next() * (PICKUP_MAX - 100);
 
   let state: RolloutState = createRolloutState(`sim-${scenario.name}`, plan, scenario.plan.startAt);
-  let scheduledTick: number | null = null;
+  let scheduledBake: number | null = null;
   let haltedAt: number | null = null;
   let firstFailureAt: number | null = null;
   let reason: string | null = null;
@@ -115,10 +129,8 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (h === undefined) continue;
         const code = STEP_CODES.indexOf(e.step.state);
         stepCode[h] = code;
-        if (IN_FLIGHT.has(code) && !pinging[h]) {
-          pinging[h] = 1;
-          queue.push(alignUp(h, t + 1) + pingEvery - HEARTBEAT_INTERVAL, EV_PING, h);
-        }
+        // A step in flight on a host that is cut off goes silent unless the host is heard from.
+        if (IN_FLIGHT.has(code) && !world.reachable(h)) watchSilence(h);
       } else if (e.type === 'assign') {
         const h = index.get(e.host);
         if (h === undefined) continue;
@@ -137,11 +149,33 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (haltedAt === null && (s === 'halted' || s === 'rolling_back' || s === 'rolled_back' || s === 'aborted')) haltedAt = t;
       }
     }
-    const d = nextDeadline(state);
-    if (d !== null && (scheduledTick === null || d < scheduledTick)) {
-      scheduledTick = Math.max(d, t);
-      queue.push(scheduledTick, EV_TICK);
+    const d = bakeDeadline(state);
+    if (d !== null && (scheduledBake === null || d < scheduledBake)) {
+      scheduledBake = Math.max(d, t);
+      queue.push(scheduledBake, EV_TICK);
     }
+  };
+
+  /** The step of `h` is in flight and its host cut off: tick when the engine would find it silent. */
+  const watchSilence = (h: number): void => {
+    const step = state.inFlight.get(fleet.names[h]!);
+    if (step) queue.push(step.lastSeen + silentAfter, EV_SILENCE_CHECK, h);
+  };
+
+  /** Before a tick: the in-flight steps the engine would find quiet whose agents are heartbeating. */
+  const heardFrom = (t: number): void => {
+    const quiet: string[] = [];
+    for (const step of state.inFlight.values()) {
+      if (t - step.lastSeen < silentAfter) break;
+      if (world.reachable(index.get(step.host)!)) quiet.push(step.host);
+    }
+    for (const host of quiet) feed({ type: 'heartbeat', host }, t);
+  };
+
+  const tick = (t: number): void => {
+    if (isFinalStatus(state.status)) return;
+    heardFrom(t);
+    feed({ type: 'tick' }, t);
   };
 
   const report = (event: RolloutEvent, t: number) => feed(event, t);
@@ -155,9 +189,12 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         feed({ type: 'start', hosts: fleetHostInfos(fleet) }, t);
         return;
       case EV_TICK:
-        if (scheduledTick !== t) return; // superseded by an earlier tick
-        scheduledTick = null;
-        feed({ type: 'tick' }, t);
+        if (scheduledBake !== t) return; // superseded by an earlier bake end
+        scheduledBake = null;
+        tick(t);
+        return;
+      case EV_SILENCE_CHECK:
+        tick(t);
         return;
       case EV_APPROVE:
         if (state.status === 'running' || state.status === 'paused') {
@@ -168,15 +205,9 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
           }
         }
         return;
-      case EV_PING: {
-        if (!IN_FLIGHT.has(stepCode[h]!)) {
-          pinging[h] = 0;
-          return;
-        }
-        if (world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
-        queue.push(t + pingEvery, EV_PING, h);
+      case EV_LAST_HEARTBEAT:
+        if (IN_FLIGHT.has(stepCode[h]!) && world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
         return;
-      }
       case EV_APPLY_START: {
         if (ev.arg !== attempt[h] || !world.reachable(h)) return;
         const end = t + scenario.change.applyTime * (0.5 + rng.next());
@@ -185,13 +216,14 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         // The last heartbeat before a change that cuts the network, at its exact time.
         if (world.wouldLoseNetwork(h)) {
           const last = alignDown(h, end);
-          if (last > t) queue.push(last, EV_PING, h);
+          if (last > t) queue.push(last, EV_LAST_HEARTBEAT, h);
         }
         queue.push(end, EV_APPLY_DONE, h, ev.arg);
         return;
       }
       case EV_APPLY_DONE: {
         world.applyChange(h, t);
+        if (!world.reachable(h) && IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
         if (world.reachable(h)) report({ type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, ev.arg);
         return;
