@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Plan } from '../src/core/types.ts';
 import type { Scenario } from '../src/sim/scenario.ts';
 import type { SimResult } from '../src/sim/simulate.ts';
+import { withHarmlessChange } from '../src/sim/variants.ts';
 
 export interface PinnedCase {
   readonly id: string;
@@ -42,13 +43,9 @@ export const PINNED_CASES: readonly PinnedCase[] = [
   { id: 'gcp-s9', scenario: 'gcp-2025', hosts: 700, seed: 9 },
 ];
 
-/** A scenario whose change breaks nothing (the same hosts get it, no host matches breaks.match). */
-export function goodChange(s: Scenario): Scenario {
-  return { ...s, change: { ...s.change, breaks: { match: { 'sim-no-such-label': 'x' }, effects: s.change.breaks.effects } } };
-}
 
 export function variantScenario(c: PinnedCase, s: Scenario): Scenario {
-  if (c.good) return goodChange(s);
+  if (c.good) return withHarmlessChange(s);
   if (c.azureOnly) return { ...s, change: { ...s.change, breaks: { match: { provider: 'azure' }, effects: s.change.breaks.effects } } };
   return s;
 }

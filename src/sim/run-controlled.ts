@@ -93,8 +93,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
   const world = new World(scenario, fleet, queue, createPrng(seed, 2));
   const rng = createPrng(seed, 4);
   const n = fleet.size;
-  const index = new Map<string, number>();
-  for (let h = 0; h < n; h++) index.set(fleet.names[h]!, h);
+  const index = { get: fleet.indexOf };
 
   const stepCode = new Uint8Array(n);
   const attempt = new Int32Array(n);
@@ -156,10 +155,15 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     }
   };
 
+  // Hosts that were cut off while their step was in flight (pruned as they come back or land).
+  const cutOff = new Set<number>();
+
   /** The step of `h` is in flight and its host cut off: tick when the engine would find it silent. */
   const watchSilence = (h: number): void => {
     const step = state.inFlight.get(fleet.names[h]!);
-    if (step) queue.push(step.lastSeen + silentAfter, EV_SILENCE_CHECK, h);
+    if (!step) return;
+    cutOff.add(h);
+    queue.push(step.lastSeen + silentAfter, EV_SILENCE_CHECK, h);
   };
 
   /** Before a tick: the in-flight steps the engine would find quiet whose agents are heartbeating. */
@@ -169,7 +173,11 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
       if (t - step.lastSeen < silentAfter) break;
       if (world.reachable(index.get(step.host)!)) quiet.push(step.host);
     }
-    for (const host of quiet) feed({ type: 'heartbeat', host }, t);
+    if (quiet.length === 0) return;
+    for (const h of cutOff) if (world.reachable(h) || !state.inFlight.has(fleet.names[h]!)) cutOff.delete(h);
+    // Every host in flight is heartbeating: one `grace` says so for all of them at once.
+    if (cutOff.size === 0 && quiet.length > 1) feed({ type: 'grace' }, t);
+    else for (const host of quiet) feed({ type: 'heartbeat', host }, t);
   };
 
   const tick = (t: number): void => {
