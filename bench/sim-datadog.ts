@@ -3,9 +3,16 @@
 // full rollout (the same change fixed, breaking no host: the plan goes through every wave, every
 // host baked). Each case runs in its own Node process so its peak RSS (the kernel's maxRSS) is its
 // own; the heap is capped at 768 MiB (V8 otherwise lets it grow well past what the run keeps live).
+// The cases run the code as `bin/sluice` ships it: this file bundled by esbuild the way
+// scripts/build.mjs builds dist/ (plain Node, no TypeScript loader, whose keepNames wrappers cost
+// ~12% here), into a temporary directory removed at the end.
 // Run: npm run bench:sim [-- HOSTS...]   (default 100000 1000000)
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILTIN_SCENARIOS_DIR } from '../src/sim/load-scenario.ts';
 import { loadScenario } from '../src/sim/load-scenario.ts';
 import { simulate } from '../src/sim/simulate.ts';
 import { withHarmlessChange } from '../src/sim/variants.ts';
@@ -16,7 +23,7 @@ type Case = 'halting' | 'full';
 if (process.argv[2] === '--case') {
   const which = process.argv[3] as Case;
   const hosts = Number(process.argv[4]);
-  const { scenario, plan } = loadScenario('datadog-2023');
+  const { scenario, plan } = loadScenario(process.argv[5]!);
   const t0 = performance.now();
   const result = simulate(which === 'full' ? withHarmlessChange(scenario) : scenario, plan, { hosts, seed: 1 });
   const ms = performance.now() - t0;
@@ -34,13 +41,20 @@ if (process.argv[2] === '--case') {
 } else {
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
   const here = fileURLToPath(import.meta.url);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-sim-'));
+  const bundle = join(dir, 'sim-datadog.mjs');
+  const { build } = await import('esbuild');
+  // As scripts/build.mjs: CommonJS dependencies call require() for Node built-ins.
+  const banner = { js: "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);" };
+  await build({ entryPoints: [here], bundle: true, platform: 'node', target: 'node20', format: 'esm', outfile: bundle, logLevel: 'warning', external: ['esbuild'], minifySyntax: true, banner });
+  const scenarioFile = join(BUILTIN_SCENARIOS_DIR, 'datadog-2023.yaml');
   const mib = (b: number) => (b / 1024 / 1024).toFixed(0);
   console.log('datadog-2023, 48 simulated hours, uncontrolled + controlled, seed 1, one process per case');
   console.log('plan        hosts      events     events/s    simulate()   process wall   peak RSS   controlled rollout');
   for (const hosts of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
     for (const which of ['halting', 'full'] as const) {
       const w0 = performance.now();
-      const child = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, ...process.execArgv, here, '--case', which, String(hosts)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const child = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, bundle, '--case', which, String(hosts), scenarioFile], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const wall = performance.now() - w0;
       if (child.status !== 0) {
         console.log(`${which} ${hosts}: failed (${child.status ?? child.signal}): ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -61,4 +75,5 @@ if (process.argv[2] === '--case') {
       );
     }
   }
+  if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
 }
