@@ -12,6 +12,7 @@
 // reachable is refreshed (a heartbeat now: the agent's last one was at most 5 s ago). A host about
 // to be cut off gets its last heartbeat delivered at its exact time (on its 5 s grid), so its
 // silence is detected, and worded, exactly as with an agent that heartbeats every 5 s.
+import { formatDuration } from '../core/plan/duration.ts';
 import { isInFlightStatus } from '../core/rollout/rollout-state.ts';
 import { createRolloutState, isFinalStatus, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
@@ -44,6 +45,7 @@ const EV_LAST_HEARTBEAT = 48;
 const EV_ROLLBACK_START = 49;
 const EV_ROLLBACK_DONE = 50;
 const EV_SILENCE_CHECK = 51;
+const EV_APPLY_FAILED = 52;
 
 const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
 /** Codes of the in-flight states, for the per-event checks (the core's predicate, precomputed). */
@@ -100,7 +102,9 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
   const applyEnd = new Float64Array(n).fill(-1);
   const rolledBackLocally = new Uint8Array(n);
   const awaitingRollback = new Int32Array(n);
+  const awaitingApply = new Int32Array(n);
   const lastApplyAttempt = new Int32Array(n);
+  const applyFailure = new Map<number, string>();
 
   const silentAfter = plan.budget.silentAfter;
   // Each agent heartbeats on its own 5 s grid.
@@ -188,6 +192,40 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
 
   const report = (event: RolloutEvent, t: number) => feed(event, t);
 
+  // The agent's outbox: reports made while the host is cut off are sent, in order, once it is back.
+  const outbox = new Map<number, RolloutEvent[]>();
+  let localRollbackOf = -1; // the host whose local rollback is sending its own reports right now
+  const send = (h: number, event: RolloutEvent, t: number): void => {
+    if (world.reachable(h)) return feed(event, t);
+    let q = outbox.get(h);
+    if (!q) outbox.set(h, (q = []));
+    q.push(event);
+  };
+  world.onLink = (h, t, up, fresh) => {
+    if (!up) {
+      if (IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
+      return;
+    }
+    if (fresh || h === localRollbackOf) {
+      // A replacement is a new agent (nothing queued survives); a local rollback says it all itself.
+      outbox.delete(h);
+      if (fresh) awaitingRollback[h] = awaitingApply[h] = 0;
+      return;
+    }
+    const q = outbox.get(h);
+    outbox.delete(h);
+    for (const event of q ?? []) feed(event, t);
+    // An assignment handed out while the host was cut off is picked up now.
+    if (awaitingApply[h]! > 0) {
+      queue.push(t + pickup(), EV_APPLY_START, h, awaitingApply[h]!);
+      awaitingApply[h] = 0;
+    }
+    if (awaitingRollback[h]! > 0) {
+      queue.push(t + pickup(), EV_ROLLBACK_START, h, awaitingRollback[h]!);
+      awaitingRollback[h] = 0;
+    }
+  };
+
   queue.push(scenario.plan.startAt, EV_START);
   const events = runLoop(world, queue, (ev: QueuedEvent) => {
     const h = ev.host;
@@ -217,10 +255,25 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (IN_FLIGHT.has(stepCode[h]!) && world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
         return;
       case EV_APPLY_START: {
-        if (ev.arg !== attempt[h] || !world.reachable(h)) return;
-        const end = t + scenario.change.applyTime * (0.5 + rng.next());
-        applyEnd[h] = end;
+        if (ev.arg !== attempt[h]) return;
+        if (!world.reachable(h)) {
+          awaitingApply[h] = ev.arg; // picked up once the host is back on the network
+          return;
+        }
+        const took = scenario.change.applyTime * (0.5 + rng.next());
         lastApplyAttempt[h] = ev.arg;
+        // The artefact is not there yet (the package has not reached this provider's mirror): the
+        // apply fails and the host is not changed. So does an apply that outlasts the change's timeout.
+        const missing = world.artefactMissing(h, t);
+        if (missing !== null || took > plan.change.timeout) {
+          const failAt = missing !== null ? t + Math.min(took, CHECK_TIME) : t + plan.change.timeout;
+          applyEnd[h] = failAt;
+          queue.push(failAt, EV_APPLY_FAILED, h, ev.arg);
+          applyFailure.set(h, missing ?? `timed out after ${formatDuration(plan.change.timeout)} (the change's timeout)`);
+          return;
+        }
+        const end = t + took;
+        applyEnd[h] = end;
         // The last heartbeat before a change that cuts the network, at its exact time.
         if (world.wouldLoseNetwork(h)) {
           const last = alignDown(h, end);
@@ -229,20 +282,27 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         queue.push(end, EV_APPLY_DONE, h, ev.arg);
         return;
       }
+      case EV_APPLY_FAILED: {
+        const message = applyFailure.get(h)!;
+        applyFailure.delete(h);
+        send(h, { type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: false, message }, t);
+        return;
+      }
       case EV_APPLY_DONE: {
         world.applyChange(h, t);
-        if (!world.reachable(h) && IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
-        if (world.reachable(h)) report({ type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        send(h, { type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, ev.arg);
         return;
       }
       case EV_FIRST_CHECK: {
         const failing = failingChecks(h);
         const message = failing.length === 0 ? undefined : `${failing.map((c) => c.name).join(', ')} failed`;
-        if (world.reachable(h) && rolledBackLocally[h] === 0) {
-          report({ type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: failing.length === 0, ...(message ? { message } : {}) }, t);
+        if (rolledBackLocally[h] === 0) {
+          send(h, { type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: failing.length === 0, ...(message ? { message } : {}) }, t);
         }
-        if (failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
+        // Commit-confirmed is off with confirmWindow 0 (the agent treats 0 as off): no local
+        // rollback then, whatever the checks say; the server must roll the host back.
+        if (plan.confirmWindow > 0 && failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
           queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
         } else if (plan.confirmWindow > 0) {
           // The window ends either way: confirmed if the host still reaches the server, else reverted.
@@ -259,7 +319,10 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (rolledBackLocally[h] || !world.changed[h]) return;
         rolledBackLocally[h] = 1;
         const seen = failingChecks(h);
+        localRollbackOf = h;
         world.removeChange(h, t);
+        localRollbackOf = -1;
+        outbox.delete(h);
         if (!world.reachable(h)) return; // replaced meanwhile: that agent is gone
         const name = fleet.names[h]!;
         // Reports queued while cut off go out now; the engine ignores what no longer fits the step.
@@ -288,7 +351,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
       }
       case EV_ROLLBACK_DONE:
         world.removeChange(h, t);
-        if (world.reachable(h)) report({ type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        send(h, { type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         return;
     }
   });

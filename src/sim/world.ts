@@ -58,6 +58,11 @@ export class World {
   firstImpairedAt: number | null = null;
   lastImpairedAt: number | null = null;
   killSwitched = false;
+  /**
+   * Called when a host loses or regains the network (`up`), at the event's time; `fresh` when what
+   * comes up is a replacement instance (a new agent: nothing of the old one's state survives).
+   */
+  onLink: ((h: number, t: number, up: boolean, fresh: boolean) => void) | null = null;
 
   // Restart queue per region: second -> counts per attempt.
   private readonly dbBuckets: Map<number, number[]>[];
@@ -101,7 +106,8 @@ export class World {
       const labels = fleet.labels[h]!;
       let t = cache.get(labels);
       if (t === undefined) {
-        t = matchesSelector(labels, scenario.change.breaks.match) ? 1 : 0;
+        // Only a host the change is for can break (a plan may target others: the change does nothing there).
+        t = matchesSelector(labels, scenario.change.hosts) && matchesSelector(labels, scenario.change.breaks.match) ? 1 : 0;
         const rem = fleet.providers[fleet.regions[fleet.regionOf[h]!]!.providerIndex]!.remediation;
         if (rem && matchesSelector(labels, rem.match)) t |= 2;
         cache.set(labels, t);
@@ -117,6 +123,16 @@ export class World {
   /** Applying the change to `h` now would cut it off the network. */
   wouldLoseNetwork(h: number): boolean {
     return (this.traits[h]! & 1) !== 0 && !this.killSwitched && (this.breakMask & EFFECT_BIT.hostConnectivity) !== 0;
+  }
+
+  /** Why the change's artefact cannot be installed on `h` at `t` (not on its provider's mirror yet), or null. */
+  artefactMissing(h: number, t: number): string | null {
+    const spread = this.scenario.spread;
+    if (spread.kind !== 'timers') return null;
+    const provider = this.fleet.regions[this.fleet.regionOf[h]!]!.provider;
+    const at = spread.mirrors.get(provider);
+    if (at === undefined || t >= at) return null;
+    return `${this.scenario.change.name} is not on the ${provider} mirror until ${new Date(at).toISOString()}`;
   }
 
   /** The host can talk to the network (heartbeats and reports get through). */
@@ -151,8 +167,10 @@ export class World {
     this.hostsChanged++;
     // After the kill switch the faulty code path is off: changing more hosts breaks nothing.
     if ((this.traits[h]! & 1) === 0 || this.killSwitched) return;
+    const was = this.reachable(h);
     this.broken[h] = this.breakMask;
     if ((this.breakMask & SERVICE_BITS) !== 0 && this.status[h] === HEALTHY) this.impair(h, t);
+    if (was && !this.reachable(h)) this.onLink?.(h, t, false, false);
   }
 
   /** The change is undone on `h` (rollback by the agent, or the kill switch). */
@@ -191,6 +209,12 @@ export class World {
 
   /** The host's breakage is gone (rollback, repair, revert). A crash-looping task must still start. */
   private heal(h: number, t: number): void {
+    const was = this.reachable(h);
+    this.clearBreakage(h, t);
+    if (!was && this.reachable(h)) this.onLink?.(h, t, true, false);
+  }
+
+  private clearBreakage(h: number, t: number): void {
     const wasCrashLooping = (this.broken[h]! & EFFECT_BIT.crashLoop) !== 0;
     this.broken[h] = 0;
     if (this.status[h] !== IMPAIRED) return;
@@ -227,6 +251,7 @@ export class World {
       case EV_REPLACEMENT_READY:
         this.status[h] = REPLACED;
         this.countImpaired(h, -1, t);
+        this.onLink?.(h, t, true, true);
         return true;
       case EV_REPAIR:
         if (this.status[h] === IMPAIRED && this.gen[h] === arg) this.heal(h, t);
@@ -251,6 +276,7 @@ export class World {
   private terminate(h: number, t: number): void {
     const ri = this.fleet.regionOf[h]!;
     const rem = this.fleet.providers[this.fleet.regions[ri]!.providerIndex]!.remediation!;
+    const was = this.reachable(h);
     this.status[h] = REPLACING;
     this.gen[h]!++;
     this.broken[h] = 0;
@@ -259,6 +285,7 @@ export class World {
     this.regionTerminated[ri]!++;
     if (this.fleet.dataBearing[h]) this.dataBearingLost++;
     this.queue.push(t + rem.replacementBoot, EV_REPLACEMENT_READY, h);
+    if (was) this.onLink?.(h, t, false, false);
   }
 
   // ---- Restart storm: tasks start by reading from their region's database ------------------

@@ -1,0 +1,130 @@
+// Results the simulator used to get wrong (issue 13), each against what the real agent and engine do.
+import { describe, expect, it } from 'vitest';
+import { parsePlan } from '../src/core/plan/parse-plan.ts';
+import type { Plan } from '../src/core/types.ts';
+import { parseScenario } from '../src/sim/parse-scenario.ts';
+import { simulate } from '../src/sim/simulate.ts';
+import { at, builtin } from './sim-helpers.ts';
+
+const tcpOnly = (p: Plan): Plan => ({ ...p, checks: p.checks.filter((c) => c.kind === 'tcp') });
+const anyMayFail = (p: Plan): Plan => ({ ...p, budget: { ...p.budget, failedPerWave: { percent: 100 }, failedTotal: { percent: 100 } } });
+
+/** A small fleet whose change cuts hosts off; operators repair them `repair` after (spread over 20 s). */
+function mini(extra = ''): string {
+  return `name: mini
+start: 2023-03-07T18:00:00Z
+duration: 14h
+fleet:
+  hosts: 200
+  labels:
+    os: { ubuntu-22.04: 50%, ubuntu-20.04: 50% }
+  providers:
+    - name: gcp
+      regions:
+        - { name: europe-west1, share: 100%, zones: [b, c] }
+change:
+  name: systemd
+  hosts: { os: ubuntu-22.04 }
+  breaks:
+    effects: [hostConnectivity, ipRulesLost]
+spread:
+  replicate: { at: 2023-03-08T06:00:00Z, within: 10m }
+${extra}plan:
+  file: plans/mini.yaml
+  startAt: 2023-03-07T19:00:00Z
+`;
+}
+
+const plan = (body: string): Plan =>
+  parsePlan(
+    `name: mini-plan
+change:
+  apt: { install: { systemd: "249" }, timeout: 5m }
+${body}`,
+    'mini-plan.yaml',
+  );
+
+describe('simulator fidelity fixes', () => {
+  it('confirmWindow 0s turns commit-confirmed off: no local rollback, the canary stays cut off until the server acts', () => {
+    const { scenario, plan: p } = builtin('datadog-2023');
+    const on = simulate(scenario, p, { hosts: 2000, seed: 1 }).runs.controlled;
+    const off = simulate(scenario, { ...p, confirmWindow: 0 }, { hosts: 2000, seed: 1 }).runs.controlled;
+    // With the window, the failing invariant check rolls the host back at once.
+    expect(on.rollout!.reason).toContain('rolled back locally (commit-confirmed)');
+    expect(at(on.timeline, '2023-03-07T20:00:00.000Z').impairedPct).toBe(0);
+    // Without it the agent never reverts by itself: the cut-off canary goes silent, and its
+    // rollback cannot reach it, so it stays impaired (until the operators' repair, 3 h later).
+    expect(off.rollout!.reason).toMatch(/silent: no report for 30s/);
+    expect(off.rollout!.reason).not.toContain('rolled back locally');
+    expect(off.rollout!.reason).toContain('rollback not confirmed');
+    expect(at(off.timeline, '2023-03-07T20:00:00.000Z').impairedPct).toBeGreaterThan(0);
+  });
+
+  it('a host cut off that comes back before its confirm window ends sends what it queued: the rollout ends', () => {
+    // Operators repair each cut-off host within 20 s, before silentAfter (2m) and the window (5m).
+    const s = parseScenario(mini('recovery:\n  repair: { after: 0s, over: 20s }\n'), 'mini.yaml');
+    const p = plan(`waves:
+  - { name: canary, size: 2, bake: 10m }
+  - { name: rest, parallel: 10%, bake: 10m }
+checks:
+  - tcp: { host: 10.0.0.1, port: 443, timeout: 2s }
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 2m }
+onFailure: rollback
+confirmWindow: 5m`);
+    const r = simulate(s, p, { seed: 1 }).runs.controlled;
+    // Its queued apply and (failed) check reports arrive once it is back: the budget acts.
+    expect(r.rollout!.state).toBe('rolled_back');
+    expect(r.rollout!.reason).toMatch(/check failed: tcp 10\.0\.0\.1:443 failed/);
+  });
+
+  it('a budget that lets every host fail goes through every wave and completes', () => {
+    const { scenario, plan: p } = builtin('datadog-2023');
+    const r = simulate(scenario, anyMayFail(tcpOnly(p)), { hosts: 2000, seed: 1 }).runs.controlled;
+    expect(r.rollout!.state).toBe('completed');
+    expect(r.rollout!.waves.every((w) => w.state === 'completed')).toBe(true);
+    expect(r.rollout!.waves.reduce((a, w) => a + w.failed, 0)).toBeGreaterThan(1000);
+  });
+
+  it('a plan that targets hosts the change is not for changes them without breaking them', () => {
+    const s = parseScenario(mini(), 'mini.yaml');
+    const p = plan(`waves:
+  - { name: all, bake: 10m }
+budget: { failedPerWave: 100%, failedTotal: 100%, silentAfter: 1m }
+onFailure: halt
+confirmWindow: 0s`);
+    const r = simulate(s, p, { seed: 1 });
+    const c = r.runs.controlled;
+    expect(c.hostsChanged).toBe(200);
+    // Only the Ubuntu 22.04 hosts (the change's `hosts`) break, as uncontrolled.
+    expect(c.impairedHosts).toBe(r.runs.uncontrolled.hostsChanged);
+    expect(c.impairedHosts).toBeLessThan(130);
+  });
+
+  it('an apply before the package reaches the host\'s mirror fails and breaks nothing', () => {
+    const { scenario, plan: p } = builtin('datadog-2023');
+    // AWS's mirror has the package from 19:05, Azure's from 19:20; start the rollout at 19:00.
+    const early = { ...scenario, plan: { ...scenario.plan, startAt: Date.parse('2023-03-07T19:00:00Z') } };
+    const r = simulate(early, p, { hosts: 2000, seed: 1 }).runs.controlled;
+    expect(r.rollout!.reason).toMatch(/us-east-1-\d+: apply failed: systemd 249\.11-0ubuntu3\.7 is not on the aws mirror until 2023-03-07T19:05:00\.000Z/);
+    // Only the GCP canary (mirror 18:50) got the change.
+    expect(r.hostsChanged).toBe(1);
+    expect(r.rollout!.waves[0]!.failed).toBe(1);
+  });
+
+  it('an apply that outlasts the change\'s timeout fails and leaves the host unchanged', () => {
+    const s = parseScenario(mini(), 'mini.yaml');
+    const slow = { ...s, change: { ...s.change, applyTime: 10 * 60_000 } }; // 5 to 15 minutes; timeout 5m
+    const p = plan(`waves:
+  - { name: canary, size: 3, bake: 10m }
+  - { name: rest, bake: 10m }
+budget: { failedPerWave: 100%, failedTotal: 100%, silentAfter: 1m }
+onFailure: halt
+confirmWindow: 60s`);
+    const r = simulate(slow, p, { seed: 1 }).runs.controlled;
+    expect(r.rollout!.state).toBe('completed');
+    const failed = r.rollout!.waves.reduce((a, w) => a + w.failed, 0);
+    // Only the applies that would have taken 5 minutes or less went through (about a quarter).
+    expect(failed).toBeGreaterThan(100);
+    expect(r.hostsChanged).toBe(200 - failed);
+  });
+});
