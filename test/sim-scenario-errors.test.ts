@@ -53,7 +53,14 @@ describe('scenario files', () => {
     { name: 'plan path escaping the folder', from: 'file: plans/mini.yaml', to: 'file: ../../etc/passwd', expected: [`${FILE}:23:9: plan.file must be a relative path inside the scenario's folder (no "/" at the start, no "..")`] },
     { name: 'label the simulator sets', from: '    os: {', to: '    region: eu\n    os: {', expected: [`${FILE}:7:5: label "region" is set by the simulator; it cannot be given in fleet.labels`] },
     { name: 'YAML syntax: duplicate key', from: 'duration: 48h', to: 'duration: 48h\nduration: 12h', expected: [`${FILE}:4:1: YAML: Map keys must be unique`] },
-    { name: 'unquoted calendar is a YAML alias', from: '"*-*-* 6:00"', to: '*-*-* 6:00', expected: [`${FILE}:21:34: YAML: Unexpected scalar at node end`] },
+    { name: 'unquoted calendar is a YAML alias', from: '"*-*-* 6:00"', to: '*-*-* 6:00', expected: [`${FILE}:21:34: YAML: Unexpected scalar at node end (a value starting with "*" is a YAML alias: quote it, e.g. onCalendar: "*-*-* 6:00")`] },
+    { name: 'YAML alias to a list', from: 'zones: [a, b]', to: 'zones: &z [a, b]', expected: [] },
+    {
+      name: 'YAML alias used for a value',
+      from: 'share: 100%, zones: [a, b] }',
+      to: 'share: 50%, zones: &z [a, b] }\n        - { name: us-west-2, share: 50%, zones: *z }',
+      expected: [`${FILE}:12:49: YAML aliases (*z) are not supported in scenario files; write the value out`],
+    },
   ];
 
   it.each(cases)('$name', ({ from, to, expected }) => {

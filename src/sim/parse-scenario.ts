@@ -1,6 +1,6 @@
 // Turns a scenario YAML file into a validated Scenario. Untrusted input: every problem is
 // collected with its FILE:LINE:COL (from the yaml package's source ranges) before giving up.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import { ValidationError } from '../core/errors.ts';
 import type { SourceProblem } from '../core/errors.ts';
@@ -174,12 +174,25 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const r = new Reader(lines);
   if (doc.errors.length > 0) {
+    const sourceLines = source.split('\n');
     for (const e of doc.errors) {
       const { line, col } = lines.linePos(e.pos[0]);
-      r.problems.push({ line, col, message: `YAML: ${e.message.split('\n')[0]}` });
+      // An unquoted value that starts with `*` (a systemd calendar) is read as an alias.
+      const unquoted = /:\s*\*/.test(sourceLines[line - 1] ?? '');
+      const hint = unquoted ? ' (a value starting with "*" is a YAML alias: quote it, e.g. onCalendar: "*-*-* 6:00")' : '';
+      r.problems.push({ line, col, message: `YAML: ${e.message.split('\n')[0]}${hint}` });
     }
     return { scenario: null, problems: r.problems };
   }
+  // Aliases would reach the reader as alias nodes and be reported as values of the wrong type.
+  let aliases = false;
+  visit(doc, {
+    Alias(_, node) {
+      r.report(node, `YAML aliases (*${node.source}) are not supported in scenario files; write the value out`);
+      aliases = true;
+    },
+  });
+  if (aliases) return { scenario: null, problems: r.problems };
   const root = doc.contents as Node | null;
   const top = r.map(root, 'the scenario', TOP_KEYS, ['name', 'start', 'duration', 'fleet', 'change', 'spread', 'plan']);
   if (!top) return { scenario: null, problems: r.problems };
