@@ -41,7 +41,7 @@ describe('scenario files', () => {
   });
 
   const cases: { name: string; from: string; to: string; expected: string[] }[] = [
-    { name: 'unknown top-level key', from: 'duration: 48h', to: 'duration: 48h\ndurration: 2h', expected: [`${FILE}:4:1: unknown key "durration" in the scenario (expected one of: name, description, start, duration, fleet, change, spread, remediation, recovery, plan)`] },
+    { name: 'unknown top-level key', from: 'duration: 48h', to: 'duration: 48h\ndurration: 2h', expected: [`${FILE}:4:1: unknown key "durration" in the scenario (expected one of: name, description, start, duration, fleet, change, spread, remediation, guard, recovery, plan)`] },
     { name: 'bad duration', from: 'duration: 48h', to: 'duration: 2 days', expected: [`${FILE}:3:11: duration must be a duration like 30s, 10m, 12h or 1h30m (got "2 days")`] },
     { name: 'start without a zone', from: 'start: 2023-03-07T18:00:00Z', to: 'start: 2023-03-07 18:00', expected: [`${FILE}:2:8: start must be a UTC time like 2023-03-08T06:00:00Z (got "2023-03-07 18:00")`] },
     { name: 'shares not adding to 100%', from: 'ubuntu-20.04: 10%', to: 'ubuntu-20.04: 5%', expected: [`${FILE}:7:9: shares of label "os" in fleet.labels add up to 95%, not 100%`] },

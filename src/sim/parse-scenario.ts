@@ -7,6 +7,8 @@ import type { SourceProblem } from '../core/errors.ts';
 import { LABEL_KEY } from '../core/labels.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import type { Millis, Selector } from '../core/types.ts';
+import { DEFAULT_REMEDIATION_POLICY } from '../core/remediation/guard.ts';
+import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
 import type { CalendarSpec } from './calendar.ts';
 import { EFFECTS } from './scenario.ts';
@@ -154,7 +156,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['name', 'description', 'start', 'duration', 'fleet', 'change', 'spread', 'remediation', 'recovery', 'plan'];
+const TOP_KEYS = ['name', 'description', 'start', 'duration', 'fleet', 'change', 'spread', 'remediation', 'guard', 'recovery', 'plan'];
 
 /** Parses and validates; throws ValidationError with every problem found. */
 export function parseScenario(source: string, file: string): Scenario {
@@ -213,6 +215,7 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
   const change = top.has('change') ? readChange(r, get('change'), keyOf('change')) : null;
   const spread = top.has('spread') ? readSpread(r, get('spread'), keyOf('spread'), providerNames) : null;
   const recovery = readRecovery(r, get('recovery'), keyOf('recovery'), top.has('recovery'));
+  const guard = top.has('guard') ? readGuard(r, get('guard'), keyOf('guard'), remediation) : null;
   const plan = top.has('plan') ? readPlanRef(r, get('plan'), keyOf('plan')) : null;
 
   if (r.problems.length > 0 || !name || start === null || duration === null || !fleet || !change || !spread || !recovery || !plan) {
@@ -229,6 +232,7 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
       change,
       spread,
       recovery,
+      guard,
       plan: { file: plan.file, startAt: plan.startAt ?? start },
     },
     problems: [],
@@ -345,6 +349,46 @@ function readRegion(r: Reader, node: Node, where: string): RegionSpec | null {
   }
   if (!name || share === null || clusters === null || zones.includes('')) return null;
   return { name, share, zones, clusters, labels, database };
+}
+
+function readGuard(r: Reader, node: Node | null, at: Node, remediation: ReadonlyMap<string, RemediationSpec>): Scenario['guard'] {
+  // `guard: {}` (or an empty `guard:`): the guard's documented defaults, in front of every auto-healer.
+  const g = node === null || (isScalar(node) && node.value === null) ? new Map() : r.map(node, 'guard', ['providers', 'window', 'scopes', 'retryEvery'], [], at);
+  if (!g) return null;
+  let providers = [...remediation.keys()];
+  const pv = g.get('providers');
+  if (pv) {
+    if (!isSeq(pv.value)) r.report(pv.value ?? pv.keyNode, 'guard.providers must be a list of provider names');
+    else {
+      providers = [];
+      for (const item of pv.value.items as Node[]) {
+        const v = r.scalar(item);
+        if (typeof v !== 'string' || !remediation.has(v)) r.report(item, `guard.providers: ${JSON.stringify(v ?? null)} is not a provider with auto-healing (${[...remediation.keys()].join(', ') || 'none'})`);
+        else providers.push(v);
+      }
+    }
+  }
+  const windowMs = g.get('window') ? r.duration(g.get('window')!.value, 'guard.window', g.get('window')!.keyNode) : DEFAULT_REMEDIATION_POLICY.windowMs;
+  let scopes: ScopePolicy[] = [...DEFAULT_REMEDIATION_POLICY.scopes];
+  const sv = g.get('scopes');
+  if (sv) {
+    if (!isSeq(sv.value) || sv.value.items.length === 0) r.report(sv.value ?? sv.keyNode, 'guard.scopes must be a non-empty list of {label, maxShare, dataMaxShare}');
+    else {
+      scopes = [];
+      for (const item of sv.value.items as Node[]) {
+        const m = r.map(item, 'a guard scope', ['label', 'maxShare', 'dataMaxShare'], ['label', 'maxShare'], item);
+        if (!m) continue;
+        const label = r.string(m.get('label')!.value, 'guard scope label', m.get('label')!.keyNode);
+        const maxShare = r.share(m.get('maxShare')!.value, 'maxShare', m.get('maxShare')!.keyNode);
+        const dataMaxShare = m.get('dataMaxShare') ? r.share(m.get('dataMaxShare')!.value, 'dataMaxShare', m.get('dataMaxShare')!.keyNode) : maxShare;
+        if (label === null || maxShare === null || dataMaxShare === null) continue;
+        scopes.push({ label: label === 'fleet' ? null : label, maxShare, dataMaxShare });
+      }
+    }
+  }
+  const retryEvery = g.get('retryEvery') ? r.duration(g.get('retryEvery')!.value, 'guard.retryEvery', g.get('retryEvery')!.keyNode) : 5 * 60_000;
+  if (windowMs === null || retryEvery === null) return null;
+  return { providers, policy: { ...DEFAULT_REMEDIATION_POLICY, windowMs, scopes }, retryEvery: Math.max(1000, retryEvery) };
 }
 
 function readRemediation(r: Reader, node: Node | null, at: Node, providers: ReadonlySet<string> | null): Map<string, RemediationSpec> {

@@ -46,9 +46,10 @@ export function runLoop(world: World, queue: EventQueue, driver: (ev: QueuedEven
   return queue.popped;
 }
 
-export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number): RunOutcome {
+/** `guarded`: the scenario's remediation guard stands in front of the providers' auto-healing. */
+export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, guarded = false): RunOutcome {
   const queue = new EventQueue();
-  const world = new World(scenario, fleet, queue, createPrng(seed, 2));
+  const world = new World(scenario, fleet, queue, createPrng(seed, 2), guarded);
   const rng = createPrng(seed, 3);
   const spread = scenario.spread;
   const applies = applicableHosts(scenario, fleet);

@@ -1,6 +1,7 @@
 // The normalised form of a scenario file (see docs/simulator.md for the YAML). Produced by
 // parseScenario; everything the simulator models comes from here, never from constants in code.
 import type { Instant, Millis, Selector } from '../core/types.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { CalendarSpec } from './calendar.ts';
 
 /** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop. */
@@ -96,6 +97,8 @@ export interface Scenario {
   };
   readonly spread: SpreadSpec;
   readonly recovery: RecoverySpec;
+  /** The remediation guard in front of these providers' auto-healing (a third run, "guarded"); null: none. */
+  readonly guard: { readonly providers: readonly string[]; readonly policy: RemediationPolicy; readonly retryEvery: Millis } | null;
   readonly plan: {
     /** Path of the default plan, relative to the scenario file. */
     readonly file: string;

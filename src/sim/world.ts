@@ -3,6 +3,8 @@
 // their region's database, and the counters the timeline is sampled from. Both runs (uncontrolled
 // and controlled) drive one World each; only how the change reaches hosts differs.
 import { matchesSelector } from '../core/fleet/select.ts';
+import { decideRemediation, isDataBearing } from '../core/remediation/guard.ts';
+import type { RemediationPolicy, ScopeCount } from '../core/remediation/guard.ts';
 import type { Labels } from '../core/types.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
@@ -64,6 +66,14 @@ export class World {
    */
   onLink: ((h: number, t: number, up: boolean, fresh: boolean) => void) | null = null;
 
+  // The remediation guard (guarded runs): per scope of its policy, the hosts offline now and the
+  // replacements back online whose termination is within the window (each host counted once).
+  readonly guard: GuardState | null;
+  guardAsked = 0;
+  guardDenied = 0;
+  guardDeniedHosts = 0;
+  guardLastDenial: string | null = null;
+
   // Restart queue per region: second -> counts per attempt.
   private readonly dbBuckets: Map<number, number[]>[];
   private readonly dbQueued: Float64Array;
@@ -80,6 +90,7 @@ export class World {
     readonly fleet: Fleet,
     private readonly queue: EventQueue,
     private readonly rng: Prng,
+    guarded = false,
   ) {
     const n = fleet.size;
     this.broken = new Uint8Array(n);
@@ -100,6 +111,7 @@ export class World {
     this.sampleImpaired = new Int32Array(this.sampleCount * r);
     this.sampleTerminated = new Int32Array(this.sampleCount * r);
 
+    this.guard = guarded && scenario.guard ? new GuardState(scenario.guard.policy, scenario.guard.providers, fleet) : null;
     // Selectors are evaluated once per distinct label object, not per host.
     const cache = new Map<Labels, number>();
     for (let h = 0; h < n; h++) {
@@ -170,7 +182,7 @@ export class World {
     const was = this.reachable(h);
     this.broken[h] = this.breakMask;
     if ((this.breakMask & SERVICE_BITS) !== 0 && this.status[h] === HEALTHY) this.impair(h, t);
-    if (was && !this.reachable(h)) this.onLink?.(h, t, false, false);
+    if (was && !this.reachable(h)) this.link(h, t, false, false);
   }
 
   /** The change is undone on `h` (rollback by the agent, or the kill switch). */
@@ -211,7 +223,7 @@ export class World {
   private heal(h: number, t: number): void {
     const was = this.reachable(h);
     this.clearBreakage(h, t);
-    if (!was && this.reachable(h)) this.onLink?.(h, t, true, false);
+    if (!was && this.reachable(h)) this.link(h, t, true, false);
   }
 
   private clearBreakage(h: number, t: number): void {
@@ -246,12 +258,19 @@ export class World {
   handle(kind: number, h: number, arg: number, t: number): boolean {
     switch (kind) {
       case EV_TERMINATE:
-        if (this.status[h] === IMPAIRED && this.gen[h] === arg) this.terminate(h, t);
+        if (this.status[h] !== IMPAIRED || this.gen[h] !== arg) return true;
+        if (this.guard?.covers(h) && !this.askGuard(h, t)) {
+          // Denied: the auto-healer asks again later while the host stays unhealthy.
+          this.queue.push(t + this.scenario.guard!.retryEvery, EV_TERMINATE, h, arg);
+          return true;
+        }
+        this.terminate(h, t);
         return true;
       case EV_REPLACEMENT_READY:
         this.status[h] = REPLACED;
         this.countImpaired(h, -1, t);
-        this.onLink?.(h, t, true, true);
+        this.guard?.replacementBack(h, t);
+        this.link(h, t, true, true);
         return true;
       case EV_REPAIR:
         if (this.status[h] === IMPAIRED && this.gen[h] === arg) this.heal(h, t);
@@ -285,7 +304,37 @@ export class World {
     this.regionTerminated[ri]!++;
     if (this.fleet.dataBearing[h]) this.dataBearingLost++;
     this.queue.push(t + rem.replacementBoot, EV_REPLACEMENT_READY, h);
-    if (was) this.onLink?.(h, t, false, false);
+    if (was) this.link(h, t, false, false);
+    this.guard?.terminated(h, t);
+  }
+
+  private link(h: number, t: number, up: boolean, fresh: boolean): void {
+    this.guard?.offline(h, up ? -1 : 1);
+    this.onLink?.(h, t, up, fresh);
+  }
+
+  /** The auto-healer asks the guard (the real decision, src/core/remediation/guard.ts) before replacing `h`. */
+  private askGuard(h: number, t: number): boolean {
+    const g = this.guard!;
+    this.guardAsked++;
+    const labels = this.fleet.labels[h]!;
+    const decision = decideRemediation({
+      host: this.fleet.names[h]!,
+      known: true,
+      dataBearing: isDataBearing(labels, g.policy),
+      inRollout: null,
+      freeze: null,
+      override: null,
+      counts: g.counts(h, t, isDataBearing(labels, g.policy)),
+    });
+    if (decision.allow) return true;
+    this.guardDenied++;
+    if (!g.denied[h]) {
+      g.denied[h] = 1;
+      this.guardDeniedHosts++;
+    }
+    this.guardLastDenial = decision.reason;
+    return false;
   }
 
   // ---- Restart storm: tasks start by reading from their region's database ------------------
@@ -360,5 +409,122 @@ export class World {
       while (!buckets.has(next)) next++;
       this.scheduleSlot(ri, next);
     }
+  }
+}
+
+/** The guard's view of the fleet: scope sizes, hosts offline now, recent replacements back online. */
+class GuardState {
+  /** Per policy scope: the scope index of each host (-1: no such label). */
+  private readonly scopeOf: Int32Array[];
+  private readonly names: string[][];
+  private readonly size: Int32Array[];
+  private readonly offlineNow: Int32Array[];
+  private readonly recentBack: Int32Array[];
+  private readonly coveredProvider: Uint8Array;
+  readonly denied: Uint8Array;
+  private readonly terminatedAt: Float64Array;
+  private readonly back: Uint8Array;
+  /** Terminated hosts in termination order, to age replacements out of the window. */
+  private readonly order: number[] = [];
+  private head = 0;
+
+  constructor(
+    readonly policy: RemediationPolicy,
+    providers: readonly string[],
+    private readonly fleet: Fleet,
+  ) {
+    const n = fleet.size;
+    this.scopeOf = [];
+    this.names = [];
+    this.size = [];
+    this.offlineNow = [];
+    this.recentBack = [];
+    for (const sp of policy.scopes) {
+      const ids = new Int32Array(n).fill(-1);
+      const index = new Map<string, number>();
+      const names: string[] = [];
+      for (let h = 0; h < n; h++) {
+        const value = sp.label === null ? '' : fleet.labels[h]![sp.label];
+        if (value === undefined) continue;
+        let id = index.get(value);
+        if (id === undefined) {
+          index.set(value, (id = names.length));
+          names.push(sp.label === null ? 'fleet' : `${sp.label}=${value}`);
+        }
+        ids[h] = id;
+      }
+      const size = new Int32Array(names.length);
+      for (let h = 0; h < n; h++) if (ids[h]! >= 0) size[ids[h]!]!++;
+      this.scopeOf.push(ids);
+      this.names.push(names);
+      this.size.push(size);
+      this.offlineNow.push(new Int32Array(names.length));
+      this.recentBack.push(new Int32Array(names.length));
+    }
+    this.coveredProvider = new Uint8Array(fleet.regions.length);
+    fleet.regions.forEach((r, i) => (this.coveredProvider[i] = providers.includes(r.provider) ? 1 : 0));
+    this.denied = new Uint8Array(n);
+    this.terminatedAt = new Float64Array(n).fill(-Infinity);
+    this.back = new Uint8Array(n);
+  }
+
+  covers(h: number): boolean {
+    return this.coveredProvider[this.fleet.regionOf[h]!] === 1;
+  }
+
+  offline(h: number, delta: number): void {
+    for (let s = 0; s < this.scopeOf.length; s++) {
+      const id = this.scopeOf[s]![h]!;
+      if (id >= 0) this.offlineNow[s]![id]! += delta;
+    }
+  }
+
+  terminated(h: number, t: number): void {
+    this.terminatedAt[h] = t;
+    this.back[h] = 0;
+    this.order.push(h);
+  }
+
+  replacementBack(h: number, t: number): void {
+    this.expire(t);
+    if (t - this.terminatedAt[h]! < this.policy.windowMs) {
+      this.back[h] = 1;
+      this.bump(h, 1);
+    }
+  }
+
+  private bump(h: number, delta: number): void {
+    for (let s = 0; s < this.scopeOf.length; s++) {
+      const id = this.scopeOf[s]![h]!;
+      if (id >= 0) this.recentBack[s]![id]! += delta;
+    }
+  }
+
+  private expire(t: number): void {
+    while (this.head < this.order.length) {
+      const h = this.order[this.head]!;
+      if (t - this.terminatedAt[h]! < this.policy.windowMs) break;
+      if (this.back[h]) {
+        this.back[h] = 0;
+        this.bump(h, -1);
+      }
+      this.head++;
+    }
+  }
+
+  counts(h: number, t: number, dataBearing: boolean): (ScopeCount & { maxShare: number })[] {
+    this.expire(t);
+    const out: (ScopeCount & { maxShare: number })[] = [];
+    this.policy.scopes.forEach((sp, s) => {
+      const id = this.scopeOf[s]![h]!;
+      if (id < 0) return;
+      out.push({
+        scope: this.names[s]![id]!,
+        size: this.size[s]![id]!,
+        affected: this.offlineNow[s]![id]! + this.recentBack[s]![id]!,
+        maxShare: dataBearing ? sp.dataMaxShare : sp.maxShare,
+      });
+    });
+    return out;
   }
 }
