@@ -1,4 +1,4 @@
-// Benchmark: datadog-2023 over 48 simulated hours, both runs (uncontrolled + controlled), for two
+// Benchmark: datadog-2023 over 48 simulated hours, every run (uncontrolled, guarded, controlled), for two
 // plans: the halting plan (the real change: the canary fails, the rollout stops there) and the
 // full rollout (the same change fixed, breaking no host: the plan goes through every wave, every
 // host baked). Each case runs in its own Node process so its peak RSS (the kernel's maxRSS) is its
@@ -30,7 +30,7 @@ if (process.argv[2] === '--case') {
   const c = result.runs.controlled;
   const out = {
     ms,
-    events: result.runs.uncontrolled.events + c.events,
+    events: result.runs.uncontrolled.events + (result.runs.guarded?.events ?? 0) + c.events,
     controlledEvents: c.events,
     state: c.rollout?.state,
     waves: c.rollout?.waves.length,
@@ -49,7 +49,7 @@ if (process.argv[2] === '--case') {
   await build({ entryPoints: [here], bundle: true, platform: 'node', target: 'node20', format: 'esm', outfile: bundle, logLevel: 'warning', external: ['esbuild'], minifySyntax: true, banner });
   const scenarioFile = join(BUILTIN_SCENARIOS_DIR, 'datadog-2023.yaml');
   const mib = (b: number) => (b / 1024 / 1024).toFixed(0);
-  console.log('datadog-2023, 48 simulated hours, uncontrolled + controlled, seed 1, one process per case');
+  console.log('datadog-2023, 48 simulated hours, every run (uncontrolled, uncontrolled + guard, controlled), seed 1, one process per case');
   console.log('plan        hosts      events     events/s    simulate()   process wall   peak RSS   controlled rollout');
   for (const hosts of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
     for (const which of ['halting', 'full'] as const) {

@@ -3,7 +3,7 @@
 // their region's database, and the counters the timeline is sampled from. Both runs (uncontrolled
 // and controlled) drive one World each; only how the change reaches hosts differs.
 import { matchesSelector } from '../core/fleet/select.ts';
-import { decideRemediation, isDataBearing } from '../core/remediation/guard.ts';
+import { decideRemediation, isDataBearing, scopeLimit } from '../core/remediation/guard.ts';
 import type { RemediationPolicy, ScopeCount } from '../core/remediation/guard.ts';
 import type { Labels } from '../core/types.ts';
 import type { EventQueue } from './event-queue.ts';
@@ -12,6 +12,8 @@ import type { Prng } from './prng.ts';
 import type { Effect, Scenario } from './scenario.ts';
 
 export const MINUTE = 60_000;
+/** Longest wait of an auto-healer the guard denied before it asks again. */
+const GUARD_RETRY_CAP = 3_600_000;
 
 // World event kinds (drivers use kinds >= 32).
 export const EV_TERMINATE = 1;
@@ -260,8 +262,11 @@ export class World {
       case EV_TERMINATE:
         if (this.status[h] !== IMPAIRED || this.gen[h] !== arg) return true;
         if (this.guard?.covers(h) && !this.askGuard(h, t)) {
-          // Denied: the auto-healer asks again later while the host stays unhealthy.
-          this.queue.push(t + this.scenario.guard!.retryEvery, EV_TERMINATE, h, arg);
+          // Denied: the auto-healer asks again later while the host stays unhealthy, backing off
+          // (retryEvery, doubling each time, at most an hour).
+          const n = this.guard.denied[h]!;
+          const wait = Math.min(GUARD_RETRY_CAP, this.scenario.guard!.retryEvery * 2 ** Math.min(n - 1, 20));
+          this.queue.push(t + Math.max(wait, this.scenario.guard!.retryEvery), EV_TERMINATE, h, arg);
           return true;
         }
         this.terminate(h, t);
@@ -318,21 +323,29 @@ export class World {
     const g = this.guard!;
     this.guardAsked++;
     const labels = this.fleet.labels[h]!;
+    const dataBearing = isDataBearing(labels, g.policy);
+    const counts = g.counts(h, t, dataBearing);
+    // Fast path for a host asking again: a scope over its limit (the test decideRemediation makes,
+    // with the same scopeLimit) denies; the full decision, and its reason, runs on the first ask and
+    // whenever the budget might allow.
+    if (g.denied[h]! > 0 && counts.some((c) => c.affected > scopeLimit(c.size, c.maxShare))) {
+      this.guardDenied++;
+      g.denied[h] = Math.min(255, g.denied[h]! + 1);
+      return false;
+    }
     const decision = decideRemediation({
       host: this.fleet.names[h]!,
       known: true,
-      dataBearing: isDataBearing(labels, g.policy),
+      dataBearing,
       inRollout: null,
       freeze: null,
       override: null,
-      counts: g.counts(h, t, isDataBearing(labels, g.policy)),
+      counts,
     });
     if (decision.allow) return true;
     this.guardDenied++;
-    if (!g.denied[h]) {
-      g.denied[h] = 1;
-      this.guardDeniedHosts++;
-    }
+    if (!g.denied[h]) this.guardDeniedHosts++;
+    g.denied[h] = Math.min(255, g.denied[h]! + 1);
     this.guardLastDenial = decision.reason;
     return false;
   }
@@ -415,6 +428,7 @@ export class World {
 /** The guard's view of the fleet: scope sizes, hosts offline now, recent replacements back online. */
 class GuardState {
   /** Per policy scope: the scope index of each host (-1: no such label). */
+  // denied[h]: how many times the guard denied h (capped at 255), for the retry backoff.
   private readonly scopeOf: Int32Array[];
   private readonly names: string[][];
   private readonly size: Int32Array[];
