@@ -135,8 +135,17 @@ function waveResult(w: WaveSummary): RolloutResult['waves'][number] {
 export function simulate(scenario: Scenario, plan: Plan, options: SimOptions): SimResult {
   const hosts = options.hosts ?? scenario.fleet.hosts;
   const fleet = generateFleet(scenario, hosts, options.seed);
-  const u = runUncontrolled(scenario, fleet, options.seed);
-  const g = scenario.guard ? runUncontrolled(scenario, fleet, options.seed, true) : null;
+  // Each run is summarised as soon as it ends, so its world (per-host arrays) is gone before the next.
+  const uncontrolled = (() => {
+    const u = runUncontrolled(scenario, fleet, options.seed);
+    return summarise(u.world, fleet, u.events, null, null);
+  })();
+  const guarded = (() => {
+    if (!scenario.guard) return null;
+    const g = runUncontrolled(scenario, fleet, options.seed, true);
+    const guard = { asked: g.world.guardAsked, denied: g.world.guardDenied, deniedHosts: g.world.guardDeniedHosts, lastDenial: g.world.guardLastDenial };
+    return { ...summarise(g.world, fleet, g.events, null, null), guard };
+  })();
   const c = runControlled(scenario, fleet, plan, options.seed);
   return {
     scenario: scenario.name,
@@ -146,15 +155,8 @@ export function simulate(scenario: Scenario, plan: Plan, options: SimOptions): S
     start: new Date(scenario.start).toISOString(),
     end: new Date(scenario.start + scenario.duration).toISOString(),
     runs: {
-      uncontrolled: summarise(u.world, fleet, u.events, null, null),
-      ...(g
-        ? {
-            guarded: {
-              ...summarise(g.world, fleet, g.events, null, null),
-              guard: { asked: g.world.guardAsked, denied: g.world.guardDenied, deniedHosts: g.world.guardDeniedHosts, lastDenial: g.world.guardLastDenial },
-            },
-          }
-        : {}),
+      uncontrolled,
+      ...(guarded ? { guarded } : {}),
       controlled: summarise(c.world, fleet, c.events, c.haltedAt, {
         plan: plan.name,
         state: c.rolloutState,
