@@ -128,3 +128,34 @@ confirmWindow: 60s`);
     expect(r.hostsChanged).toBe(200 - failed);
   });
 });
+
+describe('recovery.stop: the spread stops, nothing is healed', () => {
+  it('a replication stopped a minute after the first impairment reaches only the hosts it had reached', () => {
+    const base = `name: stop
+start: 2023-03-08T05:00:00Z
+duration: 6h
+fleet:
+  hosts: 1000
+  providers:
+    - name: gcp
+      regions:
+        - { name: r1, share: 100%, zones: [a] }
+change:
+  name: config
+  applyTime: 2s
+  breaks: { effects: [crashLoop] }
+spread:
+  replicate: { at: 2023-03-08T06:00:00Z, within: 10m }
+plan:
+  file: plans/gcp-2025.yaml
+`;
+    const { plan: p } = builtin('gcp-2025');
+    const all = simulate(parseScenario(base, 's.yaml'), p, { seed: 1 }).runs.uncontrolled;
+    const stopped = simulate(parseScenario(`${base}recovery:\n  stop: { after: 1m }\n`, 's.yaml'), p, { seed: 1 }).runs.uncontrolled;
+    expect(all.hostsChanged).toBe(1000);
+    // About 1 minute of a 10-minute replication: ~10% of the hosts, and they stay broken to the end.
+    expect(stopped.hostsChanged).toBeGreaterThan(50);
+    expect(stopped.hostsChanged).toBeLessThan(150);
+    expect(stopped.timeline.at(-1)!.impairedPct).toBeCloseTo((stopped.hostsChanged / 1000) * 100, 1);
+  });
+});

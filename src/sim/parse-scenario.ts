@@ -498,9 +498,9 @@ function readSpread(r: Reader, node: Node | null, at: Node, providers: ReadonlyS
 }
 
 function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean): RecoverySpec | null {
-  const def: RecoverySpec = { repair: null, revert: null, restart: { backoff: 'none', retryEvery: 1000, base: 1000, cap: 300_000 } };
+  const def: RecoverySpec = { repair: null, revert: null, stop: null, restart: { backoff: 'none', retryEvery: 1000, base: 1000, cap: 300_000 } };
   if (!present) return def;
-  const m = r.map(node, 'recovery', ['repair', 'revert', 'restart'], [], at);
+  const m = r.map(node, 'recovery', ['repair', 'revert', 'stop', 'restart'], [], at);
   if (!m) return null;
   const window = (key: 'repair' | 'revert', second: 'over' | 'within') => {
     const e = m.get(key);
@@ -513,6 +513,13 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
   };
   const repair = window('repair', 'over');
   const revert = window('revert', 'within');
+  let stop: RecoverySpec['stop'] = null;
+  const st = m.get('stop');
+  if (st) {
+    const w = r.map(st.value, 'recovery.stop', ['after'], ['after'], st.keyNode);
+    const after = w?.get('after') ? r.duration(w.get('after')!.value, 'recovery.stop.after', w.get('after')!.keyNode) : null;
+    if (after !== null) stop = { after };
+  }
   let restart = def.restart;
   const rs = m.get('restart');
   if (rs) {
@@ -534,6 +541,7 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
   return {
     repair: repair && { after: repair.after, over: repair.spread },
     revert: revert && { after: revert.after, within: revert.spread },
+    stop,
     restart,
   };
 }

@@ -59,7 +59,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, 
     for (let h = 0; h < fleet.size; h++) {
       if (applies[h]) queue.push(spread.at + rng.next() * spread.within, EV_APPLIED, h);
     }
-    return { world, events: runLoop(world, queue, (ev) => world.applyChange(ev.host, ev.time)) };
+    return { world, events: runLoop(world, queue, (ev) => !world.spreadStopped && world.applyChange(ev.host, ev.time)) };
   }
 
   // systemd: a timer elapses at its calendar time plus a fresh random delay; the next elapse is
@@ -91,7 +91,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, 
       const next = nextFire(spread.download, ev.time);
       if (next <= end) queue.push(next, EV_DOWNLOAD, h);
     } else if (ev.kind === EV_INSTALL_TIMER) {
-      if (ev.time >= stopAt) return;
+      if (ev.time >= stopAt || world.spreadStopped) return;
       if (hasPackage[h]) {
         queue.push(ev.time + applyDuration(), EV_APPLIED, h);
         return;
@@ -99,7 +99,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, 
       const next = nextFire(spread.install, ev.time);
       if (next <= end && next < stopAt) queue.push(next, EV_INSTALL_TIMER, h);
     } else if (ev.kind === EV_APPLIED) {
-      world.applyChange(h, ev.time);
+      world.applyChange(h, ev.time); // an install already running finishes
     }
   });
   return { world, events };

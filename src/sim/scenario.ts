@@ -65,6 +65,8 @@ export interface RecoverySpec {
   readonly repair: { readonly after: Millis; readonly over: Millis } | null;
   /** A kill switch reverts the change on every host `after` the first impairment, reaching them within `within`. */
   readonly revert: { readonly after: Millis; readonly within: Millis } | null;
+  /** The spread stops `after` the first impairment (a content revert, a channel turned off): no host gets the change from then on; hosts already broken stay broken. */
+  readonly stop: { readonly after: Millis } | null;
   /** How crash-looping tasks retry their start against the region's database. */
   readonly restart: {
     readonly backoff: 'none' | 'jittered';

@@ -22,6 +22,7 @@ export const EV_REPAIR = 3;
 export const EV_REVERT_ALL = 4;
 export const EV_REVERT = 5;
 export const EV_DB_SLOT = 6;
+export const EV_STOP_SPREAD = 7;
 
 export const EFFECT_BIT: Record<Effect, number> = {
   hostConnectivity: 1,
@@ -62,6 +63,8 @@ export class World {
   firstImpairedAt: number | null = null;
   lastImpairedAt: number | null = null;
   killSwitched = false;
+  /** recovery.stop fired: the uncontrolled spread reaches no more hosts (nothing is healed). */
+  spreadStopped = false;
   /**
    * Called when a host loses or regains the network (`up`), at the event's time; `fresh` when what
    * comes up is a replacement instance (a new agent: nothing of the old one's state survives).
@@ -204,6 +207,8 @@ export class World {
       this.firstImpairedAt = t;
       const revert = this.scenario.recovery.revert;
       if (revert) this.queue.push(t + revert.after, EV_REVERT_ALL);
+      const stop = this.scenario.recovery.stop;
+      if (stop) this.queue.push(t + stop.after, EV_STOP_SPREAD);
     }
     // Auto-healing sees only a host that stopped answering its status checks.
     const region = this.fleet.regions[this.fleet.regionOf[h]!]!;
@@ -291,6 +296,9 @@ export class World {
         return true;
       case EV_DB_SLOT:
         this.dbSlot(arg, t);
+        return true;
+      case EV_STOP_SPREAD:
+        this.spreadStopped = true;
         return true;
       default:
         return false;
