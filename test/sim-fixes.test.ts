@@ -159,3 +159,48 @@ plan:
     expect(stopped.timeline.at(-1)!.impairedPct).toBeCloseTo((stopped.hostsChanged / 1000) * 100, 1);
   });
 });
+
+describe('hostCrashLoop: a host so broken its agent cannot run', () => {
+  const scenario = (effects: string) => `name: crash
+start: 2023-03-08T05:00:00Z
+duration: 12h
+fleet:
+  hosts: 400
+  labels: { env: { prod: 95%, experimental: 5% } }
+  providers:
+    - name: gcp
+      regions:
+        - { name: r1, share: 100%, zones: [a] }
+change:
+  name: kernel
+  breaks: { effects: [${effects}] }
+spread:
+  replicate: { at: 2023-03-08T07:00:00Z, within: 10m }
+recovery:
+  repair: { after: 2h, over: 1h }
+plan:
+  file: plans/x.yaml
+  startAt: 2023-03-08T05:00:00Z
+`;
+  const p = plan(`waves:
+  - { name: canary, match: { env: experimental }, size: 2, bake: 10m }
+  - { name: rest, parallel: 10%, bake: 10m }
+checks:
+  - tcp: { host: 10.0.0.1, port: 443, timeout: 2s }
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 1m }
+onFailure: rollback
+confirmWindow: 2m`);
+
+  it('gets no local rollback (unlike a host only cut off), goes silent and stays down until repaired', () => {
+    const cut = simulate(parseScenario(scenario('hostConnectivity'), 'c.yaml'), p, { seed: 1 }).runs.controlled;
+    const crash = simulate(parseScenario(scenario('hostCrashLoop'), 'c.yaml'), p, { seed: 1 }).runs.controlled;
+    // Cut off: the agent rolls back at the end of its 2-minute window and is back.
+    expect(cut.rollout!.state).toBe('rolled_back');
+    expect(at(cut.timeline, '2023-03-08T06:00:00.000Z').impairedPct).toBe(0);
+    // Crash-looping: nothing runs on the host; the engine sees silence, its rollback cannot be
+    // delivered, and the canary stays down until the operators' repair (2 h after).
+    expect(crash.rollout!.reason).toMatch(/silent: no report for 1m/);
+    expect(at(crash.timeline, '2023-03-08T06:00:00.000Z').impairedPct).toBeGreaterThan(0);
+    expect(crash.timeline.at(-1)!.impairedPct).toBe(0);
+  });
+});

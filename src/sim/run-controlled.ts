@@ -60,6 +60,7 @@ export const CHECK_SEES: Record<CheckSpec['kind'], number> = {
   routesPreserved: EFFECT_BIT.routesLost,
   command: SERVICE_BITS,
 };
+// hostCrashLoop is seen by no check: the agent that would run them does not run.
 const INVARIANT_KINDS = new Set<CheckSpec['kind']>(['ipRulesPreserved', 'routesPreserved']);
 
 export interface WaveSummary {
@@ -103,6 +104,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
   const rolledBackLocally = new Uint8Array(n);
   const awaitingRollback = new Int32Array(n);
   const awaitingApply = new Int32Array(n);
+  const missedCheck = new Int32Array(n);
   const lastApplyAttempt = new Int32Array(n);
   const applyFailure = new Map<number, string>();
 
@@ -209,12 +211,17 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     if (fresh || h === localRollbackOf) {
       // A replacement is a new agent (nothing queued survives); a local rollback says it all itself.
       outbox.delete(h);
-      if (fresh) awaitingRollback[h] = awaitingApply[h] = 0;
+      if (fresh) awaitingRollback[h] = awaitingApply[h] = missedCheck[h] = 0;
       return;
     }
     const q = outbox.get(h);
     outbox.delete(h);
     for (const event of q ?? []) feed(event, t);
+    // An agent that could not run (the host crash-looped) runs its checks once it is back.
+    if (missedCheck[h]! > 0) {
+      queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, missedCheck[h]!);
+      missedCheck[h] = 0;
+    }
     // An assignment handed out while the host was cut off is picked up now.
     if (awaitingApply[h]! > 0) {
       queue.push(t + pickup(), EV_APPLY_START, h, awaitingApply[h]!);
@@ -295,6 +302,11 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         return;
       }
       case EV_FIRST_CHECK: {
+        // A host crash-looping runs no agent: no check, no commit-confirmed watch, no local rollback.
+        if (world.agentDown(h)) {
+          missedCheck[h] = ev.arg; // run once the agent is back
+          return;
+        }
         const failing = failingChecks(h);
         const message = failing.length === 0 ? undefined : `${failing.map((c) => c.name).join(', ')} failed`;
         if (rolledBackLocally[h] === 0) {
@@ -311,12 +323,12 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         return;
       }
       case EV_CONFIRM_EXPIRED:
-        if (!world.changed[h] || rolledBackLocally[h]) return;
+        if (!world.changed[h] || rolledBackLocally[h] || world.agentDown(h)) return;
         if (!world.reachable(h)) queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
         else report({ type: 'confirmResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         return;
       case EV_LOCAL_ROLLBACK_DONE: {
-        if (rolledBackLocally[h] || !world.changed[h]) return;
+        if (rolledBackLocally[h] || !world.changed[h] || world.agentDown(h)) return;
         rolledBackLocally[h] = 1;
         const seen = failingChecks(h);
         localRollbackOf = h;

@@ -4,8 +4,8 @@ import type { Instant, Millis, Selector } from '../core/types.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { CalendarSpec } from './calendar.ts';
 
-/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop. */
-export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'ipRulesLost', 'routesLost'] as const;
+/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop, hostCrashLoop. */
+export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost'] as const;
 export type Effect = (typeof EFFECTS)[number];
 
 /** One label and how its values are shared out: a single value has share 1. */

@@ -30,9 +30,12 @@ export const EFFECT_BIT: Record<Effect, number> = {
   crashLoop: 4,
   ipRulesLost: 8,
   routesLost: 16,
+  hostCrashLoop: 32,
 };
+/** Effects that cut the host off: no heartbeat, no report, and its provider's status checks fail. */
+export const OFFLINE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.hostCrashLoop;
 /** Effects that take a host out of service (the others are only visible to invariant checks). */
-export const SERVICE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop;
+export const SERVICE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop | EFFECT_BIT.hostCrashLoop;
 
 // Host status.
 const HEALTHY = 0;
@@ -139,7 +142,7 @@ export class World {
 
   /** Applying the change to `h` now would cut it off the network. */
   wouldLoseNetwork(h: number): boolean {
-    return (this.traits[h]! & 1) !== 0 && !this.killSwitched && (this.breakMask & EFFECT_BIT.hostConnectivity) !== 0;
+    return (this.traits[h]! & 1) !== 0 && !this.killSwitched && (this.breakMask & OFFLINE_BITS) !== 0;
   }
 
   /** Why the change's artefact cannot be installed on `h` at `t` (not on its provider's mirror yet), or null. */
@@ -152,9 +155,14 @@ export class World {
     return `${this.scenario.change.name} is not on the ${provider} mirror until ${new Date(at).toISOString()}`;
   }
 
+  /** The host's agent cannot run at all (the host crash-loops): no checks, no local rollback. */
+  agentDown(h: number): boolean {
+    return (this.broken[h]! & EFFECT_BIT.hostCrashLoop) !== 0;
+  }
+
   /** The host can talk to the network (heartbeats and reports get through). */
   reachable(h: number): boolean {
-    return (this.broken[h]! & EFFECT_BIT.hostConnectivity) === 0 && this.status[h] !== REPLACING;
+    return (this.broken[h]! & OFFLINE_BITS) === 0 && this.status[h] !== REPLACING;
   }
 
   /** Records timeline samples for every minute before `t`; call before handling an event at `t`. */
@@ -213,7 +221,7 @@ export class World {
     // Auto-healing sees only a host that stopped answering its status checks.
     const region = this.fleet.regions[this.fleet.regionOf[h]!]!;
     const rem = this.fleet.providers[region.providerIndex]!.remediation;
-    if (rem && (this.traits[h]! & 2) !== 0 && (this.broken[h]! & EFFECT_BIT.hostConnectivity) !== 0) {
+    if (rem && (this.traits[h]! & 2) !== 0 && (this.broken[h]! & OFFLINE_BITS) !== 0) {
       // Each instance's status check runs on its own phase within the interval.
       const phase = ((h * 2654435761) >>> 0) % rem.statusCheckInterval;
       const firstFailed = Math.ceil((t - phase) / rem.statusCheckInterval) * rem.statusCheckInterval + phase;
