@@ -204,3 +204,57 @@ confirmWindow: 2m`);
     expect(crash.timeline.at(-1)!.impairedPct).toBe(0);
   });
 });
+
+describe('change.breaks.after: effects that start after the change lands', () => {
+  const src = `name: late
+start: 2025-06-12T10:00:00Z
+duration: 8h
+fleet:
+  hosts: 300
+  labels: { env: { prod: 95%, experimental: 5% } }
+  providers:
+    - name: gcp
+      regions:
+        - { name: r1, share: 100%, zones: [a] }
+change:
+  name: config
+  applyTime: 2s
+  breaks: { effects: [crashLoop], after: 20m }
+spread:
+  replicate: { at: 2025-06-12T11:00:00Z, within: 10s }
+plan:
+  file: plans/x.yaml
+`;
+  const withBake = (bake: string) =>
+    parsePlan(
+      `name: late-plan
+change: { file: { path: /etc/x, content: "1" } }
+waves:
+  - { name: canary, match: { env: experimental }, size: 2, bake: ${bake} }
+  - { name: rest, parallel: 20%, bake: ${bake} }
+checks:
+  - systemdUnitActive: { unit: x.service }
+checkInterval: 30s
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 1m }
+onFailure: rollback
+confirmWindow: 60s`,
+      'late.yaml',
+    );
+
+  it('a bake longer than the delay catches it at the next round of checks', () => {
+    const r = simulate(parseScenario(src, 'late.yaml'), withBake('30m'), { seed: 1 }).runs.controlled;
+    expect(r.rollout!.state).toBe('rolled_back');
+    expect(r.rollout!.waves).toHaveLength(1);
+    expect(r.rollout!.reason).toMatch(/check failed: systemdUnitActive x\.service failed/);
+    // The first check passed; the failure is reported ~20 minutes after the canary's apply.
+    const fail = Date.parse(r.rollout!.firstFailureAt!);
+    expect(fail - Date.parse('2025-06-12T10:00:00Z')).toBeGreaterThan(20 * 60_000);
+    expect(fail - Date.parse('2025-06-12T10:00:00Z')).toBeLessThan(22 * 60_000);
+  });
+
+  it('a bake shorter than the delay lets it through: completed, every host then impaired', () => {
+    const r = simulate(parseScenario(src, 'late.yaml'), withBake('10m'), { seed: 1 }).runs.controlled;
+    expect(r.rollout!.state).toBe('completed');
+    expect(r.timeline.at(-1)!.impairedPct).toBe(100);
+  });
+});

@@ -46,7 +46,7 @@ export const PINNED_CASES: readonly PinnedCase[] = [
 
 export function variantScenario(c: PinnedCase, s: Scenario): Scenario {
   if (c.good) return withHarmlessChange(s);
-  if (c.azureOnly) return { ...s, change: { ...s.change, breaks: { match: { provider: 'azure' }, effects: s.change.breaks.effects } } };
+  if (c.azureOnly) return { ...s, change: { ...s.change, breaks: { ...s.change.breaks, match: { provider: 'azure' } } } };
   return s;
 }
 

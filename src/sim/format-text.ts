@@ -46,6 +46,9 @@ export function renderSimText(r: SimResult): string {
       out += `  ${w.name.padEnd(28)} ${w.state.padEnd(12)} ${String(w.hosts).padStart(6)} hosts  ${w.failed} failed  started ${time(w.startedAt)}\n`;
     }
     if (c.rollout.reason) out += `  reason: ${c.rollout.reason}\n`;
+    if (c.rollout.state === 'completed' && c.peakImpaired > 0) {
+      out += `\nwarning: the rollout completed while up to ${c.peakImpaired} hosts (${c.peakImpairedPct}%) were impaired: its checks did not see the breakage\n`;
+    }
   }
   return out;
 }

@@ -428,7 +428,8 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
   const b = c.get('breaks');
   let breaks: Scenario['change']['breaks'] | null = null;
   if (b) {
-    const bm = r.map(b.value, 'change.breaks', ['match', 'effects'], ['effects'], b.keyNode);
+    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after'], ['effects'], b.keyNode);
+    const delay = bm?.get('after') ? r.duration(bm.get('after')!.value, 'change.breaks.after', bm.get('after')!.keyNode) : 0;
     const match = bm?.get('match') ? r.selector(bm.get('match')!.value, 'change.breaks.match', bm.get('match')!.keyNode) : {};
     const e = bm?.get('effects');
     const effects: Effect[] = [];
@@ -443,7 +444,7 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
         }
       }
     }
-    if (bm && match) breaks = { match, effects };
+    if (bm && match && delay !== null) breaks = { match, effects, delay };
   }
   if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
   return { name, hosts, applyTime, rollbackTime, breaks };

@@ -46,6 +46,7 @@ const EV_ROLLBACK_START = 49;
 const EV_ROLLBACK_DONE = 50;
 const EV_SILENCE_CHECK = 51;
 const EV_APPLY_FAILED = 52;
+const EV_BAKE_CHECK = 53;
 
 const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
 /** Codes of the in-flight states, for the per-event checks (the core's predicate, precomputed). */
@@ -203,6 +204,22 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     if (!q) outbox.set(h, (q = []));
     q.push(event);
   };
+  // A breakage that starts after the change landed: the agent's commit-confirmed watch sees a lost
+  // invariant within the window (local rollback); after it, the next round of checks reports it.
+  world.onBreak = (h, t) => {
+    if (!IN_FLIGHT.has(stepCode[h]!) || world.agentDown(h) || rolledBackLocally[h]) return;
+    const failing = failingChecks(h);
+    if (failing.length === 0) return;
+    const windowEnd = applyEnd[h]! + plan.confirmWindow;
+    if (plan.confirmWindow > 0 && t < windowEnd && failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
+      queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, lastApplyAttempt[h]!);
+      return;
+    }
+    const first = applyEnd[h]! + CHECK_TIME;
+    const next = first + Math.ceil((t - first) / plan.checkInterval) * plan.checkInterval + CHECK_TIME;
+    queue.push(Math.max(next, t), EV_BAKE_CHECK, h, lastApplyAttempt[h]!);
+  };
+
   world.onLink = (h, t, up, fresh) => {
     if (!up) {
       if (IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
@@ -283,7 +300,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         applyEnd[h] = end;
         // The last heartbeat before a change that cuts the network, at its exact time.
         if (world.wouldLoseNetwork(h)) {
-          const last = alignDown(h, end);
+          const last = alignDown(h, end + scenario.change.breaks.delay);
           if (last > t) queue.push(last, EV_LAST_HEARTBEAT, h);
         }
         queue.push(end, EV_APPLY_DONE, h, ev.arg);
@@ -320,6 +337,12 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
           // The window ends either way: confirmed if the host still reaches the server, else reverted.
           queue.push(Math.max(t, applyEnd[h]! + plan.confirmWindow), EV_CONFIRM_EXPIRED, h, ev.arg);
         }
+        return;
+      }
+      case EV_BAKE_CHECK: {
+        if (!IN_FLIGHT.has(stepCode[h]!) || !world.changed[h] || rolledBackLocally[h] || world.agentDown(h)) return;
+        const failing = failingChecks(h);
+        if (failing.length > 0) send(h, { type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: false, message: `${failing.map((c) => c.name).join(', ')} failed` }, t);
         return;
       }
       case EV_CONFIRM_EXPIRED:

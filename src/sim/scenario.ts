@@ -94,8 +94,8 @@ export interface Scenario {
     readonly hosts: Selector;
     readonly applyTime: Millis;
     readonly rollbackTime: Millis;
-    /** Changed hosts matching `match` suffer `effects`. */
-    readonly breaks: { readonly match: Selector; readonly effects: readonly Effect[] };
+    /** Changed hosts matching `match` suffer `effects`, `delay` after the change lands (0: at once). */
+    readonly breaks: { readonly match: Selector; readonly effects: readonly Effect[]; readonly delay: Millis };
   };
   readonly spread: SpreadSpec;
   readonly recovery: RecoverySpec;

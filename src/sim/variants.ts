@@ -4,5 +4,5 @@ import type { Scenario } from './scenario.ts';
 
 /** The same change reaching the same hosts, but breaking none of them (no host matches breaks.match). */
 export function withHarmlessChange(s: Scenario): Scenario {
-  return { ...s, change: { ...s.change, breaks: { match: { 'sim-no-such-label': 'x' }, effects: s.change.breaks.effects } } };
+  return { ...s, change: { ...s.change, breaks: { ...s.change.breaks, match: { 'sim-no-such-label': 'x' } } } };
 }

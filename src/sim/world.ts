@@ -23,6 +23,7 @@ export const EV_REVERT_ALL = 4;
 export const EV_REVERT = 5;
 export const EV_DB_SLOT = 6;
 export const EV_STOP_SPREAD = 7;
+export const EV_BREAK = 8;
 
 export const EFFECT_BIT: Record<Effect, number> = {
   hostConnectivity: 1,
@@ -49,6 +50,8 @@ export class World {
   readonly status: Uint8Array;
   readonly changed: Uint8Array;
   private readonly gen: Uint32Array;
+  /** Bumped when the change lands or is removed: a delayed breakage belongs to one landing. */
+  private readonly changeGen: Uint32Array;
   /** Per-host flags computed once from labels: 1 = breaks when changed, 2 = in an auto-healing group. */
   private readonly traits: Uint8Array;
   private readonly breakMask: number;
@@ -73,6 +76,8 @@ export class World {
    * comes up is a replacement instance (a new agent: nothing of the old one's state survives).
    */
   onLink: ((h: number, t: number, up: boolean, fresh: boolean) => void) | null = null;
+  /** Called when a delayed breakage (change.breaks.after) hits a changed host. */
+  onBreak: ((h: number, t: number) => void) | null = null;
 
   // The remediation guard (guarded runs): per scope of its policy, the hosts offline now and the
   // replacements back online whose termination is within the window (each host counted once).
@@ -105,6 +110,7 @@ export class World {
     this.status = new Uint8Array(n);
     this.changed = new Uint8Array(n);
     this.gen = new Uint32Array(n);
+    this.changeGen = new Uint32Array(n);
     this.traits = new Uint8Array(n);
     const r = fleet.regions.length;
     this.regionImpaired = new Int32Array(r);
@@ -192,6 +198,16 @@ export class World {
     this.hostsChanged++;
     // After the kill switch the faulty code path is off: changing more hosts breaks nothing.
     if ((this.traits[h]! & 1) === 0 || this.killSwitched) return;
+    const delay = this.scenario.change.breaks.delay;
+    if (delay > 0) {
+      // The effects start later (a cache expiring, a cron job): unless the change is gone by then.
+      this.queue.push(t + delay, EV_BREAK, h, ++this.changeGen[h]!);
+      return;
+    }
+    this.breakNow(h, t);
+  }
+
+  private breakNow(h: number, t: number): void {
     const was = this.reachable(h);
     this.broken[h] = this.breakMask;
     if ((this.breakMask & SERVICE_BITS) !== 0 && this.status[h] === HEALTHY) this.impair(h, t);
@@ -202,6 +218,7 @@ export class World {
   removeChange(h: number, t: number): void {
     if (!this.changed[h]) return;
     this.changed[h] = 0;
+    this.changeGen[h]!++; // a delayed breakage still to come no longer happens
     this.heal(h, t);
   }
 
@@ -304,6 +321,12 @@ export class World {
         return true;
       case EV_DB_SLOT:
         this.dbSlot(arg, t);
+        return true;
+      case EV_BREAK:
+        if (this.changed[h] && this.changeGen[h] === arg && !this.killSwitched && this.status[h] !== REPLACING && this.status[h] !== REPLACED) {
+          this.breakNow(h, t);
+          this.onBreak?.(h, t);
+        }
         return true;
       case EV_STOP_SPREAD:
         this.spreadStopped = true;
