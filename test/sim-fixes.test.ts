@@ -258,3 +258,42 @@ confirmWindow: 60s`,
     expect(r.timeline.at(-1)!.impairedPct).toBe(100);
   });
 });
+
+describe('a host replaced while its step is in flight', () => {
+  it('goes silent: the new instance knows nothing of the step (the rollout does not hang)', () => {
+    const s = parseScenario(
+      `name: replaced
+start: 2023-03-07T18:00:00Z
+duration: 6h
+fleet:
+  hosts: 100
+  providers:
+    - name: aws
+      regions:
+        - { name: r1, share: 100%, zones: [a] }
+change:
+  name: systemd
+  breaks: { effects: [hostConnectivity] }
+spread:
+  replicate: { at: 2023-03-08T06:00:00Z, within: 10m }
+remediation:
+  aws: { replace: { failedFor: 5m, replacementBoot: 3m } }
+plan:
+  file: plans/x.yaml
+`,
+      'r.yaml',
+    );
+    const p = plan(`waves:
+  - { name: canary, size: 1, bake: 10m }
+  - { name: rest, bake: 10m }
+checks:
+  - tcp: { host: 10.0.0.1, port: 443, timeout: 2s }
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 30m }
+onFailure: halt   # keep it for forensics
+confirmWindow: 0s`);
+    const r = simulate(s, p, { seed: 1 }).runs.controlled;
+    expect(r.terminated).toBe(1);
+    expect(r.rollout!.state).toBe('halted');
+    expect(r.rollout!.reason).toMatch(/silent: no report for 30m/);
+  });
+});

@@ -173,15 +173,19 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     queue.push(step.lastSeen + silentAfter, EV_SILENCE_CHECK, h);
   };
 
+  // A step whose host was replaced while it was in flight: the new instance's agent knows nothing of it.
+  const orphaned = new Uint8Array(n);
+  const heartbeating = (h: number): boolean => world.reachable(h) && orphaned[h] === 0;
+
   /** Before a tick: the in-flight steps the engine would find quiet whose agents are heartbeating. */
   const heardFrom = (t: number): void => {
     const quiet: string[] = [];
     for (const step of state.inFlight.values()) {
       if (t - step.lastSeen < silentAfter) break;
-      if (world.reachable(index.get(step.host)!)) quiet.push(step.host);
+      if (heartbeating(index.get(step.host)!)) quiet.push(step.host);
     }
     if (quiet.length === 0) return;
-    for (const h of cutOff) if (world.reachable(h) || !state.inFlight.has(fleet.names[h]!)) cutOff.delete(h);
+    for (const h of cutOff) if (heartbeating(h) || !state.inFlight.has(fleet.names[h]!)) cutOff.delete(h);
     // Every host in flight is heartbeating: one `grace` says so for all of them at once.
     if (cutOff.size === 0 && quiet.length > 1) feed({ type: 'grace' }, t);
     else for (const host of quiet) feed({ type: 'heartbeat', host }, t);
@@ -224,6 +228,10 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     if (!up) {
       if (IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
       return;
+    }
+    if (fresh && IN_FLIGHT.has(stepCode[h]!)) {
+      orphaned[h] = 1;
+      watchSilence(h);
     }
     if (fresh || h === localRollbackOf) {
       // A replacement is a new agent (nothing queued survives); a local rollback says it all itself.
