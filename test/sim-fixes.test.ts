@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePlan } from '../src/core/plan/parse-plan.ts';
 import type { Plan } from '../src/core/types.ts';
+import { generateFleet } from '../src/sim/fleet.ts';
 import { parseScenario } from '../src/sim/parse-scenario.ts';
 import { simulate } from '../src/sim/simulate.ts';
 import { at, builtin } from './sim-helpers.ts';
@@ -295,5 +296,43 @@ confirmWindow: 0s`);
     expect(r.terminated).toBe(1);
     expect(r.rollout!.state).toBe('halted');
     expect(r.rollout!.reason).toMatch(/silent: no report for 30m/);
+  });
+});
+
+describe('fleet.perCluster: label values shared by a whole cluster', () => {
+  it('draws the value once per cluster; other labels are drawn as before', () => {
+    const src = (extra: string) => `name: pc
+start: 2023-03-07T18:00:00Z
+duration: 1h
+fleet:
+  hosts: 2000
+  labels:
+    os: { ubuntu-22.04: 50%, ubuntu-20.04: 50% }
+    env: { prod: 90%, staging: 10% }
+${extra}  providers:
+    - name: aws
+      regions:
+        - { name: r1, share: 100%, zones: [a, b], clusters: 8 }
+change:
+  name: x
+  breaks: { effects: [hostConnectivity] }
+spread:
+  replicate: { at: 2023-03-07T18:30:00Z, within: 1m }
+plan:
+  file: plans/x.yaml
+`;
+    const per = generateFleet(parseScenario(src('  perCluster: [os]\n'), 'pc.yaml'), 2000, 1);
+    const flat = generateFleet(parseScenario(src(''), 'pc.yaml'), 2000, 1);
+    const osByCluster = new Map<string, Set<string>>();
+    for (const l of per.labels) {
+      const set = osByCluster.get(l['cluster']!) ?? new Set();
+      set.add(l['os']!);
+      osByCluster.set(l['cluster']!, set);
+    }
+    expect(osByCluster.size).toBe(8);
+    for (const set of osByCluster.values()) expect(set.size).toBe(1);
+    // Per host, os is mixed within every cluster; env, zone and cluster are the same draws either way.
+    expect(new Set(flat.labels.filter((l) => l['cluster'] === 'r1-c1').map((l) => l['os'])).size).toBe(2);
+    expect(per.labels.map((l) => `${l['env']} ${l['zone']} ${l['cluster']}`)).toEqual(flat.labels.map((l) => `${l['env']} ${l['zone']} ${l['cluster']}`));
   });
 });

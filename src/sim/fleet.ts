@@ -50,6 +50,8 @@ function drawIndex(mix: LabelMix, u: number): number {
 
 export function generateFleet(scenario: Scenario, hosts: number, seed: number): Fleet {
   const rng = createPrng(seed, 1);
+  const clusterRng = createPrng(seed, 5);
+  const perCluster = new Set(scenario.fleet.perCluster ?? []);
   const regionSpecs = scenario.fleet.providers.flatMap((p, pi) => p.regions.map((spec) => ({ spec, provider: p, pi })));
   const counts = apportion(hosts, regionSpecs.map((r) => r.spec.share));
   const names: string[] = new Array(hosts);
@@ -71,6 +73,8 @@ export function generateFleet(scenario: Scenario, hosts: number, seed: number): 
     // (the draws happen in the same order as always: mixes, zone, cluster, data).
     const radix = [...mixList.map((m) => m.values.length), spec.zones.length, spec.clusters, 2];
     const exactKeys = radix.reduce((a, b) => a * b, 1) < 2 ** 52;
+    const perClusterMixes = mixList.flatMap((m, k) => (perCluster.has(m.key) && m.values.length > 1 ? [k] : []));
+    const clusterPicks: number[][] = mixList.map(() => []);
     const interned = new Map<number | string, Labels>();
     const picks = new Array<number>(radix.length);
     const width = String(Math.max(n - 1, 0)).length;
@@ -82,6 +86,13 @@ export function generateFleet(scenario: Scenario, hosts: number, seed: number): 
       }
       picks[mixList.length] = rng.int(spec.zones.length);
       picks[mixList.length + 1] = rng.int(spec.clusters);
+      // Per-cluster labels: the cluster's own draw (made once, from its own stream) overrides the host's.
+      for (const k of perClusterMixes) {
+        const c = picks[mixList.length + 1]!;
+        let v = clusterPicks[k]![c];
+        if (v === undefined) clusterPicks[k]![c] = v = drawIndex(mixList[k]!, clusterRng.next());
+        picks[k] = v;
+      }
       const bearing = rng.next() < scenario.fleet.dataBearing;
       picks[mixList.length + 2] = bearing ? 1 : 0;
       dataBearing[h] = bearing ? 1 : 0;

@@ -275,7 +275,7 @@ function readMixes(r: Reader, node: Node | null, where: string, at: Node): Label
 }
 
 function readFleet(r: Reader, node: Node | null, at: Node) {
-  const f = r.map(node, 'fleet', ['hosts', 'labels', 'dataBearing', 'providers'], ['hosts', 'providers'], at);
+  const f = r.map(node, 'fleet', ['hosts', 'labels', 'dataBearing', 'perCluster', 'providers'], ['hosts', 'providers'], at);
   if (!f) return null;
   const hostsEntry = f.get('hosts');
   const hosts = hostsEntry ? r.integer(hostsEntry.value, 'fleet.hosts', hostsEntry.keyNode, 1, MAX_HOSTS) : null;
@@ -320,7 +320,20 @@ function readFleet(r: Reader, node: Node | null, at: Node) {
     }
   }
   if (hosts === null || dataBearing === null) return null;
-  return { hosts, labels, dataBearing, providers };
+  // Label keys whose value is drawn once per cluster (every host of a cluster shares it).
+  const perCluster: string[] = [];
+  const pc = f.get('perCluster');
+  if (pc) {
+    if (!isSeq(pc.value)) r.report(pc.value ?? pc.keyNode, 'fleet.perCluster must be a list of label keys');
+    else {
+      for (const item of pc.value.items as Node[]) {
+        const v = r.scalar(item);
+        if (typeof v !== 'string' || ['provider', 'region', 'zone', 'cluster', 'data'].includes(v)) r.report(item, `fleet.perCluster: ${JSON.stringify(v ?? null)} must be a label key given in the fleet's label mixes`);
+        else perCluster.push(v);
+      }
+    }
+  }
+  return { hosts, labels, dataBearing, perCluster, providers };
 }
 
 function readRegion(r: Reader, node: Node, where: string): RegionSpec | null {

@@ -86,6 +86,8 @@ export interface Scenario {
     readonly labels: readonly LabelMix[];
     /** Share of hosts that keep data on local disk (label `data=local`). */
     readonly dataBearing: number;
+    /** Label keys drawn once per cluster instead of per host. */
+    readonly perCluster: readonly string[];
     readonly providers: readonly ProviderSpec[];
   };
   readonly change: {
