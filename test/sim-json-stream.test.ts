@@ -60,3 +60,16 @@ describe('streamed JSON', () => {
     expect(parts.join('')).toBe(JSON.stringify(result));
   });
 });
+
+describe('the HTML report over two weeks', () => {
+  it('labels its time axis with at most 8 days, not one label every 6 hours', async () => {
+    const { renderReportHtml } = await import('../src/sim/report-html.ts');
+    const result = simulate(parseScenario(wide(2, '14d'), 'wide.yaml'), loadPlan(planPath('datadog-2023')), { hosts: 100, seed: 1 });
+    const html = renderReportHtml(result);
+    const firstChart = html.slice(html.indexOf('<svg'), html.indexOf('</svg>'));
+    const labels = [...firstChart.matchAll(/text-anchor="middle">([^<]*)</g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThan(3);
+    expect(labels.length).toBeLessThanOrEqual(8);
+    expect(labels[0]).toMatch(/^03-\d\d$/);
+  });
+});

@@ -33,11 +33,14 @@ function chart(title: string, timeline: readonly TimelinePoint[], start: number,
     const v = (yMax * i) / 4;
     svg += `<line class="grid" x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(v)}" y2="${y(v)}"/><text class="axis" x="${PAD.l - 6}" y="${y(v) + 4}" text-anchor="end">${+v.toFixed(2)}%</text>`;
   }
+  // At most ~8 time labels, on round steps: readable from an hour to two weeks.
   const hours = (end - start) / 3_600_000;
-  const step = hours > 24 ? 6 : hours > 8 ? 2 : 1;
-  for (let h = 0; h <= hours; h += step) {
-    const t = start + h * 3_600_000;
-    svg += `<text class="axis" x="${x(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${new Date(t).toISOString().slice(5, 16).replace('T', ' ')}</text>`;
+  const step = [1, 2, 3, 6, 12, 24, 48, 72, 168].find((s) => hours / s <= 8) ?? 336;
+  const first = Math.ceil(start / (step * 3_600_000)) * step * 3_600_000;
+  for (let t = step >= 24 ? Math.ceil(start / 86_400_000) * 86_400_000 : first; t <= end; t += step * 3_600_000) {
+    const iso = new Date(t).toISOString();
+    const text = step >= 24 ? iso.slice(5, 10) : iso.slice(5, 16).replace('T', ' ');
+    svg += `<line class="grid" x1="${x(t)}" x2="${x(t)}" y1="${PAD.t}" y2="${H - PAD.b}"/><text class="axis" x="${x(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${text}</text>`;
   }
   markers.forEach((m, i) => {
     const mx = x(Date.parse(m.at));
