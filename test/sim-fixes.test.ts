@@ -336,3 +336,36 @@ plan:
     expect(per.labels.map((l) => `${l['env']} ${l['zone']} ${l['cluster']}`)).toEqual(flat.labels.map((l) => `${l['env']} ${l['zone']} ${l['cluster']}`));
   });
 });
+
+describe('change.breaks.again: a trigger that recurs', () => {
+  it('breaks the changed hosts again every morning, repaired ones included', () => {
+    const src = (again: string) => `name: again
+start: 2025-06-10T00:00:00Z
+duration: 3d
+fleet:
+  hosts: 500
+  providers:
+    - name: aws
+      regions:
+        - { name: r1, share: 100%, zones: [a] }
+change:
+  name: os update
+  breaks: { effects: [podEgress]${again} }
+spread:
+  replicate: { at: 2025-06-10T06:00:00Z, within: 10m }
+recovery:
+  repair: { after: 1h, over: 2h }
+plan:
+  file: plans/x.yaml
+`;
+    const p = builtin('heroku-2025').plan;
+    const once = simulate(parseScenario(src(''), 'a.yaml'), p, { seed: 1 }).runs.uncontrolled;
+    const daily = simulate(parseScenario(src(', again: { onCalendar: "*-*-* 6:00", randomizedDelay: 30m }'), 'a.yaml'), p, { seed: 1 }).runs.uncontrolled;
+    for (const day of ['10', '11', '12']) {
+      expect(at(daily.timeline, `2025-06-${day}T06:40:00.000Z`).impairedPct).toBeGreaterThan(60); // the first repairs are under way
+      expect(at(daily.timeline, `2025-06-${day}T12:00:00.000Z`).impairedPct).toBe(0);
+    }
+    expect(at(once.timeline, '2025-06-11T06:40:00.000Z').impairedPct).toBe(0);
+    expect(daily.impairedHosts).toBeGreaterThan(1400); // ~500 hosts, three times
+  });
+});

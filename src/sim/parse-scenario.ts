@@ -441,7 +441,8 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
   const b = c.get('breaks');
   let breaks: Scenario['change']['breaks'] | null = null;
   if (b) {
-    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after'], ['effects'], b.keyNode);
+    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again'], ['effects'], b.keyNode);
+    const again = bm?.get('again') ? readTimer(r, bm.get('again')!.value, 'change.breaks.again', bm.get('again')!.keyNode) : null;
     const delay = bm?.get('after') ? r.duration(bm.get('after')!.value, 'change.breaks.after', bm.get('after')!.keyNode) : 0;
     const match = bm?.get('match') ? r.selector(bm.get('match')!.value, 'change.breaks.match', bm.get('match')!.keyNode) : {};
     const e = bm?.get('effects');
@@ -457,7 +458,7 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
         }
       }
     }
-    if (bm && match && delay !== null) breaks = { match, effects, delay };
+    if (bm && match && delay !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, again };
   }
   if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
   return { name, hosts, applyTime, rollbackTime, breaks };

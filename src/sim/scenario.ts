@@ -97,7 +97,13 @@ export interface Scenario {
     readonly applyTime: Millis;
     readonly rollbackTime: Millis;
     /** Changed hosts matching `match` suffer `effects`, `delay` after the change lands (0: at once). */
-    readonly breaks: { readonly match: Selector; readonly effects: readonly Effect[]; readonly delay: Millis };
+    readonly breaks: {
+      readonly match: Selector;
+      readonly effects: readonly Effect[];
+      readonly delay: Millis;
+      /** The trigger recurs: at each elapse every changed host that is whole again breaks again. */
+      readonly again: TimerSpec | null;
+    };
   };
   readonly spread: SpreadSpec;
   readonly recovery: RecoverySpec;

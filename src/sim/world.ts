@@ -6,6 +6,7 @@ import { matchesSelector } from '../core/fleet/select.ts';
 import { decideRemediation, isDataBearing, scopeLimit } from '../core/remediation/guard.ts';
 import type { RemediationPolicy, ScopeCount } from '../core/remediation/guard.ts';
 import type { Labels } from '../core/types.ts';
+import { nextOccurrence } from './calendar.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
 import type { Prng } from './prng.ts';
@@ -24,6 +25,7 @@ export const EV_REVERT = 5;
 export const EV_DB_SLOT = 6;
 export const EV_STOP_SPREAD = 7;
 export const EV_BREAK = 8;
+export const EV_RETRIGGER = 9;
 
 export const EFFECT_BIT: Record<Effect, number> = {
   hostConnectivity: 1,
@@ -199,6 +201,8 @@ export class World {
     // After the kill switch the faulty code path is off: changing more hosts breaks nothing.
     if ((this.traits[h]! & 1) === 0 || this.killSwitched) return;
     const delay = this.scenario.change.breaks.delay;
+    const again = this.scenario.change.breaks.again;
+    if (again) this.queue.push(nextOccurrence(again.calendar, t) + this.rng.next() * again.randomizedDelay, EV_RETRIGGER, h, this.changeGen[h]! + (delay > 0 ? 1 : 0));
     if (delay > 0) {
       // The effects start later (a cache expiring, a cron job): unless the change is gone by then.
       this.queue.push(t + delay, EV_BREAK, h, ++this.changeGen[h]!);
@@ -328,6 +332,16 @@ export class World {
           this.onBreak?.(h, t);
         }
         return true;
+      case EV_RETRIGGER: {
+        if (!this.changed[h] || this.changeGen[h] !== arg || this.status[h] === REPLACING || this.status[h] === REPLACED) return true;
+        if (!this.killSwitched && this.broken[h] === 0 && this.status[h] === HEALTHY) {
+          this.breakNow(h, t);
+          this.onBreak?.(h, t);
+        }
+        const again = this.scenario.change.breaks.again!;
+        this.queue.push(nextOccurrence(again.calendar, t) + this.rng.next() * again.randomizedDelay, EV_RETRIGGER, h, arg);
+        return true;
+      }
       case EV_STOP_SPREAD:
         this.spreadStopped = true;
         return true;
