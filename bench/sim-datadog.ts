@@ -2,7 +2,7 @@
 // plans: the halting plan (the real change: the canary fails, the rollout stops there) and the
 // full rollout (the same change fixed, breaking no host: the plan goes through every wave, every
 // host baked). Each case runs in its own Node process so its peak RSS (the kernel's maxRSS) is its
-// own; the heap is capped at 768 MiB (V8 otherwise lets it grow well past what the run keeps live).
+// own; the heap is capped at 640 MiB (V8 otherwise lets it grow well past what the run keeps live).
 // The cases run the code as `bin/sluice` ships it: this file bundled by esbuild the way
 // scripts/build.mjs builds dist/ (plain Node, no TypeScript loader, whose keepNames wrappers cost
 // ~12% here), into a temporary directory removed at the end.
@@ -17,7 +17,7 @@ import { loadScenario } from '../src/sim/load-scenario.ts';
 import { simulate } from '../src/sim/simulate.ts';
 import { withHarmlessChange } from '../src/sim/variants.ts';
 
-const HEAP_MB = 768;
+const HEAP_MB = 640;
 type Case = 'halting' | 'full';
 
 if (process.argv[2] === '--case') {
