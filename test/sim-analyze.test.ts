@@ -97,3 +97,47 @@ budget: { failedPerWave: 5, failedTotal: 10 }`),
     expect(a.warnings.some((w) => w.includes('in no wave'))).toBe(false);
   });
 });
+
+describe('analyzePlan: warnings from issue 13', () => {
+  const base = `checks: [{ ipRulesPreserved: {} }]
+budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 30s }
+confirmWindow: 60s`;
+  const warningsOf = (body: string, options: Parameters<typeof analyzePlan>[2] = {}) => analyzePlan(plan(body), FLEET, options).warnings;
+
+  it('a canary over 5% of a stratum', () => {
+    // 3 of the 100 os=u22 x provider=aws hosts is fine; 20 of them is not.
+    const small = warningsOf(`waves:\n  - { name: canary, match: { env: staging }, size: 3, bake: 10m }\n  - { name: rest, bake: 1h }\n${base}`);
+    expect(small.filter((w) => w.includes('a canary should be'))).toEqual([]);
+    const big = warningsOf(`waves:\n  - { name: canary, match: { provider: aws }, size: 20, bake: 10m }\n  - { name: rest, bake: 1h }\n${base}`);
+    expect(big).toContain('the first wave ("canary") takes 20% of the stratum os=u22 x provider=aws (20 of 100 hosts): a canary should be at most 5% of each stratum');
+  });
+
+  it('confirmWindow 0s', () => {
+    const w = warningsOf(`waves:\n  - { name: all, bake: 1h }\n${base.replace('confirmWindow: 60s', 'confirmWindow: 0s')}`);
+    expect(w).toContain('confirmWindow is 0s: commit-confirmed is off, so a host the change cuts off the network cannot roll itself back, and the server cannot reach it to do so');
+  });
+
+  it('onFailure: halt without a reason on its line', () => {
+    const body = `waves:\n  - { name: all, bake: 1h }\n${base}\nonFailure: halt`;
+    const halt = (w: string[]) => w.filter((x) => x.startsWith('onFailure: halt'));
+    expect(halt(warningsOf(body, { source: body }))).toHaveLength(1);
+    const withReason = `${body}   # keep the hosts for forensics`;
+    expect(halt(warningsOf(withReason, { source: withReason }))).toEqual([]);
+    expect(halt(warningsOf(`waves:\n  - { name: all, bake: 1h }\n${base}`, { source: '' }))).toEqual([]);
+  });
+
+  it('a silentAfter (or confirm window) as long as a provider\'s auto-healing delay', () => {
+    const body = `waves:\n  - { name: all, bake: 1h }\n${base.replace('silentAfter: 30s', 'silentAfter: 10m')}`;
+    const w = warningsOf(body, { autoHealing: [{ provider: 'aws', after: 300_000 }] });
+    expect(w).toContain("silentAfter (10m) is not shorter than aws's auto-healing delay (5m): a host the change cuts off is replaced (local data lost) before the rollout counts it silent");
+    expect(warningsOf(`waves:\n  - { name: all, bake: 1h }\n${base}`, { autoHealing: [{ provider: 'aws', after: 300_000 }] }).filter((x) => x.includes('auto-healing'))).toEqual([]);
+  });
+
+  it('none of them on the datadog plan over its own fleet', () => {
+    const { scenario, plan: p } = builtin('datadog-2023');
+    const fleet = fleetHostInfos(generateFleet(scenario, 20_000, 1));
+    const source = readFileSync(join(import.meta.dirname, '..', 'scenarios', 'plans', 'datadog-2023.yaml'), 'utf8');
+    const w = analyzePlan(p, fleet, { source, autoHealing: [{ provider: 'aws', after: 300_000 }] }).warnings;
+    expect(w).toEqual(['wave "staging" spans every region (5) at once']);
+  });
+});

@@ -32,7 +32,8 @@ describe('sluice sim run', () => {
     const r = await sluice('sim', 'run', 'datadog-2023', '--hosts', '2000');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('uncontrolled (as it happened)');
-    expect(r.stdout).toMatch(/halted at\s+-\s+2023-03-07 19:00/);
+    expect(r.stdout).toContain('uncontrolled + guard');
+    expect(r.stdout).toMatch(/halted at\s+-\s+-\s+2023-03-07 19:30/);
   });
 
   it('keeps the per-region columns aligned, long region names included', async () => {

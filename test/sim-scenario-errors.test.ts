@@ -41,19 +41,26 @@ describe('scenario files', () => {
   });
 
   const cases: { name: string; from: string; to: string; expected: string[] }[] = [
-    { name: 'unknown top-level key', from: 'duration: 48h', to: 'duration: 48h\ndurration: 2h', expected: [`${FILE}:4:1: unknown key "durration" in the scenario (expected one of: name, description, start, duration, fleet, change, spread, remediation, recovery, plan)`] },
+    { name: 'unknown top-level key', from: 'duration: 48h', to: 'duration: 48h\ndurration: 2h', expected: [`${FILE}:4:1: unknown key "durration" in the scenario (expected one of: name, description, start, duration, fleet, change, spread, remediation, guard, recovery, plan)`] },
     { name: 'bad duration', from: 'duration: 48h', to: 'duration: 2 days', expected: [`${FILE}:3:11: duration must be a duration like 30s, 10m, 12h or 1h30m (got "2 days")`] },
     { name: 'start without a zone', from: 'start: 2023-03-07T18:00:00Z', to: 'start: 2023-03-07 18:00', expected: [`${FILE}:2:8: start must be a UTC time like 2023-03-08T06:00:00Z (got "2023-03-07 18:00")`] },
     { name: 'shares not adding to 100%', from: 'ubuntu-20.04: 10%', to: 'ubuntu-20.04: 5%', expected: [`${FILE}:7:9: shares of label "os" in fleet.labels add up to 95%, not 100%`] },
     { name: 'share that is not a percentage', from: 'share: 100%', to: 'share: 1.0', expected: [`${FILE}:11:37: share of region "us-east-1" must be a percentage like 40% (got 1)`] },
-    { name: 'unknown effect', from: 'effects: [hostConnectivity]', to: 'effects: [hostConectivity]', expected: [`${FILE}:16:15: unknown effect "hostConectivity" (expected one of: hostConnectivity, podEgress, crashLoop, ipRulesLost, routesLost)`] },
+    { name: 'unknown effect', from: 'effects: [hostConnectivity]', to: 'effects: [hostConectivity]', expected: [`${FILE}:16:15: unknown effect "hostConectivity" (expected one of: hostConnectivity, podEgress, crashLoop, hostCrashLoop, ipRulesLost, routesLost)`] },
     { name: 'unsupported calendar', from: '"*-*-* 6:00"', to: '"Mon *-*-* 6:00"', expected: [`${FILE}:21:28: onCalendar "Mon *-*-* 6:00" is not supported (use "*-*-* 6:00", "*-*-* 6,18:00", "hourly" or "daily")`] },
     { name: 'mirror for an unknown provider', from: 'mirrors: { aws: 2023-03-07T19:00:00Z }', to: 'mirrors: { aws: 2023-03-07T19:00:00Z, gce: 2023-03-07T19:00:00Z }', expected: [`${FILE}:19:43: mirror for unknown provider "gce" (providers: aws)`] },
     { name: 'missing change', from: 'change:\n  name: systemd\n  hosts: { os: ubuntu-22.04 }\n  breaks:\n    effects: [hostConnectivity]\n', to: '', expected: [`${FILE}:1:1: missing required key "change" in the scenario`] },
     { name: 'plan path escaping the folder', from: 'file: plans/mini.yaml', to: 'file: ../../etc/passwd', expected: [`${FILE}:23:9: plan.file must be a relative path inside the scenario's folder (no "/" at the start, no "..")`] },
     { name: 'label the simulator sets', from: '    os: {', to: '    region: eu\n    os: {', expected: [`${FILE}:7:5: label "region" is set by the simulator; it cannot be given in fleet.labels`] },
     { name: 'YAML syntax: duplicate key', from: 'duration: 48h', to: 'duration: 48h\nduration: 12h', expected: [`${FILE}:4:1: YAML: Map keys must be unique`] },
-    { name: 'unquoted calendar is a YAML alias', from: '"*-*-* 6:00"', to: '*-*-* 6:00', expected: [`${FILE}:21:34: YAML: Unexpected scalar at node end`] },
+    { name: 'unquoted calendar is a YAML alias', from: '"*-*-* 6:00"', to: '*-*-* 6:00', expected: [`${FILE}:21:34: YAML: Unexpected scalar at node end (a value starting with "*" is a YAML alias: quote it, e.g. onCalendar: "*-*-* 6:00")`] },
+    { name: 'YAML alias to a list', from: 'zones: [a, b]', to: 'zones: &z [a, b]', expected: [] },
+    {
+      name: 'YAML alias used for a value',
+      from: 'share: 100%, zones: [a, b] }',
+      to: 'share: 50%, zones: &z [a, b] }\n        - { name: us-west-2, share: 50%, zones: *z }',
+      expected: [`${FILE}:12:49: YAML aliases (*z) are not supported in scenario files; write the value out`],
+    },
   ];
 
   it.each(cases)('$name', ({ from, to, expected }) => {

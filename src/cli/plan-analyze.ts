@@ -1,5 +1,6 @@
 // `sluice plan analyze FILE [--fleet SCENARIO | --server URL]`: what the plan would do to a fleet
 // (a scenario's simulated one, or the live inventory), without running anything.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import type { HostInfo } from '../core/types.ts';
@@ -40,6 +41,7 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
   let hosts: HostInfo[];
   let source: string;
   let ineligible: RolloutPreviewView["ineligible"] | undefined;
+  let autoHealing: { provider: string; after: number }[] | undefined;
   if (options.fleet !== undefined) {
     let loaded;
     try {
@@ -50,6 +52,8 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
     const n = options.hosts ?? loaded.scenario.fleet.hosts;
     hosts = fleetHostInfos(generateFleet(loaded.scenario, n, 1));
     source = `the ${loaded.scenario.name} fleet`;
+    // A status check must fail for failedFor before the instance is replaced.
+    autoHealing = loaded.scenario.fleet.providers.flatMap((p) => (p.remediation ? [{ provider: p.name, after: p.remediation.failedFor }] : []));
   } else {
     const client = await connect(
       {
@@ -68,7 +72,9 @@ export async function runPlanAnalyze(file: string, options: AnalyzeCliOptions, i
       ineligible = preview.ineligible;
     }
   }
-  const analysis = analyzePlan(plan, hosts);
+  // The plan was read from disk just above: its text, for the reason given on `onFailure: halt`.
+  const planText = readFileSync(file, 'utf8');
+  const analysis = analyzePlan(plan, hosts, { source: planText, ...(autoHealing ? { autoHealing } : {}) });
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ file, fleetSource: source, ...analysis, ...(ineligible ? { ineligible } : {}) })}\n`);
   } else {

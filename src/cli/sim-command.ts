@@ -17,13 +17,14 @@ export interface SimRunOptions {
 /** The action, callable from tests: writes to `io`, throws SluiceErrors for the CLI's exit codes. */
 export async function runSim(scenarioArg: string, options: SimRunOptions, io: Pick<CliIo, 'stdout' | 'stderr'>): Promise<void> {
   // The simulator loads when it runs, not for every `sluice` command.
-  const [{ renderSimText }, { loadScenario }, { seedFrom }, { renderReportHtml }, { simulate }, { reportInvalid }] = await Promise.all([
+  const [{ renderSimText }, { loadScenario }, { seedFrom }, { renderReportHtml }, { simulate }, { reportInvalid }, { writeJson }] = await Promise.all([
     import('../sim/format-text.ts'),
     import('../sim/load-scenario.ts'),
     import('../sim/prng.ts'),
     import('../sim/report-html.ts'),
     import('../sim/simulate.ts'),
     import('./scenario-input.ts'),
+    import('../sim/json-stream.ts'),
   ]);
   let loaded;
   try {
@@ -34,7 +35,9 @@ export async function runSim(scenarioArg: string, options: SimRunOptions, io: Pi
   const seed = seedFrom(options.seed ?? '1');
   const result = simulate(loaded.scenario, loaded.plan, { seed, ...(options.hosts ? { hosts: options.hosts } : {}) });
   if (options.report) writeFileSync(options.report, renderReportHtml(result));
-  io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : renderSimText(result));
+  // Streamed: a long run over many regions is more JSON than one string can hold.
+  if (options.json) writeJson(result, (chunk) => io.stdout.write(chunk));
+  io.stdout.write(options.json ? '\n' : renderSimText(result));
   if (options.report && !options.json) io.stdout.write(`\nreport written to ${options.report}\n`);
 }
 

@@ -10,7 +10,14 @@ import type { HostInfo, Labels, Millis, Plan } from '../core/types.ts';
 export interface AnalyzeOptions {
   /** Time one host takes to apply the change and pass its first check (default 1 minute). */
   readonly hostTime?: Millis;
+  /** The plan's YAML text: a reason for `onFailure: halt` is a comment on that line. */
+  readonly source?: string;
+  /** Providers' auto-healing: a host cut off this long (status checks failing) is replaced. */
+  readonly autoHealing?: readonly { readonly provider: string; readonly after: Millis }[];
 }
+
+/** Largest share of a stratum a canary (the first wave) should take. */
+export const CANARY_MAX_STRATUM_SHARE = 0.05;
 
 export interface RegionExposure {
   name: string;
@@ -139,6 +146,37 @@ export function analyzePlan(plan: Plan, hosts: readonly HostInfo[], options: Ana
       warnings.push(`the first wave ("${first.name}") misses the stratum ${s} (${count} targeted hosts)`);
     }
   }
+  if (first) {
+    // A canary is a sample: more than 5% of a stratum is no longer a small first step.
+    const stratum = (h: HostInfo) => `os=${label(h.labels, 'os')} x provider=${label(h.labels, 'provider')}`;
+    const size = new Map<string, number>();
+    for (const h of targeted) size.set(stratum(h), (size.get(stratum(h)) ?? 0) + 1);
+    const taken = new Map<string, number>();
+    for (const n of first.hosts) {
+      const s = stratum(byName.get(n)!);
+      taken.set(s, (taken.get(s) ?? 0) + 1);
+    }
+    for (const [s, count] of [...taken.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const of = size.get(s) ?? count;
+      if (count / of > CANARY_MAX_STRATUM_SHARE) {
+        warnings.push(`the first wave ("${first.name}") takes ${pct(count, of)}% of the stratum ${s} (${count} of ${of} hosts): a canary should be at most ${CANARY_MAX_STRATUM_SHARE * 100}% of each stratum`);
+      }
+    }
+  }
+  if (plan.confirmWindow === 0) {
+    warnings.push('confirmWindow is 0s: commit-confirmed is off, so a host the change cuts off the network cannot roll itself back, and the server cannot reach it to do so');
+  }
+  if (plan.onFailure === 'halt' && !haltHasReason(options.source)) {
+    warnings.push('onFailure: halt leaves every changed host as it is when the rollout stops (failed ones included); say why on that line (e.g. "onFailure: halt  # keep the hosts for forensics") or use rollback');
+  }
+  for (const { provider, after } of options.autoHealing ?? []) {
+    if (plan.budget.silentAfter >= after) {
+      warnings.push(`silentAfter (${formatDuration(plan.budget.silentAfter)}) is not shorter than ${provider}'s auto-healing delay (${formatDuration(after)}): a host the change cuts off is replaced (local data lost) before the rollout counts it silent`);
+    }
+    if (plan.confirmWindow >= after) {
+      warnings.push(`confirmWindow (${formatDuration(plan.confirmWindow)}) is not shorter than ${provider}'s auto-healing delay (${formatDuration(after)}): a host the change cuts off is replaced before it can roll itself back`);
+    }
+  }
   const inWaves = waves.reduce((a, w) => a + w.hosts.length, 0);
   if (inWaves < targeted.length) warnings.push(`${targeted.length - inWaves} targeted hosts are in no wave and would never get the change`);
 
@@ -180,6 +218,12 @@ export function analyzePlan(plan: Plan, hosts: readonly HostInfo[], options: Ana
       ...plan.waves.flatMap((w) => (w.gates ?? []).map((g) => `${w.name}: ${describeGate(g)}`)),
     ],
   };
+}
+
+/** Whether the plan's `onFailure: halt` line carries a comment (its reason). */
+function haltHasReason(source: string | undefined): boolean {
+  if (source === undefined) return false;
+  return source.split('\n').some((line) => /^\s*onFailure\s*:\s*["']?halt["']?\s*#\s*\S/.test(line) || /onFailure\s*:\s*halt\s*[,}].*#\s*\S/.test(line));
 }
 
 export function renderAnalysis(a: PlanAnalysis, fleetSource: string): string {

@@ -1,12 +1,14 @@
 // Turns a scenario YAML file into a validated Scenario. Untrusted input: every problem is
 // collected with its FILE:LINE:COL (from the yaml package's source ranges) before giving up.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import { ValidationError } from '../core/errors.ts';
 import type { SourceProblem } from '../core/errors.ts';
 import { LABEL_KEY } from '../core/labels.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import type { Millis, Selector } from '../core/types.ts';
+import { DEFAULT_REMEDIATION_POLICY } from '../core/remediation/guard.ts';
+import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
 import type { CalendarSpec } from './calendar.ts';
 import { EFFECTS } from './scenario.ts';
@@ -154,7 +156,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['name', 'description', 'start', 'duration', 'fleet', 'change', 'spread', 'remediation', 'recovery', 'plan'];
+const TOP_KEYS = ['name', 'description', 'start', 'duration', 'fleet', 'change', 'spread', 'remediation', 'guard', 'recovery', 'plan'];
 
 /** Parses and validates; throws ValidationError with every problem found. */
 export function parseScenario(source: string, file: string): Scenario {
@@ -174,12 +176,25 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const r = new Reader(lines);
   if (doc.errors.length > 0) {
+    const sourceLines = source.split('\n');
     for (const e of doc.errors) {
       const { line, col } = lines.linePos(e.pos[0]);
-      r.problems.push({ line, col, message: `YAML: ${e.message.split('\n')[0]}` });
+      // An unquoted value that starts with `*` (a systemd calendar) is read as an alias.
+      const unquoted = /:\s*\*/.test(sourceLines[line - 1] ?? '');
+      const hint = unquoted ? ' (a value starting with "*" is a YAML alias: quote it, e.g. onCalendar: "*-*-* 6:00")' : '';
+      r.problems.push({ line, col, message: `YAML: ${e.message.split('\n')[0]}${hint}` });
     }
     return { scenario: null, problems: r.problems };
   }
+  // Aliases would reach the reader as alias nodes and be reported as values of the wrong type.
+  let aliases = false;
+  visit(doc, {
+    Alias(_, node) {
+      r.report(node, `YAML aliases (*${node.source}) are not supported in scenario files; write the value out`);
+      aliases = true;
+    },
+  });
+  if (aliases) return { scenario: null, problems: r.problems };
   const root = doc.contents as Node | null;
   const top = r.map(root, 'the scenario', TOP_KEYS, ['name', 'start', 'duration', 'fleet', 'change', 'spread', 'plan']);
   if (!top) return { scenario: null, problems: r.problems };
@@ -200,6 +215,7 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
   const change = top.has('change') ? readChange(r, get('change'), keyOf('change')) : null;
   const spread = top.has('spread') ? readSpread(r, get('spread'), keyOf('spread'), providerNames) : null;
   const recovery = readRecovery(r, get('recovery'), keyOf('recovery'), top.has('recovery'));
+  const guard = top.has('guard') ? readGuard(r, get('guard'), keyOf('guard'), remediation) : null;
   const plan = top.has('plan') ? readPlanRef(r, get('plan'), keyOf('plan')) : null;
 
   if (r.problems.length > 0 || !name || start === null || duration === null || !fleet || !change || !spread || !recovery || !plan) {
@@ -216,6 +232,7 @@ export function checkScenario(source: string, file: string): { scenario: Scenari
       change,
       spread,
       recovery,
+      guard,
       plan: { file: plan.file, startAt: plan.startAt ?? start },
     },
     problems: [],
@@ -258,7 +275,7 @@ function readMixes(r: Reader, node: Node | null, where: string, at: Node): Label
 }
 
 function readFleet(r: Reader, node: Node | null, at: Node) {
-  const f = r.map(node, 'fleet', ['hosts', 'labels', 'dataBearing', 'providers'], ['hosts', 'providers'], at);
+  const f = r.map(node, 'fleet', ['hosts', 'labels', 'dataBearing', 'perCluster', 'providers'], ['hosts', 'providers'], at);
   if (!f) return null;
   const hostsEntry = f.get('hosts');
   const hosts = hostsEntry ? r.integer(hostsEntry.value, 'fleet.hosts', hostsEntry.keyNode, 1, MAX_HOSTS) : null;
@@ -303,7 +320,20 @@ function readFleet(r: Reader, node: Node | null, at: Node) {
     }
   }
   if (hosts === null || dataBearing === null) return null;
-  return { hosts, labels, dataBearing, providers };
+  // Label keys whose value is drawn once per cluster (every host of a cluster shares it).
+  const perCluster: string[] = [];
+  const pc = f.get('perCluster');
+  if (pc) {
+    if (!isSeq(pc.value)) r.report(pc.value ?? pc.keyNode, 'fleet.perCluster must be a list of label keys');
+    else {
+      for (const item of pc.value.items as Node[]) {
+        const v = r.scalar(item);
+        if (typeof v !== 'string' || ['provider', 'region', 'zone', 'cluster', 'data'].includes(v)) r.report(item, `fleet.perCluster: ${JSON.stringify(v ?? null)} must be a label key given in the fleet's label mixes`);
+        else perCluster.push(v);
+      }
+    }
+  }
+  return { hosts, labels, dataBearing, perCluster, providers };
 }
 
 function readRegion(r: Reader, node: Node, where: string): RegionSpec | null {
@@ -332,6 +362,46 @@ function readRegion(r: Reader, node: Node, where: string): RegionSpec | null {
   }
   if (!name || share === null || clusters === null || zones.includes('')) return null;
   return { name, share, zones, clusters, labels, database };
+}
+
+function readGuard(r: Reader, node: Node | null, at: Node, remediation: ReadonlyMap<string, RemediationSpec>): Scenario['guard'] {
+  // `guard: {}` (or an empty `guard:`): the guard's documented defaults, in front of every auto-healer.
+  const g = node === null || (isScalar(node) && node.value === null) ? new Map() : r.map(node, 'guard', ['providers', 'window', 'scopes', 'retryEvery'], [], at);
+  if (!g) return null;
+  let providers = [...remediation.keys()];
+  const pv = g.get('providers');
+  if (pv) {
+    if (!isSeq(pv.value)) r.report(pv.value ?? pv.keyNode, 'guard.providers must be a list of provider names');
+    else {
+      providers = [];
+      for (const item of pv.value.items as Node[]) {
+        const v = r.scalar(item);
+        if (typeof v !== 'string' || !remediation.has(v)) r.report(item, `guard.providers: ${JSON.stringify(v ?? null)} is not a provider with auto-healing (${[...remediation.keys()].join(', ') || 'none'})`);
+        else providers.push(v);
+      }
+    }
+  }
+  const windowMs = g.get('window') ? r.duration(g.get('window')!.value, 'guard.window', g.get('window')!.keyNode) : DEFAULT_REMEDIATION_POLICY.windowMs;
+  let scopes: ScopePolicy[] = [...DEFAULT_REMEDIATION_POLICY.scopes];
+  const sv = g.get('scopes');
+  if (sv) {
+    if (!isSeq(sv.value) || sv.value.items.length === 0) r.report(sv.value ?? sv.keyNode, 'guard.scopes must be a non-empty list of {label, maxShare, dataMaxShare}');
+    else {
+      scopes = [];
+      for (const item of sv.value.items as Node[]) {
+        const m = r.map(item, 'a guard scope', ['label', 'maxShare', 'dataMaxShare'], ['label', 'maxShare'], item);
+        if (!m) continue;
+        const label = r.string(m.get('label')!.value, 'guard scope label', m.get('label')!.keyNode);
+        const maxShare = r.share(m.get('maxShare')!.value, 'maxShare', m.get('maxShare')!.keyNode);
+        const dataMaxShare = m.get('dataMaxShare') ? r.share(m.get('dataMaxShare')!.value, 'dataMaxShare', m.get('dataMaxShare')!.keyNode) : maxShare;
+        if (label === null || maxShare === null || dataMaxShare === null) continue;
+        scopes.push({ label: label === 'fleet' ? null : label, maxShare, dataMaxShare });
+      }
+    }
+  }
+  const retryEvery = g.get('retryEvery') ? r.duration(g.get('retryEvery')!.value, 'guard.retryEvery', g.get('retryEvery')!.keyNode) : 5 * 60_000;
+  if (windowMs === null || retryEvery === null) return null;
+  return { providers, policy: { ...DEFAULT_REMEDIATION_POLICY, windowMs, scopes }, retryEvery: Math.max(1000, retryEvery) };
 }
 
 function readRemediation(r: Reader, node: Node | null, at: Node, providers: ReadonlySet<string> | null): Map<string, RemediationSpec> {
@@ -371,7 +441,9 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
   const b = c.get('breaks');
   let breaks: Scenario['change']['breaks'] | null = null;
   if (b) {
-    const bm = r.map(b.value, 'change.breaks', ['match', 'effects'], ['effects'], b.keyNode);
+    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again'], ['effects'], b.keyNode);
+    const again = bm?.get('again') ? readTimer(r, bm.get('again')!.value, 'change.breaks.again', bm.get('again')!.keyNode) : null;
+    const delay = bm?.get('after') ? r.duration(bm.get('after')!.value, 'change.breaks.after', bm.get('after')!.keyNode) : 0;
     const match = bm?.get('match') ? r.selector(bm.get('match')!.value, 'change.breaks.match', bm.get('match')!.keyNode) : {};
     const e = bm?.get('effects');
     const effects: Effect[] = [];
@@ -386,7 +458,7 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
         }
       }
     }
-    if (bm && match) breaks = { match, effects };
+    if (bm && match && delay !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, again };
   }
   if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
   return { name, hosts, applyTime, rollbackTime, breaks };
@@ -441,9 +513,9 @@ function readSpread(r: Reader, node: Node | null, at: Node, providers: ReadonlyS
 }
 
 function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean): RecoverySpec | null {
-  const def: RecoverySpec = { repair: null, revert: null, restart: { backoff: 'none', retryEvery: 1000, base: 1000, cap: 300_000 } };
+  const def: RecoverySpec = { repair: null, revert: null, stop: null, restart: { backoff: 'none', retryEvery: 1000, base: 1000, cap: 300_000 } };
   if (!present) return def;
-  const m = r.map(node, 'recovery', ['repair', 'revert', 'restart'], [], at);
+  const m = r.map(node, 'recovery', ['repair', 'revert', 'stop', 'restart'], [], at);
   if (!m) return null;
   const window = (key: 'repair' | 'revert', second: 'over' | 'within') => {
     const e = m.get(key);
@@ -456,6 +528,13 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
   };
   const repair = window('repair', 'over');
   const revert = window('revert', 'within');
+  let stop: RecoverySpec['stop'] = null;
+  const st = m.get('stop');
+  if (st) {
+    const w = r.map(st.value, 'recovery.stop', ['after'], ['after'], st.keyNode);
+    const after = w?.get('after') ? r.duration(w.get('after')!.value, 'recovery.stop.after', w.get('after')!.keyNode) : null;
+    if (after !== null) stop = { after };
+  }
   let restart = def.restart;
   const rs = m.get('restart');
   if (rs) {
@@ -477,6 +556,7 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
   return {
     repair: repair && { after: repair.after, over: repair.spread },
     revert: revert && { after: revert.after, within: revert.spread },
+    stop,
     restart,
   };
 }

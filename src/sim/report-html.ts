@@ -33,11 +33,14 @@ function chart(title: string, timeline: readonly TimelinePoint[], start: number,
     const v = (yMax * i) / 4;
     svg += `<line class="grid" x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(v)}" y2="${y(v)}"/><text class="axis" x="${PAD.l - 6}" y="${y(v) + 4}" text-anchor="end">${+v.toFixed(2)}%</text>`;
   }
+  // At most ~8 time labels, on round steps: readable from an hour to two weeks.
   const hours = (end - start) / 3_600_000;
-  const step = hours > 24 ? 6 : hours > 8 ? 2 : 1;
-  for (let h = 0; h <= hours; h += step) {
-    const t = start + h * 3_600_000;
-    svg += `<text class="axis" x="${x(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${new Date(t).toISOString().slice(5, 16).replace('T', ' ')}</text>`;
+  const step = [1, 2, 3, 6, 12, 24, 48, 72, 168].find((s) => hours / s <= 8) ?? 336;
+  const first = Math.ceil(start / (step * 3_600_000)) * step * 3_600_000;
+  for (let t = step >= 24 ? Math.ceil(start / 86_400_000) * 86_400_000 : first; t <= end; t += step * 3_600_000) {
+    const iso = new Date(t).toISOString();
+    const text = step >= 24 ? iso.slice(5, 10) : iso.slice(5, 16).replace('T', ' ');
+    svg += `<line class="grid" x1="${x(t)}" x2="${x(t)}" y1="${PAD.t}" y2="${H - PAD.b}"/><text class="axis" x="${x(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${text}</text>`;
   }
   markers.forEach((m, i) => {
     const mx = x(Date.parse(m.at));
@@ -81,6 +84,34 @@ function runSection(name: string, run: RunResult, r: SimResult): string {
   return `${html}</section>`;
 }
 
+/** The comparison first: impaired, terminated, data lost, time to halt, per run. */
+function headline(r: SimResult): string {
+  const runs: [string, RunResult][] = [['uncontrolled', r.runs.uncontrolled]];
+  if (r.runs.guarded) runs.push(['uncontrolled + guard', r.runs.guarded]);
+  runs.push(['controlled', r.runs.controlled]);
+  const toHalt = (x: RunResult) => {
+    if (!x.haltedAt) return '-';
+    const from = x.firstImpairedAt ?? x.rollout?.firstFailureAt;
+    if (!from) return x.haltedAt;
+    const s = Math.max(0, Math.round((Date.parse(x.haltedAt) - Date.parse(from)) / 1000));
+    return `${s} s after the first impairment`;
+  };
+  const rows: [string, (x: RunResult) => string][] = [
+    ['peak impaired', (x) => `${x.peakImpaired} (${x.peakImpairedPct}%)`],
+    ['terminated', (x) => `${x.terminated} (${x.terminatedPct}%)`],
+    ['data-bearing hosts lost', (x) => `${x.dataBearingLost} (${x.dataBearingLostPct}%)`],
+    ['time to halt', toHalt],
+  ];
+  let html = '<table class="headline"><thead><tr><th></th>' + runs.map(([n]) => `<th>${esc(n)}</th>`).join('') + '</tr></thead><tbody>';
+  for (const [label, f] of rows) html += `<tr><th>${esc(label)}</th>${runs.map(([, x]) => `<td>${esc(f(x))}</td>`).join('')}</tr>`;
+  html += '</tbody></table>';
+  const c = r.runs.controlled;
+  if (c.rollout?.state === 'completed' && c.peakImpairedPct > 0) {
+    html += `<p class="warn">The rollout completed while up to ${c.peakImpairedPct}% of the fleet was impaired: its checks did not see the breakage.</p>`;
+  }
+  return html;
+}
+
 export function renderReportHtml(r: SimResult): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sluice sim: ${esc(r.scenario)}</title>
@@ -95,12 +126,15 @@ line.m-wave{stroke:#1f77b4;stroke-dasharray:3 3}text.m-wave{fill:#1f77b4;font-si
 line.m-halt{stroke:#2ca02c;stroke-width:2}text.m-halt{fill:#2ca02c;font-size:10px}
 line.m-first{stroke:#ff7f0e;stroke-dasharray:1 2}text.m-first{fill:#ff7f0e;font-size:10px}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
-.legend span{margin-right:1.5em}
+.legend span{margin-right:1.5em}.warn{color:#a30;font-weight:600}
 </style></head><body>
 <h1>sluice sim run ${esc(r.scenario)}</h1>
-<p>${r.hosts} hosts, seed ${r.seed}, from ${esc(r.start)} to ${esc(r.end)}. Both runs use the same fleet and seed.</p>
+${r.description ? `<p>${esc(r.description)}</p>` : ''}
+<p>${r.hosts} hosts, seed ${r.seed}, from ${esc(r.start)} to ${esc(r.end)}. Every run uses the same fleet and seed.</p>
 <p class="legend"><span style="color:#d62728">&#9473; impaired (% of hosts)</span><span>&#9476; terminated (% of hosts, cumulative)</span><span style="color:#1f77b4">&#9482; wave start</span><span style="color:#2ca02c">&#9475; rollout halted</span></p>
+${headline(r)}
 ${runSection('uncontrolled (as it happened)', r.runs.uncontrolled, r)}
+${r.runs.guarded ? runSection('uncontrolled, with the remediation guard in front of auto-healing', r.runs.guarded, r) : ''}
 ${runSection('controlled (through the plan)', r.runs.controlled, r)}
 </body></html>
 `;

@@ -3,8 +3,18 @@
 // Simulated agents answer the engine's assignments as the real agent does: heartbeats every 5 s,
 // apply then run the checks once and report both, checks through the bake, commit-confirmed local
 // rollback when they cannot reach the server or an invariant check fails.
+//
+// Heartbeats are not simulated one by one (a good change through every wave would cost ~530
+// events per host). The engine reads a step's last sign of life only on a `tick` (silence) and in
+// nextDeadline; a reachable agent heartbeats every 5 s, so it is never silent. So the driver ticks
+// only when something can happen: at a bake's end, and at the silence deadline of a host that is
+// cut off. Just before a tick, every in-flight step the engine would find quiet but whose host is
+// reachable is refreshed (a heartbeat now: the agent's last one was at most 5 s ago). A host about
+// to be cut off gets its last heartbeat delivered at its exact time (on its 5 s grid), so its
+// silence is detected, and worded, exactly as with an agent that heartbeats every 5 s.
+import { formatDuration } from '../core/plan/duration.ts';
 import { awaitsGates, isInFlightStatus } from '../core/rollout/rollout-state.ts';
-import { createRolloutState, nextDeadline, transition } from '../core/rollout/transition.ts';
+import { createRolloutState, isFinalStatus, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
 import type { CheckSpec, Plan, RolloutStatus, StepStatus, WaveStatus } from '../core/types.ts';
@@ -31,9 +41,12 @@ const EV_APPLY_DONE = 44;
 const EV_FIRST_CHECK = 45;
 const EV_CONFIRM_EXPIRED = 46;
 const EV_LOCAL_ROLLBACK_DONE = 47;
-const EV_PING = 48;
+const EV_LAST_HEARTBEAT = 48;
 const EV_ROLLBACK_START = 49;
 const EV_ROLLBACK_DONE = 50;
+const EV_SILENCE_CHECK = 51;
+const EV_APPLY_FAILED = 52;
+const EV_BAKE_CHECK = 53;
 
 const STEP_CODES: readonly StepStatus[] = ['pending', 'applying', 'verifying', 'healthy', 'failed', 'silent', 'rolling_back', 'rolled_back'];
 /** Codes of the in-flight states, for the per-event checks (the core's predicate, precomputed). */
@@ -48,6 +61,7 @@ export const CHECK_SEES: Record<CheckSpec['kind'], number> = {
   routesPreserved: EFFECT_BIT.routesLost,
   command: SERVICE_BITS,
 };
+// hostCrashLoop is seen by no check: the agent that would run them does not run.
 const INVARIANT_KINDS = new Set<CheckSpec['kind']>(['ipRulesPreserved', 'routesPreserved']);
 
 export interface WaveSummary {
@@ -70,33 +84,44 @@ export interface ControlledOutcome {
   readonly waves: readonly WaveSummary[];
 }
 
+/**
+ * The time-driven part of the engine's nextDeadline (silence aside): when a tick would end the
+ * current wave's bake, or let a waiting rollout go on (its window opens).
+ */
+export function bakeDeadline(state: RolloutState): number | null {
+  if (state.status !== 'running') return null;
+  let deadline: number | null = null;
+  const wave = state.waves[state.current];
+  if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) deadline = wave.bakeStartedAt + wave.spec.bake;
+  if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
+  return deadline;
+}
+
 export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed: number): ControlledOutcome {
   const queue = new EventQueue();
   const world = new World(scenario, fleet, queue, createPrng(seed, 2));
   const rng = createPrng(seed, 4);
   const n = fleet.size;
-  const index = new Map<string, number>();
-  for (let h = 0; h < n; h++) index.set(fleet.names[h]!, h);
+  const index = { get: fleet.indexOf };
 
   const stepCode = new Uint8Array(n);
   const attempt = new Int32Array(n);
   const applyEnd = new Float64Array(n).fill(-1);
-  const pinging = new Uint8Array(n);
   const rolledBackLocally = new Uint8Array(n);
   const awaitingRollback = new Int32Array(n);
+  const awaitingApply = new Int32Array(n);
+  const missedCheck = new Int32Array(n);
   const lastApplyAttempt = new Int32Array(n);
+  const applyFailure = new Map<number, string>();
 
   const silentAfter = plan.budget.silentAfter;
-  // The engine only needs the latest sign of life: deliver heartbeats less often than the agent
-  // sends them, but always within silentAfter, on the agent's own 5 s grid.
-  const pingEvery = Math.max(HEARTBEAT_INTERVAL, Math.floor((silentAfter - HEARTBEAT_INTERVAL) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL);
+  // Each agent heartbeats on its own 5 s grid.
   const phase = (h: number) => ((h * 2246822519) >>> 0) % HEARTBEAT_INTERVAL;
   const alignDown = (h: number, t: number) => Math.floor((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
-  const alignUp = (h: number, t: number) => Math.ceil((t - phase(h)) / HEARTBEAT_INTERVAL) * HEARTBEAT_INTERVAL + phase(h);
   const pickup = () => 100 + rng.next() * (PICKUP_MAX - 100);
 
   let state: RolloutState = createRolloutState(`sim-${scenario.name}`, plan, scenario.plan.startAt);
-  let scheduledTick: number | null = null;
+  let scheduledBake: number | null = null;
   let haltedAt: number | null = null;
   let firstFailureAt: number | null = null;
   let reason: string | null = null;
@@ -115,10 +140,8 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (h === undefined) continue;
         const code = STEP_CODES.indexOf(e.step.state);
         stepCode[h] = code;
-        if (IN_FLIGHT.has(code) && !pinging[h]) {
-          pinging[h] = 1;
-          queue.push(alignUp(h, t + 1) + pingEvery - HEARTBEAT_INTERVAL, EV_PING, h);
-        }
+        // A step in flight on a host that is cut off goes silent unless the host is heard from.
+        if (IN_FLIGHT.has(code) && !world.reachable(h)) watchSilence(h);
       } else if (e.type === 'assign') {
         const h = index.get(e.host);
         if (h === undefined) continue;
@@ -137,17 +160,111 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (haltedAt === null && (s === 'halted' || s === 'rolling_back' || s === 'rolled_back' || s === 'aborted')) haltedAt = t;
       }
     }
-    const d = nextDeadline(state);
-    if (d !== null && (scheduledTick === null || d < scheduledTick)) {
-      scheduledTick = Math.max(d, t);
-      queue.push(scheduledTick, EV_TICK);
+    const d = bakeDeadline(state);
+    if (d !== null && (scheduledBake === null || d < scheduledBake)) {
+      scheduledBake = Math.max(d, t);
+      queue.push(scheduledBake, EV_TICK);
     }
     // The simulated fleet has no Prometheus: its metric gates are green (the gate is what the
     // operator's fleet would tell; the simulator measures what checks and silence catch).
     if (awaitsGates(state, state.current)) feed({ type: 'gatesPassed', wave: state.current }, t);
   };
 
+  // Hosts that were cut off while their step was in flight (pruned as they come back or land).
+  const cutOff = new Set<number>();
+
+  /** The step of `h` is in flight and its host cut off: tick when the engine would find it silent. */
+  const watchSilence = (h: number): void => {
+    const step = state.inFlight.get(fleet.names[h]!);
+    if (!step) return;
+    cutOff.add(h);
+    queue.push(step.lastSeen + silentAfter, EV_SILENCE_CHECK, h);
+  };
+
+  // A step whose host was replaced while it was in flight: the new instance's agent knows nothing of it.
+  const orphaned = new Uint8Array(n);
+  const heartbeating = (h: number): boolean => world.reachable(h) && orphaned[h] === 0;
+
+  /** Before a tick: the in-flight steps the engine would find quiet whose agents are heartbeating. */
+  const heardFrom = (t: number): void => {
+    const quiet: string[] = [];
+    for (const step of state.inFlight.values()) {
+      if (t - step.lastSeen < silentAfter) break;
+      if (heartbeating(index.get(step.host)!)) quiet.push(step.host);
+    }
+    if (quiet.length === 0) return;
+    for (const h of cutOff) if (heartbeating(h) || !state.inFlight.has(fleet.names[h]!)) cutOff.delete(h);
+    // Every host in flight is heartbeating: one `grace` says so for all of them at once.
+    if (cutOff.size === 0 && quiet.length > 1) feed({ type: 'grace' }, t);
+    else for (const host of quiet) feed({ type: 'heartbeat', host }, t);
+  };
+
+  const tick = (t: number): void => {
+    if (isFinalStatus(state.status)) return;
+    heardFrom(t);
+    feed({ type: 'tick' }, t);
+  };
+
   const report = (event: RolloutEvent, t: number) => feed(event, t);
+
+  // The agent's outbox: reports made while the host is cut off are sent, in order, once it is back.
+  const outbox = new Map<number, RolloutEvent[]>();
+  let localRollbackOf = -1; // the host whose local rollback is sending its own reports right now
+  const send = (h: number, event: RolloutEvent, t: number): void => {
+    if (world.reachable(h)) return feed(event, t);
+    let q = outbox.get(h);
+    if (!q) outbox.set(h, (q = []));
+    q.push(event);
+  };
+  // A breakage that starts after the change landed: the agent's commit-confirmed watch sees a lost
+  // invariant within the window (local rollback); after it, the next round of checks reports it.
+  world.onBreak = (h, t) => {
+    if (!IN_FLIGHT.has(stepCode[h]!) || world.agentDown(h) || rolledBackLocally[h]) return;
+    const failing = failingChecks(h);
+    if (failing.length === 0) return;
+    const windowEnd = applyEnd[h]! + plan.confirmWindow;
+    if (plan.confirmWindow > 0 && t < windowEnd && failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
+      queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, lastApplyAttempt[h]!);
+      return;
+    }
+    const first = applyEnd[h]! + CHECK_TIME;
+    const next = first + Math.ceil((t - first) / plan.checkInterval) * plan.checkInterval + CHECK_TIME;
+    queue.push(Math.max(next, t), EV_BAKE_CHECK, h, lastApplyAttempt[h]!);
+  };
+
+  world.onLink = (h, t, up, fresh) => {
+    if (!up) {
+      if (IN_FLIGHT.has(stepCode[h]!)) watchSilence(h);
+      return;
+    }
+    if (fresh && IN_FLIGHT.has(stepCode[h]!)) {
+      orphaned[h] = 1;
+      watchSilence(h);
+    }
+    if (fresh || h === localRollbackOf) {
+      // A replacement is a new agent (nothing queued survives); a local rollback says it all itself.
+      outbox.delete(h);
+      if (fresh) awaitingRollback[h] = awaitingApply[h] = missedCheck[h] = 0;
+      return;
+    }
+    const q = outbox.get(h);
+    outbox.delete(h);
+    for (const event of q ?? []) feed(event, t);
+    // An agent that could not run (the host crash-looped) runs its checks once it is back.
+    if (missedCheck[h]! > 0) {
+      queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, missedCheck[h]!);
+      missedCheck[h] = 0;
+    }
+    // An assignment handed out while the host was cut off is picked up now.
+    if (awaitingApply[h]! > 0) {
+      queue.push(t + pickup(), EV_APPLY_START, h, awaitingApply[h]!);
+      awaitingApply[h] = 0;
+    }
+    if (awaitingRollback[h]! > 0) {
+      queue.push(t + pickup(), EV_ROLLBACK_START, h, awaitingRollback[h]!);
+      awaitingRollback[h] = 0;
+    }
+  };
 
   queue.push(scenario.plan.startAt, EV_START);
   const events = runLoop(world, queue, (ev: QueuedEvent) => {
@@ -158,9 +275,12 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         feed({ type: 'start', hosts: fleetHostInfos(fleet) }, t);
         return;
       case EV_TICK:
-        if (scheduledTick !== t) return; // superseded by an earlier tick
-        scheduledTick = null;
-        feed({ type: 'tick' }, t);
+        if (scheduledBake !== t) return; // superseded by an earlier bake end
+        scheduledBake = null;
+        tick(t);
+        return;
+      case EV_SILENCE_CHECK:
+        tick(t);
         return;
       case EV_APPROVE:
         if (state.status === 'running' || state.status === 'paused') {
@@ -171,41 +291,63 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
           }
         }
         return;
-      case EV_PING: {
-        if (!IN_FLIGHT.has(stepCode[h]!)) {
-          pinging[h] = 0;
+      case EV_LAST_HEARTBEAT:
+        if (IN_FLIGHT.has(stepCode[h]!) && world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
+        return;
+      case EV_APPLY_START: {
+        if (ev.arg !== attempt[h]) return;
+        if (!world.reachable(h)) {
+          awaitingApply[h] = ev.arg; // picked up once the host is back on the network
           return;
         }
-        if (world.reachable(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
-        queue.push(t + pingEvery, EV_PING, h);
-        return;
-      }
-      case EV_APPLY_START: {
-        if (ev.arg !== attempt[h] || !world.reachable(h)) return;
-        const end = t + scenario.change.applyTime * (0.5 + rng.next());
-        applyEnd[h] = end;
+        const took = scenario.change.applyTime * (0.5 + rng.next());
         lastApplyAttempt[h] = ev.arg;
+        // The artefact is not there yet (the package has not reached this provider's mirror): the
+        // apply fails and the host is not changed. So does an apply that outlasts the change's timeout.
+        const missing = world.artefactMissing(h, t);
+        if (missing !== null || took > plan.change.timeout) {
+          const failAt = missing !== null ? t + Math.min(took, CHECK_TIME) : t + plan.change.timeout;
+          applyEnd[h] = failAt;
+          queue.push(failAt, EV_APPLY_FAILED, h, ev.arg);
+          applyFailure.set(h, missing ?? `timed out after ${formatDuration(plan.change.timeout)} (the change's timeout)`);
+          return;
+        }
+        const end = t + took;
+        applyEnd[h] = end;
         // The last heartbeat before a change that cuts the network, at its exact time.
         if (world.wouldLoseNetwork(h)) {
-          const last = alignDown(h, end);
-          if (last > t) queue.push(last, EV_PING, h);
+          const last = alignDown(h, end + scenario.change.breaks.delay);
+          if (last > t) queue.push(last, EV_LAST_HEARTBEAT, h);
         }
         queue.push(end, EV_APPLY_DONE, h, ev.arg);
         return;
       }
+      case EV_APPLY_FAILED: {
+        const message = applyFailure.get(h)!;
+        applyFailure.delete(h);
+        send(h, { type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: false, message }, t);
+        return;
+      }
       case EV_APPLY_DONE: {
         world.applyChange(h, t);
-        if (world.reachable(h)) report({ type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        send(h, { type: 'applyResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         queue.push(t + CHECK_TIME, EV_FIRST_CHECK, h, ev.arg);
         return;
       }
       case EV_FIRST_CHECK: {
+        // A host crash-looping runs no agent: no check, no commit-confirmed watch, no local rollback.
+        if (world.agentDown(h)) {
+          missedCheck[h] = ev.arg; // run once the agent is back
+          return;
+        }
         const failing = failingChecks(h);
         const message = failing.length === 0 ? undefined : `${failing.map((c) => c.name).join(', ')} failed`;
-        if (world.reachable(h) && rolledBackLocally[h] === 0) {
-          report({ type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: failing.length === 0, ...(message ? { message } : {}) }, t);
+        if (rolledBackLocally[h] === 0) {
+          send(h, { type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: failing.length === 0, ...(message ? { message } : {}) }, t);
         }
-        if (failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
+        // Commit-confirmed is off with confirmWindow 0 (the agent treats 0 as off): no local
+        // rollback then, whatever the checks say; the server must roll the host back.
+        if (plan.confirmWindow > 0 && failing.some((c) => INVARIANT_KINDS.has(c.kind))) {
           queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
         } else if (plan.confirmWindow > 0) {
           // The window ends either way: confirmed if the host still reaches the server, else reverted.
@@ -213,16 +355,25 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         }
         return;
       }
+      case EV_BAKE_CHECK: {
+        if (!IN_FLIGHT.has(stepCode[h]!) || !world.changed[h] || rolledBackLocally[h] || world.agentDown(h)) return;
+        const failing = failingChecks(h);
+        if (failing.length > 0) send(h, { type: 'checkResult', host: fleet.names[h]!, attempt: ev.arg, ok: false, message: `${failing.map((c) => c.name).join(', ')} failed` }, t);
+        return;
+      }
       case EV_CONFIRM_EXPIRED:
-        if (!world.changed[h] || rolledBackLocally[h]) return;
+        if (!world.changed[h] || rolledBackLocally[h] || world.agentDown(h)) return;
         if (!world.reachable(h)) queue.push(t + scenario.change.rollbackTime, EV_LOCAL_ROLLBACK_DONE, h, ev.arg);
         else report({ type: 'confirmResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         return;
       case EV_LOCAL_ROLLBACK_DONE: {
-        if (rolledBackLocally[h] || !world.changed[h]) return;
+        if (rolledBackLocally[h] || !world.changed[h] || world.agentDown(h)) return;
         rolledBackLocally[h] = 1;
         const seen = failingChecks(h);
+        localRollbackOf = h;
         world.removeChange(h, t);
+        localRollbackOf = -1;
+        outbox.delete(h);
         if (!world.reachable(h)) return; // replaced meanwhile: that agent is gone
         const name = fleet.names[h]!;
         // Reports queued while cut off go out now; the engine ignores what no longer fits the step.
@@ -251,7 +402,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
       }
       case EV_ROLLBACK_DONE:
         world.removeChange(h, t);
-        if (world.reachable(h)) report({ type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
+        send(h, { type: 'rollbackResult', host: fleet.names[h]!, attempt: ev.arg, ok: true }, t);
         return;
     }
   });

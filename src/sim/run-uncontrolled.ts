@@ -46,9 +46,10 @@ export function runLoop(world: World, queue: EventQueue, driver: (ev: QueuedEven
   return queue.popped;
 }
 
-export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number): RunOutcome {
+/** `guarded`: the scenario's remediation guard stands in front of the providers' auto-healing. */
+export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, guarded = false): RunOutcome {
   const queue = new EventQueue();
-  const world = new World(scenario, fleet, queue, createPrng(seed, 2));
+  const world = new World(scenario, fleet, queue, createPrng(seed, 2), guarded);
   const rng = createPrng(seed, 3);
   const spread = scenario.spread;
   const applies = applicableHosts(scenario, fleet);
@@ -58,7 +59,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number):
     for (let h = 0; h < fleet.size; h++) {
       if (applies[h]) queue.push(spread.at + rng.next() * spread.within, EV_APPLIED, h);
     }
-    return { world, events: runLoop(world, queue, (ev) => world.applyChange(ev.host, ev.time)) };
+    return { world, events: runLoop(world, queue, (ev) => !world.spreadStopped && world.applyChange(ev.host, ev.time)) };
   }
 
   // systemd: a timer elapses at its calendar time plus a fresh random delay; the next elapse is
@@ -90,7 +91,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number):
       const next = nextFire(spread.download, ev.time);
       if (next <= end) queue.push(next, EV_DOWNLOAD, h);
     } else if (ev.kind === EV_INSTALL_TIMER) {
-      if (ev.time >= stopAt) return;
+      if (ev.time >= stopAt || world.spreadStopped) return;
       if (hasPackage[h]) {
         queue.push(ev.time + applyDuration(), EV_APPLIED, h);
         return;
@@ -98,7 +99,7 @@ export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number):
       const next = nextFire(spread.install, ev.time);
       if (next <= end && next < stopAt) queue.push(next, EV_INSTALL_TIMER, h);
     } else if (ev.kind === EV_APPLIED) {
-      world.applyChange(h, ev.time);
+      world.applyChange(h, ev.time); // an install already running finishes
     }
   });
   return { world, events };

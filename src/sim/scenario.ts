@@ -1,10 +1,11 @@
 // The normalised form of a scenario file (see docs/simulator.md for the YAML). Produced by
 // parseScenario; everything the simulator models comes from here, never from constants in code.
 import type { Instant, Millis, Selector } from '../core/types.ts';
+import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { CalendarSpec } from './calendar.ts';
 
-/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop. */
-export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'ipRulesLost', 'routesLost'] as const;
+/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop, hostCrashLoop. */
+export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost'] as const;
 export type Effect = (typeof EFFECTS)[number];
 
 /** One label and how its values are shared out: a single value has share 1. */
@@ -64,6 +65,8 @@ export interface RecoverySpec {
   readonly repair: { readonly after: Millis; readonly over: Millis } | null;
   /** A kill switch reverts the change on every host `after` the first impairment, reaching them within `within`. */
   readonly revert: { readonly after: Millis; readonly within: Millis } | null;
+  /** The spread stops `after` the first impairment (a content revert, a channel turned off): no host gets the change from then on; hosts already broken stay broken. */
+  readonly stop: { readonly after: Millis } | null;
   /** How crash-looping tasks retry their start against the region's database. */
   readonly restart: {
     readonly backoff: 'none' | 'jittered';
@@ -83,6 +86,8 @@ export interface Scenario {
     readonly labels: readonly LabelMix[];
     /** Share of hosts that keep data on local disk (label `data=local`). */
     readonly dataBearing: number;
+    /** Label keys drawn once per cluster instead of per host. */
+    readonly perCluster: readonly string[];
     readonly providers: readonly ProviderSpec[];
   };
   readonly change: {
@@ -91,11 +96,19 @@ export interface Scenario {
     readonly hosts: Selector;
     readonly applyTime: Millis;
     readonly rollbackTime: Millis;
-    /** Changed hosts matching `match` suffer `effects`. */
-    readonly breaks: { readonly match: Selector; readonly effects: readonly Effect[] };
+    /** Changed hosts matching `match` suffer `effects`, `delay` after the change lands (0: at once). */
+    readonly breaks: {
+      readonly match: Selector;
+      readonly effects: readonly Effect[];
+      readonly delay: Millis;
+      /** The trigger recurs: at each elapse every changed host that is whole again breaks again. */
+      readonly again: TimerSpec | null;
+    };
   };
   readonly spread: SpreadSpec;
   readonly recovery: RecoverySpec;
+  /** The remediation guard in front of these providers' auto-healing (a third run, "guarded"); null: none. */
+  readonly guard: { readonly providers: readonly string[]; readonly policy: RemediationPolicy; readonly retryEvery: Millis } | null;
   readonly plan: {
     /** Path of the default plan, relative to the scenario file. */
     readonly file: string;

@@ -50,17 +50,22 @@ export interface RunResult {
   haltedAt: string | null;
   events: number;
   rollout: RolloutResult | null;
+  /** The guarded run only: what the remediation guard answered the auto-healers. */
+  guard?: { asked: number; denied: number; deniedHosts: number; lastDenial: string | null };
   timeline: TimelinePoint[];
   regions: RegionResult[];
 }
 
 export interface SimResult {
   scenario: string;
+  /** The scenario's description (one line for people). */
+  description?: string;
   seed: number;
   hosts: number;
   start: string;
   end: string;
-  runs: { uncontrolled: RunResult; controlled: RunResult };
+  /** `guarded` when the scenario has a remediation guard: as it happened, with the guard in front of auto-healing. */
+  runs: { uncontrolled: RunResult; guarded?: RunResult; controlled: RunResult };
 }
 
 export interface SimOptions {
@@ -130,16 +135,28 @@ function waveResult(w: WaveSummary): RolloutResult['waves'][number] {
 export function simulate(scenario: Scenario, plan: Plan, options: SimOptions): SimResult {
   const hosts = options.hosts ?? scenario.fleet.hosts;
   const fleet = generateFleet(scenario, hosts, options.seed);
-  const u = runUncontrolled(scenario, fleet, options.seed);
+  // Each run is summarised as soon as it ends, so its world (per-host arrays) is gone before the next.
+  const uncontrolled = (() => {
+    const u = runUncontrolled(scenario, fleet, options.seed);
+    return summarise(u.world, fleet, u.events, null, null);
+  })();
+  const guarded = (() => {
+    if (!scenario.guard) return null;
+    const g = runUncontrolled(scenario, fleet, options.seed, true);
+    const guard = { asked: g.world.guardAsked, denied: g.world.guardDenied, deniedHosts: g.world.guardDeniedHosts, lastDenial: g.world.guardLastDenial };
+    return { ...summarise(g.world, fleet, g.events, null, null), guard };
+  })();
   const c = runControlled(scenario, fleet, plan, options.seed);
   return {
     scenario: scenario.name,
+    ...(scenario.description ? { description: scenario.description } : {}),
     seed: options.seed,
     hosts,
     start: new Date(scenario.start).toISOString(),
     end: new Date(scenario.start + scenario.duration).toISOString(),
     runs: {
-      uncontrolled: summarise(u.world, fleet, u.events, null, null),
+      uncontrolled,
+      ...(guarded ? { guarded } : {}),
       controlled: summarise(c.world, fleet, c.events, c.haltedAt, {
         plan: plan.name,
         state: c.rolloutState,
