@@ -78,7 +78,10 @@ describe('remediation guard end to end', () => {
 
     // One host fails alone: allowed, and the healer replaces it.
     agents.get('rm-5')!.child.kill('SIGSTOP');
-    await waitFor('the healer to replace rm-5', () => lines().some((l) => l.startsWith('replaced rm-5:')), 60_000, 250);
+    await waitFor('the healer to replace rm-5', () => lines().some((l) => l.startsWith('replaced rm-5:')), 60_000, 250).catch(async (err) => {
+      const recent = (await api(server.url, 'GET', '/v1/remediation/requests?host=rm-5')).requests;
+      throw new Error(`${(err as Error).message}\nhealer: ${lines().slice(-8).join('\n')}\nguard: ${JSON.stringify(recent)}\noffline: ${await offline()}`);
+    });
     expect(lines().find((l) => l.startsWith('replaced rm-5:'))).toMatch(/allow: within budget/);
     expect(existsSync(join(dir.path, 'states', 'rm-5'))).toBe(false);
     await waitFor('the replaced agent to be gone', () => agents.get('rm-5')!.child.exitCode !== null || agents.get('rm-5')!.child.signalCode !== null, 10_000, 100);

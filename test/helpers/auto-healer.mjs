@@ -15,7 +15,7 @@ const lastAsked = new Map();
 
 function ask(host) {
   return new Promise((resolve) => {
-    execFile(sluice, ['remediation', 'ask', host, '--action', 'replace', '--requester', 'test-healer', '--server', server], { env: { ...process.env, SLUICE_TOKEN: token }, timeout: 30_000 }, (err, stdout) => {
+    execFile(sluice, ['remediation', 'ask', host, '--action', 'replace', '--requester', 'test-healer', '--timeout', '20s', '--server', server], { env: { ...process.env, SLUICE_TOKEN: token }, timeout: 30_000 }, (err, stdout) => {
       resolve({ allowed: err === null, answer: stdout.trim() });
     });
   });
