@@ -85,3 +85,45 @@ describe('remediation guard API', () => {
     expect(audit.map((e) => [e.actor, e.result])).toEqual([['rm-operator', 'failed'], ['rm-viewer', 'denied'], ['rm-operator', 'ok']]);
   });
 });
+
+describe('remediation guard alert', () => {
+  it('sends one remediation.denied_burst webhook per scope per window, naming the scope and the count', async () => {
+    const { createServer } = await import('node:http');
+    const bodies: any[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`;
+    const s = await startServer({ listen: '127.0.0.1:0', memory: true, log: silentLogger(), tickMs: 50, heartbeatMs: 100, notify: { endpoints: [{ url, format: 'json', events: ['remediation.denied_burst'] }], pollMs: 50 } });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${s.url}/v1/agent/enroll`, { method: 'POST', headers: { authorization: `Bearer ${s.enrollToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `b-${i}`, labels: { zone: 'zb' } }) });
+        expect(res.status).toBe(200);
+      }
+      // Nobody heartbeats: after 3 intervals (300 ms) every host is offline, a mass failure.
+      await new Promise((r) => setTimeout(r, 1500));
+      const askAs = async (host: string) => {
+        const res = await fetch(`${s.url}/v1/remediation/requests`, { method: 'POST', headers: { authorization: `Bearer ${s.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ host, action: 'replace' }) });
+        return (await res.json()) as any;
+      };
+      const first = await askAs('b-0');
+      expect(first).toMatchObject({ decision: 'deny', scope: 'zone=zb', alert: true });
+      expect((await askAs('b-1')).alert).toBe(false);
+      const deadline = Date.now() + 10_000;
+      while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toMatchObject({ version: 1, event: 'remediation.denied_burst', rollout: null, host: 'b-0' });
+      expect(bodies[0].message).toMatch(/^mass failure in zone=zb: 4 hosts unhealthy or remediated within the window, over the limit of 1/);
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
+  });
+});

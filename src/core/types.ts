@@ -165,6 +165,7 @@ export const NOTIFY_EVENTS = [
   'rollout.completed',
   'host.reverted',
   'drift.found',
+  'remediation.denied_burst',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 export const NOTIFY_FORMATS = ['json', 'slack'] as const;

@@ -92,6 +92,7 @@ const TITLES: Readonly<Record<NotifyEvent, string>> = {
   'rollout.completed': 'Rollout completed',
   'host.reverted': 'Host reverted itself',
   'drift.found': 'Drift found',
+  'remediation.denied_burst': 'Remediation denied: mass failure',
 };
 
 /** The text of a Slack-compatible incoming webhook: `{"text": "..."}`. */

@@ -112,6 +112,13 @@ export function remediationRoutes(deps: AppDeps): Hono<AppEnv> {
       alert = true;
       deps.metrics.remediationBursts.inc({ scope: row.scope });
       deps.log.warn({ scope: row.scope, affected: row.affected, limit: row.limit, host: row.host, action: row.action }, `remediation guard: mass failure in ${row.scope}; denying remediation`);
+      if (deps.notifier?.enabled) {
+        const message = `mass failure in ${row.scope}: ${row.affected} hosts unhealthy or remediated within the window, over the limit of ${row.limit}; remediation of ${row.host} (${row.action}, asked by ${row.requester}) and others is denied until it recovers or an operator overrides`;
+        await deps.store
+          .enqueueNotifications(deps.notifier.forEvent({ event: 'remediation.denied_burst', at: now, rollout: null, host: row.host, message }))
+          .then(() => deps.notifier?.kick())
+          .catch((err: unknown) => deps.log.warn({ scope: row.scope, err: String(err) }, 'queueing the remediation alert failed'));
+      }
     }
     deps.log.info({ host: row.host, action: row.action, decision: row.allow ? 'allow' : 'deny', requester: row.requester }, 'remediation request');
     return c.json({ ...requestView(row), alert });
