@@ -768,6 +768,20 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(approved.map((e) => [e.kind, e.wave, e.data])).toEqual([['wave.approved', 'prod', { by: 'bob' }]]);
     });
 
+    it('lean host rows keep allow and only the fact keys asked for', async () => {
+      const host = nextId('lean');
+      const facts = { allow: ['apt'], driftGuard: { policy: 'report' }, pendingUpdates: { checkedAt: 1, updates: [] }, packages: { curl: '8.5' }, routes: [{ dst: 'x' }] };
+      await store.enrollHost({ name: host, labels: {}, facts, credentialHash: `h-${host}`, now: 1000 });
+      const find = async (o: Parameters<Store['listHosts']>[0]) => (await store.listHosts(o)).find((h) => h.name === host)!.facts;
+      expect(await find({ withFacts: false })).toEqual({ allow: ['apt'] });
+      expect(await find({ withFacts: false, factKeys: ['driftGuard'] })).toEqual({ allow: ['apt'], driftGuard: { policy: 'report' } });
+      expect(await find({ withFacts: false, factKeys: ['pendingUpdates', 'packages'] })).toEqual({ allow: ['apt'], pendingUpdates: { checkedAt: 1, updates: [] }, packages: { curl: '8.5' } });
+      expect(await find({})).toEqual(facts);
+      const bare = nextId('lean');
+      await store.enrollHost({ name: bare, labels: {}, facts: {}, credentialHash: `h-${bare}`, now: 1000 });
+      expect((await store.listHosts({ withFacts: false, factKeys: ['driftGuard'] })).find((h) => h.name === bare)!.facts).toEqual({});
+    });
+
     it('keeps which nested step a wave runs as (leaf), and none for a plain wave', async () => {
       const id = nextId('r-leaf');
       await createRollout(store, id, 'running');

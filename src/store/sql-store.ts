@@ -19,6 +19,7 @@ import type {
   HostAssignment,
   HostFilter,
   HostRow,
+  LeanFactKey,
   LogInput,
   NotificationInput,
   NotificationRow,
@@ -42,6 +43,16 @@ const DEFAULT_LIST_DRIFT = 500;
 const FINAL_STATES: readonly RolloutStatus[] = FINAL_ROLLOUT_STATES;
 /** facts reduced to what the engine needs (eligibility). */
 const LEAN_FACTS = `case when facts ? 'allow' then jsonb_build_object('allow', facts->'allow') else '{}'::jsonb end as facts`;
+
+const LEAN_FACT_KEYS: readonly LeanFactKey[] = ['driftGuard', 'pendingUpdates', 'packages'];
+
+/** `allow` and the asked-for keys of facts, the ones a host has (never SQL from input: a fixed list). */
+function leanFacts(keys: readonly LeanFactKey[]): string {
+  const wanted = LEAN_FACT_KEYS.filter((k) => keys.includes(k));
+  if (wanted.length === 0) return LEAN_FACTS;
+  const list = ['allow', ...wanted].map((k) => `'${k}'`).join(', ');
+  return `coalesce((select jsonb_object_agg(key, value) from jsonb_each(facts) where key in (${list})), '{}'::jsonb) as facts`;
+}
 
 /** SQL conditions for a host filter; parameters are appended to `params`. */
 function hostConditions(filter: HostFilter, params: unknown[]): string[] {
@@ -285,7 +296,7 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     async listHosts(options = {}) {
       const rows = await sql.query<Row>(
         options.withFacts === false
-          ? `select name, labels, ${LEAN_FACTS}, enrolled_at, last_seen from hosts order by name`
+          ? `select name, labels, ${leanFacts(options.factKeys ?? [])}, enrolled_at, last_seen from hosts order by name`
           : 'select * from hosts order by name',
       );
       return rows.map(hostRow);

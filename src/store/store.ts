@@ -323,6 +323,9 @@ export interface DriftFilter {
 }
 
 /** Which hosts a list or summary covers. Every given condition must hold. */
+/** Facts a lean host row can keep besides `allow` (a fixed list: they become SQL). */
+export type LeanFactKey = 'driftGuard' | 'pendingUpdates' | 'packages';
+
 export interface HostFilter {
   /** Every label must have this value. */
   readonly labels?: Labels;
@@ -446,9 +449,10 @@ export interface Store {
   recordLastSeen(names: readonly string[], times: readonly Instant[]): Promise<number>;
   /**
    * Every host, by name. `withFacts: false` leaves facts out but `allow` (what the agent allows,
-   * for eligibility): facts carry package lists and routing tables, which the engine does not need.
+   * for eligibility) and the `factKeys` asked for: facts carry package lists and routing tables,
+   * which at 100,000 hosts are gigabytes nobody reading a summary needs.
    */
-  listHosts(options?: { withFacts?: boolean }): Promise<HostRow[]>;
+  listHosts(options?: { withFacts?: boolean; factKeys?: readonly LeanFactKey[] }): Promise<HostRow[]>;
   /** One page of hosts by name (keyset after `afterName`), filtered. */
   listHostsPage(query: HostPageQuery): Promise<HostRow[]>;
   /** Online/offline counts of the hosts the filter covers (its `status` is ignored). */

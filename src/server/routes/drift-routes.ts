@@ -148,7 +148,8 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
 
   r.get('/drift', requireRole(deps, 'viewer'), async (c) => {
     const q = readQuery(c, driftQuery);
-    let hosts = await deps.store.listHosts();
+    // Only the drift guard's fact: full facts (package lists, routes) of a large fleet would not fit in memory.
+    let hosts = await deps.store.listHosts({ withFacts: false, factKeys: ['driftGuard'] });
     if (q.host !== undefined) {
       hosts = hosts.filter((h) => h.name === q.host);
       if (hosts.length === 0) throw new NotFoundError(`no host ${q.host}`);
@@ -163,7 +164,7 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
 
   r.get('/updates', requireRole(deps, 'viewer'), async (c) => {
     const q = readQuery(c, updatesQuery);
-    return c.json(updatesView(await deps.store.listHosts(), q.all === 'true'));
+    return c.json(updatesView(await deps.store.listHosts({ withFacts: false, factKeys: ['pendingUpdates', 'packages'] }), q.all === 'true'));
   });
 
   return r;
