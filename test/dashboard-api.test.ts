@@ -164,6 +164,32 @@ function runDashboardApi(title: string, start: () => Promise<{ server: RunningSe
       expect(bad.body.error.problems.length).toBeGreaterThan(0);
     });
 
+    it('POST /v1/plans/simulate: the incident through the plan, its report at /ui/reports/ID (no script, framed by the dashboard only)', async () => {
+      const planYaml = (await import('node:fs')).readFileSync(new URL('../scenarios/plans/datadog-2023.yaml', import.meta.url), 'utf8');
+      const post = async (body: unknown) => {
+        const res = await fetch(`${server.url}/v1/plans/simulate`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const sim = await post({ plan: planYaml, scenario: 'datadog-2023', hosts: 2000 });
+      expect(sim.status).toBe(200);
+      expect(sim.body).toMatchObject({ scenario: 'datadog-2023', hosts: 2000, seed: 1, report: expect.stringMatching(/^\/ui\/reports\/[0-9a-f]{24}$/) });
+      expect(sim.body.controlled.rollout).toBe('rolled_back');
+      expect(sim.body.controlled.terminated).toBe(0);
+      expect(sim.body.uncontrolled.terminated).toBeGreaterThan(0);
+      expect(sim.body.text).toMatch(/uncontrolled/);
+      const report = await fetch(`${server.url}${sim.body.report}`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+      expect(report.status).toBe(200);
+      expect(report.headers.get('content-security-policy')).toMatch(/default-src 'none'; style-src 'unsafe-inline'.*frame-ancestors 'self'/);
+      const html = await report.text();
+      expect(html).toMatch(/<html/i);
+      expect(html).not.toMatch(/<script/i);
+      expect((await fetch(`${server.url}${sim.body.report}`)).status).toBe(401);
+      expect((await fetch(`${server.url}/ui/reports/${'0'.repeat(24)}`, { headers: { authorization: `Bearer ${server.adminToken}` } })).status).toBe(404);
+      expect((await post({ plan: planYaml })).status).toBe(400); // a scenario is required
+      expect((await post({ plan: planYaml, scenario: 'datadog-2023', hosts: 20_001 })).status).toBe(400);
+      expect((await post({ plan: planYaml, scenario: 'no-such-scenario' })).status).toBe(404);
+    });
+
     it('GET /v1/rollouts/:id/stream: the plan, the view and the event log as server-sent events; 401 without a token', async () => {
       expect((await fetch(`${server.url}/v1/rollouts/r_dash_topo/stream`)).status).toBe(401);
       const ac = new AbortController();

@@ -315,6 +315,13 @@ describe('dashboard', () => {
     await page.locator('#analysis .worst').waitFor({ timeout: 15_000 });
     expect(await page.locator('#analysis h2').textContent()).toMatch(/over the datadog-2023 fleet \(3000 simulated hosts\)/);
     expect(await page.locator('#analysis table tbody tr').count()).toBeGreaterThan(1);
+    // ...and the incident rehearsed through it: the comparison, and the simulator's report framed in the page.
+    await page.getByRole('button', { name: 'Simulate the incident' }).click();
+    await page.locator('#analysis iframe.sim-report').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#analysis h2').textContent()).toMatch(/^datadog-2023 rehearsed through the plan \(3000 simulated hosts, seed 1\)/);
+    expect(await page.locator('#analysis table').textContent()).toMatch(/rolled_back/);
+    const report = page.frameLocator('#analysis iframe.sim-report');
+    await expect.poll(async () => (await report.locator('body').textContent({ timeout: 10_000 })) ?? '', { timeout: 15_000 }).toMatch(/datadog-2023/);
   });
 
   it('a rollout over 1,000 hosts (counts only in its view) lists its failing hosts from the paged list', async () => {

@@ -11,7 +11,7 @@ import { nodeRequest, requestHeader, type AppDeps, type AppEnv } from './app.ts'
 import { FORWARDED_HEADER } from './leader/forward.ts';
 
 /** POST routes that change nothing: audited only when refused. */
-const READ_ONLY_POSTS = new Set(['/v1/rollouts/preview', '/v1/plans/analyze']);
+const READ_ONLY_POSTS = new Set(['/v1/rollouts/preview', '/v1/plans/analyze', '/v1/plans/simulate']);
 
 /** A route's audit action: `rollout.approve`, `token.create`, ... or `METHOD /route/:param`. */
 export function auditAction(method: string, routePath: string): string {

@@ -368,6 +368,14 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '200': ok('{fleetSource, fleet, waves, worstCase, completion, warnings, text, ineligible?}'), ...errors },
         },
       },
+      '/v1/plans/simulate': {
+        post: {
+          summary: "The incident of a built-in scenario rehearsed through the plan (`sluice sim run SCENARIO --plan`), at most 20,000 simulated hosts, one at a time per server; the HTML report is at the returned /ui/reports/ID for an hour",
+          ...role('viewer'),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['plan', 'scenario'], properties: { plan: { type: 'string' }, file: { type: 'string' }, scenario: { type: 'string' }, hosts: { type: 'integer', minimum: 1, maximum: 20000 }, seed: { type: 'integer', minimum: 0 } } } } } },
+          responses: { '200': ok('{scenario, hosts, seed, text, report, uncontrolled, controlled}'), '503': errorResponse, ...errors },
+        },
+      },
       '/v1/updates/plan': {
         get: {
           summary: 'The staged plan for the security updates pending on the hosts matching `label` (what `sluice updates plan` writes); yaml null with a message when none is pending',

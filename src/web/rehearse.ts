@@ -11,6 +11,28 @@ export async function rehearsePage(): Promise<void> {
   const fleet = h('select', { id: 'plan-fleet' }, h('option', { value: '' }, 'the live inventory'), (scenarios as string[]).map((s) => h('option', { value: s }, `scenario: ${s}`)));
   const hosts = h('input', { id: 'plan-hosts', type: 'number', min: 1, max: 100000, placeholder: "the scenario's size" });
   const result = h('section', { class: 'card', id: 'analysis', 'aria-live': 'polite', hidden: true });
+  // Rehearse the scenario's incident through the plan (`sluice sim run`): only over a scenario.
+  const simulateButton = h('button', { type: 'button', id: 'plan-simulate', disabled: true, title: 'Pick a scenario to rehearse its incident through the plan' }, 'Simulate the incident');
+  fleet.addEventListener('change', () => {
+    simulateButton.disabled = fleet.value === '';
+  });
+  simulateButton.addEventListener('click', async () => {
+    result.hidden = false;
+    clear(result);
+    result.append(h('p', { class: 'muted' }, 'Simulating…'));
+    try {
+      const s = await post('/v1/plans/simulate', {
+        plan: source.value,
+        file: file.files?.[0]?.name ?? 'plan.yaml',
+        scenario: fleet.value,
+        ...(hosts.value ? { hosts: Math.min(Number(hosts.value), 20000) } : {}),
+      });
+      renderSimulation(result, s);
+    } catch (err) {
+      clear(result);
+      result.append(h('h2', {}, 'The simulation did not run'), h('p', { class: 'error' }, err instanceof Error ? err.message : String(err)));
+    }
+  });
   file.addEventListener('change', async () => {
     const f = file.files?.[0];
     if (f) source.value = await f.text();
@@ -46,7 +68,7 @@ export async function rehearsePage(): Promise<void> {
     source,
     h('p', { id: 'plan-help', class: 'muted small' }, 'Paste a plan, or open a file: ', file),
     h('div', { class: 'row' }, h('label', { for: 'plan-fleet' }, 'Over '), fleet, h('label', { for: 'plan-hosts' }, ' hosts '), hosts),
-    h('button', { type: 'submit', class: 'primary' }, 'Analyze'),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Analyze'), simulateButton),
   );
   show(h('h1', {}, 'Rehearse a plan'), h('p', {}, 'What the plan would do, without running anything: the waves, the worst case before any check can stop a bad change, the time to reach the whole fleet.'), form, result);
 }
@@ -66,5 +88,26 @@ function render(box: HTMLElement, a: any): void {
     a.warnings.length ? h('ul', { class: 'warn' }, (a.warnings as string[]).map((w) => h('li', {}, w))) : h('p', { class: 'muted' }, 'No warnings.'),
     a.ineligible ? h('p', {}, `${plural(a.ineligible.count, 'targeted host')} cannot take part now (${a.ineligible.mode}).`) : null,
     h('details', {}, h('summary', {}, 'As `sluice plan analyze` prints it'), h('pre', { class: 'plan' }, a.text)),
+  ]);
+}
+
+function renderSimulation(box: HTMLElement, s: any): void {
+  clear(box);
+  const row = (label: string, u: unknown, c: unknown) => [label, String(u ?? '—'), String(c ?? '—')];
+  append(box, [
+    h('h2', {}, `${s.scenario} rehearsed through the plan (${plural(s.hosts, 'simulated host')}, seed ${s.seed})`),
+    table(
+      ['', 'As it happened', 'Through the plan'],
+      [
+        row('hosts changed', s.uncontrolled.hostsChanged, s.controlled.hostsChanged),
+        row('peak impaired', `${s.uncontrolled.peakImpairedPct}%`, `${s.controlled.peakImpairedPct}%`),
+        row('terminated', s.uncontrolled.terminated, s.controlled.terminated),
+        row('data-bearing hosts lost', s.uncontrolled.dataBearingLost, s.controlled.dataBearingLost),
+        row('rollout', '—', s.controlled.rollout),
+      ],
+    ),
+    h('iframe', { class: 'sim-report', src: s.report, title: `Simulator report: ${s.scenario}`, sandbox: '' }),
+    h('p', {}, h('a', { href: s.report, target: '_blank', rel: 'noopener' }, 'Open the report on its own page')),
+    h('details', {}, h('summary', {}, 'As `sluice sim run` prints it'), h('pre', { class: 'plan' }, s.text)),
   ]);
 }

@@ -14,7 +14,8 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { NotFoundError, SluiceError } from '../../core/errors.ts';
+import { randomBytes } from 'node:crypto';
+import { NotFoundError, SluiceError, UnavailableError } from '../../core/errors.ts';
 import { LABEL_KEY } from '../../core/labels.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
@@ -69,6 +70,31 @@ const analyzeBody = z.strictObject({
   scenario: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
   hosts: z.number().int().min(1).max(MAX_ANALYZE_HOSTS).optional(),
 });
+
+/** The largest simulated fleet the page may rehearse: the simulation runs in the server process. */
+export const MAX_SIMULATE_HOSTS = 20_000;
+
+const simulateBody = z.strictObject({
+  plan: z.string().min(1).max(256 * 1024),
+  file: z.string().max(255).optional(),
+  scenario: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+  hosts: z.number().int().min(1).max(MAX_SIMULATE_HOSTS).optional(),
+  seed: z.number().int().min(0).max(2 ** 31).optional(),
+});
+
+/** Simulator reports the page shows, by a random id: the last 20, for an hour (per process). */
+const REPORTS_KEPT = 20;
+const REPORT_TTL_MS = 3600_000;
+const reports = new Map<string, { html: string; at: number }>();
+
+/** A report made by POST /v1/plans/simulate, or null (unknown, expired, or another process's). */
+export function simulationReport(id: string, now: number): string | null {
+  const r = reports.get(id);
+  if (!r || now - r.at > REPORT_TTL_MS) return null;
+  return r.html;
+}
+
+let simulating = false;
 
 const updatesPlanQuery = hostsSummaryQuery.omit({ by: true }).extend({ name: z.string().max(100).optional() });
 
@@ -224,6 +250,38 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const analysis = analyzePlan(plan, hosts);
     return c.json({ fleetSource: source, ...analysis, text: renderAnalysis(analysis, source), ...(ineligible ? { ineligible } : {}) });
+  });
+
+  // The incident rehearsed through the plan (`sluice sim run SCENARIO --plan`): the summary text and
+  // the HTML report (served at /ui/reports/ID). Synchronous CPU work in this process, so one at a
+  // time and at most MAX_SIMULATE_HOSTS hosts (20,000 hosts take about a second); the CLI runs more.
+  r.post('/plans/simulate', viewer, async (c) => {
+    const body = await readBody(c, simulateBody);
+    const file = body.file ?? 'plan.yaml';
+    const { plan, problems } = checkPlan(body.plan, file);
+    if (!plan || problems.length > 0) throw new ValidationError(`${file}: the plan is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    const [{ simulate }, { builtinScenarioNames, loadScenario }, { renderSimText }, { renderReportHtml }] = await Promise.all([
+      import('../../sim/simulate.ts'),
+      import('../../sim/load-scenario.ts'),
+      import('../../sim/format-text.ts'),
+      import('../../sim/report-html.ts'),
+    ]);
+    if (!builtinScenarioNames().includes(body.scenario)) throw new NotFoundError(`no scenario "${body.scenario}": one of ${builtinScenarioNames().join(', ')}`);
+    if (simulating) throw new UnavailableError('a simulation is already running on this server; try again in a few seconds');
+    simulating = true;
+    try {
+      const { scenario } = loadScenario(body.scenario);
+      const hosts = Math.min(body.hosts ?? scenario.fleet.hosts, MAX_SIMULATE_HOSTS);
+      const result = simulate(scenario, plan, { hosts, seed: body.seed ?? 1 });
+      const id = randomBytes(12).toString('hex');
+      reports.set(id, { html: renderReportHtml(result), at: deps.now() });
+      while (reports.size > REPORTS_KEPT) reports.delete(reports.keys().next().value!);
+      const { uncontrolled, controlled } = result.runs;
+      const brief = (r: typeof controlled) => ({ hostsChanged: r.hostsChanged, peakImpairedPct: r.peakImpairedPct, terminated: r.terminated, dataBearingLost: r.dataBearingLost, haltedAt: r.haltedAt });
+      return c.json({ scenario: scenario.name, hosts, seed: body.seed ?? 1, text: renderSimText(result), report: `/ui/reports/${id}`, uncontrolled: brief(uncontrolled), controlled: { ...brief(controlled), rollout: controlled.rollout?.state ?? null } });
+    } finally {
+      simulating = false;
+    }
   });
 
   r.get('/updates/plan', viewer, async (c) => {

@@ -10,13 +10,17 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.ts';
 import { type AppDeps, type AppEnv, readBody, requestHeader } from '../app.ts';
-import { authenticateOperator, sessionPrincipal } from '../auth.ts';
+import { authenticateOperator, requireRole, sessionPrincipal } from '../auth.ts';
+import { simulationReport } from './dashboard-routes.ts';
 import { sourceOf, type RateLimiter } from '../rate-limit.ts';
 import { SESSION_COOKIE, clearedSessionCookie, overTls, readCookie, sessionCookie, sessionsOf, type Session } from '../session.ts';
 
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** A simulator report: its own inline styles and SVG, no script at all; framed by the dashboard only. */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
 
 /** Every file the dashboard has: URL path under /ui/ -> file in dist/web and its type. */
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -173,6 +177,16 @@ export function uiRoutes(deps: AppDeps, limiter?: RateLimiter): Hono<AppEnv> {
     }
     c.header('set-cookie', clearedSessionCookie(overTls(c)));
     return c.json({ signedOut: true });
+  });
+
+  // A simulator report made by POST /v1/plans/simulate, for the rehearse page's frame (viewer).
+  r.get('/ui/reports/:id', requireRole(deps, 'viewer'), (c) => {
+    const html = /^[0-9a-f]{24}$/.test(c.req.param('id')) ? simulationReport(c.req.param('id'), deps.now()) : null;
+    if (html === null) throw new SluiceError('not_found', 'no such report here (reports are kept for an hour, on the server that made them)');
+    c.header('content-security-policy', REPORT_CSP);
+    c.header('x-content-type-options', 'nosniff');
+    c.header('cache-control', 'private, no-store');
+    return c.html(html);
   });
 
   return r;
