@@ -1,0 +1,43 @@
+// The crowdstrike-2024 scenario against CrowdStrike's published timeline of 19 July 2024: the
+// content went out at 04:09 UTC and crash-looped the Windows hosts that loaded it; the revert at
+// 05:27 UTC stopped the spread and healed nothing; hands-on recovery brought ~99% of sensors back by
+// 30 July 00:00 UTC. Through a plan, the canary's hosts go silent and the rollout stops at once.
+import { describe, expect, it } from 'vitest';
+import { simulate } from '../src/sim/simulate.ts';
+import { builtin } from './sim-helpers.ts';
+
+const at = (iso: string) => Date.parse(iso);
+
+describe('crowdstrike-2024 against the published timeline', () => {
+  const { scenario, plan } = builtin('crowdstrike-2024');
+  const r = simulate(scenario, plan, { hosts: 4000, seed: 1 });
+  const u = r.runs.uncontrolled;
+  const impairedAt = (iso: string) => u.timeline.find((p) => p.t === new Date(at(iso)).toISOString())!.impairedPct;
+
+  it('crashes hosts from 04:09, none after the 05:27 revert, and none is terminated (nothing could replace a host that boots)', () => {
+    expect(Date.parse(u.firstImpairedAt!)).toBeGreaterThanOrEqual(at('2024-07-19T04:09:00Z'));
+    expect(Date.parse(u.firstImpairedAt!)).toBeLessThan(at('2024-07-19T04:10:00Z'));
+    expect(Date.parse(u.lastImpairedAt!)).toBeLessThan(at('2024-07-19T05:27:00Z'));
+    // The revert spared the hosts that had not loaded it yet: a share, not the whole fleet.
+    expect(u.hostsChanged).toBeGreaterThan(0.2 * r.hosts);
+    expect(u.hostsChanged).toBeLessThan(0.7 * r.hosts);
+    expect(u.terminated).toBe(0);
+  });
+
+  it('the revert heals nothing: the hosts that crashed are still down after it, until hands-on repair; ~all back by 30 July', () => {
+    expect(impairedAt('2024-07-19T05:30:00Z')).toBeCloseTo(u.peakImpairedPct, 1); // the timeline rounds to 2 decimals
+    expect(impairedAt('2024-07-19T07:00:00Z')).toBeCloseTo(u.peakImpairedPct, 1); // repair starts ~3 h in
+    expect(impairedAt('2024-07-25T00:00:00Z')).toBeGreaterThan(0);
+    expect(impairedAt('2024-07-25T00:00:00Z')).toBeLessThan(u.peakImpairedPct);
+    expect(impairedAt('2024-07-30T00:00:00Z')).toBeLessThanOrEqual(1); // CrowdStrike: ~99% back by 29 July 20:00 EDT
+  });
+
+  it('through waves, the canary goes silent and the rollout stops within minutes, with a handful of hosts down', () => {
+    const c = r.runs.controlled;
+    expect(c.rollout?.state).toBe('rolled_back');
+    expect(c.rollout?.reason).toMatch(/silent/);
+    expect(Date.parse(c.haltedAt!)).toBeLessThan(at('2024-07-19T04:15:00Z'));
+    expect(c.hostsChanged).toBeLessThanOrEqual(8);
+    expect(c.terminated).toBe(0);
+  });
+});
