@@ -4,7 +4,7 @@
 // once is a mass failure: every request is denied, nothing is destroyed, one alert is raised. One
 // host failing alone is replaced.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, REPO, SLUICE, api, startAgentProc, startServerProc, tempDir, waitFor, type Proc, type ServerProc } from './helpers/processes.ts';
@@ -73,8 +73,15 @@ describe('remediation guard end to end', () => {
     for (const [, n] of bursts) expect(n).toBe(1);
     expect(metrics).toMatch(/^sluice_remediation_requests_total\{action="replace",decision="deny"\} [1-9]\d*$/m);
 
+    // While they come back one by one, the last one still offline is a host failing alone (allowed,
+    // rightly): the healer pauses until all are back, so that the next case is the one we mean.
+    writeFileSync(`${stop}.pause`, '');
+    await new Promise((r) => setTimeout(r, 2500)); // an ask in flight finishes
+    const deniedSoFar = lines().length;
     for (const h of burst) agents.get(h)!.child.kill('SIGCONT');
     await waitFor('the burst hosts back online', async () => (await offline()).length === 0, 40_000, 250);
+    rmSync(`${stop}.pause`);
+    expect(lines().slice(deniedSoFar).filter((l) => l.startsWith('replaced'))).toEqual([]);
 
     // One host fails alone: allowed, and the healer replaces it.
     agents.get('rm-5')!.child.kill('SIGSTOP');

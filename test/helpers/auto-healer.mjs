@@ -3,7 +3,7 @@
 // the real CLI (`sluice remediation ask HOST --action replace`). Allowed: it "replaces" the host
 // (SIGKILLs the agent whose pid is in PIDS/HOST, wipes STATES/HOST) and logs `replaced HOST`.
 // Denied: it logs `denied HOST: reason` and asks again later. It stops when STOP exists, or after
-// 120 s. Usage: node auto-healer.mjs SERVER TOKEN SLUICE_BIN PIDS STATES LOG STOP
+// 120 s; while STOP.pause exists it asks nothing. Usage: node auto-healer.mjs SERVER TOKEN SLUICE_BIN PIDS STATES LOG STOP
 import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,10 @@ function ask(host) {
 }
 
 while (Date.now() < until && !existsSync(stop)) {
+  if (existsSync(`${stop}.pause`)) {
+    await new Promise((r) => setTimeout(r, 200));
+    continue;
+  }
   try {
     const res = await fetch(`${server}/v1/hosts?status=offline&limit=1000`, { headers: { authorization: `Bearer ${token}` } });
     const offline = (await res.json()).hosts.map((h) => h.name).filter((n) => !replaced.has(n));
