@@ -4,20 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
+import { callApi } from './helpers/processes.ts';
 import { formatOpening } from '../src/core/plan/window.ts';
 
 let server: RunningServer;
 let viewer: string;
 
-async function call(method: string, path: string, body?: unknown, token = server.adminToken): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const call = (method: string, path: string, body?: unknown, token = server.adminToken) => callApi(server.url, token, method, path, body);
 
 const plan = (name: string, extra = '', waves = '  - { name: all }') =>
   `name: ${name}\nchange: { command: { apply: ["true"], rollback: ["true"] } }\nhosts: { match: { team: ${name} } }\nwaves:\n${waves}\nconfirmWindow: 0s\n${extra}`;

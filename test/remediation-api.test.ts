@@ -3,19 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
+import { callApi } from './helpers/processes.ts';
 
 let server: RunningServer;
 const tokens: Record<string, string> = {};
 
-async function call(method: string, path: string, body?: unknown, token = server.adminToken): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const call = (method: string, path: string, body?: unknown, token = server.adminToken) => callApi(server.url, token, method, path, body);
 
 const ask = (host: string, token = tokens.remediator) => call('POST', '/v1/remediation/requests', { host, action: 'replace', requester: 'test' }, token);
 

@@ -2,6 +2,7 @@
 // and whether it was done, refused (401/403) or failed. Oldest first; --follow keeps printing new
 // entries as they are written.
 import type { Command } from 'commander';
+import type { AuditRow } from '../store/store.ts';
 import { ValidationError } from '../core/errors.ts';
 import { parseDuration } from '../core/plan/duration.ts';
 import type { CliIo } from './io.ts';
@@ -9,18 +10,8 @@ import { colorEnabled } from './io.ts';
 import { resolveConnection, withConnectionOptions } from './resolve-connection.ts';
 import type { ConnectionOptions } from './resolve-connection.ts';
 
-export interface AuditEntryView {
-  readonly id: number;
-  readonly at: number;
-  readonly actor: string;
-  readonly role: string | null;
-  readonly tokenId: string | null;
-  readonly action: string;
-  readonly target: string | null;
-  readonly sourceIp: string | null;
-  readonly result: 'ok' | 'denied' | 'failed';
-  readonly detail: Record<string, unknown> | null;
-}
+/** An entry as GET /v1/audit answers it: the stored row (a type only: the CLI loads no store code). */
+export type AuditEntryView = AuditRow;
 
 interface AuditOptions extends ConnectionOptions {
   actor?: string;

@@ -13,7 +13,7 @@
 // to be cut off gets its last heartbeat delivered at its exact time (on its 5 s grid), so its
 // silence is detected, and worded, exactly as with an agent that heartbeats every 5 s.
 import { formatDuration } from '../core/plan/duration.ts';
-import { awaitsGates, isInFlightStatus } from '../core/rollout/rollout-state.ts';
+import { awaitsGates, isInFlightStatus, scheduledDeadline } from '../core/rollout/rollout-state.ts';
 import { createRolloutState, isFinalStatus, transition } from '../core/rollout/transition.ts';
 import type { RolloutState } from '../core/rollout/transition.ts';
 import type { RolloutEvent } from '../core/rollout/types.ts';
@@ -84,19 +84,6 @@ export interface ControlledOutcome {
   readonly waves: readonly WaveSummary[];
 }
 
-/**
- * The time-driven part of the engine's nextDeadline (silence aside): when a tick would end the
- * current wave's bake, or let a waiting rollout go on (its window opens).
- */
-export function bakeDeadline(state: RolloutState): number | null {
-  if (state.status !== 'running') return null;
-  let deadline: number | null = null;
-  const wave = state.waves[state.current];
-  if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) deadline = wave.bakeStartedAt + wave.spec.bake;
-  if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
-  return deadline;
-}
-
 export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed: number): ControlledOutcome {
   const queue = new EventQueue();
   const world = new World(scenario, fleet, queue, createPrng(seed, 2));
@@ -160,7 +147,7 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
         if (haltedAt === null && (s === 'halted' || s === 'rolling_back' || s === 'rolled_back' || s === 'aborted')) haltedAt = t;
       }
     }
-    const d = bakeDeadline(state);
+    const d = scheduledDeadline(state);
     if (d !== null && (scheduledBake === null || d < scheduledBake)) {
       scheduledBake = Math.max(d, t);
       queue.push(scheduledBake, EV_TICK);

@@ -137,6 +137,17 @@ export async function api(url: string, method: string, path: string, body?: unkn
   return JSON.parse(text);
 }
 
+/** One API call with `token`, whatever its status: the status and the parsed body (null when empty). */
+export async function callApi(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
 /** Runs the CLI to completion and returns its exit code and output. */
 export async function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = spawn(SLUICE, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

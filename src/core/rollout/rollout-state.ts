@@ -333,15 +333,22 @@ export function nextDeadline(state: RolloutState): Instant | null {
   const oldest = state.inFlight.values().next();
   // Held: no silence is counted (the driver releases the rollout when hosts are heard again).
   if (!oldest.done && state.heldReason === null) deadline = oldest.value.lastSeen + state.plan.budget.silentAfter;
-  if (state.status === 'running') {
-    const wave = state.waves[state.current];
-    // A bake waiting for confirmations ends with the confirm report, not with time.
-    if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) {
-      const bakeEnd = wave.bakeStartedAt + wave.spec.bake;
-      if (deadline === null || bakeEnd < deadline) deadline = bakeEnd;
-    }
-    if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
-  }
+  const scheduled = scheduledDeadline(state);
+  if (scheduled !== null && (deadline === null || scheduled < deadline)) deadline = scheduled;
+  return deadline;
+}
+
+/**
+ * nextDeadline without silence: when a tick ends the current wave's bake, or lets a waiting
+ * rollout go on (its window opens). The simulator, which computes silence itself, ticks at these.
+ */
+export function scheduledDeadline(state: RolloutState): Instant | null {
+  if (state.status !== 'running') return null;
+  let deadline: Instant | null = null;
+  const wave = state.waves[state.current];
+  // A bake waiting for confirmations ends with the confirm report, not with time.
+  if (wave && wave.state === 'baking' && wave.bakeStartedAt !== null && wave.unconfirmed === 0) deadline = wave.bakeStartedAt + wave.spec.bake;
+  if (state.waiting !== null && state.waitUntil !== null && (deadline === null || state.waitUntil < deadline)) deadline = state.waitUntil;
   return deadline;
 }
 

@@ -564,8 +564,15 @@ function failStep(c: Changes, step: StepState, next: 'failed' | 'silent', messag
     : `${s.failedTotal} hosts failed in the rollout (allowed ${s.failedTotalAllowed})`;
   const reason = `failure budget exceeded: ${what}; last: ${step.host}: ${message}`;
   c.log('budget.exceeded', reason, { host: step.host, wave: wave.name });
+  failWave(c, wave, reason);
+}
+
+/** The wave failed (its budget, a gate): it ends, and the rollout rolls back or halts as the plan says. */
+function failWave(c: Changes, wave: WaveState, reason: string): void {
+  const s = c.s;
   wave.state = 'failed';
   wave.finishedAt = c.now;
+  c.waves.add(wave);
   c.log('wave.failed', `wave ${wave.name} failed`, { wave: wave.name });
   if (s.plan.onFailure === 'rollback') {
     startRollback(c, reason);
@@ -588,17 +595,7 @@ function onGateFailed(c: Changes, index: number, gate: string, message: string):
   if (wave.state !== 'pending' && wave.state !== 'awaiting_approval' && wave.state !== 'applying' && wave.state !== 'baking') return;
   const reason = message.startsWith('gate ') ? message : `gate ${gate} failed: ${message}`;
   c.log('gate.failed', reason, { wave: wave.name });
-  wave.state = 'failed';
-  wave.finishedAt = c.now;
-  c.waves.add(wave);
-  c.log('wave.failed', `wave ${wave.name} failed`, { wave: wave.name });
-  if (s.plan.onFailure === 'rollback') {
-    startRollback(c, reason);
-  } else {
-    s.reason = reason;
-    setStatus(c, 'halted', `halted: ${reason}`);
-    skipWavesNotStarted(c);
-  }
+  failWave(c, wave, reason);
 }
 
 // ---- rollout and waves ---------------------------------------------------------------------------
