@@ -777,6 +777,13 @@ function runStoreContract(name: string, makeHarness: () => Promise<StoreHarness 
       expect(await find({ withFacts: false, factKeys: ['driftGuard'] })).toEqual({ allow: ['apt'], driftGuard: { policy: 'report' } });
       expect(await find({ withFacts: false, factKeys: ['pendingUpdates', 'packages'] })).toEqual({ allow: ['apt'], pendingUpdates: { checkedAt: 1, updates: [] }, packages: { curl: '8.5' } });
       expect(await find({})).toEqual(facts);
+      const inventory = nextId('lean');
+      const packages = { curl: '8.5', 'libssl3:amd64': '3.0.13', libssl3t64: '3.0.14', zlib1g: '1.3' };
+      await store.enrollHost({ name: inventory, labels: {}, facts: { packages, pendingUpdates: { checkedAt: 1, updates: [] } }, credentialHash: `h-${inventory}`, now: 1000 });
+      const narrowed = async (names: string[]) => (await store.listHosts({ withFacts: false, factKeys: ['packages'], packageNames: names })).find((h) => h.name === inventory)!.facts;
+      expect(await narrowed(['curl', 'libssl3'])).toEqual({ packages: { curl: '8.5', 'libssl3:amd64': '3.0.13' } });
+      expect(await narrowed([])).toEqual({ packages: {} });
+      expect(await narrowed(["x' or 1=1 --"])).toEqual({ packages: {} });
       const bare = nextId('lean');
       await store.enrollHost({ name: bare, labels: {}, facts: {}, credentialHash: `h-${bare}`, now: 1000 });
       expect((await store.listHosts({ withFacts: false, factKeys: ['driftGuard'] })).find((h) => h.name === bare)!.facts).toEqual({});

@@ -47,11 +47,24 @@ const LEAN_FACTS = `case when facts ? 'allow' then jsonb_build_object('allow', f
 const LEAN_FACT_KEYS: readonly LeanFactKey[] = ['driftGuard', 'pendingUpdates', 'packages'];
 
 /** `allow` and the asked-for keys of facts, the ones a host has (never SQL from input: a fixed list). */
-function leanFacts(keys: readonly LeanFactKey[]): string {
+function leanFacts(keys: readonly LeanFactKey[], packagesParam?: string): string {
   const wanted = LEAN_FACT_KEYS.filter((k) => keys.includes(k));
   if (wanted.length === 0) return LEAN_FACTS;
   const list = ['allow', ...wanted].map((k) => `'${k}'`).join(', ');
-  return `coalesce((select jsonb_object_agg(key, value) from jsonb_each(facts) where key in (${list})), '{}'::jsonb) as facts`;
+  // With packagesParam ($N, a text[] of keys): the packages map keeps only those (looked up, not scanned).
+  const value =
+    packagesParam === undefined
+      ? 'value'
+      : `case when key = 'packages' and jsonb_typeof(value) = 'object' then coalesce((select jsonb_object_agg(k, value->k) from unnest(${packagesParam}::text[]) k where value ? k), '{}'::jsonb) else value end`;
+  return `coalesce((select jsonb_object_agg(key, ${value}) from jsonb_each(facts) where key in (${list})), '{}'::jsonb) as facts`;
+}
+
+/** Debian architectures an older agent may have qualified a package name with (`libssl3:amd64`). */
+const ARCHES = ['amd64', 'arm64', 'armel', 'armhf', 'i386', 'loong64', 'mips64el', 'mipsel', 'ppc64el', 'riscv64', 's390x', 'all'];
+
+/** The inventory keys a package may be listed under: bare, or qualified with an architecture. */
+function packageKeys(names: readonly string[]): string[] {
+  return names.flatMap((n) => [n, ...ARCHES.map((a) => `${n}:${a}`)]);
 }
 
 /** SQL conditions for a host filter; parameters are appended to `params`. */
@@ -294,10 +307,11 @@ export function createSqlStore(sql: Sql, kind: 'pglite' | 'postgres'): Store {
     },
 
     async listHosts(options = {}) {
+      if (options.withFacts !== false) return (await sql.query<Row>('select * from hosts order by name')).map(hostRow);
+      const narrow = options.packageNames !== undefined;
       const rows = await sql.query<Row>(
-        options.withFacts === false
-          ? `select name, labels, ${leanFacts(options.factKeys ?? [])}, enrolled_at, last_seen from hosts order by name`
-          : 'select * from hosts order by name',
+        `select name, labels, ${leanFacts(options.factKeys ?? [], narrow ? '$1' : undefined)}, enrolled_at, last_seen from hosts order by name`,
+        narrow ? [packageKeys(options.packageNames!)] : [],
       );
       return rows.map(hostRow);
     },

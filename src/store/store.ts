@@ -450,9 +450,10 @@ export interface Store {
   /**
    * Every host, by name. `withFacts: false` leaves facts out but `allow` (what the agent allows,
    * for eligibility) and the `factKeys` asked for: facts carry package lists and routing tables,
-   * which at 100,000 hosts are gigabytes nobody reading a summary needs.
+   * which at 100,000 hosts are gigabytes nobody reading a summary needs. `packageNames` narrows
+   * a lean `packages` fact to those packages (by name, with or without an `:arch` suffix).
    */
-  listHosts(options?: { withFacts?: boolean; factKeys?: readonly LeanFactKey[] }): Promise<HostRow[]>;
+  listHosts(options?: { withFacts?: boolean; factKeys?: readonly LeanFactKey[]; packageNames?: readonly string[] }): Promise<HostRow[]>;
   /** One page of hosts by name (keyset after `afterName`), filtered. */
   listHostsPage(query: HostPageQuery): Promise<HostRow[]>;
   /** Online/offline counts of the hosts the filter covers (its `status` is ignored). */

@@ -24,7 +24,7 @@ import { hostsSummaryQuery, readListQuery } from '../list-schemas.ts';
 import { resolveRolloutRef } from '../rollout-ref.ts';
 import { loadRolloutForView, withStepCounts } from '../rollout-summary.ts';
 import { hostView } from './fleet-routes.ts';
-import { updatesView } from './drift-routes.ts';
+import { readUpdatesView } from './drift-routes.ts';
 import { buildUpdatesPlan } from '../../cli/updates-plan.ts';
 import type { UpdatesView } from '../../cli/render-drift.ts';
 import { checkPlan } from '../../core/plan/parse-plan.ts';
@@ -287,7 +287,7 @@ export function dashboardRoutes(deps: AppDeps): Hono<AppEnv> {
   r.get('/updates/plan', viewer, async (c) => {
     const q = readListQuery(c, updatesPlanQuery);
     const now = deps.now();
-    const view = updatesView(await deps.store.listHosts(), false) as unknown as UpdatesView;
+    const view = (await readUpdatesView(deps.store, false)) as unknown as UpdatesView;
     try {
       const plan = buildUpdatesPlan(view, { name: q.name ?? `security-updates-${new Date(now).toISOString().slice(0, 10)}`, match: q.label, now });
       return c.json({ yaml: plan.yaml, warnings: plan.warnings, packages: plan.packages, hosts: plan.hosts.length, match: q.label });

@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import type { DriftEventRow, HostRow } from '../../store/store.ts';
+import type { DriftEventRow, HostRow, Store } from '../../store/store.ts';
 import { type AppDeps, type AppEnv, readBody, readQuery } from '../app.ts';
 import { requireHost, requireRole } from '../auth.ts';
 import { driftBody, driftQuery, updatesQuery } from '../schemas.ts';
@@ -65,6 +65,28 @@ export function driftView(hosts: readonly HostRow[], open: readonly DriftEventRo
     }),
     events: recent.map(eventView),
   };
+}
+
+/** The packages GET /v1/updates lists (security updates only unless `all`), to narrow inventories to. */
+export function pendingPackageNames(hosts: readonly HostRow[], all: boolean): string[] {
+  const names = new Set<string>();
+  for (const host of hosts) {
+    const fact = pendingUpdatesFact.safeParse(host.facts['pendingUpdates']);
+    if (fact.success) for (const u of fact.data.updates) if (all || u.security) names.add(u.package);
+  }
+  return [...names];
+}
+
+/**
+ * GET /v1/updates's answer from the store in two lean reads: the pending updates, then of each
+ * host's package inventory only the packages those updates name (an inventory is ~1,500 entries,
+ * the answer needs a handful; 5,000 whole inventories are ~700 MB of heap).
+ */
+export async function readUpdatesView(store: Store, all: boolean): Promise<Record<string, unknown>> {
+  const pending = await store.listHosts({ withFacts: false, factKeys: ['pendingUpdates'] });
+  const names = pendingPackageNames(pending, all);
+  const inventories = new Map((await store.listHosts({ withFacts: false, factKeys: ['packages'], packageNames: names })).map((h) => [h.name, h.facts]));
+  return updatesView(pending.map((h) => ({ ...h, facts: { ...h.facts, ...(inventories.get(h.name) ?? {}) } })), all);
 }
 
 /** GET /v1/updates's answer, pure: pending updates by package and candidate, and per host. */
@@ -164,7 +186,7 @@ export function driftRoutes(deps: AppDeps): Hono<AppEnv> {
 
   r.get('/updates', requireRole(deps, 'viewer'), async (c) => {
     const q = readQuery(c, updatesQuery);
-    return c.json(updatesView(await deps.store.listHosts({ withFacts: false, factKeys: ['pendingUpdates', 'packages'] }), q.all === 'true'));
+    return c.json(await readUpdatesView(deps.store, q.all === 'true'));
   });
 
   return r;
