@@ -195,9 +195,9 @@ describe('commit-confirmed', () => {
         },
       ]]),
     });
-    await act.apply(assignment({ confirmWindow: 300 }));
+    await act.apply(assignment({ confirmWindow: 1500 }));
     first = false;
-    await act.apply(assignment({ attempt: 2, confirmWindow: 300 }));
+    await act.apply(assignment({ attempt: 2, confirmWindow: 1500 }));
     await act.settled();
     expect(calls).toEqual(['apply', 'apply']);
     // The fake outbox delivers asynchronously after the last kick.
