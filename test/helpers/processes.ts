@@ -64,7 +64,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
 
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `sluice-${prefix}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  return { path, remove: () => rmSync(path, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export const ADMIN_TOKEN = 'sla_e2e_admin_token_0123456789';
@@ -83,18 +83,25 @@ export async function startServerProc(dataDir: string, port = 0, extraEnv: Recor
     REPO,
     softNoFile,
   );
-  const url = await waitFor(
-    'the server to listen',
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.output());
-      return m ? m[1] : null;
-    },
-    30_000,
-    50,
-  );
-  await waitFor('the server to answer /healthz', async () => (await fetch(`${url}/healthz`)).ok, 10_000, 50);
-  return { ...proc, url, port: Number(new URL(url).port) };
+  try {
+    // A bound, not a target: an embedded database on a loaded 2-core machine has taken over 30 s.
+    const url = await waitFor(
+      'the server to listen',
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proc.output());
+        return m ? m[1] : null;
+      },
+      60_000,
+      50,
+    );
+    await waitFor('the server to answer /healthz', async () => (await fetch(`${url}/healthz`)).ok, 10_000, 50);
+    return { ...proc, url, port: Number(new URL(url).port) };
+  } catch (err) {
+    // Stopped before its data directory is removed (it would still be writing into it).
+    await proc.kill('SIGKILL');
+    throw err;
+  }
 }
 
 export interface AgentSpec {
