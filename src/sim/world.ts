@@ -10,6 +10,7 @@ import { nextOccurrence } from './calendar.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
 import type { Prng } from './prng.ts';
+import { repairOffset } from './repair-curve.ts';
 import type { Effect, Scenario } from './scenario.ts';
 
 export const MINUTE = 60_000;
@@ -251,7 +252,8 @@ export class World {
     const repair = this.scenario.recovery.repair;
     if (repair) {
       const from = Math.max(t, this.firstImpairedAt + repair.after);
-      this.queue.push(from + this.rng.next() * repair.over, EV_REPAIR, h, g);
+      const offset = repairOffset(repair, this.rng.next());
+      if (offset !== null) this.queue.push(from + offset, EV_REPAIR, h, g);
     }
   }
 
