@@ -58,7 +58,7 @@ describe('sluice sim run', () => {
     for (const run of [out.runs.uncontrolled, out.runs.controlled]) {
       for (const key of ['peakImpairedPct', 'terminatedPct', 'dataBearingLostPct', 'hostsChanged', 'firstImpairedAt', 'haltedAt', 'timeline', 'regions']) expect(run).toHaveProperty(key);
       expect(run.timeline).toHaveLength(36 * 60 + 1);
-      expect(run.timeline[1]).toEqual({ t: '2025-06-09T18:01:00.000Z', impairedPct: expect.any(Number), terminatedPct: expect.any(Number) });
+      expect(run.timeline[1]).toEqual({ t: '2025-06-09T18:01:00.000Z', impairedPct: expect.any(Number), terminatedPct: expect.any(Number), peakImpairedPct: expect.any(Number) });
       expect(run.regions[0]).toMatchObject({ name: 'us-east-1', provider: 'aws', hosts: 1200 });
     }
     expect(out.runs.uncontrolled.haltedAt).toBeNull();

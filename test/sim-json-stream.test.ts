@@ -1,4 +1,4 @@
-// `sim run --json` streams its output: a 14-day run over 300 regions is ~825 MB of JSON, past the
+// `sim run --json` streams its output: a 14-day run over 300 regions is ~1.1 GB of JSON, past the
 // longest string V8 can build ("Invalid string length"). The stream must be byte for byte what
 // JSON.stringify gives, in bounded chunks.
 import { describe, expect, it } from 'vitest';

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from '../src/core/types.ts';
 import type { Scenario } from '../src/sim/scenario.ts';
-import type { SimResult } from '../src/sim/simulate.ts';
+import type { SimResult, TimelinePoint } from '../src/sim/simulate.ts';
 import { withHarmlessChange } from '../src/sim/variants.ts';
 
 export interface PinnedCase {
@@ -50,12 +50,15 @@ export function variantScenario(c: PinnedCase, s: Scenario): Scenario {
   return s;
 }
 
+/** Timeline points as they were pinned: the peak since the point before came later (it is tested on its own). */
+const pinnedPoints = (points: readonly TimelinePoint[]) => points.map(({ peakImpairedPct: _peak, ...p }) => p);
+
 /** What is pinned: every figure but the event counts (which the optimisation is meant to cut). */
 export function pinnedView(r: SimResult) {
   const run = (x: SimResult['runs']['uncontrolled']) => {
     const { events: _events, timeline, regions, ...figures } = x;
     const digest = createHash('sha256')
-      .update(JSON.stringify({ timeline, regions }))
+      .update(JSON.stringify({ timeline: pinnedPoints(timeline), regions: regions.map((g) => ({ ...g, timeline: pinnedPoints(g.timeline) })) }))
       .digest('hex')
       .slice(0, 16);
     return { ...figures, timelinesDigest: digest };

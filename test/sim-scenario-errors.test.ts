@@ -32,6 +32,38 @@ plan:
 const FILE = 'scenarios/mini.yaml';
 const errors = (source: string) => checkScenario(source, FILE).problems.map((p) => formatProblem(FILE, p));
 
+/** A `recovery.repair` before `plan:` (line 23); its value starts at column 11 of line 23. */
+function repairCase(name: string, repair: string, expected: string[]) {
+  return { name, from: 'plan:\n', to: `recovery:\n  repair: ${repair}\nplan:\n`, expected };
+}
+
+function repairCases() {
+  const curve = (points: string) => `{ after: 3h, curve: [${points}] }`;
+  return [
+    repairCase('repair along a curve', curve('{ by: 1d, share: 50% }, { by: 3d, share: 90% }, { by: 10d, share: 99% }'), []),
+    repairCase('repair with neither over nor curve', '{ after: 3h }', [`${FILE}:23:11: recovery.repair needs over (each host at a random time within it) or curve (a list of {by, share})`]),
+    repairCase('repair with both over and curve', '{ after: 3h, over: 1d, curve: [{ by: 1d, share: 50% }] }', [`${FILE}:23:34: recovery.repair takes over (uniform) or curve (shares by time), not both`]),
+    repairCase('repair curve that is not a list', '{ after: 3h, curve: 1d }', [`${FILE}:23:31: recovery.repair.curve must be a list of 1 to 50 points like {by: 1d, share: 50%}`]),
+    repairCase('repair curve with no points', curve(''), [`${FILE}:23:31: recovery.repair.curve must be a list of 1 to 50 points like {by: 1d, share: 50%}`]),
+    repairCase('repair curve point before after', curve('{ by: 2h, share: 50% }'), [
+      `${FILE}:23:38: by of point 1 of recovery.repair.curve (2h) must be later than recovery.repair.after (3h): by counts from the first impairment, like after`,
+    ]),
+    repairCase('repair curve times not increasing', curve('{ by: 3d, share: 50% }, { by: 1d, share: 90% }'), [
+      `${FILE}:23:62: by of point 2 of recovery.repair.curve (1d) must be later than the by before it (3d): by counts from the first impairment, like after`,
+    ]),
+    repairCase('repair curve shares not increasing', curve('{ by: 1d, share: 90% }, { by: 3d, share: 90% }'), [
+      `${FILE}:23:73: share of point 2 of recovery.repair.curve (90%) must be more than the share before it (90%): shares are cumulative, of the impaired hosts`,
+    ]),
+    repairCase('repair curve first share of 0%', curve('{ by: 1d, share: 0% }'), [
+      `${FILE}:23:49: share of point 1 of recovery.repair.curve (0%) must be more than 0%: shares are cumulative, of the impaired hosts`,
+    ]),
+    repairCase('repair curve share past 100%', curve('{ by: 1d, share: 50% }, { by: 3d, share: 120% }'), [
+      `${FILE}:23:73: share of point 2 of recovery.repair.curve must be a percentage like 40% (got "120%")`,
+    ]),
+    repairCase('repair curve point without a share', curve('{ by: 1d }'), [`${FILE}:23:32: missing required key "share" in point 1 of recovery.repair.curve`]),
+  ];
+}
+
 describe('scenario files', () => {
   it('accepts the valid base scenario', () => {
     const s = parseScenario(VALID, FILE);
@@ -61,6 +93,7 @@ describe('scenario files', () => {
       to: 'share: 50%, zones: &z [a, b] }\n        - { name: us-west-2, share: 50%, zones: *z }',
       expected: [`${FILE}:12:49: YAML aliases (*z) are not supported in scenario files; write the value out`],
     },
+    ...repairCases(),
   ];
 
   it.each(cases)('$name', ({ from, to, expected }) => {

@@ -11,6 +11,7 @@ import { DEFAULT_REMEDIATION_POLICY } from '../core/remediation/guard.ts';
 import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
 import type { CalendarSpec } from './calendar.ts';
+import { readRepair } from './parse-repair.ts';
 import { EFFECTS } from './scenario.ts';
 import type { Effect, LabelMix, ProviderSpec, RecoverySpec, RegionSpec, RemediationSpec, Scenario, SpreadSpec, TimerSpec } from './scenario.ts';
 
@@ -21,7 +22,7 @@ const MAX_HOSTS = 1_000_000;
 
 type Entries = Map<string, { keyNode: Node; value: Node | null }>;
 
-class Reader {
+export class Reader {
   readonly problems: SourceProblem[] = [];
   constructor(private readonly lines: LineCounter) {}
 
@@ -517,7 +518,7 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
   if (!present) return def;
   const m = r.map(node, 'recovery', ['repair', 'revert', 'stop', 'restart'], [], at);
   if (!m) return null;
-  const window = (key: 'repair' | 'revert', second: 'over' | 'within') => {
+  const window = (key: 'revert', second: 'within') => {
     const e = m.get(key);
     if (!e) return null;
     const w = r.map(e.value, `recovery.${key}`, ['after', second], ['after', second], e.keyNode);
@@ -526,7 +527,7 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
     const spread = r.duration(w.get(second)!.value, `recovery.${key}.${second}`, w.get(second)!.keyNode);
     return after !== null && spread !== null ? { after, spread } : null;
   };
-  const repair = window('repair', 'over');
+  const repair = m.get('repair') ? readRepair(r, m.get('repair')!.value, m.get('repair')!.keyNode) : null;
   const revert = window('revert', 'within');
   let stop: RecoverySpec['stop'] = null;
   const st = m.get('stop');
@@ -554,7 +555,7 @@ function readRecovery(r: Reader, node: Node | null, at: Node, present: boolean):
     }
   }
   return {
-    repair: repair && { after: repair.after, over: repair.spread },
+    repair,
     revert: revert && { after: revert.after, within: revert.spread },
     stop,
     restart,

@@ -60,9 +60,24 @@ export type SpreadSpec =
     }
   | { readonly kind: 'replicate'; readonly at: Instant; readonly within: Millis };
 
+/** By `by` after the first impairment of the run, `share` (0..1] of the impaired hosts are repaired. */
+export interface RepairPoint {
+  readonly by: Millis;
+  readonly share: number;
+}
+
+export interface RepairSpec {
+  /** The first repairs start this long after the first impairment of the run. */
+  readonly after: Millis;
+  /** Repairs end this long after they start (the last point of a curve: its `by` less `after`). */
+  readonly over: Millis;
+  /** How repairs spread over time: null is uniform over `over`; else piecewise linear between the points, from share 0 at `after`. */
+  readonly curve: readonly RepairPoint[] | null;
+}
+
 export interface RecoverySpec {
-  /** Operators repair impaired hosts (reboot, re-apply network config) from `after` the first impairment, spread over `over`. */
-  readonly repair: { readonly after: Millis; readonly over: Millis } | null;
+  /** Operators repair impaired hosts (reboot, re-apply network config) from `after` the first impairment, uniformly over `over` or along `curve`. */
+  readonly repair: RepairSpec | null;
   /** A kill switch reverts the change on every host `after` the first impairment, reaching them within `within`. */
   readonly revert: { readonly after: Millis; readonly within: Millis } | null;
   /** The spread stops `after` the first impairment (a content revert, a channel turned off): no host gets the change from then on; hosts already broken stay broken. */

@@ -13,8 +13,11 @@ import type { World } from './world.ts';
 
 export interface TimelinePoint {
   t: string;
+  /** Impaired at the instant `t`. */
   impairedPct: number;
   terminatedPct: number;
+  /** The most impaired at once since the point before (up to and including `t`): impairments shorter than a minute show here. */
+  peakImpairedPct: number;
 }
 
 export interface RegionResult {
@@ -92,7 +95,8 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
       imp += world.sampleImpaired[i * r + j]!;
       term += world.sampleTerminated[i * r + j]!;
     }
-    return { t, impairedPct: pct(imp, fleet.size, 2), terminatedPct: pct(term, fleet.size, 2) };
+    const peak = world.sampleFleetPeakImpaired[i]!;
+    return { t, impairedPct: pct(imp, fleet.size, 2), terminatedPct: pct(term, fleet.size, 2), peakImpairedPct: pct(peak, fleet.size, 2) };
   });
   let bearing = 0;
   for (let h = 0; h < fleet.size; h++) bearing += fleet.dataBearing[h]!;
@@ -122,6 +126,7 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
         t,
         impairedPct: pct(world.sampleImpaired[i * r + j]!, region.hosts, 2),
         terminatedPct: pct(world.sampleTerminated[i * r + j]!, region.hosts, 2),
+        peakImpairedPct: pct(world.samplePeakImpaired[i * r + j]!, region.hosts, 2),
       })),
     })),
   };

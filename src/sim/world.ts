@@ -10,6 +10,7 @@ import { nextOccurrence } from './calendar.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
 import type { Prng } from './prng.ts';
+import { repairOffset } from './repair-curve.ts';
 import type { Effect, Scenario } from './scenario.ts';
 
 export const MINUTE = 60_000;
@@ -98,6 +99,12 @@ export class World {
   readonly sampleCount: number;
   readonly sampleImpaired: Int32Array;
   readonly sampleTerminated: Int32Array;
+  /** The most impaired at once since the sample before (a host impaired for 20 s between two samples shows here). */
+  readonly samplePeakImpaired: Int32Array;
+  /** The same for the whole fleet ([sample]): the most at once, not the sum of each region's most. */
+  readonly sampleFleetPeakImpaired: Int32Array;
+  private readonly regionPeakSinceSample: Int32Array;
+  private peakSinceSample = 0;
   private nextSample = 0;
 
   constructor(
@@ -126,6 +133,9 @@ export class World {
     this.sampleCount = Math.floor(scenario.duration / MINUTE) + 1;
     this.sampleImpaired = new Int32Array(this.sampleCount * r);
     this.sampleTerminated = new Int32Array(this.sampleCount * r);
+    this.samplePeakImpaired = new Int32Array(this.sampleCount * r);
+    this.sampleFleetPeakImpaired = new Int32Array(this.sampleCount);
+    this.regionPeakSinceSample = new Int32Array(r);
 
     this.guard = guarded && scenario.guard ? new GuardState(scenario.guard.policy, scenario.guard.providers, fleet) : null;
     // Selectors are evaluated once per distinct label object, not per host.
@@ -189,7 +199,11 @@ export class World {
     for (let i = 0; i < r; i++) {
       this.sampleImpaired[base + i] = this.regionImpaired[i]!;
       this.sampleTerminated[base + i] = this.regionTerminated[i]!;
+      this.samplePeakImpaired[base + i] = this.regionPeakSinceSample[i]!;
+      this.regionPeakSinceSample[i] = this.regionImpaired[i]!;
     }
+    this.sampleFleetPeakImpaired[this.nextSample] = this.peakSinceSample;
+    this.peakSinceSample = this.impaired;
     this.nextSample++;
   }
 
@@ -251,7 +265,8 @@ export class World {
     const repair = this.scenario.recovery.repair;
     if (repair) {
       const from = Math.max(t, this.firstImpairedAt + repair.after);
-      this.queue.push(from + this.rng.next() * repair.over, EV_REPAIR, h, g);
+      const offset = repairOffset(repair, this.rng.next());
+      if (offset !== null) this.queue.push(from + offset, EV_REPAIR, h, g);
     }
   }
 
@@ -284,8 +299,10 @@ export class World {
   private countRegion(ri: number, delta: number, t: number): void {
     this.impaired += delta;
     if (this.impaired > this.peakImpaired) this.peakImpaired = this.impaired;
+    if (this.impaired > this.peakSinceSample) this.peakSinceSample = this.impaired;
     const v = (this.regionImpaired[ri]! += delta);
     if (v > this.regionPeak[ri]!) this.regionPeak[ri] = v;
+    if (v > this.regionPeakSinceSample[ri]!) this.regionPeakSinceSample[ri] = v;
     if (delta > 0) this.regionRecoveredAt[ri] = NaN;
     else if (v === 0) this.regionRecoveredAt[ri] = t;
   }
