@@ -22,11 +22,17 @@ export class Rig {
   static async start(hosts: readonly HostSpec[], serverEnv: Record<string, string> = {}): Promise<Rig> {
     const r = new Rig();
     mkdirSync(r.marks, { recursive: true });
-    r.server = await startServerProc(join(r.dir.path, 'server'), 0, serverEnv);
-    r.serverEnv = serverEnv;
-    for (const h of hosts) r.startAgent(h);
-    await r.waitOnline(hosts.map((h) => h.name));
-    return r;
+    try {
+      r.server = await startServerProc(join(r.dir.path, 'server'), 0, serverEnv);
+      r.serverEnv = serverEnv;
+      for (const h of hosts) r.startAgent(h);
+      await r.waitOnline(hosts.map((h) => h.name));
+      return r;
+    } catch (err) {
+      // The caller never gets the rig to clean up: its server and agents would outlive the test.
+      await r.cleanup();
+      throw err;
+    }
   }
 
   private serverEnv: Record<string, string> = {};
