@@ -50,10 +50,16 @@ export function variantScenario(c: PinnedCase, s: Scenario): Scenario {
   return s;
 }
 
-/** What is pinned: every figure but the event counts (which the optimisation is meant to cut). */
+type Point = SimResult['runs']['uncontrolled']['timeline'][number];
+/** A timeline point as it was when the figures were recorded (capacity lost came later: the pinned test checks it on its own). */
+const recordedPoint = ({ t, impairedPct, terminatedPct }: Point) => ({ t, impairedPct, terminatedPct });
+
+/** What is pinned: every figure but the event counts (which the optimisation is meant to cut) and the capacity-lost figures added since. */
 export function pinnedView(r: SimResult) {
   const run = (x: SimResult['runs']['uncontrolled']) => {
-    const { events: _events, timeline, regions, ...figures } = x;
+    const { events: _events, peakCapacityLostPct: _lost, timeline: points, regions: all, ...figures } = x;
+    const timeline = points.map(recordedPoint);
+    const regions = all.map(({ peakCapacityLostPct: _l, timeline: t, ...region }) => ({ ...region, timeline: t.map(recordedPoint) }));
     const digest = createHash('sha256')
       .update(JSON.stringify({ timeline, regions }))
       .digest('hex')

@@ -441,7 +441,7 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
   const b = c.get('breaks');
   let breaks: Scenario['change']['breaks'] | null = null;
   if (b) {
-    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again'], ['effects'], b.keyNode);
+    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again', 'errorShare'], ['effects'], b.keyNode);
     const again = bm?.get('again') ? readTimer(r, bm.get('again')!.value, 'change.breaks.again', bm.get('again')!.keyNode) : null;
     const delay = bm?.get('after') ? r.duration(bm.get('after')!.value, 'change.breaks.after', bm.get('after')!.keyNode) : 0;
     const match = bm?.get('match') ? r.selector(bm.get('match')!.value, 'change.breaks.match', bm.get('match')!.keyNode) : {};
@@ -458,10 +458,27 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
         }
       }
     }
-    if (bm && match && delay !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, again };
+    const errorShare = bm ? readErrorShare(r, bm, effects) : null;
+    if (bm && match && delay !== null && errorShare !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, errorShare, again };
   }
   if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
   return { name, hosts, applyTime, rollbackTime, breaks };
+}
+
+/** change.breaks.errorShare: the share of requests a requestErrors host fails (only with that effect; default 100%). */
+function readErrorShare(r: Reader, bm: Entries, effects: readonly Effect[]): number | null {
+  const e = bm.get('errorShare');
+  if (!e) return 1;
+  if (!effects.includes('requestErrors')) {
+    r.report(e.keyNode, 'change.breaks.errorShare applies to the requestErrors effect only: add requestErrors to change.breaks.effects, or remove errorShare');
+    return null;
+  }
+  const share = r.share(e.value, 'change.breaks.errorShare', e.keyNode);
+  if (share === 0) {
+    r.report(e.value, 'change.breaks.errorShare must be more than 0% (a host failing no request is not broken)');
+    return null;
+  }
+  return share;
 }
 
 function readTimer(r: Reader, node: Node | null, what: string, at: Node): TimerSpec | null {

@@ -55,7 +55,7 @@ const IN_FLIGHT = new Set(STEP_CODES.flatMap((state, code) => (isInFlightStatus(
 /** Which breakage each check kind can see (see docs/simulator.md, "What checks detect"). */
 export const CHECK_SEES: Record<CheckSpec['kind'], number> = {
   tcp: EFFECT_BIT.hostConnectivity,
-  http: EFFECT_BIT.hostConnectivity | EFFECT_BIT.crashLoop,
+  http: EFFECT_BIT.hostConnectivity | EFFECT_BIT.crashLoop | EFFECT_BIT.requestErrors,
   systemdUnitActive: EFFECT_BIT.crashLoop,
   ipRulesPreserved: EFFECT_BIT.ipRulesLost,
   routesPreserved: EFFECT_BIT.routesLost,

@@ -4,8 +4,11 @@ import type { Instant, Millis, Selector } from '../core/types.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { CalendarSpec } from './calendar.ts';
 
-/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop, hostCrashLoop. */
-export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost'] as const;
+/**
+ * What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop,
+ * hostCrashLoop (the whole host's service), requestErrors (a share of its requests, breaks.errorShare).
+ */
+export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost', 'requestErrors'] as const;
 export type Effect = (typeof EFFECTS)[number];
 
 /** One label and how its values are shared out: a single value has share 1. */
@@ -101,6 +104,8 @@ export interface Scenario {
       readonly match: Selector;
       readonly effects: readonly Effect[];
       readonly delay: Millis;
+      /** requestErrors: the share of a broken host's requests that fail, 0..1 (1 when not given). */
+      readonly errorShare: number;
       /** The trigger recurs: at each elapse every changed host that is whole again breaks again. */
       readonly again: TimerSpec | null;
     };

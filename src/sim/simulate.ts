@@ -15,6 +15,8 @@ export interface TimelinePoint {
   t: string;
   impairedPct: number;
   terminatedPct: number;
+  /** Share of the capacity lost at that instant: impaired hosts, each counted for the share of its requests that fail. */
+  capacityLostPct: number;
 }
 
 export interface RegionResult {
@@ -22,6 +24,7 @@ export interface RegionResult {
   provider: string;
   hosts: number;
   peakImpairedPct: number;
+  peakCapacityLostPct: number;
   terminatedPct: number;
   /** When the region last went back to no impaired host (null: never impaired, or still impaired at the end). */
   recoveredAt: string | null;
@@ -41,6 +44,8 @@ export interface RunResult {
   impairedHosts: number;
   peakImpaired: number;
   peakImpairedPct: number;
+  /** Most capacity lost at the same instant, % of the fleet's (equal to peakImpairedPct unless hosts fail only a share of their requests). */
+  peakCapacityLostPct: number;
   terminated: number;
   terminatedPct: number;
   dataBearingLost: number;
@@ -85,6 +90,13 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
   const r = regions.length;
   const start = world.scenario.start;
   const times: string[] = Array.from({ length: world.sampleCount }, (_, i) => new Date(start + i * MINUTE).toISOString());
+  const lost = world.capacityLostShare;
+  const point = (t: string, impaired: number, terminated: number, hosts: number): TimelinePoint => ({
+    t,
+    impairedPct: pct(impaired, hosts, 2),
+    terminatedPct: pct(terminated, hosts, 2),
+    capacityLostPct: pct(impaired * lost, hosts, 2),
+  });
   const timeline: TimelinePoint[] = times.map((t, i) => {
     let imp = 0;
     let term = 0;
@@ -92,7 +104,7 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
       imp += world.sampleImpaired[i * r + j]!;
       term += world.sampleTerminated[i * r + j]!;
     }
-    return { t, impairedPct: pct(imp, fleet.size, 2), terminatedPct: pct(term, fleet.size, 2) };
+    return point(t, imp, term, fleet.size);
   });
   let bearing = 0;
   for (let h = 0; h < fleet.size; h++) bearing += fleet.dataBearing[h]!;
@@ -101,6 +113,7 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
     impairedHosts: world.everImpaired,
     peakImpaired: world.peakImpaired,
     peakImpairedPct: pct(world.peakImpaired, fleet.size),
+    peakCapacityLostPct: pct(world.peakImpaired * lost, fleet.size),
     terminated: world.terminated,
     terminatedPct: pct(world.terminated, fleet.size),
     dataBearingLost: world.dataBearingLost,
@@ -116,13 +129,10 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
       provider: region.provider,
       hosts: region.hosts,
       peakImpairedPct: pct(world.regionPeak[j]!, region.hosts),
+      peakCapacityLostPct: pct(world.regionPeak[j]! * lost, region.hosts),
       terminatedPct: pct(world.regionTerminated[j]!, region.hosts),
       recoveredAt: world.regionPeak[j]! > 0 ? iso(world.regionRecoveredAt[j]!) : null,
-      timeline: times.map((t, i) => ({
-        t,
-        impairedPct: pct(world.sampleImpaired[i * r + j]!, region.hosts, 2),
-        terminatedPct: pct(world.sampleTerminated[i * r + j]!, region.hosts, 2),
-      })),
+      timeline: times.map((t, i) => point(t, world.sampleImpaired[i * r + j]!, world.sampleTerminated[i * r + j]!, region.hosts)),
     })),
   };
 }

@@ -34,11 +34,14 @@ export const EFFECT_BIT: Record<Effect, number> = {
   ipRulesLost: 8,
   routesLost: 16,
   hostCrashLoop: 32,
+  requestErrors: 64,
 };
 /** Effects that cut the host off: no heartbeat, no report, and its provider's status checks fail. */
 export const OFFLINE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.hostCrashLoop;
-/** Effects that take a host out of service (the others are only visible to invariant checks). */
-export const SERVICE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop | EFFECT_BIT.hostCrashLoop;
+/** Effects that take a host's whole service out. */
+export const OUTAGE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop | EFFECT_BIT.hostCrashLoop;
+/** Effects that impair a host's service, whole or in part (the others are only visible to invariant checks). */
+export const SERVICE_BITS = OUTAGE_BITS | EFFECT_BIT.requestErrors;
 
 // Host status.
 const HEALTHY = 0;
@@ -57,6 +60,12 @@ export class World {
   /** Per-host flags computed once from labels: 1 = breaks when changed, 2 = in an auto-healing group. */
   private readonly traits: Uint8Array;
   private readonly breakMask: number;
+  /**
+   * The share of its capacity an impaired host loses: all of it, unless the change only makes it
+   * fail a share of its requests (requestErrors alone). The effects are the same on every host the
+   * change breaks, so capacity lost is this share of the impaired hosts at every instant.
+   */
+  readonly capacityLostShare: number;
 
   readonly regionImpaired: Int32Array;
   readonly regionPeak: Int32Array;
@@ -123,6 +132,7 @@ export class World {
     this.dbQueued = new Float64Array(r);
     this.dbScheduled = new Float64Array(r).fill(-1);
     this.breakMask = scenario.change.breaks.effects.reduce((m, e) => m | EFFECT_BIT[e], 0);
+    this.capacityLostShare = (this.breakMask & OUTAGE_BITS) === 0 && (this.breakMask & EFFECT_BIT.requestErrors) !== 0 ? scenario.change.breaks.errorShare : 1;
     this.sampleCount = Math.floor(scenario.duration / MINUTE) + 1;
     this.sampleImpaired = new Int32Array(this.sampleCount * r);
     this.sampleTerminated = new Int32Array(this.sampleCount * r);
