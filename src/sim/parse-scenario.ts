@@ -10,6 +10,7 @@ import type { Millis, Selector } from '../core/types.ts';
 import { DEFAULT_REMEDIATION_POLICY } from '../core/remediation/guard.ts';
 import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
+import { readVersions } from './parse-versions.ts';
 import type { CalendarSpec } from './calendar.ts';
 import { EFFECTS } from './scenario.ts';
 import type { Effect, LabelMix, ProviderSpec, RecoverySpec, RegionSpec, RemediationSpec, Scenario, SpreadSpec, TimerSpec } from './scenario.ts';
@@ -19,9 +20,9 @@ const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
 const MAX_HOSTS = 1_000_000;
 
-type Entries = Map<string, { keyNode: Node; value: Node | null }>;
+export type Entries = Map<string, { keyNode: Node; value: Node | null }>;
 
-class Reader {
+export class Reader {
   readonly problems: SourceProblem[] = [];
   constructor(private readonly lines: LineCounter) {}
 
@@ -432,7 +433,7 @@ function readRemediation(r: Reader, node: Node | null, at: Node, providers: Read
 }
 
 function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] | null {
-  const c = r.map(node, 'change', ['name', 'hosts', 'applyTime', 'rollbackTime', 'breaks'], ['name', 'breaks'], at);
+  const c = r.map(node, 'change', ['name', 'hosts', 'applyTime', 'rollbackTime', 'versions', 'breaks'], ['name', 'breaks'], at);
   if (!c) return null;
   const name = c.get('name') ? r.string(c.get('name')!.value, 'change name', c.get('name')!.keyNode) : null;
   const hosts = c.get('hosts') ? r.selector(c.get('hosts')!.value, 'change.hosts', c.get('hosts')!.keyNode) : {};
@@ -461,8 +462,12 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
     const errorShare = bm ? readErrorShare(r, bm, effects) : null;
     if (bm && match && delay !== null && errorShare !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, errorShare, again };
   }
-  if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
-  return { name, hosts, applyTime, rollbackTime, breaks };
+  const v = c.get('versions');
+  const versions = v ? readVersions(r, v.value, v.keyNode) : null;
+  // A version breaks a host when it reaches it: a later start or a recurring trigger would be a second clock.
+  if (v && breaks && (breaks.delay > 0 || breaks.again)) r.report(v.keyNode, `change.versions cannot be combined with change.breaks.${breaks.again ? 'again' : 'after'}: a bad version breaks a host when it reaches it`);
+  if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks || (v && !versions)) return null;
+  return { name, hosts, applyTime, rollbackTime, versions, breaks };
 }
 
 /** change.breaks.errorShare: the share of requests a requestErrors host fails (only with that effect; default 100%). */

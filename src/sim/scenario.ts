@@ -63,6 +63,24 @@ export type SpreadSpec =
     }
   | { readonly kind: 'replicate'; readonly at: Instant; readonly within: Millis };
 
+/**
+ * The change's artefact is regenerated over time (a config file a job rebuilds every few minutes):
+ * each version is good or bad, drawn per seed; a host that has the change breaks while a bad
+ * version is current on it and heals when a good one reaches it.
+ */
+export interface VersionsSpec {
+  /** A new version is generated every `every`, on the scenario's clock from its start. */
+  readonly every: Millis;
+  /** Each version reaches each host that has the change within this (a random time per host and version); at most `every`. */
+  readonly within: Millis;
+  /** The chance a version generated at a time is bad: linear between the points, 0 before the first, the last share after the last (1: stuck bad). */
+  readonly badShare: readonly { readonly at: Instant; readonly share: number }[];
+  /** No version is generated from then on: the current one stays. */
+  readonly stopAt: Instant | null;
+  /** A known-good version is pushed at `at` and stays (no version is generated from then on); it reaches every host within `within`. */
+  readonly knownGood: { readonly at: Instant; readonly within: Millis } | null;
+}
+
 export interface RecoverySpec {
   /** Operators repair impaired hosts (reboot, re-apply network config) from `after` the first impairment, spread over `over`. */
   readonly repair: { readonly after: Millis; readonly over: Millis } | null;
@@ -99,6 +117,8 @@ export interface Scenario {
     readonly hosts: Selector;
     readonly applyTime: Millis;
     readonly rollbackTime: Millis;
+    /** The artefact's versions over time (null: one version, the one that lands). */
+    readonly versions: VersionsSpec | null;
     /** Changed hosts matching `match` suffer `effects`, `delay` after the change lands (0: at once). */
     readonly breaks: {
       readonly match: Selector;
