@@ -165,6 +165,17 @@ describe('change.versions: an artefact whose versions flap, then stick bad', () 
     expect(impairedAt(x.timeline, '15:40')).toBe(0);
   });
 
+  it('knownGood.restart: a share of the broken hosts recover only when restarted, within `over` of the push', () => {
+    const slow = parseScenario(source(FLAP.replace('knownGood: { at: 2025-11-18T14:30:00Z, within: 5m }', 'knownGood: { at: 2025-11-18T14:30:00Z, within: 5m, restart: { share: 20%, over: 1h } }')), 'r.yaml');
+    const x = simulate(slow, plan(LONG_BAKE), { seed: 1 }).runs.uncontrolled;
+    expect(impairedAt(x.timeline, '14:36')).toBeGreaterThan(10);
+    expect(impairedAt(x.timeline, '14:36')).toBeLessThan(25);
+    expect(impairedAt(x.timeline, '15:00')).toBeGreaterThan(0);
+    expect(impairedAt(x.timeline, '15:00')).toBeLessThan(impairedAt(x.timeline, '14:36'));
+    expect(impairedAt(x.timeline, '15:30')).toBe(0);
+    expect(Date.parse(x.regions[0]!.recoveredAt!)).toBeGreaterThan(T('15:20'));
+  });
+
   it('a version that cuts hosts off mid-bake: the step goes silent silentAfter after the cut-off, not earlier', () => {
     const cut = parseScenario(source(FLAP, 'hostConnectivity'), 'cut.yaml');
     const c = simulate(cut, plan(LONG_BAKE, 'http: { url: "http://127.0.0.1/health" }'), { seed: 1 }).runs.controlled;
@@ -193,6 +204,7 @@ describe('change.versions: errors', () => {
     { name: 'missing badShare', versions: '    every: 5m', expected: [`${FILE}:14:3: missing required key "badShare" in change.versions`] },
     { name: 'unknown key', versions: `${FLAP}\n    period: 5m`, expected: [`${FILE}:22:5: unknown key "period" in change.versions (expected one of: every, within, badShare, stopAt, knownGood)`] },
     { name: 'knownGood without a time', versions: FLAP.replace('knownGood: { at: 2025-11-18T14:30:00Z, within: 5m }', 'knownGood: { within: 5m }'), expected: [`${FILE}:21:5: missing required key "at" in change.versions.knownGood`] },
+    { name: 'knownGood.restart without over', versions: FLAP.replace('within: 5m }', 'within: 5m, restart: { share: 10% } }'), expected: [`${FILE}:21:56: missing required key "over" in change.versions.knownGood.restart`] },
     { name: 'combined with breaks.after', versions: FLAP, extra: ', after: 1m', expected: [`${FILE}:14:3: change.versions cannot be combined with change.breaks.after: a bad version breaks a host when it reaches it`] },
   ];
 

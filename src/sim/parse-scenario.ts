@@ -10,8 +10,8 @@ import type { Millis, Selector } from '../core/types.ts';
 import { DEFAULT_REMEDIATION_POLICY } from '../core/remediation/guard.ts';
 import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
-import { readVersions } from './parse-versions.ts';
 import type { CalendarSpec } from './calendar.ts';
+import { readVersions } from './parse-versions.ts';
 import { EFFECTS } from './scenario.ts';
 import type { Effect, LabelMix, ProviderSpec, RecoverySpec, RegionSpec, RemediationSpec, Scenario, SpreadSpec, TimerSpec } from './scenario.ts';
 

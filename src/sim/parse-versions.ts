@@ -56,9 +56,21 @@ function readBadShare(r: Reader, node: Node | null, at: Node): VersionsSpec['bad
 }
 
 function readKnownGood(r: Reader, entry: Entries extends Map<string, infer V> ? V : never, within: number): VersionsSpec['knownGood'] {
-  const k = r.map(entry.value, `${WHERE}.knownGood`, ['at', 'within'], ['at'], entry.keyNode);
+  const k = r.map(entry.value, `${WHERE}.knownGood`, ['at', 'within', 'restart'], ['at'], entry.keyNode);
   if (!k || !k.get('at')) return null;
   const t = r.instant(k.get('at')!.value, `${WHERE}.knownGood.at`, k.get('at')!.keyNode);
   const w = k.get('within') ? r.duration(k.get('within')!.value, `${WHERE}.knownGood.within`, k.get('within')!.keyNode) : within;
-  return t !== null && w !== null ? { at: t, within: w } : null;
+  const rs = k.get('restart');
+  const restart = rs ? readRestart(r, rs.value, rs.keyNode) : null;
+  if (t === null || w === null || (rs && !restart)) return null;
+  return { at: t, within: w, restart };
+}
+
+/** knownGood.restart {share, over}: the broken hosts the known-good version does not heal, restarted within `over`. */
+function readRestart(r: Reader, node: Node | null, at: Node): { share: number; over: number } | null {
+  const m = r.map(node, `${WHERE}.knownGood.restart`, ['share', 'over'], ['share', 'over'], at);
+  if (!m || !m.get('share') || !m.get('over')) return null;
+  const share = r.share(m.get('share')!.value, `${WHERE}.knownGood.restart.share`, m.get('share')!.keyNode);
+  const over = r.duration(m.get('over')!.value, `${WHERE}.knownGood.restart.over`, m.get('over')!.keyNode);
+  return share !== null && over !== null ? { share, over } : null;
 }

@@ -77,8 +77,16 @@ export interface VersionsSpec {
   readonly badShare: readonly { readonly at: Instant; readonly share: number }[];
   /** No version is generated from then on: the current one stays. */
   readonly stopAt: Instant | null;
-  /** A known-good version is pushed at `at` and stays (no version is generated from then on); it reaches every host within `within`. */
-  readonly knownGood: { readonly at: Instant; readonly within: Millis } | null;
+  /**
+   * A known-good version is pushed at `at` and stays (no version is generated from then on); it
+   * reaches every host within `within`. `restart`: a share of the broken hosts do not recover with
+   * it (services left in a bad state); each is restarted at a random time within `over` of `at`.
+   */
+  readonly knownGood: {
+    readonly at: Instant;
+    readonly within: Millis;
+    readonly restart: { readonly share: number; readonly over: Millis } | null;
+  } | null;
 }
 
 export interface RecoverySpec {

@@ -57,15 +57,25 @@ export function currentVersion(s: VersionSchedule, t: number): number {
   return Math.min(s.bad.length - 1, Math.floor((t - s.start) / s.spec.every));
 }
 
-/** How long after its generation version `k` reaches host `h`: in [0, within), the same in every run of a seed. */
-export function arrivalDelay(s: VersionSchedule, h: number, k: number): number {
-  const within = k < s.bad.length ? s.spec.within : s.spec.knownGood!.within;
-  if (within === 0) return 0;
-  let z = (Math.imul(h, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b) ^ s.salt) >>> 0;
+/** A uniform draw in [0, 1) for host `h` and `key`, the same in every run of a seed (no random stream consumed). */
+function hostUniform(s: VersionSchedule, h: number, key: number): number {
+  let z = (Math.imul(h, 0x9e3779b1) ^ Math.imul(key, 0x85ebca6b) ^ s.salt) >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x7feb352d) >>> 0;
   z = Math.imul(z ^ (z >>> 15), 0x846ca68b) >>> 0;
-  z = (z ^ (z >>> 16)) >>> 0;
-  return (z / 4294967296) * within;
+  return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
+}
+
+/** How long after its generation version `k` reaches host `h`: in [0, within). */
+export function arrivalDelay(s: VersionSchedule, h: number, k: number): number {
+  const within = k < s.bad.length ? s.spec.within : s.spec.knownGood!.within;
+  return within === 0 ? 0 : hostUniform(s, h, k + 1) * within;
+}
+
+/** When a broken host the known-good version does not heal (knownGood.restart) is restarted; null: it heals with the version. */
+export function restartAt(s: VersionSchedule, h: number): number | null {
+  const restart = s.spec.knownGood?.restart;
+  if (!restart || hostUniform(s, h, -1) >= restart.share) return null;
+  return s.spec.knownGood!.at + hostUniform(s, h, -2) * restart.over;
 }
 
 /** Versions whose arrival changes a host's state: the first bad one and every flip between good and bad, then the known-good one. */

@@ -11,7 +11,7 @@ import type { EventQueue } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
 import type { Prng } from './prng.ts';
 import type { Effect, Scenario } from './scenario.ts';
-import { arrivalDelay, currentVersion, flips, generatedAt, isBadVersion } from './versions.ts';
+import { arrivalDelay, currentVersion, flips, generatedAt, isBadVersion, restartAt } from './versions.ts';
 import type { VersionSchedule } from './versions.ts';
 
 export const MINUTE = 60_000;
@@ -392,7 +392,11 @@ export class World {
     if (!this.changed[h] || this.versionSeen![h]! > k || this.status[h] === REPLACING || this.status[h] === REPLACED) return;
     this.versionSeen![h] = k;
     if (!isBadVersion(this.versions!, k)) {
-      if (this.broken[h] !== 0) this.heal(h, t);
+      if (this.broken[h] === 0) return;
+      // Left in a bad state, the host's service recovers only when restarted (as a repair would).
+      const restart = k === this.versions!.bad.length ? restartAt(this.versions!, h) : null;
+      if (restart !== null && this.status[h] === IMPAIRED) this.queue.push(Math.max(t, restart), EV_REPAIR, h, this.gen[h]!);
+      else this.heal(h, t);
       return;
     }
     if (this.killSwitched || this.broken[h] !== 0 || this.status[h] !== HEALTHY) return;
