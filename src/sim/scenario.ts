@@ -51,18 +51,6 @@ export interface TimerSpec {
   readonly randomizedDelay: Millis;
 }
 
-export type SpreadSpec =
-  | {
-      readonly kind: 'timers';
-      /** When the package reaches each provider's mirror. */
-      readonly mirrors: ReadonlyMap<string, Instant>;
-      readonly download: TimerSpec;
-      readonly install: TimerSpec;
-      /** Operators turn the update channel off: no install after this. */
-      readonly stopAt: Instant | null;
-    }
-  | { readonly kind: 'replicate'; readonly at: Instant; readonly within: Millis };
-
 /**
  * The change's artefact is regenerated over time (a config file a job rebuilds every few minutes):
  * each version is good or bad, drawn per seed; a host that has the change breaks while a bad
@@ -88,6 +76,18 @@ export interface VersionsSpec {
     readonly restart: { readonly share: number; readonly over: Millis } | null;
   } | null;
 }
+
+export type SpreadSpec =
+  | {
+      readonly kind: 'timers';
+      /** When the package reaches each provider's mirror. */
+      readonly mirrors: ReadonlyMap<string, Instant>;
+      readonly download: TimerSpec;
+      readonly install: TimerSpec;
+      /** Operators turn the update channel off: no install after this. */
+      readonly stopAt: Instant | null;
+    }
+  | { readonly kind: 'replicate'; readonly at: Instant; readonly within: Millis };
 
 export interface RecoverySpec {
   /** Operators repair impaired hosts (reboot, re-apply network config) from `after` the first impairment, spread over `over`. */
