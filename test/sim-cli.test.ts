@@ -56,10 +56,10 @@ describe('sluice sim run', () => {
     expect(Object.keys(out)).toEqual(expect.arrayContaining(['scenario', 'seed', 'hosts', 'runs']));
     expect(out).toMatchObject({ scenario: 'heroku-2025', seed: 9, hosts: 1500 });
     for (const run of [out.runs.uncontrolled, out.runs.controlled]) {
-      for (const key of ['peakImpairedPct', 'terminatedPct', 'dataBearingLostPct', 'hostsChanged', 'firstImpairedAt', 'haltedAt', 'timeline', 'regions']) expect(run).toHaveProperty(key);
+      for (const key of ['peakImpairedPct', 'peakCapacityLostPct', 'terminatedPct', 'dataBearingLostPct', 'hostsChanged', 'firstImpairedAt', 'haltedAt', 'timeline', 'regions']) expect(run).toHaveProperty(key);
       expect(run.timeline).toHaveLength(36 * 60 + 1);
-      expect(run.timeline[1]).toEqual({ t: '2025-06-09T18:01:00.000Z', impairedPct: expect.any(Number), terminatedPct: expect.any(Number), peakImpairedPct: expect.any(Number) });
-      expect(run.regions[0]).toMatchObject({ name: 'us-east-1', provider: 'aws', hosts: 1200 });
+      expect(run.timeline[1]).toEqual({ t: '2025-06-09T18:01:00.000Z', impairedPct: expect.any(Number), terminatedPct: expect.any(Number), peakImpairedPct: expect.any(Number), capacityLostPct: expect.any(Number) });
+      expect(run.regions[0]).toMatchObject({ name: 'us-east-1', provider: 'aws', hosts: 1200, peakCapacityLostPct: expect.any(Number) });
     }
     expect(out.runs.uncontrolled.haltedAt).toBeNull();
   });

@@ -50,15 +50,20 @@ export function variantScenario(c: PinnedCase, s: Scenario): Scenario {
   return s;
 }
 
-/** Timeline points as they were pinned: the peak since the point before came later (it is tested on its own). */
-const pinnedPoints = (points: readonly TimelinePoint[]) => points.map(({ peakImpairedPct: _peak, ...p }) => p);
+/**
+ * A timeline point as it was when the figures were recorded: the peak since the point before and
+ * capacity lost came later (each is tested on its own).
+ */
+const recordedPoint = ({ t, impairedPct, terminatedPct }: TimelinePoint) => ({ t, impairedPct, terminatedPct });
 
-/** What is pinned: every figure but the event counts (which the optimisation is meant to cut). */
+/** What is pinned: every figure but the event counts (which the optimisation is meant to cut) and the capacity-lost figures added since. */
 export function pinnedView(r: SimResult) {
   const run = (x: SimResult['runs']['uncontrolled']) => {
-    const { events: _events, timeline, regions, ...figures } = x;
+    const { events: _events, peakCapacityLostPct: _lost, timeline: points, regions: all, ...figures } = x;
+    const timeline = points.map(recordedPoint);
+    const regions = all.map(({ peakCapacityLostPct: _l, timeline: t, ...region }) => ({ ...region, timeline: t.map(recordedPoint) }));
     const digest = createHash('sha256')
-      .update(JSON.stringify({ timeline: pinnedPoints(timeline), regions: regions.map((g) => ({ ...g, timeline: pinnedPoints(g.timeline) })) }))
+      .update(JSON.stringify({ timeline, regions }))
       .digest('hex')
       .slice(0, 16);
     return { ...figures, timelinesDigest: digest };

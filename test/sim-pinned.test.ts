@@ -15,6 +15,12 @@ describe('simulator results are pinned', () => {
       const { scenario, plan } = builtin(c.scenario, c.plan);
       const result = simulate(variantScenario(c, scenario), variantPlan(c, plan), { hosts: c.hosts, seed: c.seed });
       expect(pinnedView(result)).toEqual(fixture[c.id]);
+      // No pinned scenario has a partial effect: every impaired host has lost its whole capacity.
+      for (const run of [result.runs.uncontrolled, result.runs.controlled]) {
+        expect(run.peakCapacityLostPct).toBe(run.peakImpairedPct);
+        expect(run.timeline.every((p) => p.capacityLostPct === p.impairedPct)).toBe(true);
+        expect(run.regions.every((g) => g.peakCapacityLostPct === g.peakImpairedPct && g.timeline.every((p) => p.capacityLostPct === p.impairedPct))).toBe(true);
+      }
     });
   }
 });

@@ -78,7 +78,7 @@ describe('scenario files', () => {
     { name: 'start without a zone', from: 'start: 2023-03-07T18:00:00Z', to: 'start: 2023-03-07 18:00', expected: [`${FILE}:2:8: start must be a UTC time like 2023-03-08T06:00:00Z (got "2023-03-07 18:00")`] },
     { name: 'shares not adding to 100%', from: 'ubuntu-20.04: 10%', to: 'ubuntu-20.04: 5%', expected: [`${FILE}:7:9: shares of label "os" in fleet.labels add up to 95%, not 100%`] },
     { name: 'share that is not a percentage', from: 'share: 100%', to: 'share: 1.0', expected: [`${FILE}:11:37: share of region "us-east-1" must be a percentage like 40% (got 1)`] },
-    { name: 'unknown effect', from: 'effects: [hostConnectivity]', to: 'effects: [hostConectivity]', expected: [`${FILE}:16:15: unknown effect "hostConectivity" (expected one of: hostConnectivity, podEgress, crashLoop, hostCrashLoop, ipRulesLost, routesLost)`] },
+    { name: 'unknown effect', from: 'effects: [hostConnectivity]', to: 'effects: [hostConectivity]', expected: [`${FILE}:16:15: unknown effect "hostConectivity" (expected one of: hostConnectivity, podEgress, crashLoop, hostCrashLoop, ipRulesLost, routesLost, requestErrors)`] },
     { name: 'unsupported calendar', from: '"*-*-* 6:00"', to: '"Mon *-*-* 6:00"', expected: [`${FILE}:21:28: onCalendar "Mon *-*-* 6:00" is not supported (use "*-*-* 6:00", "*-*-* 6,18:00", "hourly" or "daily")`] },
     { name: 'mirror for an unknown provider', from: 'mirrors: { aws: 2023-03-07T19:00:00Z }', to: 'mirrors: { aws: 2023-03-07T19:00:00Z, gce: 2023-03-07T19:00:00Z }', expected: [`${FILE}:19:43: mirror for unknown provider "gce" (providers: aws)`] },
     { name: 'missing change', from: 'change:\n  name: systemd\n  hosts: { os: ubuntu-22.04 }\n  breaks:\n    effects: [hostConnectivity]\n', to: '', expected: [`${FILE}:1:1: missing required key "change" in the scenario`] },
@@ -87,6 +87,9 @@ describe('scenario files', () => {
     { name: 'YAML syntax: duplicate key', from: 'duration: 48h', to: 'duration: 48h\nduration: 12h', expected: [`${FILE}:4:1: YAML: Map keys must be unique`] },
     { name: 'unquoted calendar is a YAML alias', from: '"*-*-* 6:00"', to: '*-*-* 6:00', expected: [`${FILE}:21:34: YAML: Unexpected scalar at node end (a value starting with "*" is a YAML alias: quote it, e.g. onCalendar: "*-*-* 6:00")`] },
     { name: 'YAML alias to a list', from: 'zones: [a, b]', to: 'zones: &z [a, b]', expected: [] },
+    { name: 'errorShare without requestErrors', from: 'effects: [hostConnectivity]', to: 'effects: [hostConnectivity]\n    errorShare: 30%', expected: [`${FILE}:17:5: change.breaks.errorShare applies to the requestErrors effect only: add requestErrors to change.breaks.effects, or remove errorShare`] },
+    { name: 'errorShare that is not a percentage', from: 'effects: [hostConnectivity]', to: 'effects: [requestErrors]\n    errorShare: 0.3', expected: [`${FILE}:17:17: change.breaks.errorShare must be a percentage like 40% (got 0.3)`] },
+    { name: 'errorShare of 0%', from: 'effects: [hostConnectivity]', to: 'effects: [requestErrors]\n    errorShare: 0%', expected: [`${FILE}:17:17: change.breaks.errorShare must be more than 0% (a host failing no request is not broken)`] },
     {
       name: 'YAML alias used for a value',
       from: 'share: 100%, zones: [a, b] }',

@@ -23,6 +23,7 @@ export function renderSimText(r: SimResult): string {
   out += row('hosts changed', ...runs.map((x) => String(x.hostsChanged)));
   out += row('first impaired at', ...runs.map((x) => time(x.firstImpairedAt)));
   out += row('peak impaired', ...runs.map((x) => hostsPct(x.peakImpaired, x.peakImpairedPct)));
+  out += row('peak capacity lost', ...runs.map((x) => `${x.peakCapacityLostPct}%`));
   out += row('terminated', ...runs.map((x) => hostsPct(x.terminated, x.terminatedPct)));
   out += row('data-bearing lost', ...runs.map((x) => hostsPct(x.dataBearingLost, x.dataBearingLostPct)));
   out += row('halted at', ...runs.map((x) => time(x.haltedAt)));
@@ -32,13 +33,14 @@ export function renderSimText(r: SimResult): string {
   }
   const names = u.regions.map((a) => `${a.name} (${a.provider}, ${a.hosts})`);
   const width = Math.max('per region'.length, ...names.map((n) => n.length)) + 2;
-  out += `\n${'per region'.padEnd(width)}${'uncontrolled peak/terminated/recovered'.padEnd(41)}${g ? 'guarded terminated'.padEnd(20) : ''}controlled peak/terminated\n`;
+  out += `\n${'per region'.padEnd(width)}${'uncontrolled peak/terminated/recovered'.padEnd(41)}${g ? 'guarded terminated'.padEnd(20) : ''}${'controlled peak/terminated'.padEnd(28)}peak capacity lost uncontrolled/controlled\n`;
   for (let i = 0; i < u.regions.length; i++) {
     const a = u.regions[i]!;
     const b = c.regions[i]!;
     const left = `${a.peakImpairedPct}% / ${a.terminatedPct}% / ${time(a.recoveredAt)}`;
     const mid = g ? `${g.regions[i]!.terminatedPct}%`.padEnd(20) : '';
-    out += `${names[i]!.padEnd(width)}${left.padEnd(41)}${mid}${b.peakImpairedPct}% / ${b.terminatedPct}%\n`;
+    const right = `${b.peakImpairedPct}% / ${b.terminatedPct}%`.padEnd(28);
+    out += `${names[i]!.padEnd(width)}${left.padEnd(41)}${mid}${right}${a.peakCapacityLostPct}% / ${b.peakCapacityLostPct}%\n`;
   }
   if (c.rollout) {
     out += `\nwaves of ${c.rollout.plan}:\n`;

@@ -12,6 +12,7 @@ import type { ScopePolicy } from '../core/remediation/guard.ts';
 import { parseCalendar } from './calendar.ts';
 import type { CalendarSpec } from './calendar.ts';
 import { readRepair } from './parse-repair.ts';
+import { readVersions } from './parse-versions.ts';
 import { EFFECTS } from './scenario.ts';
 import type { Effect, LabelMix, ProviderSpec, RecoverySpec, RegionSpec, RemediationSpec, Scenario, SpreadSpec, TimerSpec } from './scenario.ts';
 
@@ -20,7 +21,7 @@ const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
 const MAX_HOSTS = 1_000_000;
 
-type Entries = Map<string, { keyNode: Node; value: Node | null }>;
+export type Entries = Map<string, { keyNode: Node; value: Node | null }>;
 
 export class Reader {
   readonly problems: SourceProblem[] = [];
@@ -433,7 +434,7 @@ function readRemediation(r: Reader, node: Node | null, at: Node, providers: Read
 }
 
 function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] | null {
-  const c = r.map(node, 'change', ['name', 'hosts', 'applyTime', 'rollbackTime', 'breaks'], ['name', 'breaks'], at);
+  const c = r.map(node, 'change', ['name', 'hosts', 'applyTime', 'rollbackTime', 'versions', 'breaks'], ['name', 'breaks'], at);
   if (!c) return null;
   const name = c.get('name') ? r.string(c.get('name')!.value, 'change name', c.get('name')!.keyNode) : null;
   const hosts = c.get('hosts') ? r.selector(c.get('hosts')!.value, 'change.hosts', c.get('hosts')!.keyNode) : {};
@@ -442,7 +443,7 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
   const b = c.get('breaks');
   let breaks: Scenario['change']['breaks'] | null = null;
   if (b) {
-    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again'], ['effects'], b.keyNode);
+    const bm = r.map(b.value, 'change.breaks', ['match', 'effects', 'after', 'again', 'errorShare'], ['effects'], b.keyNode);
     const again = bm?.get('again') ? readTimer(r, bm.get('again')!.value, 'change.breaks.again', bm.get('again')!.keyNode) : null;
     const delay = bm?.get('after') ? r.duration(bm.get('after')!.value, 'change.breaks.after', bm.get('after')!.keyNode) : 0;
     const match = bm?.get('match') ? r.selector(bm.get('match')!.value, 'change.breaks.match', bm.get('match')!.keyNode) : {};
@@ -459,10 +460,31 @@ function readChange(r: Reader, node: Node | null, at: Node): Scenario['change'] 
         }
       }
     }
-    if (bm && match && delay !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, again };
+    const errorShare = bm ? readErrorShare(r, bm, effects) : null;
+    if (bm && match && delay !== null && errorShare !== null && (again !== null || !bm.get('again'))) breaks = { match, effects, delay, errorShare, again };
   }
-  if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks) return null;
-  return { name, hosts, applyTime, rollbackTime, breaks };
+  const v = c.get('versions');
+  const versions = v ? readVersions(r, v.value, v.keyNode) : null;
+  // A version breaks a host when it reaches it: a later start or a recurring trigger would be a second clock.
+  if (v && breaks && (breaks.delay > 0 || breaks.again)) r.report(v.keyNode, `change.versions cannot be combined with change.breaks.${breaks.again ? 'again' : 'after'}: a bad version breaks a host when it reaches it`);
+  if (!name || !hosts || applyTime === null || rollbackTime === null || !breaks || (v && !versions)) return null;
+  return { name, hosts, applyTime, rollbackTime, versions, breaks };
+}
+
+/** change.breaks.errorShare: the share of requests a requestErrors host fails (only with that effect; default 100%). */
+function readErrorShare(r: Reader, bm: Entries, effects: readonly Effect[]): number | null {
+  const e = bm.get('errorShare');
+  if (!e) return 1;
+  if (!effects.includes('requestErrors')) {
+    r.report(e.keyNode, 'change.breaks.errorShare applies to the requestErrors effect only: add requestErrors to change.breaks.effects, or remove errorShare');
+    return null;
+  }
+  const share = r.share(e.value, 'change.breaks.errorShare', e.keyNode);
+  if (share === 0) {
+    r.report(e.value, 'change.breaks.errorShare must be more than 0% (a host failing no request is not broken)');
+    return null;
+  }
+  return share;
 }
 
 function readTimer(r: Reader, node: Node | null, what: string, at: Node): TimerSpec | null {

@@ -25,6 +25,7 @@ import type { Fleet } from './fleet.ts';
 import { createPrng } from './prng.ts';
 import { runLoop } from './run-uncontrolled.ts';
 import type { Scenario } from './scenario.ts';
+import { drawVersions } from './versions.ts';
 import { EFFECT_BIT, SERVICE_BITS, World } from './world.ts';
 
 export const HEARTBEAT_INTERVAL = 5_000;
@@ -55,7 +56,7 @@ const IN_FLIGHT = new Set(STEP_CODES.flatMap((state, code) => (isInFlightStatus(
 /** Which breakage each check kind can see (see docs/simulator.md, "What checks detect"). */
 export const CHECK_SEES: Record<CheckSpec['kind'], number> = {
   tcp: EFFECT_BIT.hostConnectivity,
-  http: EFFECT_BIT.hostConnectivity | EFFECT_BIT.crashLoop,
+  http: EFFECT_BIT.hostConnectivity | EFFECT_BIT.crashLoop | EFFECT_BIT.requestErrors,
   systemdUnitActive: EFFECT_BIT.crashLoop,
   ipRulesPreserved: EFFECT_BIT.ipRulesLost,
   routesPreserved: EFFECT_BIT.routesLost,
@@ -86,7 +87,7 @@ export interface ControlledOutcome {
 
 export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed: number): ControlledOutcome {
   const queue = new EventQueue();
-  const world = new World(scenario, fleet, queue, createPrng(seed, 2));
+  const world = new World(scenario, fleet, queue, createPrng(seed, 2), false, drawVersions(scenario, seed));
   const rng = createPrng(seed, 4);
   const n = fleet.size;
   const index = { get: fleet.indexOf };
@@ -217,6 +218,12 @@ export function runControlled(scenario: Scenario, fleet: Fleet, plan: Plan, seed
     const first = applyEnd[h]! + CHECK_TIME;
     const next = first + Math.ceil((t - first) / plan.checkInterval) * plan.checkInterval + CHECK_TIME;
     queue.push(Math.max(next, t), EV_BAKE_CHECK, h, lastApplyAttempt[h]!);
+  };
+
+  // A bad version that cuts a host off mid-step: its agent's last heartbeat was at most one interval
+  // before (delivered now, so silence is counted from the cut-off, not from the last tick).
+  world.beforeVersionBreak = (h, t) => {
+    if (IN_FLIGHT.has(stepCode[h]!) && world.wouldLoseNetwork(h) && heartbeating(h)) feed({ type: 'heartbeat', host: fleet.names[h]! }, t);
   };
 
   world.onLink = (h, t, up, fresh) => {

@@ -9,6 +9,7 @@ import type { QueuedEvent } from './event-queue.ts';
 import type { Fleet } from './fleet.ts';
 import { createPrng } from './prng.ts';
 import type { Scenario, TimerSpec } from './scenario.ts';
+import { drawVersions } from './versions.ts';
 import { World } from './world.ts';
 
 const EV_DOWNLOAD = 32;
@@ -49,7 +50,7 @@ export function runLoop(world: World, queue: EventQueue, driver: (ev: QueuedEven
 /** `guarded`: the scenario's remediation guard stands in front of the providers' auto-healing. */
 export function runUncontrolled(scenario: Scenario, fleet: Fleet, seed: number, guarded = false): RunOutcome {
   const queue = new EventQueue();
-  const world = new World(scenario, fleet, queue, createPrng(seed, 2), guarded);
+  const world = new World(scenario, fleet, queue, createPrng(seed, 2), guarded, drawVersions(scenario, seed));
   const rng = createPrng(seed, 3);
   const spread = scenario.spread;
   const applies = applicableHosts(scenario, fleet);

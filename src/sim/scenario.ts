@@ -4,8 +4,11 @@ import type { Instant, Millis, Selector } from '../core/types.ts';
 import type { RemediationPolicy } from '../core/remediation/guard.ts';
 import type { CalendarSpec } from './calendar.ts';
 
-/** What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop, hostCrashLoop. */
-export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost'] as const;
+/**
+ * What a change does to a host it breaks. Service-affecting: hostConnectivity, podEgress, crashLoop,
+ * hostCrashLoop (the whole host's service), requestErrors (a share of its requests, breaks.errorShare).
+ */
+export const EFFECTS = ['hostConnectivity', 'podEgress', 'crashLoop', 'hostCrashLoop', 'ipRulesLost', 'routesLost', 'requestErrors'] as const;
 export type Effect = (typeof EFFECTS)[number];
 
 /** One label and how its values are shared out: a single value has share 1. */
@@ -46,6 +49,32 @@ export interface ProviderSpec {
 export interface TimerSpec {
   readonly calendar: CalendarSpec;
   readonly randomizedDelay: Millis;
+}
+
+/**
+ * The change's artefact is regenerated over time (a config file a job rebuilds every few minutes):
+ * each version is good or bad, drawn per seed; a host that has the change breaks while a bad
+ * version is current on it and heals when a good one reaches it.
+ */
+export interface VersionsSpec {
+  /** A new version is generated every `every`, on the scenario's clock from its start. */
+  readonly every: Millis;
+  /** Each version reaches each host that has the change within this (a random time per host and version); at most `every`. */
+  readonly within: Millis;
+  /** The chance a version generated at a time is bad: linear between the points, 0 before the first, the last share after the last (1: stuck bad). */
+  readonly badShare: readonly { readonly at: Instant; readonly share: number }[];
+  /** No version is generated from then on: the current one stays. */
+  readonly stopAt: Instant | null;
+  /**
+   * A known-good version is pushed at `at` and stays (no version is generated from then on); it
+   * reaches every host within `within`. `restart`: a share of the broken hosts do not recover with
+   * it (services left in a bad state); each is restarted at a random time within `over` of `at`.
+   */
+  readonly knownGood: {
+    readonly at: Instant;
+    readonly within: Millis;
+    readonly restart: { readonly share: number; readonly over: Millis } | null;
+  } | null;
 }
 
 export type SpreadSpec =
@@ -111,11 +140,15 @@ export interface Scenario {
     readonly hosts: Selector;
     readonly applyTime: Millis;
     readonly rollbackTime: Millis;
+    /** The artefact's versions over time (null: one version, the one that lands). */
+    readonly versions: VersionsSpec | null;
     /** Changed hosts matching `match` suffer `effects`, `delay` after the change lands (0: at once). */
     readonly breaks: {
       readonly match: Selector;
       readonly effects: readonly Effect[];
       readonly delay: Millis;
+      /** requestErrors: the share of a broken host's requests that fail, 0..1 (1 when not given). */
+      readonly errorShare: number;
       /** The trigger recurs: at each elapse every changed host that is whole again breaks again. */
       readonly again: TimerSpec | null;
     };

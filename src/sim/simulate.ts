@@ -18,6 +18,8 @@ export interface TimelinePoint {
   terminatedPct: number;
   /** The most impaired at once since the point before (up to and including `t`): impairments shorter than a minute show here. */
   peakImpairedPct: number;
+  /** Share of the capacity lost at that instant: impaired hosts, each counted for the share of its requests that fail. */
+  capacityLostPct: number;
 }
 
 export interface RegionResult {
@@ -25,6 +27,7 @@ export interface RegionResult {
   provider: string;
   hosts: number;
   peakImpairedPct: number;
+  peakCapacityLostPct: number;
   terminatedPct: number;
   /** When the region last went back to no impaired host (null: never impaired, or still impaired at the end). */
   recoveredAt: string | null;
@@ -44,6 +47,8 @@ export interface RunResult {
   impairedHosts: number;
   peakImpaired: number;
   peakImpairedPct: number;
+  /** Most capacity lost at the same instant, % of the fleet's (equal to peakImpairedPct unless hosts fail only a share of their requests). */
+  peakCapacityLostPct: number;
   terminated: number;
   terminatedPct: number;
   dataBearingLost: number;
@@ -88,6 +93,14 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
   const r = regions.length;
   const start = world.scenario.start;
   const times: string[] = Array.from({ length: world.sampleCount }, (_, i) => new Date(start + i * MINUTE).toISOString());
+  const lost = world.capacityLostShare;
+  const point = (t: string, impaired: number, terminated: number, peak: number, hosts: number): TimelinePoint => ({
+    t,
+    impairedPct: pct(impaired, hosts, 2),
+    terminatedPct: pct(terminated, hosts, 2),
+    peakImpairedPct: pct(peak, hosts, 2),
+    capacityLostPct: pct(impaired * lost, hosts, 2),
+  });
   const timeline: TimelinePoint[] = times.map((t, i) => {
     let imp = 0;
     let term = 0;
@@ -95,8 +108,7 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
       imp += world.sampleImpaired[i * r + j]!;
       term += world.sampleTerminated[i * r + j]!;
     }
-    const peak = world.sampleFleetPeakImpaired[i]!;
-    return { t, impairedPct: pct(imp, fleet.size, 2), terminatedPct: pct(term, fleet.size, 2), peakImpairedPct: pct(peak, fleet.size, 2) };
+    return point(t, imp, term, world.sampleFleetPeakImpaired[i]!, fleet.size);
   });
   let bearing = 0;
   for (let h = 0; h < fleet.size; h++) bearing += fleet.dataBearing[h]!;
@@ -105,6 +117,7 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
     impairedHosts: world.everImpaired,
     peakImpaired: world.peakImpaired,
     peakImpairedPct: pct(world.peakImpaired, fleet.size),
+    peakCapacityLostPct: pct(world.peakImpaired * lost, fleet.size),
     terminated: world.terminated,
     terminatedPct: pct(world.terminated, fleet.size),
     dataBearingLost: world.dataBearingLost,
@@ -120,14 +133,10 @@ function summarise(world: World, fleet: Fleet, events: number, haltedAt: number 
       provider: region.provider,
       hosts: region.hosts,
       peakImpairedPct: pct(world.regionPeak[j]!, region.hosts),
+      peakCapacityLostPct: pct(world.regionPeak[j]! * lost, region.hosts),
       terminatedPct: pct(world.regionTerminated[j]!, region.hosts),
       recoveredAt: world.regionPeak[j]! > 0 ? iso(world.regionRecoveredAt[j]!) : null,
-      timeline: times.map((t, i) => ({
-        t,
-        impairedPct: pct(world.sampleImpaired[i * r + j]!, region.hosts, 2),
-        terminatedPct: pct(world.sampleTerminated[i * r + j]!, region.hosts, 2),
-        peakImpairedPct: pct(world.samplePeakImpaired[i * r + j]!, region.hosts, 2),
-      })),
+      timeline: times.map((t, i) => point(t, world.sampleImpaired[i * r + j]!, world.sampleTerminated[i * r + j]!, world.samplePeakImpaired[i * r + j]!, region.hosts)),
     })),
   };
 }

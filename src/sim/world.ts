@@ -12,6 +12,8 @@ import type { Fleet } from './fleet.ts';
 import type { Prng } from './prng.ts';
 import { repairOffset } from './repair-curve.ts';
 import type { Effect, Scenario } from './scenario.ts';
+import { arrivalDelay, currentVersion, flips, generatedAt, isBadVersion, restartAt } from './versions.ts';
+import type { VersionSchedule } from './versions.ts';
 
 export const MINUTE = 60_000;
 /** Longest wait of an auto-healer the guard denied before it asks again. */
@@ -27,6 +29,8 @@ export const EV_DB_SLOT = 6;
 export const EV_STOP_SPREAD = 7;
 export const EV_BREAK = 8;
 export const EV_RETRIGGER = 9;
+export const EV_VERSION = 10;
+export const EV_VERSION_ARRIVES = 11;
 
 export const EFFECT_BIT: Record<Effect, number> = {
   hostConnectivity: 1,
@@ -35,11 +39,14 @@ export const EFFECT_BIT: Record<Effect, number> = {
   ipRulesLost: 8,
   routesLost: 16,
   hostCrashLoop: 32,
+  requestErrors: 64,
 };
 /** Effects that cut the host off: no heartbeat, no report, and its provider's status checks fail. */
 export const OFFLINE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.hostCrashLoop;
-/** Effects that take a host out of service (the others are only visible to invariant checks). */
-export const SERVICE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop | EFFECT_BIT.hostCrashLoop;
+/** Effects that take a host's whole service out. */
+export const OUTAGE_BITS = EFFECT_BIT.hostConnectivity | EFFECT_BIT.podEgress | EFFECT_BIT.crashLoop | EFFECT_BIT.hostCrashLoop;
+/** Effects that impair a host's service, whole or in part (the others are only visible to invariant checks). */
+export const SERVICE_BITS = OUTAGE_BITS | EFFECT_BIT.requestErrors;
 
 // Host status.
 const HEALTHY = 0;
@@ -58,6 +65,12 @@ export class World {
   /** Per-host flags computed once from labels: 1 = breaks when changed, 2 = in an auto-healing group. */
   private readonly traits: Uint8Array;
   private readonly breakMask: number;
+  /**
+   * The share of its capacity an impaired host loses: all of it, unless the change only makes it
+   * fail a share of its requests (requestErrors alone). The effects are the same on every host the
+   * change breaks, so capacity lost is this share of the impaired hosts at every instant.
+   */
+  readonly capacityLostShare: number;
 
   readonly regionImpaired: Int32Array;
   readonly regionPeak: Int32Array;
@@ -79,8 +92,12 @@ export class World {
    * comes up is a replacement instance (a new agent: nothing of the old one's state survives).
    */
   onLink: ((h: number, t: number, up: boolean, fresh: boolean) => void) | null = null;
-  /** Called when a delayed breakage (change.breaks.after) hits a changed host. */
+  /** Called when a delayed breakage (change.breaks.after), a recurring trigger or a bad version hits a changed host. */
   onBreak: ((h: number, t: number) => void) | null = null;
+  /** Called just before a bad version breaks a host (the driver delivers the agent's last heartbeat before it is cut off). */
+  beforeVersionBreak: ((h: number, t: number) => void) | null = null;
+  /** change.versions: the version each host has (its index; -1: none yet). Null without versions. */
+  private readonly versionSeen: Int32Array | null;
 
   // The remediation guard (guarded runs): per scope of its policy, the hosts offline now and the
   // replacements back online whose termination is within the window (each host counted once).
@@ -113,6 +130,7 @@ export class World {
     private readonly queue: EventQueue,
     private readonly rng: Prng,
     guarded = false,
+    private readonly versions: VersionSchedule | null = null,
   ) {
     const n = fleet.size;
     this.broken = new Uint8Array(n);
@@ -130,6 +148,7 @@ export class World {
     this.dbQueued = new Float64Array(r);
     this.dbScheduled = new Float64Array(r).fill(-1);
     this.breakMask = scenario.change.breaks.effects.reduce((m, e) => m | EFFECT_BIT[e], 0);
+    this.capacityLostShare = (this.breakMask & OUTAGE_BITS) === 0 && (this.breakMask & EFFECT_BIT.requestErrors) !== 0 ? scenario.change.breaks.errorShare : 1;
     this.sampleCount = Math.floor(scenario.duration / MINUTE) + 1;
     this.sampleImpaired = new Int32Array(this.sampleCount * r);
     this.sampleTerminated = new Int32Array(this.sampleCount * r);
@@ -137,6 +156,9 @@ export class World {
     this.sampleFleetPeakImpaired = new Int32Array(this.sampleCount);
     this.regionPeakSinceSample = new Int32Array(r);
 
+    this.versionSeen = versions ? new Int32Array(n).fill(-1) : null;
+    // Only the versions that change a host's state (good to bad, bad to good) are sent to hosts.
+    if (versions) for (const k of flips(versions)) queue.push(generatedAt(versions, k), EV_VERSION, -1, k);
     this.guard = guarded && scenario.guard ? new GuardState(scenario.guard.policy, scenario.guard.providers, fleet) : null;
     // Selectors are evaluated once per distinct label object, not per host.
     const cache = new Map<Labels, number>();
@@ -214,6 +236,13 @@ export class World {
     this.hostsChanged++;
     // After the kill switch the faulty code path is off: changing more hosts breaks nothing.
     if ((this.traits[h]! & 1) === 0 || this.killSwitched) return;
+    if (this.versions) {
+      // The host gets the latest version generated; it breaks only if that one is bad.
+      const k = currentVersion(this.versions, t);
+      this.versionSeen![h] = k;
+      if (isBadVersion(this.versions, k)) this.breakNow(h, t);
+      return;
+    }
     const delay = this.scenario.change.breaks.delay;
     const again = this.scenario.change.breaks.again;
     if (again) this.queue.push(nextOccurrence(again.calendar, t) + this.rng.next() * again.randomizedDelay, EV_RETRIGGER, h, this.changeGen[h]! + (delay > 0 ? 1 : 0));
@@ -362,9 +391,35 @@ export class World {
       case EV_STOP_SPREAD:
         this.spreadStopped = true;
         return true;
+      case EV_VERSION:
+        for (let i = 0; i < this.fleet.size; i++) {
+          if (this.changed[i] && (this.traits[i]! & 1) !== 0) this.queue.push(t + arrivalDelay(this.versions!, i, arg), EV_VERSION_ARRIVES, i, arg);
+        }
+        return true;
+      case EV_VERSION_ARRIVES:
+        this.versionArrives(h, arg, t);
+        return true;
       default:
         return false;
     }
+  }
+
+  /** Version `k` reaches `h`: a bad one breaks it (if whole), a good one heals it. */
+  private versionArrives(h: number, k: number, t: number): void {
+    if (!this.changed[h] || this.versionSeen![h]! > k || this.status[h] === REPLACING || this.status[h] === REPLACED) return;
+    this.versionSeen![h] = k;
+    if (!isBadVersion(this.versions!, k)) {
+      if (this.broken[h] === 0) return;
+      // Left in a bad state, the host's service recovers only when restarted (as a repair would).
+      const restart = k === this.versions!.bad.length ? restartAt(this.versions!, h) : null;
+      if (restart !== null && this.status[h] === IMPAIRED) this.queue.push(Math.max(t, restart), EV_REPAIR, h, this.gen[h]!);
+      else this.heal(h, t);
+      return;
+    }
+    if (this.killSwitched || this.broken[h] !== 0 || this.status[h] !== HEALTHY) return;
+    this.beforeVersionBreak?.(h, t);
+    this.breakNow(h, t);
+    this.onBreak?.(h, t);
   }
 
   private terminate(h: number, t: number): void {
