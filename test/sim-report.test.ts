@@ -8,7 +8,7 @@ import { parseScenario } from '../src/sim/parse-scenario.ts';
 import { LABEL_CHAR_W, numberedLabels, placeInRows, renderReportHtml } from '../src/sim/report-html.ts';
 import { simulate } from '../src/sim/simulate.ts';
 import { withHarmlessChange } from '../src/sim/variants.ts';
-import { at, planPath, region } from './sim-helpers.ts';
+import { at, builtin, planPath, region } from './sim-helpers.ts';
 
 /**
  * 100 hosts; the one host of region "tiny" breaks at `breakAt` and is repaired `repairAfter` later
@@ -187,5 +187,23 @@ budget: { failedPerWave: 0, failedTotal: 0, silentAfter: 30s }
     expect(labels.map((l) => l.text)).toEqual(['1-3', '4', '5-11']);
     const boxes = labels.map((l) => ({ text: l.text, x0: l.x, x1: l.x + l.text.length * LABEL_CHAR_W, y0: 0, y1: 10 }));
     expectNoOverlap(boxes);
+  });
+});
+
+describe('partial degradation (requestErrors)', () => {
+  it('cloudflare-2025: the report lists and charts capacity lost beside impaired hosts; datadog-2023, where every impaired host is down, does not', () => {
+    const cf = builtin('cloudflare-2025');
+    const partial = simulate(cf.scenario, cf.plan, { hosts: 2000, seed: 1 });
+    expect(partial.runs.uncontrolled.peakCapacityLostPct).toBeLessThan(partial.runs.uncontrolled.peakImpairedPct);
+    const html = renderReportHtml(partial);
+    const headline = html.slice(html.indexOf('<table class="headline">'), html.indexOf('</table>'));
+    expect(headline).toContain(`<th>peak capacity lost</th><td>${partial.runs.uncontrolled.peakCapacityLostPct}%</td>`);
+    expect(html).toMatch(/<path class="capacity" d="M[^"]+"\/>/);
+    expect(html).toContain('capacity lost (% of the fleet');
+
+    const dd = builtin('datadog-2023');
+    const whole = renderReportHtml(simulate(dd.scenario, dd.plan, { hosts: 2000, seed: 1 }));
+    expect(whole).not.toContain('peak capacity lost');
+    expect(whole).not.toContain('class="capacity"');
   });
 });

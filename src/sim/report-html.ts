@@ -30,6 +30,7 @@ interface Column {
   impaired: number;
   peak: number;
   terminated: number;
+  capacity: number;
 }
 
 /**
@@ -47,13 +48,21 @@ function pixelColumns(timeline: readonly TimelinePoint[], start: number, end: nu
       c.impaired = Math.max(c.impaired, p.impairedPct);
       c.peak = Math.max(c.peak, p.peakImpairedPct);
       c.terminated = Math.max(c.terminated, p.terminatedPct);
+      c.capacity = Math.max(c.capacity, p.capacityLostPct);
       continue;
     }
-    columns.push({ t, impaired: p.impairedPct, peak: p.peakImpairedPct, terminated: p.terminatedPct });
+    columns.push({ t, impaired: p.impairedPct, peak: p.peakImpairedPct, terminated: p.terminatedPct, capacity: p.capacityLostPct });
     lastPixel = pixel;
   }
   return columns;
 }
+
+/** Whether some impaired hosts lost only part of their capacity (requestErrors): then it is charted and listed too. */
+function partialLoss(timeline: readonly TimelinePoint[]): boolean {
+  return timeline.some((p) => p.capacityLostPct !== p.impairedPct);
+}
+
+const partialRun = (run: RunResult) => run.peakCapacityLostPct !== run.peakImpairedPct || partialLoss(run.timeline);
 
 /** Marker labels: 10px text, estimated at 6px a character (system-ui digits and lower case are narrower). */
 export const LABEL_CHAR_W = 6;
@@ -124,7 +133,7 @@ function chart(title: string, timeline: readonly TimelinePoint[], start: number,
   const yMax = niceMax(peak);
   const x = (t: number) => PAD.l + ((t - start) / (end - start)) * PLOT_W;
   const y = (v: number) => H - PAD.b - (v / yMax) * (H - PAD.t - PAD.b);
-  const line = (key: 'impaired' | 'terminated') => columns.map((c, i) => `${i === 0 ? 'M' : 'L'}${x(c.t).toFixed(1)},${y(c[key]).toFixed(1)}`).join('');
+  const line = (key: 'impaired' | 'terminated' | 'capacity') => columns.map((c, i) => `${i === 0 ? 'M' : 'L'}${x(c.t).toFixed(1)},${y(c[key]).toFixed(1)}`).join('');
   // A light band from the line (impaired at each minute's instant) up to the most impaired at once
   // within that minute: what the line misses, such as a host impaired for 20 s between two samples.
   const band = () => {
@@ -154,7 +163,7 @@ function chart(title: string, timeline: readonly TimelinePoint[], start: number,
   const inRows = placeInRows(sorted.map((m, i) => ({ text: m.label, kind: m.kind, mx: xs[i]! })));
   const labels = inRows ?? numberedLabels(xs, sorted.map((m) => m.kind));
   for (const l of labels) svg += `<text class="m-${l.kind} label" x="${l.x.toFixed(1)}" y="${PAD.t + 10 + l.row * LABEL_ROW_H}">${esc(l.text)}</text>`;
-  svg += `<path class="peak" d="${band()}"/><path class="impaired" d="${line('impaired')}"/><path class="terminated" d="${line('terminated')}"/></svg>`;
+  svg += `<path class="peak" d="${band()}"/><path class="impaired" d="${line('impaired')}"/><path class="terminated" d="${line('terminated')}"/>${partialLoss(timeline) ? `<path class="capacity" d="${line('capacity')}"/>` : ''}</svg>`;
   const legend = inRows
     ? ''
     : `<ol class="markers">${sorted.map((m) => `<li><span class="m-${m.kind}">${esc(m.label)}</span> ${esc(m.at.slice(5, 19).replace('T', ' '))}</li>`).join('')}</ol>`;
@@ -171,6 +180,7 @@ function runSection(name: string, run: RunResult, r: SimResult): string {
   const stats: [string, string][] = [
     ['hosts changed', String(run.hostsChanged)],
     ['peak impaired', `${run.peakImpaired} (${run.peakImpairedPct}%)`],
+    ...(partialRun(run) ? ([['peak capacity lost', `${run.peakCapacityLostPct}%`]] as [string, string][]) : []),
     ['terminated', `${run.terminated} (${run.terminatedPct}%)`],
     ['data-bearing hosts lost', `${run.dataBearingLost} (${run.dataBearingLostPct}%)`],
     ['first impaired at', run.firstImpairedAt ?? '-'],
@@ -208,6 +218,7 @@ function headline(r: SimResult): string {
   };
   const rows: [string, (x: RunResult) => string][] = [
     ['peak impaired', (x) => `${x.peakImpaired} (${x.peakImpairedPct}%)`],
+    ...(runs.some(([, x]) => partialRun(x)) ? ([['peak capacity lost', (x: RunResult) => `${x.peakCapacityLostPct}%`]] as [string, (x: RunResult) => string][]) : []),
     ['terminated', (x) => `${x.terminated} (${x.terminatedPct}%)`],
     ['data-bearing hosts lost', (x) => `${x.dataBearingLost} (${x.dataBearingLostPct}%)`],
     ['time to halt', toHalt],
@@ -231,7 +242,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{color:#555}dd{margin:0}
 svg{width:100%;height:auto;background:#fafafa}figure{margin:1em 0}figcaption{color:#555}
 .grid{stroke:#e4e4e4}.axis{font-size:10px;fill:#666}
-.impaired{fill:none;stroke:#d62728;stroke-width:1.5}.peak{fill:#d62728;fill-opacity:.18;stroke:none}.terminated{fill:none;stroke:#333;stroke-width:1.5;stroke-dasharray:4 2}
+.impaired{fill:none;stroke:#d62728;stroke-width:1.5}.peak{fill:#d62728;fill-opacity:.18;stroke:none}.terminated{fill:none;stroke:#333;stroke-width:1.5;stroke-dasharray:4 2}.capacity{fill:none;stroke:#9467bd;stroke-width:1.5;stroke-dasharray:1 2}
 line.m-wave{stroke:#1f77b4;stroke-dasharray:3 3}text.m-wave{fill:#1f77b4;font-size:10px}
 line.m-halt{stroke:#2ca02c;stroke-width:2}text.m-halt{fill:#2ca02c;font-size:10px}
 line.m-first{stroke:#ff7f0e;stroke-dasharray:1 2}text.m-first{fill:#ff7f0e;font-size:10px}
@@ -241,7 +252,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 <h1>sluice sim run ${esc(r.scenario)}</h1>
 ${r.description ? `<p>${esc(r.description)}</p>` : ''}
 <p>${r.hosts} hosts, seed ${r.seed}, from ${esc(r.start)} to ${esc(r.end)}. Every run uses the same fleet and seed.</p>
-<p class="legend"><span style="color:#d62728">&#9473; impaired (% of hosts)</span><span style="color:#e8a0a0">&#9608; peak within each minute (above the line)</span><span>&#9476; terminated (% of hosts, cumulative)</span><span style="color:#1f77b4">&#9482; wave start</span><span style="color:#2ca02c">&#9475; rollout halted</span></p>
+<p class="legend"><span style="color:#d62728">&#9473; impaired (% of hosts)</span><span style="color:#e8a0a0">&#9608; peak within each minute (above the line)</span><span>&#9476; terminated (% of hosts, cumulative)</span>${[r.runs.uncontrolled, r.runs.controlled].some(partialRun) ? '<span style="color:#9467bd">&#8943; capacity lost (% of the fleet\'s requests failing)</span>' : ''}<span style="color:#1f77b4">&#9482; wave start</span><span style="color:#2ca02c">&#9475; rollout halted</span></p>
 ${headline(r)}
 ${runSection('uncontrolled (as it happened)', r.runs.uncontrolled, r)}
 ${r.runs.guarded ? runSection('uncontrolled, with the remediation guard in front of auto-healing', r.runs.guarded, r) : ''}
