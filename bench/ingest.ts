@@ -5,7 +5,9 @@
 //             p50/p99, errors, server CPU per heartbeat, RSS;
 //   - paced:  every agent heartbeats every 5 s (the default cadence): achieved rate, p50/p99, errors;
 //   - hold:   every agent holds one long-poll: time to establish them, server memory and CPU per
-//             held poll.
+//             held poll, right after the last poll was sent (the servers may still be working off
+//             the establishment then) and steady (once every server process was idle: under
+//             --settle-pct % of a core for a second, then --settle-quiet-ms more).
 // One server process per ~16,700 agents (the open-file limit here is 20,000; PostgreSQL shards use
 // a schema each until replicas share one; PGlite is one process, so it stops at one shard).
 // Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,pglite]
@@ -36,6 +38,12 @@ const TARGETS = arg('targets', 'bare,postgres,pglite').split(',') as Target[];
 const MAX_MS = Number(arg('max-ms', '4000'));
 const PACED_MS = Number(arg('paced-ms', '6000'));
 const HOLD_MS = Number(arg('hold-ms', '5000'));
+// Steady holding: the window starts once every server process has worked off the establishment
+// (a 1 s sample under SETTLE_PCT % of a core) and then stayed quiet for SETTLE_QUIET_MS more; at
+// most SETTLE_MAX_MS after the last poll was sent (then it is measured anyway, and marked).
+const SETTLE_PCT = Number(arg('settle-pct', '25'));
+const SETTLE_QUIET_MS = Number(arg('settle-quiet-ms', '2000'));
+const SETTLE_MAX_MS = Number(arg('settle-max-ms', '15000'));
 type Target = 'bare' | 'postgres' | 'pglite';
 
 // ---- /proc readings ----
@@ -317,7 +325,12 @@ interface HoldResult {
   held: number;
   errors: number;
   kbPerPoll: number;
+  /** CPU from 0.5 s after the last poll was sent, for HOLD_MS: includes the establishment's tail. */
   cpuPctPerThousand: number;
+  /** CPU over HOLD_MS once the servers were idle (steady holding only). */
+  steadyPctPerThousand: number;
+  /** Seconds from the last poll sent to the steady window; negative: never settled (measured anyway). */
+  settleS: number;
   rssMb: number;
 }
 
@@ -337,6 +350,25 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
     await new Promise((r) => setTimeout(r, HOLD_MS));
     const cpu1 = pids.reduce((a, p) => a + cpuMs(p), 0);
     const rss1 = pids.reduce((a, p) => a + rssMb(p), 0);
+    // Steady holding: wait until no server process is still working off the establishment.
+    const heldAt = started + establishS * 1000; // the last poll sent; held ones end 30 s after
+    let settled = false;
+    let last = pids.map((p) => cpuMs(p));
+    while (performance.now() - heldAt < SETTLE_MAX_MS) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const nowCpu = pids.map((p) => cpuMs(p));
+      const busiest = Math.max(...nowCpu.map((c, i) => c - last[i]!));
+      last = nowCpu;
+      if (busiest < SETTLE_PCT * 10) {
+        settled = true;
+        break;
+      }
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_QUIET_MS));
+    const settleS = ((performance.now() - heldAt) / 1000) * (settled ? 1 : -1);
+    const steady0 = pids.reduce((a, p) => a + cpuMs(p), 0);
+    await new Promise((r) => setTimeout(r, HOLD_MS));
+    const steady1 = pids.reduce((a, p) => a + cpuMs(p), 0);
     const stillHeld = (await Promise.all(workers.map((w) => w.request({ cmd: 'stillHeld' }, 'stillHeld')))).reduce((a, r) => a + r.busy, 0);
     const held = holding.reduce((a, r) => a + r.held, 0);
     const errors = holding.reduce((a, r) => a + r.errors, 0) + (held - stillHeld);
@@ -348,6 +380,8 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
       kbPerPoll: stillHeld > 0 ? ((rss1 - rss0) * 1024) / stillHeld : NaN,
       // % of one core spent holding, per 1,000 held polls
       cpuPctPerThousand: stillHeld > 0 ? ((cpu1 - cpu0) / HOLD_MS) * 100 * (1000 / stillHeld) : NaN,
+      steadyPctPerThousand: stillHeld > 0 ? ((steady1 - steady0) / HOLD_MS) * 100 * (1000 / stillHeld) : NaN,
+      settleS,
       rssMb: rss1,
     };
   } finally {
@@ -414,7 +448,7 @@ async function main(): Promise<void> {
               `max ${fmt(row.max.rate)}/s p50 ${fmt(row.max.p50, 1)} p99 ${fmt(row.max.p99, 1)} ms err ${row.max.errors} cpu ${fmt(row.max.cpuPerReqMs, 3)} ms/req` +
               (target === 'postgres' ? ` (+pg ${fmt(row.max.pgCpuPerReqMs, 3)})` : '') +
               ` rss ${fmt(row.max.rssMb)} MB | paced ${fmt(row.paced.rate)}/s p50 ${fmt(row.paced.p50, 1)} p99 ${fmt(row.paced.p99, 1)} ms err ${row.paced.errors}` +
-              ` | hold ${row.hold.held} in ${fmt(row.hold.establishS, 1)} s, ${fmt(row.hold.kbPerPoll, 1)} kB/poll, ${fmt(row.hold.cpuPctPerThousand, 2)} %core/1k, err ${row.hold.errors}` +
+              ` | hold ${row.hold.held} in ${fmt(row.hold.establishS, 1)} s, ${fmt(row.hold.kbPerPoll, 1)} kB/poll, ${fmt(row.hold.cpuPctPerThousand, 2)} %core/1k (steady ${fmt(row.hold.steadyPctPerThousand, 2)} after ${fmt(row.hold.settleS, 1)} s), err ${row.hold.errors}` +
               ` (${fmt((performance.now() - t0) / 1000)} s)`,
           );
         } catch (err) {
@@ -448,8 +482,8 @@ async function main(): Promise<void> {
     }
   }
   console.log('\n## Held long-polls (one per agent)\n');
-  console.log('| store | hosts | held | established in s | kB per held poll | ratio to bare | % of a core per 1,000 held | ratio to bare | errors |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| store | hosts | held | established in s | kB per held poll | ratio to bare | % of a core per 1,000 held, right after | ratio to bare | steady (idle first) | ratio to bare | settled after s | errors |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const size of SIZES) {
     for (const t of TARGETS) {
       const rs = sel(t, size);
@@ -457,7 +491,12 @@ async function main(): Promise<void> {
       const bare = sel('bare', size);
       const mem = rs.map((r, i) => (bare[i] ? r.hold.kbPerPoll / bare[i]!.hold.kbPerPoll : NaN));
       const cpu = rs.map((r, i) => (bare[i] ? r.hold.cpuPctPerThousand / bare[i]!.hold.cpuPctPerThousand : NaN));
-      console.log(`| ${t} | ${fmt(size)} | ${mmm(rs.map((r) => r.hold.held))} | ${mmm(rs.map((r) => r.hold.establishS), 1)} | ${mmm(rs.map((r) => r.hold.kbPerPoll), 1)} | ${t === 'bare' ? '1' : mmm(mem, 2)} | ${mmm(rs.map((r) => r.hold.cpuPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(cpu, 2)} | ${mmm(rs.map((r) => r.hold.errors))} |`);
+      const steady = rs.map((r, i) => (bare[i] ? r.hold.steadyPctPerThousand / bare[i]!.hold.steadyPctPerThousand : NaN));
+      console.log(
+        `| ${t} | ${fmt(size)} | ${mmm(rs.map((r) => r.hold.held))} | ${mmm(rs.map((r) => r.hold.establishS), 1)} | ${mmm(rs.map((r) => r.hold.kbPerPoll), 1)} | ${t === 'bare' ? '1' : mmm(mem, 2)} | ` +
+          `${mmm(rs.map((r) => r.hold.cpuPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(cpu, 2)} | ${mmm(rs.map((r) => r.hold.steadyPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(steady, 2)} | ` +
+          `${mmm(rs.map((r) => r.hold.settleS), 1)} | ${mmm(rs.map((r) => r.hold.errors))} |`,
+      );
     }
   }
 }
