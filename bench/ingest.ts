@@ -10,7 +10,7 @@
 //             --settle-pct % of a core for a second, then --settle-quiet-ms more).
 // One server process per ~16,700 agents (the open-file limit here is 20,000; PostgreSQL shards use
 // a schema each until replicas share one; PGlite is one process, so it stops at one shard).
-// Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,pglite]
+// Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,postgres-hono,pglite]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -44,7 +44,9 @@ const HOLD_MS = Number(arg('hold-ms', '5000'));
 const SETTLE_PCT = Number(arg('settle-pct', '25'));
 const SETTLE_QUIET_MS = Number(arg('settle-quiet-ms', '2000'));
 const SETTLE_MAX_MS = Number(arg('settle-max-ms', '15000'));
-type Target = 'bare' | 'postgres' | 'pglite';
+// postgres-hono: the same server with the heartbeat fast path off (SLUICE_AGENT_FAST_PATH=0): every
+// request through the Hono app, as before the fast path; compared in the same run.
+type Target = 'bare' | 'postgres' | 'postgres-hono' | 'pglite';
 
 // ---- /proc readings ----
 
@@ -86,15 +88,22 @@ function postgresCpuMs(): number {
 
 interface Shard {
   readonly proc: ChildProcess;
+  /** What the server printed (warnings and errors: the servers log at warn). */
+  readonly output: () => string;
   readonly port: number;
   readonly from: number;
   readonly count: number;
   cleanup(): Promise<void>;
 }
 
+/** Everything each server process printed, kept for the hold phase's explanation of lost polls. */
+const outputs = new WeakMap<ChildProcess, string>();
+
 function waitListening(proc: ChildProcess, what: string): Promise<number> {
   return new Promise((res, rej) => {
     let out = '';
+    proc.stdout?.on('data', (b: Buffer) => outputs.set(proc, ((outputs.get(proc) ?? '') + b.toString()).slice(-200_000)));
+    proc.stderr?.on('data', (b: Buffer) => outputs.set(proc, ((outputs.get(proc) ?? '') + b.toString()).slice(-200_000)));
     const timer = setTimeout(() => rej(new Error(`${what} did not start: ${out.slice(-2000)}`)), 120_000);
     const on = (b: Buffer) => {
       out += b.toString();
@@ -141,7 +150,7 @@ function hostBatch(from: number, count: number): [string[], string[], number[]] 
   return [names, hashes, idx];
 }
 
-function sluiceServer(dataDir: string, databaseUrl?: string): ChildProcess {
+function sluiceServer(dataDir: string, databaseUrl?: string, fastPath = true): ChildProcess {
   // SLUICE_BENCH_PROFILE=DIR: the servers write V8 CPU profiles there (node --cpu-prof).
   const profile = process.env.SLUICE_BENCH_PROFILE;
   const [cmd, pre] = profile ? [process.execPath, ['--cpu-prof', '--cpu-prof-dir', profile, '--import', LOADER, join(REPO, 'src/cli/main.ts')]] : [join(REPO, 'bin/sluice'), []];
@@ -151,6 +160,7 @@ function sluiceServer(dataDir: string, databaseUrl?: string): ChildProcess {
       SLUICE_LOG_LEVEL: 'warn',
       SLUICE_ADMIN_TOKEN: ADMIN,
       SLUICE_ENROLL_TOKEN: ENROLL,
+      ...(fastPath ? {} : { SLUICE_AGENT_FAST_PATH: '0' }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -205,7 +215,7 @@ async function startShardIn(
       await c.end();
     };
     started.dropSchema = dropSchema;
-    proc = sluiceServer(dir, url.toString());
+    proc = sluiceServer(dir, url.toString(), target !== 'postgres-hono');
     started.proc = proc;
     const port = await waitListening(proc, `sluice server (${target})`);
     const c = new pg.Client({ connectionString: url.toString() });
@@ -221,6 +231,7 @@ async function startShardIn(
 function shardOf(proc: ChildProcess, port: number, from: number, count: number, dir: string, dropSchema: (() => Promise<void>) | null): Shard {
   return {
     proc,
+    output: () => outputs.get(proc) ?? '',
     port,
     from,
     count,
@@ -372,6 +383,12 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
     const stillHeld = (await Promise.all(workers.map((w) => w.request({ cmd: 'stillHeld' }, 'stillHeld')))).reduce((a, r) => a + r.busy, 0);
     const held = holding.reduce((a, r) => a + r.held, 0);
     const errors = holding.reduce((a, r) => a + r.errors, 0) + (held - stillHeld);
+    if (held - stillHeld > 0) {
+      // Polls answered before their wait ended: say what the servers said meanwhile (a lost
+      // leader lease or LISTEN connection wakes every poll, which then re-reads its assignments).
+      const said = shards.flatMap((s) => s.output().split('\n').filter((l) => l.trim() !== '').slice(-8).map((l) => `  ${s.port}: ${l.slice(0, 300)}`));
+      console.log(`# ${held - stillHeld} held polls were answered early; the servers' last log lines:\n${said.join('\n')}`);
+    }
     if (process.env.SLUICE_BENCH_DEBUG) console.log('hold statuses', JSON.stringify(holding.map((r) => r.statuses)));
     return {
       establishS,
@@ -446,7 +463,7 @@ async function main(): Promise<void> {
           console.log(
             `run ${run} ${target.padEnd(8)} ${String(size).padStart(6)} hosts (${row.shards} proc): ` +
               `max ${fmt(row.max.rate)}/s p50 ${fmt(row.max.p50, 1)} p99 ${fmt(row.max.p99, 1)} ms err ${row.max.errors} cpu ${fmt(row.max.cpuPerReqMs, 3)} ms/req` +
-              (target === 'postgres' ? ` (+pg ${fmt(row.max.pgCpuPerReqMs, 3)})` : '') +
+              (target.startsWith('postgres') ? ` (+pg ${fmt(row.max.pgCpuPerReqMs, 3)})` : '') +
               ` rss ${fmt(row.max.rssMb)} MB | paced ${fmt(row.paced.rate)}/s p50 ${fmt(row.paced.p50, 1)} p99 ${fmt(row.paced.p99, 1)} ms err ${row.paced.errors}` +
               ` | hold ${row.hold.held} in ${fmt(row.hold.establishS, 1)} s, ${fmt(row.hold.kbPerPoll, 1)} kB/poll, ${fmt(row.hold.cpuPctPerThousand, 2)} %core/1k (steady ${fmt(row.hold.steadyPctPerThousand, 2)} after ${fmt(row.hold.settleS, 1)} s), err ${row.hold.errors}` +
               ` (${fmt((performance.now() - t0) / 1000)} s)`,
@@ -467,7 +484,7 @@ async function main(): Promise<void> {
       if (rs.length === 0) continue;
       const bare = sel('bare', size);
       const ratios = rs.map((r, i) => (bare[i] ? r.max.rate / bare[i]!.max.rate : NaN));
-      const cpu = mmm(rs.map((r) => r.max.cpuPerReqMs), 3) + (t === 'postgres' ? ` (+PG ${mmm(rs.map((r) => r.max.pgCpuPerReqMs), 3)})` : '');
+      const cpu = mmm(rs.map((r) => r.max.cpuPerReqMs), 3) + (t.startsWith('postgres') ? ` (+PG ${mmm(rs.map((r) => r.max.pgCpuPerReqMs), 3)})` : '');
       console.log(`| ${t} | ${fmt(size)} | ${rs[0]!.shards} | ${mmm(rs.map((r) => r.max.rate))} | ${t === 'bare' ? '1' : mmm(ratios, 2)} | ${mmm(rs.map((r) => r.max.p50), 1)} | ${mmm(rs.map((r) => r.max.p99), 1)} | ${mmm(rs.map((r) => r.max.errors))} | ${cpu} | ${mmm(rs.map((r) => r.max.rssMb))} |`);
     }
   }
