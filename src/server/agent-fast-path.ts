@@ -56,7 +56,10 @@ export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostR
     const declared = req.headers['content-length'];
     if (declared === undefined || req.headers['transfer-encoding'] !== undefined || !DECLARED_LENGTH.test(declared) || Number(declared) > MAX_BODY_BYTES) return false;
 
+    let handedOn = false;
     const handOn = (pre: PreReadBody) => {
+      if (handedOn) return; // an error after the end, or the other way round: once
+      handedOn = true;
       stats.handedOn += 1;
       (req as IncomingMessage & { [PRE_READ_BODY]?: PreReadBody })[PRE_READ_BODY] = pre;
       next();
@@ -65,6 +68,7 @@ export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostR
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('error', (error) => handOn({ error }));
     req.once('end', () => {
+      if (handedOn) return;
       const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
       let raw: unknown;
       try {
