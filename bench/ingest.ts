@@ -5,10 +5,12 @@
 //             p50/p99, errors, server CPU per heartbeat, RSS;
 //   - paced:  every agent heartbeats every 5 s (the default cadence): achieved rate, p50/p99, errors;
 //   - hold:   every agent holds one long-poll: time to establish them, server memory and CPU per
-//             held poll.
+//             held poll, right after the last poll was sent (the servers may still be working off
+//             the establishment then) and steady (once every server process was idle: under
+//             --settle-pct % of a core for a second, then --settle-quiet-ms more).
 // One server process per ~16,700 agents (the open-file limit here is 20,000; PostgreSQL shards use
 // a schema each until replicas share one; PGlite is one process, so it stops at one shard).
-// Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,pglite]
+// Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,postgres-hono,pglite]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -36,7 +38,15 @@ const TARGETS = arg('targets', 'bare,postgres,pglite').split(',') as Target[];
 const MAX_MS = Number(arg('max-ms', '4000'));
 const PACED_MS = Number(arg('paced-ms', '6000'));
 const HOLD_MS = Number(arg('hold-ms', '5000'));
-type Target = 'bare' | 'postgres' | 'pglite';
+// Steady holding: the window starts once every server process has worked off the establishment
+// (a 1 s sample under SETTLE_PCT % of a core) and then stayed quiet for SETTLE_QUIET_MS more; at
+// most SETTLE_MAX_MS after the last poll was sent (then it is measured anyway, and marked).
+const SETTLE_PCT = Number(arg('settle-pct', '25'));
+const SETTLE_QUIET_MS = Number(arg('settle-quiet-ms', '2000'));
+const SETTLE_MAX_MS = Number(arg('settle-max-ms', '15000'));
+// postgres-hono: the same server with the heartbeat fast path off (SLUICE_AGENT_FAST_PATH=0): every
+// request through the Hono app, as before the fast path; compared in the same run.
+type Target = 'bare' | 'postgres' | 'postgres-hono' | 'pglite';
 
 // ---- /proc readings ----
 
@@ -78,15 +88,22 @@ function postgresCpuMs(): number {
 
 interface Shard {
   readonly proc: ChildProcess;
+  /** What the server printed (warnings and errors: the servers log at warn). */
+  readonly output: () => string;
   readonly port: number;
   readonly from: number;
   readonly count: number;
   cleanup(): Promise<void>;
 }
 
+/** Everything each server process printed, kept for the hold phase's explanation of lost polls. */
+const outputs = new WeakMap<ChildProcess, string>();
+
 function waitListening(proc: ChildProcess, what: string): Promise<number> {
   return new Promise((res, rej) => {
     let out = '';
+    proc.stdout?.on('data', (b: Buffer) => outputs.set(proc, ((outputs.get(proc) ?? '') + b.toString()).slice(-200_000)));
+    proc.stderr?.on('data', (b: Buffer) => outputs.set(proc, ((outputs.get(proc) ?? '') + b.toString()).slice(-200_000)));
     const timer = setTimeout(() => rej(new Error(`${what} did not start: ${out.slice(-2000)}`)), 120_000);
     const on = (b: Buffer) => {
       out += b.toString();
@@ -133,7 +150,7 @@ function hostBatch(from: number, count: number): [string[], string[], number[]] 
   return [names, hashes, idx];
 }
 
-function sluiceServer(dataDir: string, databaseUrl?: string): ChildProcess {
+function sluiceServer(dataDir: string, databaseUrl?: string, fastPath = true): ChildProcess {
   // SLUICE_BENCH_PROFILE=DIR: the servers write V8 CPU profiles there (node --cpu-prof).
   const profile = process.env.SLUICE_BENCH_PROFILE;
   const [cmd, pre] = profile ? [process.execPath, ['--cpu-prof', '--cpu-prof-dir', profile, '--import', LOADER, join(REPO, 'src/cli/main.ts')]] : [join(REPO, 'bin/sluice'), []];
@@ -143,6 +160,7 @@ function sluiceServer(dataDir: string, databaseUrl?: string): ChildProcess {
       SLUICE_LOG_LEVEL: 'warn',
       SLUICE_ADMIN_TOKEN: ADMIN,
       SLUICE_ENROLL_TOKEN: ENROLL,
+      ...(fastPath ? {} : { SLUICE_AGENT_FAST_PATH: '0' }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -197,7 +215,7 @@ async function startShardIn(
       await c.end();
     };
     started.dropSchema = dropSchema;
-    proc = sluiceServer(dir, url.toString());
+    proc = sluiceServer(dir, url.toString(), target !== 'postgres-hono');
     started.proc = proc;
     const port = await waitListening(proc, `sluice server (${target})`);
     const c = new pg.Client({ connectionString: url.toString() });
@@ -213,6 +231,7 @@ async function startShardIn(
 function shardOf(proc: ChildProcess, port: number, from: number, count: number, dir: string, dropSchema: (() => Promise<void>) | null): Shard {
   return {
     proc,
+    output: () => outputs.get(proc) ?? '',
     port,
     from,
     count,
@@ -317,7 +336,12 @@ interface HoldResult {
   held: number;
   errors: number;
   kbPerPoll: number;
+  /** CPU from 0.5 s after the last poll was sent, for HOLD_MS: includes the establishment's tail. */
   cpuPctPerThousand: number;
+  /** CPU over HOLD_MS once the servers were idle (steady holding only). */
+  steadyPctPerThousand: number;
+  /** Seconds from the last poll sent to the steady window; negative: never settled (measured anyway). */
+  settleS: number;
   rssMb: number;
 }
 
@@ -337,9 +361,34 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
     await new Promise((r) => setTimeout(r, HOLD_MS));
     const cpu1 = pids.reduce((a, p) => a + cpuMs(p), 0);
     const rss1 = pids.reduce((a, p) => a + rssMb(p), 0);
+    // Steady holding: wait until no server process is still working off the establishment.
+    const heldAt = started + establishS * 1000; // the last poll sent; held ones end 30 s after
+    let settled = false;
+    let last = pids.map((p) => cpuMs(p));
+    while (performance.now() - heldAt < SETTLE_MAX_MS) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const nowCpu = pids.map((p) => cpuMs(p));
+      const busiest = Math.max(...nowCpu.map((c, i) => c - last[i]!));
+      last = nowCpu;
+      if (busiest < SETTLE_PCT * 10) {
+        settled = true;
+        break;
+      }
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_QUIET_MS));
+    const settleS = ((performance.now() - heldAt) / 1000) * (settled ? 1 : -1);
+    const steady0 = pids.reduce((a, p) => a + cpuMs(p), 0);
+    await new Promise((r) => setTimeout(r, HOLD_MS));
+    const steady1 = pids.reduce((a, p) => a + cpuMs(p), 0);
     const stillHeld = (await Promise.all(workers.map((w) => w.request({ cmd: 'stillHeld' }, 'stillHeld')))).reduce((a, r) => a + r.busy, 0);
     const held = holding.reduce((a, r) => a + r.held, 0);
     const errors = holding.reduce((a, r) => a + r.errors, 0) + (held - stillHeld);
+    if (held - stillHeld > 0) {
+      // Polls answered before their wait ended: say what the servers said meanwhile (a lost
+      // leader lease or LISTEN connection wakes every poll, which then re-reads its assignments).
+      const said = shards.flatMap((s) => s.output().split('\n').filter((l) => l.trim() !== '').slice(-8).map((l) => `  ${s.port}: ${l.slice(0, 300)}`));
+      console.log(`# ${held - stillHeld} held polls were answered early; the servers' last log lines:\n${said.join('\n')}`);
+    }
     if (process.env.SLUICE_BENCH_DEBUG) console.log('hold statuses', JSON.stringify(holding.map((r) => r.statuses)));
     return {
       establishS,
@@ -348,6 +397,8 @@ async function holdPhase(shards: Shard[]): Promise<HoldResult> {
       kbPerPoll: stillHeld > 0 ? ((rss1 - rss0) * 1024) / stillHeld : NaN,
       // % of one core spent holding, per 1,000 held polls
       cpuPctPerThousand: stillHeld > 0 ? ((cpu1 - cpu0) / HOLD_MS) * 100 * (1000 / stillHeld) : NaN,
+      steadyPctPerThousand: stillHeld > 0 ? ((steady1 - steady0) / HOLD_MS) * 100 * (1000 / stillHeld) : NaN,
+      settleS,
       rssMb: rss1,
     };
   } finally {
@@ -412,9 +463,9 @@ async function main(): Promise<void> {
           console.log(
             `run ${run} ${target.padEnd(8)} ${String(size).padStart(6)} hosts (${row.shards} proc): ` +
               `max ${fmt(row.max.rate)}/s p50 ${fmt(row.max.p50, 1)} p99 ${fmt(row.max.p99, 1)} ms err ${row.max.errors} cpu ${fmt(row.max.cpuPerReqMs, 3)} ms/req` +
-              (target === 'postgres' ? ` (+pg ${fmt(row.max.pgCpuPerReqMs, 3)})` : '') +
+              (target.startsWith('postgres') ? ` (+pg ${fmt(row.max.pgCpuPerReqMs, 3)})` : '') +
               ` rss ${fmt(row.max.rssMb)} MB | paced ${fmt(row.paced.rate)}/s p50 ${fmt(row.paced.p50, 1)} p99 ${fmt(row.paced.p99, 1)} ms err ${row.paced.errors}` +
-              ` | hold ${row.hold.held} in ${fmt(row.hold.establishS, 1)} s, ${fmt(row.hold.kbPerPoll, 1)} kB/poll, ${fmt(row.hold.cpuPctPerThousand, 2)} %core/1k, err ${row.hold.errors}` +
+              ` | hold ${row.hold.held} in ${fmt(row.hold.establishS, 1)} s, ${fmt(row.hold.kbPerPoll, 1)} kB/poll, ${fmt(row.hold.cpuPctPerThousand, 2)} %core/1k (steady ${fmt(row.hold.steadyPctPerThousand, 2)} after ${fmt(row.hold.settleS, 1)} s), err ${row.hold.errors}` +
               ` (${fmt((performance.now() - t0) / 1000)} s)`,
           );
         } catch (err) {
@@ -433,7 +484,7 @@ async function main(): Promise<void> {
       if (rs.length === 0) continue;
       const bare = sel('bare', size);
       const ratios = rs.map((r, i) => (bare[i] ? r.max.rate / bare[i]!.max.rate : NaN));
-      const cpu = mmm(rs.map((r) => r.max.cpuPerReqMs), 3) + (t === 'postgres' ? ` (+PG ${mmm(rs.map((r) => r.max.pgCpuPerReqMs), 3)})` : '');
+      const cpu = mmm(rs.map((r) => r.max.cpuPerReqMs), 3) + (t.startsWith('postgres') ? ` (+PG ${mmm(rs.map((r) => r.max.pgCpuPerReqMs), 3)})` : '');
       console.log(`| ${t} | ${fmt(size)} | ${rs[0]!.shards} | ${mmm(rs.map((r) => r.max.rate))} | ${t === 'bare' ? '1' : mmm(ratios, 2)} | ${mmm(rs.map((r) => r.max.p50), 1)} | ${mmm(rs.map((r) => r.max.p99), 1)} | ${mmm(rs.map((r) => r.max.errors))} | ${cpu} | ${mmm(rs.map((r) => r.max.rssMb))} |`);
     }
   }
@@ -448,8 +499,8 @@ async function main(): Promise<void> {
     }
   }
   console.log('\n## Held long-polls (one per agent)\n');
-  console.log('| store | hosts | held | established in s | kB per held poll | ratio to bare | % of a core per 1,000 held | ratio to bare | errors |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| store | hosts | held | established in s | kB per held poll | ratio to bare | % of a core per 1,000 held, right after | ratio to bare | steady (idle first) | ratio to bare | settled after s | errors |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const size of SIZES) {
     for (const t of TARGETS) {
       const rs = sel(t, size);
@@ -457,7 +508,12 @@ async function main(): Promise<void> {
       const bare = sel('bare', size);
       const mem = rs.map((r, i) => (bare[i] ? r.hold.kbPerPoll / bare[i]!.hold.kbPerPoll : NaN));
       const cpu = rs.map((r, i) => (bare[i] ? r.hold.cpuPctPerThousand / bare[i]!.hold.cpuPctPerThousand : NaN));
-      console.log(`| ${t} | ${fmt(size)} | ${mmm(rs.map((r) => r.hold.held))} | ${mmm(rs.map((r) => r.hold.establishS), 1)} | ${mmm(rs.map((r) => r.hold.kbPerPoll), 1)} | ${t === 'bare' ? '1' : mmm(mem, 2)} | ${mmm(rs.map((r) => r.hold.cpuPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(cpu, 2)} | ${mmm(rs.map((r) => r.hold.errors))} |`);
+      const steady = rs.map((r, i) => (bare[i] ? r.hold.steadyPctPerThousand / bare[i]!.hold.steadyPctPerThousand : NaN));
+      console.log(
+        `| ${t} | ${fmt(size)} | ${mmm(rs.map((r) => r.hold.held))} | ${mmm(rs.map((r) => r.hold.establishS), 1)} | ${mmm(rs.map((r) => r.hold.kbPerPoll), 1)} | ${t === 'bare' ? '1' : mmm(mem, 2)} | ` +
+          `${mmm(rs.map((r) => r.hold.cpuPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(cpu, 2)} | ${mmm(rs.map((r) => r.hold.steadyPctPerThousand), 2)} | ${t === 'bare' ? '1' : mmm(steady, 2)} | ` +
+          `${mmm(rs.map((r) => r.hold.settleS), 1)} | ${mmm(rs.map((r) => r.hold.errors))} |`,
+      );
     }
   }
 }

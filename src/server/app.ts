@@ -34,6 +34,7 @@ import { healthRoutes } from './routes/health-route.ts';
 import { forwardToLeader } from './leader/forward.ts';
 import type { Replica } from './leader/elector.ts';
 import { isDatabaseUnreachable } from '../store/pg-errors.ts';
+import { agentFastPath, type AgentFastPath } from './agent-fast-path.ts';
 
 /** Seconds a 503 asks the caller to wait before retrying. */
 export const RETRY_AFTER_S = 2;
@@ -62,6 +63,11 @@ export interface AppDeps {
   readonly rateLimits?: RateLimitOptions;
   /** How long a host's credential stays valid after a rotation, unless the new one is used first. Default 10 minutes. */
   readonly rotationGraceMs?: number;
+  /**
+   * The credential cache, without waiting (HostLiveness.cachedHost): with it, heartbeats of cached
+   * credentials take the fast path (agent-fast-path.ts) in front of the Hono app.
+   */
+  readonly cachedHost?: (credentialHash: string) => HostRow | undefined;
 }
 
 /** On Node (@hono/node-server) the raw request and response are there too: see nodeRequest(). */
@@ -121,8 +127,17 @@ function tooLarge(): SluiceError {
   return new SluiceError('too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
 }
 
+/**
+ * A body the fast path (agent-fast-path.ts) already read before it handed the request on: the
+ * text, or the error reading it failed with. readBody takes it from here instead of the stream.
+ */
+export const PRE_READ_BODY = Symbol('sluice.preReadBody');
+export type PreReadBody = { readonly text: string } | { readonly error: unknown };
+
 /** The body of a Node request as text, refused past MAX_BODY_BYTES (declared or streamed). */
 function readIncoming(incoming: IncomingMessage): Promise<string> {
+  const pre = (incoming as IncomingMessage & { [PRE_READ_BODY]?: PreReadBody })[PRE_READ_BODY];
+  if (pre !== undefined) return 'text' in pre ? Promise.resolve(pre.text) : Promise.reject(pre.error);
   return new Promise((resolveBody, reject) => {
     if (Number(incoming.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
       reject(tooLarge());
@@ -206,19 +221,38 @@ export function asInputError(err: unknown): ValidationError | null {
   return null;
 }
 
+/**
+ * Every request's metric (sluice_http_requests_total) and log line: agent traffic at debug,
+ * errors at error, the rest at info. The Hono app's outermost middleware and the heartbeat's fast
+ * path (agent-fast-path.ts) both end here.
+ */
+export function recordRequest(
+  deps: Pick<AppDeps, 'metrics' | 'log'>,
+  r: { method: string; route: string; path: string; status: number; started: number; actor: string | undefined },
+): void {
+  deps.metrics.httpRequests.inc({ method: r.method, route: r.route, status: String(r.status) });
+  if (r.route === '/healthz') return;
+  const level = r.status >= 500 ? 'error' : r.route === '/v1/agent/assignments' || r.route === '/v1/agent/heartbeat' ? 'debug' : 'info';
+  if (!deps.log.isLevelEnabled(level)) return; // heartbeats at fleet rate: build nothing to drop it
+  const ms = Math.round(performance.now() - r.started);
+  deps.log[level]({ method: r.method, path: r.path, status: r.status, ms, actor: r.actor }, 'request');
+}
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
+  return createApi(deps).app;
+}
+
+/**
+ * The Hono app, and the request listener's fast path for agent heartbeats in front of it
+ * (agent-fast-path.ts; null without deps.cachedHost): both share one rate limiter.
+ */
+export function createApi(deps: AppDeps): { app: Hono<AppEnv>; fastPath: AgentFastPath | null } {
   const app = new Hono<AppEnv>();
 
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    const route = c.req.routePath || 'unknown';
-    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    if (route === '/healthz') return;
-    const level = c.res.status >= 500 ? 'error' : route === '/v1/agent/assignments' || route === '/v1/agent/heartbeat' ? 'debug' : 'info';
-    if (!deps.log.isLevelEnabled(level)) return; // heartbeats at fleet rate: build nothing to drop it
-    const ms = Math.round(performance.now() - started);
-    deps.log[level]({ method: c.req.method, path: c.req.path, status: c.res.status, ms, actor: c.get('actor') }, 'request');
+    recordRequest(deps, { method: c.req.method, route: c.req.routePath || 'unknown', path: c.req.path, status: c.res.status, started, actor: c.get('actor') });
   });
 
   // Before the body limit: a forwarded body streams through to the leader, which enforces it.
@@ -286,5 +320,5 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', notificationRoutes(deps)); // webhook deliveries (viewer)
   app.route('/v1', remediationRoutes(deps)); // the remediation guard: remediators ask, operators override
   app.route('/', uiRoutes(deps, limiter)); // the dashboard under /ui/ and its sign-in
-  return app;
+  return { app, fastPath: deps.cachedHost ? agentFastPath(deps, deps.cachedHost, limiter) : null };
 }

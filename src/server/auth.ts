@@ -34,7 +34,11 @@ export function roleAllows(have: Role, need: Role): boolean {
 }
 
 export function bearer(c: Context): string | null {
-  const header = requestHeader(c, 'authorization');
+  return bearerOf(requestHeader(c, 'authorization'));
+}
+
+/** The token of an Authorization header (`Bearer TOKEN`), or null. */
+export function bearerOf(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S{1,512})$/i.exec(header.trim());
   return m?.[1] ?? null;

@@ -168,18 +168,29 @@ export class HostLiveness {
     };
   }
 
+  /**
+   * The host a credential hash belongs to when it is in the cache and still good (verified within
+   * cacheTtlMs, not a previous credential past its grace), without waiting: what authenticate()
+   * answers from memory. undefined: not cached (authenticate() would read the store).
+   */
+  cachedHost(hash: string): HostRow | undefined {
+    const cached = this.byCredential.get(hash);
+    if (!cached) return undefined;
+    const now = this.now();
+    const graceOver = cached.row.previousValidUntil !== undefined && cached.row.previousValidUntil <= now;
+    if (graceOver || now - cached.verifiedAt >= this.cacheTtlMs) return undefined;
+    this.stats.authHits += 1;
+    const t = this.seen.get(cached.row.name);
+    return t !== undefined && t > cached.row.lastSeen ? { ...cached.row, lastSeen: t } : cached.row;
+  }
+
   /** The host a credential hash belongs to, from memory when verified recently. */
   private async authenticate(hash: string): Promise<HostRow | null> {
-    const cached = this.byCredential.get(hash);
-    const now = this.now();
-    const graceOver = cached?.row.previousValidUntil !== undefined && cached.row.previousValidUntil <= now;
-    if (cached && !graceOver && now - cached.verifiedAt < this.cacheTtlMs) {
-      this.stats.authHits += 1;
-      const t = this.seen.get(cached.row.name);
-      return t !== undefined && t > cached.row.lastSeen ? { ...cached.row, lastSeen: t } : cached.row;
-    }
+    const hit = this.cachedHost(hash);
+    if (hit) return hit;
     this.stats.authMisses += 1;
-    if (cached) this.byCredential.delete(hash);
+    const now = this.now();
+    if (this.byCredential.has(hash)) this.byCredential.delete(hash);
     const row = await this.lookups.load(hash); // the store's clock: previous credentials in their grace
     if (!row) return null;
     const previous = this.credentialOf.get(row.name);

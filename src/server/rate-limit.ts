@@ -120,6 +120,10 @@ export interface RateLimiter {
    * throttle on its address, like any secret that authenticated recently.
    */
   trust(secret: string): void;
+  /** What the middleware does before the routes: seconds to wait (429), 0 to go on. */
+  throttled(source: string, secret: string | null): number;
+  /** What the middleware does after them (charges a failed authentication, remembers a good secret). */
+  answered(source: string, secret: string | null, authenticated: boolean, status: number): void;
 }
 
 export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number = Date.now): RateLimiter {
@@ -139,26 +143,41 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
     return c.json({ error: { code: 'rate_limited', message: `too many ${what} from this address; retry after ${seconds} s` } }, 429);
   };
 
-  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-    if (!enabled || failedAuthSpec === null || c.req.path === '/healthz') return next();
-    const source = sourceOf(c);
-    const secret = bearer(c);
+  const checks = enabled && failedAuthSpec !== null;
+
+  /** Seconds a request from `source` presenting `secret` must wait (0: it goes on). */
+  function throttled(source: string, secret: string | null): number {
+    if (!checks) return 0;
     // A request without a secret guesses nothing: it is neither throttled nor charged (its 401
     // says only "send a token").
     const wait = secret !== null ? failedAuth.retryAfter(source) : 0;
     if (wait > 0) {
       const seen = knownGood.get(secretKey(secret!));
-      if (seen === undefined || now() - seen > knownGoodMs) return tooMany(c, wait, 'failed authentications');
+      if (seen === undefined || now() - seen > knownGoodMs) return wait;
     }
-    await next();
+    return 0;
+  }
+
+  /** After a request: `authenticated` says whether its secret was accepted (who called is known). */
+  function answered(source: string, secret: string | null, authenticated: boolean, status: number): void {
+    if (!checks) return;
     // Who called is set once the secret was accepted: a later 401 of the same request (a long-poll
     // whose credential was reset or rotated away while it waited) is not a guess and not charged.
-    const authenticated = c.get('actor') !== undefined;
-    if (c.res.status === 401 && secret !== null && !authenticated) {
+    if (status === 401 && secret !== null && !authenticated) {
       failedAuth.charge(source);
-    } else if (secret !== null && authenticated && c.res.status !== 401 && c.res.status < 500) {
+    } else if (secret !== null && authenticated && status !== 401 && status < 500) {
       trust(secret); // remembered so a throttle on its address spares it
     }
+  }
+
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (!checks || c.req.path === '/healthz') return next();
+    const source = sourceOf(c);
+    const secret = bearer(c);
+    const wait = throttled(source, secret);
+    if (wait > 0) return tooMany(c, wait, 'failed authentications');
+    await next();
+    answered(source, secret, c.get('actor') !== undefined, c.res.status);
   };
 
   /** A secret known to be good from now on (one that authenticated, or one the server just issued). */
@@ -178,5 +197,5 @@ export function createRateLimiter(opts: RateLimitOptions = {}, now: () => number
     return next();
   };
 
-  return { middleware, enroll, failedAuth, trust: enabled ? trust : () => {} };
+  return { middleware, enroll, failedAuth, trust: enabled ? trust : () => {}, throttled, answered };
 }

@@ -5,7 +5,7 @@ import { HOST_NAME, HOST_NAME_HINT, LABEL_KEY, LABEL_KEY_HINT } from '../core/la
 import { MAX_PLAN_BYTES } from '../core/plan/parse-plan.ts';
 import { checkPlan } from '../core/plan/parse-plan.ts';
 import { DRIFT_EVENT_KINDS } from '../core/types.ts';
-import { toSafeRecord, toSafeText, toWellFormed, unsafeTextReason } from '../core/text.ts';
+import { hasLoneSurrogate, toSafeRecord, toSafeText, toWellFormed, unsafeTextReason } from '../core/text.ts';
 
 // Two kinds of text arrive here. What a host's commands printed (report messages, drift, facts) is
 // host output: it is made safe and bounded (toSafeText / toSafeJson), never refused, since a
@@ -61,6 +61,41 @@ export const heartbeatBody = z.strictObject({
   labels: labelsSchema.optional(),
   facts: factsSchema.optional(),
 });
+
+/**
+ * heartbeatBody without zod, for the heartbeat's fast path (agent-fast-path.ts): what it accepts
+ * heartbeatBody accepts too, with the same output (test/heartbeat-fast-path.test.ts holds them
+ * together). null: not sure, so the request goes on to the Hono route, whose zod schema decides
+ * (and words the 400). Keys named __proto__ are left to zod as well.
+ */
+export function heartbeatBodyFast(raw: unknown): z.output<typeof heartbeatBody> | null {
+  if (!isPlainObject(raw)) return null;
+  let labels: Record<string, string> | undefined;
+  let facts: Record<string, unknown> | undefined;
+  for (const key in raw) {
+    const value = raw[key];
+    if (key === 'labels') {
+      if (!isPlainObject(value)) return null;
+      let n = 0;
+      for (const k in value) {
+        const v = value[k];
+        if (++n > 64 || k === '__proto__' || !LABEL_KEY.test(k)) return null;
+        if (typeof v !== 'string' || v.length > 253 || CONTROL.test(v) || hasLoneSurrogate(v)) return null;
+      }
+      labels = value as Record<string, string>;
+    } else if (key === 'facts') {
+      if (!isPlainObject(value)) return null;
+      for (const k in value) if (k.length > 128 || k === '__proto__') return null;
+      facts = toSafeRecord(value);
+    } else return null;
+  }
+  return { ...(labels !== undefined ? { labels } : {}), ...(facts !== undefined ? { facts } : {}) };
+}
+
+/** An object JSON.parse made ({...}: not null, not an array). */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
 
 export const reportSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, 'report ids are 8-100 characters of A-Z a-z 0-9 _ -'),

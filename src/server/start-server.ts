@@ -2,6 +2,7 @@
 // the HTTP API. Used by `sluice server` and by tests that need a real server in-process.
 import { serve, type ServerType } from '@hono/node-server';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
@@ -23,7 +24,8 @@ import { HostLiveness } from './host-liveness.ts';
 import { guardConnections, type ConnectionGuard, type ConnectionLimits } from './connection-guard.ts';
 import type { Server } from 'node:http';
 import { DEFAULT_RETAIN_FINISHED, parseRetention, startRetention } from './retention.ts';
-import { createApp } from './app.ts';
+import { createApi } from './app.ts';
+import type { AgentFastPath } from './agent-fast-path.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { activeFreeze } from './freeze.ts';
@@ -80,6 +82,12 @@ export interface ServerOptions {
   /** Fleet-wide limits (--max-changing-hosts, --max-running-rollouts); missing or null: no cap. */
   readonly maxChangingHosts?: number | null;
   readonly maxRunningRollouts?: number | null;
+  /**
+   * Agent heartbeats of cached credentials answered in front of the Hono app (agent-fast-path.ts).
+   * Default true; false (or SLUICE_AGENT_FAST_PATH=0) sends every request through Hono (tests
+   * compare the two, benchmarks measure both).
+   */
+  readonly agentFastPath?: boolean;
 }
 
 export interface RunningServer {
@@ -93,6 +101,8 @@ export interface RunningServer {
   readonly replica: ReplicaRuntime | null;
   /** In-memory liveness and the credential cache (flush counters for tests and benchmarks). */
   readonly liveness: HostLiveness;
+  /** The heartbeat fast path's counters (agent-fast-path.ts); null when it is off. */
+  readonly fastPath: AgentFastPath['stats'] | null;
   /**
    * Reads the TLS certificate and key files again and uses them for new connections (open ones
    * keep theirs). A bad pair is refused and the old one stays; the answer says which. Without TLS: null.
@@ -253,7 +263,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     driver = makeDriver(store, { onAssignmentsChanged: (hosts) => hub.notify(hosts) });
     await driver.start();
   }
-  const app = createApp({
+  const fastPathOn = opts.agentFastPath ?? process.env.SLUICE_AGENT_FAST_PATH !== '0';
+  const { app, fastPath } = createApi({
     store,
     driver,
     hub,
@@ -271,6 +282,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     notifier,
     ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
     ...(opts.rotationGraceMs !== undefined ? { rotationGraceMs: opts.rotationGraceMs } : {}),
+    ...(fastPathOn ? { cachedHost: (hash: string) => liveness.cachedHost(hash) } : {}),
   });
   liveness.start();
   const retainMs = opts.retainFinishedMs === undefined ? parseRetention(DEFAULT_RETAIN_FINISHED) : opts.retainFinishedMs;
@@ -285,10 +297,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const address = await new Promise<AddressInfo>((resolveListen, reject) => {
     server = tlsPair
       ? serve(
-          { fetch: app.fetch, hostname: host, port, createServer: createHttpsServer, serverOptions: { cert: tlsPair.cert, key: tlsPair.key, handshakeTimeout: opts.connections?.headersTimeoutMs ?? 10_000 } },
+          {
+            fetch: app.fetch,
+            hostname: host,
+            port,
+            createServer: withFastPath(createHttpsServer, fastPath),
+            serverOptions: { cert: tlsPair.cert, key: tlsPair.key, handshakeTimeout: opts.connections?.headersTimeoutMs ?? 10_000 },
+          },
           (info) => resolveListen(info),
         )
-      : serve({ fetch: app.fetch, hostname: host, port }, (info) => resolveListen(info));
+      : serve({ fetch: app.fetch, hostname: host, port, createServer: withFastPath(createHttpServer, fastPath) }, (info) => resolveListen(info));
     guard = guardConnections(server as Server, { ...opts.connections, tls: tlsPair !== null });
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
@@ -348,6 +366,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     driver,
     replica,
     liveness,
+    fastPath: fastPath?.stats ?? null,
     reloadTls,
     async close() {
       if (closed) return;
@@ -365,6 +384,21 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       await store.close();
     },
   };
+}
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The server factory @hono/node-server calls, with the fast path (if any) in front of its request
+ * listener (the Hono app): a request the fast path does not take, or hands on later, goes there.
+ */
+function withFastPath<T extends typeof createHttpServer | typeof createHttpsServer>(create: T, fastPath: AgentFastPath | null): T {
+  if (!fastPath) return create;
+  const make = create as unknown as (options: object, listener: RequestListener) => Server;
+  return ((options: object, listener: RequestListener) =>
+    make(options, (req, res) => {
+      if (!fastPath(req, res, () => listener(req, res))) listener(req, res);
+    })) as unknown as T;
 }
 
 /**

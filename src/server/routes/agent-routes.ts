@@ -2,6 +2,7 @@
 // reports with the host's own credential.
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
+import type { z } from 'zod';
 import type { RolloutEvent } from '../../core/rollout/types.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { HostNameTakenError, type HostAssignment, type HostRow } from '../../store/store.ts';
@@ -85,6 +86,40 @@ export function heartbeatIntervalFor(deps: AppDeps, host: string): number {
   return deps.driver.hasWorkInFlight(host) ? Math.max(500, Math.floor(deps.heartbeatMs / 2)) : deps.heartbeatMs;
 }
 
+export type HeartbeatBody = z.output<typeof heartbeatBody>;
+
+/**
+ * Why the labels a heartbeat claims are refused (the host's enrollment token constrains them), or
+ * null. Labels equal to the host's are never refused.
+ */
+export function heartbeatLabelProblem(host: HostRow, body: HeartbeatBody): string | null {
+  if (!body.labels || sameLabels(body.labels, host.labels)) return null;
+  return labelClaimProblem(body.labels, host.labelConstraints);
+}
+
+/**
+ * A heartbeat of an authenticated host whose labels were not refused (heartbeatLabelProblem): the
+ * one implementation behind the Hono route and the fast path (agent-fast-path.ts). Liveness into
+ * memory, labels and facts written only when they changed, the engine told; the answer carries
+ * the cadence. Throws only before anything but liveness was recorded (a failed labels or facts
+ * write), so a caller may run it again.
+ */
+export async function applyHeartbeat(deps: AppDeps, host: HostRow, body: HeartbeatBody): Promise<{ ok: true; heartbeatMs: number }> {
+  await deps.store.recordHeartbeat(host.name, {
+    now: deps.now(),
+    ...(body.labels ? { labels: body.labels } : {}),
+    ...(body.facts ? { facts: body.facts } : {}),
+  });
+  deps.metrics.heartbeats.inc();
+  await deps.driver.heartbeat(host.name);
+  if (body.labels && !sameLabels(body.labels, host.labels)) {
+    await deps.driver.hostSeen({ name: host.name, labels: body.labels });
+  }
+  // The agent's cadence (docs/agent.md): the server's interval when idle, half of it (at least
+  // 500 ms) while the host has work in flight, so its silence is noticed sooner.
+  return { ok: true, heartbeatMs: heartbeatIntervalFor(deps, host.name) };
+}
+
 export function agentRoutes(deps: AppDeps, limiter: RateLimiter): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
@@ -153,26 +188,12 @@ export function agentRoutes(deps: AppDeps, limiter: RateLimiter): Hono<AppEnv> {
   r.post('/heartbeat', requireHost(deps), async (c) => {
     const host = c.get('host');
     const body = await readBody(c, heartbeatBody);
-    if (body.labels && !sameLabels(body.labels, host.labels)) {
-      const problem = labelClaimProblem(body.labels, host.labelConstraints);
-      if (problem) {
-        await recordIdentityAudit(deps, { action: 'host.labels_refused', actor: c.get('actor'), target: host.name, ok: false, source: sourceOf(c), detail: { labels: body.labels, reason: problem } }, c);
-        throw new SluiceError('forbidden', `labels refused: ${problem}`);
-      }
+    const problem = heartbeatLabelProblem(host, body);
+    if (problem !== null) {
+      await recordIdentityAudit(deps, { action: 'host.labels_refused', actor: c.get('actor'), target: host.name, ok: false, source: sourceOf(c), detail: { labels: body.labels, reason: problem } }, c);
+      throw new SluiceError('forbidden', `labels refused: ${problem}`);
     }
-    await deps.store.recordHeartbeat(host.name, {
-      now: deps.now(),
-      ...(body.labels ? { labels: body.labels } : {}),
-      ...(body.facts ? { facts: body.facts } : {}),
-    });
-    deps.metrics.heartbeats.inc();
-    await deps.driver.heartbeat(host.name);
-    if (body.labels && !sameLabels(body.labels, host.labels)) {
-      await deps.driver.hostSeen({ name: host.name, labels: body.labels });
-    }
-    // The agent's cadence (docs/agent.md): the server's interval when idle, half of it (at least
-    // 500 ms) while the host has work in flight, so its silence is noticed sooner.
-    return c.json({ ok: true, heartbeatMs: heartbeatIntervalFor(deps, host.name) });
+    return c.json(await applyHeartbeat(deps, host, body));
   });
 
   r.get('/assignments', requireHost(deps), async (c) => {
