@@ -10,7 +10,10 @@
 //             --settle-pct % of a core for a second, then --settle-quiet-ms more).
 // One server process per ~16,700 agents (the open-file limit here is 20,000; PostgreSQL shards use
 // a schema each until replicas share one; PGlite is one process, so it stops at one shard).
+//   - sustain (--sustain-ms N, default off): every agent every 5 s for N ms, reported per minute
+//             (rate, p50/p99, errors, server RSS): does it hold, and does memory stay flat?
 // Run: npm run bench:ingest [-- --sizes 1000,10000,100000 --runs 3 --targets bare,postgres,postgres-hono,pglite]
+//      npm run bench:ingest -- --sizes 10000 --runs 1 --targets bare,postgres --sustain-ms 600000
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +41,10 @@ const TARGETS = arg('targets', 'bare,postgres,pglite').split(',') as Target[];
 const MAX_MS = Number(arg('max-ms', '4000'));
 const PACED_MS = Number(arg('paced-ms', '6000'));
 const HOLD_MS = Number(arg('hold-ms', '5000'));
+// Sustained: after the other phases, every agent at the default cadence (5 s) for this long, in
+// one-minute windows (rate, p50/p99, errors and server RSS each minute); 0: not run.
+const SUSTAIN_MS = Number(arg('sustain-ms', '0'));
+const SUSTAIN_WINDOW_MS = 60_000;
 // Steady holding: the window starts once every server process has worked off the establishment
 // (a 1 s sample under SETTLE_PCT % of a core) and then stayed quiet for SETTLE_QUIET_MS more; at
 // most SETTLE_MAX_MS after the last poll was sent (then it is measured anyway, and marked).
@@ -413,6 +420,7 @@ interface Row {
   max: LoadResult;
   paced: LoadResult;
   hold: HoldResult;
+  sustain: LoadResult[];
 }
 
 async function measure(target: Target, size: number): Promise<Row> {
@@ -427,7 +435,13 @@ async function measure(target: Target, size: number): Promise<Row> {
       await Promise.all(workers.map((w, k) => w.request({ cmd: 'connect', port: shards[k]!.port, from: shards[k]!.from, count: shards[k]!.count }, 'connected')));
       const max = await loadPhase(shards, workers, 0, MAX_MS, 1000);
       const paced = await loadPhase(shards, workers, 5000, PACED_MS, 5000);
-      return { target, size, shards: shards.length, max, paced, hold };
+      const sustain: LoadResult[] = [];
+      for (let at = 0; at < SUSTAIN_MS; at += SUSTAIN_WINDOW_MS) {
+        const w = await loadPhase(shards, workers, 5000, SUSTAIN_WINDOW_MS, at === 0 ? 5000 : 0);
+        sustain.push(w);
+        console.log(`  sustain ${target} ${size} minute ${sustain.length}: ${fmt(w.rate)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms err ${w.errors} rss ${fmt(w.rssMb)} MB cpu ${fmt(w.cpuPerReqMs, 3)} ms/req`);
+      }
+      return { target, size, shards: shards.length, max, paced, hold, sustain };
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
@@ -496,6 +510,23 @@ async function main(): Promise<void> {
       const rs = sel(t, size);
       if (rs.length === 0) continue;
       console.log(`| ${t} | ${fmt(size)} | ${fmt(size / 5)} | ${mmm(rs.map((r) => r.paced.rate))} | ${mmm(rs.map((r) => r.paced.p50), 1)} | ${mmm(rs.map((r) => r.paced.p99), 1)} | ${mmm(rs.map((r) => r.paced.errors))} |`);
+    }
+  }
+  if (SUSTAIN_MS > 0) {
+    console.log(`\n## Sustained at the default cadence (${fmt(SUSTAIN_MS / 60_000)} minutes, one-minute windows; RSS summed over server processes)\n`);
+    console.log('| store | hosts | run | achieved/s (min / median / max of minutes) | p99 ms (min / median / max) | worst p99 ms | errors | RSS MB first minute | RSS MB last minute | RSS MB max |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    for (const size of SIZES) {
+      for (const t of TARGETS) {
+        sel(t, size).forEach((r, i) => {
+          const w = r.sustain;
+          if (w.length === 0) return;
+          console.log(
+            `| ${t} | ${fmt(size)} | ${i + 1} | ${mmm(w.map((x) => x.rate))} | ${mmm(w.map((x) => x.p99), 1)} | ${fmt(Math.max(...w.map((x) => x.p99)), 1)} | ${w.reduce((a, x) => a + x.errors, 0)} | ` +
+              `${fmt(w[0]!.rssMb)} | ${fmt(w[w.length - 1]!.rssMb)} | ${fmt(Math.max(...w.map((x) => x.rssMb)))} |`,
+          );
+        });
+      }
     }
   }
   console.log('\n## Held long-polls (one per agent)\n');
