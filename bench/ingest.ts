@@ -266,8 +266,12 @@ async function startWorker(): Promise<Worker> {
   });
   const request = (msg: Record<string, unknown>, answer: string) =>
     new Promise<any>((res, rej) => {
-      waiters.set(answer, res);
-      child.once('exit', () => rej(new Error('load worker exited')));
+      const exited = () => rej(new Error('load worker exited'));
+      waiters.set(answer, (m) => {
+        child.off('exit', exited); // one listener per request in flight, not one per request ever made
+        res(m);
+      });
+      child.once('exit', exited);
       if (msg.cmd !== 'noop') child.send(msg);
     });
   await request({ cmd: 'noop' }, 'ready');
