@@ -42,6 +42,11 @@ if (process.argv[2] === '--case') {
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
   const here = fileURLToPath(import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-sim-'));
+  const removeDir = () => {
+    if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+  };
+  // Stopped (Ctrl-C, a timeout's SIGTERM): the bundle goes too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (removeDir(), process.exit(130)));
   const bundle = join(dir, 'sim-datadog.mjs');
   const { build } = await import('esbuild');
   // As scripts/build.mjs: CommonJS dependencies call require() for Node built-ins.
@@ -75,5 +80,5 @@ if (process.argv[2] === '--case') {
       );
     }
   }
-  if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+  removeDir();
 }
