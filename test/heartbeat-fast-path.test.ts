@@ -197,6 +197,65 @@ describe('the heartbeat fast path', () => {
   });
 });
 
+describe("a long-poll's wait in front of the route", () => {
+  let fast: RunningServer;
+  let route: RunningServer;
+  beforeAll(async () => {
+    const common = { listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL } as const;
+    [fast, route] = await Promise.all([startServer({ ...common, agentFastPath: true }), startServer({ ...common, agentFastPath: false })]);
+  });
+  afterAll(async () => {
+    await Promise.all([fast?.close(), route?.close()]);
+  });
+
+  /** Polls as an agent does; the answers (masked) and how long each took. */
+  async function polls(server: RunningServer): Promise<{ answers: Answer[]; ms: number[] }> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const admin = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const answers: Answer[] = [];
+    const ms: number[] = [];
+    const ask = async (opts: Parameters<typeof send>[2], via = agent) => {
+      const t0 = performance.now();
+      const a = await send(via, server.url, opts);
+      answers.push(masked(a));
+      ms.push(performance.now() - t0);
+      return JSON.parse(a.body || 'null');
+    };
+    const cred = (await ask({ path: '/v1/agent/enroll', token: ENROLL, body: JSON.stringify({ name: 'lp-a' }) })).credential as string;
+    await ask({ path: '/v1/agent/heartbeat', token: cred, body: '{}' }); // cached from here on
+    const version = (await ask({ method: 'GET', path: '/v1/agent/assignments?waitMs=0', token: cred })).version as string;
+    await ask({ method: 'GET', path: `/v1/agent/assignments?waitMs=800&version=${version}`, token: cred }); // waits 800 ms
+    await ask({ method: 'GET', path: '/v1/agent/assignments?waitMs=5000&version=other', token: cred }); // changed: at once
+    await ask({ method: 'GET', path: `/v1/agent/assignments?waitMs=abc&version=${version}`, token: cred }); // 400
+    await ask({ method: 'GET', path: `/v1/agent/assignments?waitMs=30001&version=${version}`, token: cred }); // 400
+    await ask({ method: 'GET', path: `/v1/agent/assignments?waitMs=800&version=${version}`, token: 'shc_nobody_0123456789abcdef' }); // 401
+    // Reset while the poll waits: the answer after the wait refuses the old credential.
+    const held = ask({ method: 'GET', path: `/v1/agent/assignments?waitMs=2000&version=${version}`, token: cred });
+    await new Promise((r) => setTimeout(r, 300));
+    await ask({ path: '/v1/hosts/lp-a/reset', token: ADMIN, body: '{}' }, admin);
+    await held;
+    agent.destroy();
+    admin.destroy();
+    return { answers, ms };
+  }
+
+  it('waits as the route waits, then the route answers: same statuses and bodies, a reset during the wait refused with the same 401', async () => {
+    const [withFast, without] = await Promise.all([polls(fast), polls(route)]);
+    // The reset during the wait: the same 401 and code; its message is the authentication's
+    // ("unknown host credential"), not the route's own after-the-wait wording.
+    const resetAnswer = (a: Answer) => ({ status: a.status, code: JSON.parse(a.body).error.code });
+    expect(resetAnswer(withFast.answers.at(-1)!)).toEqual({ status: 401, code: 'unauthenticated' });
+    expect(resetAnswer(without.answers.at(-1)!)).toEqual({ status: 401, code: 'unauthenticated' });
+    expect(withFast.answers.slice(0, -1)).toEqual(without.answers.slice(0, -1));
+    expect(withFast.answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 400, 400, 401, 200, 401]);
+    expect(fast.fastPath!.pollsWaited).toBe(2);
+    for (const run of [withFast, without]) {
+      expect(run.ms[3]).toBeGreaterThanOrEqual(750); // held for its wait
+      expect(run.ms[4]).toBeLessThan(750); // a changed version is answered at once
+    }
+  });
+});
+
 describe('heartbeatBodyFast', () => {
   const bodies: unknown[] = [
     {},

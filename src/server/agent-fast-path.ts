@@ -20,11 +20,12 @@ import type { HostRow } from '../store/store.ts';
 import { MAX_BODY_BYTES, PRE_READ_BODY, recordRequest, type AppDeps, type PreReadBody } from './app.ts';
 import { bearerOf } from './auth.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { applyHeartbeat, heartbeatLabelProblem } from './routes/agent-routes.ts';
-import { heartbeatBodyFast } from './schemas.ts';
+import { applyHeartbeat, heartbeatLabelProblem, readAssignments } from './routes/agent-routes.ts';
+import { assignmentsQuery, heartbeatBodyFast } from './schemas.ts';
 import { hashSecret } from './tokens.ts';
 
 export const HEARTBEAT_PATH = '/v1/agent/heartbeat';
+export const ASSIGNMENTS_PATH = '/v1/agent/assignments';
 
 /**
  * Called by the request listener before the Hono app: true when it took the request (it answers
@@ -33,14 +34,23 @@ export const HEARTBEAT_PATH = '/v1/agent/heartbeat';
 export interface AgentFastPath {
   (req: IncomingMessage, res: ServerResponse, next: () => void): boolean;
   /** Heartbeats answered here, and ones it read the body of and then handed on (tests, benchmarks). */
-  readonly stats: { answered: number; handedOn: number };
+  readonly stats: { answered: number; handedOn: number; pollsWaited: number };
 }
 
 const DECLARED_LENGTH = /^\d{1,8}$/;
 
+/** The response's 'close' as the hub's stop signal: the client went away (or the answer was sent). */
+function closeOf(res: ServerResponse): { addEventListener(t: 'abort', f: () => void): void; removeEventListener(t: 'abort', f: () => void): void } {
+  return {
+    addEventListener: (_t, f) => void res.once('close', f),
+    removeEventListener: (_t, f) => void res.off('close', f),
+  };
+}
+
 export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostRow | undefined, limiter: RateLimiter): AgentFastPath {
-  const stats = { answered: 0, handedOn: 0 };
+  const stats = { answered: 0, handedOn: 0, pollsWaited: 0 };
   const take = (req: IncomingMessage, res: ServerResponse, next: () => void): boolean => {
+    if (req.method === 'GET' && req.url?.startsWith(`${ASSIGNMENTS_PATH}?`)) return waitPoll(req, res, next);
     if (req.method !== 'POST' || req.url !== HEARTBEAT_PATH) return false;
     const started = performance.now();
     const header = req.headers.authorization;
@@ -92,6 +102,45 @@ export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostR
         () => handOn({ text }),
       );
     });
+    return true;
+  };
+
+  /**
+   * A long-poll's wait, held here instead of in the Hono route (whose context and middleware
+   * chain cost ~16 kB per held poll: docs/operations.md): for a cached credential whose
+   * assignments are unchanged, it waits on the hub exactly as the route would, then hands the
+   * request on with `waitMs=0`, so the route authenticates it again, reads the assignments again
+   * and answers (with its checks of a changed credential) as after its own wait; a credential reset
+   * during the wait gets the same 401 `unauthenticated`, worded by the authentication ("unknown
+   * host credential") instead of the route. Anything else is handed on at once, unchanged. The
+   * request's log line then times the answer, not the wait.
+   */
+  const waitPoll = (req: IncomingMessage, res: ServerResponse, next: () => void): boolean => {
+    const secret = bearerOf(req.headers.authorization);
+    if (secret === null) return false;
+    const host = cachedHost(hashSecret(secret));
+    if (host === undefined || host.rotationPending) return false;
+    if (limiter.throttled(req.socket.remoteAddress ?? 'unknown', secret) > 0) return false;
+    const params = new URL(req.url!, 'http://agent').searchParams;
+    const query = assignmentsQuery.safeParse(Object.fromEntries(params));
+    if (!query.success || query.data.waitMs === 0 || query.data.version === undefined) return false;
+    const { version, waitMs } = query.data;
+    // Worked out now, so nothing but these strings is kept while the poll is held.
+    params.set('waitMs', '0');
+    const afterWait = `${ASSIGNMENTS_PATH}?${params.toString()}`;
+    const name = host.name;
+    readAssignments(deps, name).then(
+      (read) => {
+        if (read.version !== version) return next(); // changed already: the route answers at once
+        stats.pollsWaited += 1;
+        deps.hub.wait(name, waitMs, closeOf(res), read.generation).then(() => {
+          req.url = afterWait;
+          next();
+        }, next);
+      },
+      // A failed read: the route reads again and answers the error as it always did.
+      () => next(),
+    );
     return true;
   };
   return Object.assign(take, { stats });

@@ -71,7 +71,7 @@ interface AssignmentsRead {
  * host since the last read. The generation is taken before the read, so a change committed
  * between the read and a wait is not missed.
  */
-async function readAssignments(deps: AppDeps, host: string): Promise<AssignmentsRead> {
+export async function readAssignments(deps: AppDeps, host: string): Promise<AssignmentsRead> {
   const generation = deps.hub.generation(host);
   const hit = deps.hub.cached<AssignmentsRead>(host, generation);
   if (hit) return hit;
