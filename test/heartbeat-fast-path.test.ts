@@ -4,7 +4,7 @@
 // validator accepts nothing the route's zod schema refuses, with the same output.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../src/server/start-server.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../src/server/start-server.ts';
 import { silentLogger } from '../src/server/logger.ts';
 import { heartbeatBody, heartbeatBodyFast } from '../src/server/schemas.ts';
 import { MAX_BODY_BYTES } from '../src/server/app.ts';
@@ -52,6 +52,12 @@ const masked = (a: { status: number; body: string; type: string | null }): Answe
 
 const ADMIN = 'sla_fastpath_admin_0123456789';
 const ENROLL = 'sle_fastpath_enroll_0123456789';
+
+/** Two servers on the embedded store, alike but for the fast path: [with it, without it]. */
+function startPair(extra: Partial<ServerOptions> = {}): Promise<[RunningServer, RunningServer]> {
+  const common = { listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL, ...extra } as const;
+  return Promise.all([startServer({ ...common, agentFastPath: true }), startServer({ ...common, agentFastPath: false })]);
+}
 
 /** The same story told to a server: every answer, in order, and what its metrics and audit say after. */
 async function story(server: RunningServer): Promise<{ answers: Answer[]; reused: boolean[]; metrics: string[]; audit: unknown[] }> {
@@ -138,8 +144,7 @@ describe('the heartbeat fast path', () => {
   let fast: RunningServer;
   let route: RunningServer;
   beforeAll(async () => {
-    const common = { listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL } as const;
-    [fast, route] = await Promise.all([startServer({ ...common, agentFastPath: true }), startServer({ ...common, agentFastPath: false })]);
+    [fast, route] = await startPair();
   });
   afterAll(async () => {
     await Promise.all([fast?.close(), route?.close()]);
@@ -167,8 +172,7 @@ describe('the heartbeat fast path', () => {
   });
 
   it('leaves a throttled address to the route: known credentials still get through, guesses get 429', async () => {
-    const common = { listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL, rateLimits: { failedAuth: { perSecond: 0.001, burst: 3 } } } as const;
-    const servers = await Promise.all([startServer({ ...common, agentFastPath: true }), startServer({ ...common, agentFastPath: false })]);
+    const servers = await startPair({ rateLimits: { failedAuth: { perSecond: 0.001, burst: 3 } } });
     try {
       const runs = await Promise.all(
         servers.map(async (server) => {
@@ -201,8 +205,7 @@ describe("a long-poll's wait in front of the route", () => {
   let fast: RunningServer;
   let route: RunningServer;
   beforeAll(async () => {
-    const common = { listen: '127.0.0.1:0', memory: true, log: silentLogger(), adminToken: ADMIN, enrollToken: ENROLL } as const;
-    [fast, route] = await Promise.all([startServer({ ...common, agentFastPath: true }), startServer({ ...common, agentFastPath: false })]);
+    [fast, route] = await startPair();
   });
   afterAll(async () => {
     await Promise.all([fast?.close(), route?.close()]);

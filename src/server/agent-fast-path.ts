@@ -17,9 +17,9 @@
 // on with the request (PRE_READ_BODY), so the route reads the same text.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostRow } from '../store/store.ts';
-import { MAX_BODY_BYTES, PRE_READ_BODY, recordRequest, type AppDeps, type PreReadBody } from './app.ts';
+import { MAX_BODY_BYTES, PRE_READ_BODY, recordRequest, responseClosed, type AppDeps, type PreReadBody } from './app.ts';
 import { bearerOf } from './auth.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { sourceOfIncoming, type RateLimiter } from './rate-limit.ts';
 import { applyHeartbeat, heartbeatLabelProblem, readAssignments } from './routes/agent-routes.ts';
 import { assignmentsQuery, heartbeatBodyFast } from './schemas.ts';
 import { hashSecret } from './tokens.ts';
@@ -39,29 +39,30 @@ export interface AgentFastPath {
 
 const DECLARED_LENGTH = /^\d{1,8}$/;
 
-/** The response's 'close' as the hub's stop signal: the client went away (or the answer was sent). */
-function closeOf(res: ServerResponse): { addEventListener(t: 'abort', f: () => void): void; removeEventListener(t: 'abort', f: () => void): void } {
-  return {
-    addEventListener: (_t, f) => void res.once('close', f),
-    removeEventListener: (_t, f) => void res.off('close', f),
-  };
-}
-
 export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostRow | undefined, limiter: RateLimiter): AgentFastPath {
   const stats = { answered: 0, handedOn: 0, pollsWaited: 0 };
+
+  /**
+   * The host a request's credential belongs to, when the fast path may serve it: cached, no
+   * rotation to confirm (requireHost confirms it on the new credential's first use: the route does
+   * that), and an address the failed-auth limit does not throttle. null: the route's.
+   */
+  const cachedCaller = (req: IncomingMessage): { host: HostRow; secret: string; source: string } | null => {
+    const secret = bearerOf(req.headers.authorization);
+    if (secret === null) return null;
+    const host = cachedHost(hashSecret(secret));
+    if (host === undefined || host.rotationPending) return null;
+    const source = sourceOfIncoming(req);
+    return limiter.throttled(source, secret) > 0 ? null : { host, secret, source };
+  };
+
   const take = (req: IncomingMessage, res: ServerResponse, next: () => void): boolean => {
     if (req.method === 'GET' && req.url?.startsWith(`${ASSIGNMENTS_PATH}?`)) return waitPoll(req, res, next);
     if (req.method !== 'POST' || req.url !== HEARTBEAT_PATH) return false;
     const started = performance.now();
-    const header = req.headers.authorization;
-    const secret = bearerOf(header);
-    if (secret === null) return false;
-    const hash = hashSecret(secret);
-    const host = cachedHost(hash);
-    // requireHost confirms a rotation on the new credential's first use: the route does that.
-    if (host === undefined || host.rotationPending) return false;
-    const source = req.socket.remoteAddress ?? 'unknown';
-    if (limiter.throttled(source, secret) > 0) return false;
+    const caller = cachedCaller(req);
+    if (caller === null) return false;
+    const { host, secret, source } = caller;
     // A declared length only (a chunked body could be refused half-way: the route does that).
     const declared = req.headers['content-length'];
     if (declared === undefined || req.headers['transfer-encoding'] !== undefined || !DECLARED_LENGTH.test(declared) || Number(declared) > MAX_BODY_BYTES) return false;
@@ -116,11 +117,8 @@ export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostR
    * request's log line then times the answer, not the wait.
    */
   const waitPoll = (req: IncomingMessage, res: ServerResponse, next: () => void): boolean => {
-    const secret = bearerOf(req.headers.authorization);
-    if (secret === null) return false;
-    const host = cachedHost(hashSecret(secret));
-    if (host === undefined || host.rotationPending) return false;
-    if (limiter.throttled(req.socket.remoteAddress ?? 'unknown', secret) > 0) return false;
+    const caller = cachedCaller(req);
+    if (caller === null) return false;
     const params = new URL(req.url!, 'http://agent').searchParams;
     const query = assignmentsQuery.safeParse(Object.fromEntries(params));
     if (!query.success || query.data.waitMs === 0 || query.data.version === undefined) return false;
@@ -128,12 +126,12 @@ export function agentFastPath(deps: AppDeps, cachedHost: (hash: string) => HostR
     // Worked out now, so nothing but these strings is kept while the poll is held.
     params.set('waitMs', '0');
     const afterWait = `${ASSIGNMENTS_PATH}?${params.toString()}`;
-    const name = host.name;
+    const name = caller.host.name;
     readAssignments(deps, name).then(
       (read) => {
         if (read.version !== version) return next(); // changed already: the route answers at once
         stats.pollsWaited += 1;
-        deps.hub.wait(name, waitMs, closeOf(res), read.generation).then(() => {
+        deps.hub.wait(name, waitMs, responseClosed(res), read.generation).then(() => {
           req.url = afterWait;
           next();
         }, next);

@@ -110,9 +110,11 @@ export function requestHeader(c: Context, name: string): string | undefined {
 /** Resolves when the client goes away before the answer was sent (a long-poll stops waiting). */
 export function clientGone(c: Context): StopSignal {
   const node = nodeRequest(c);
-  if (!node) return c.req.raw.signal;
-  const { outgoing } = node;
-  // The 'close' of the response: the socket closed, or the answer was sent (then nobody listens any more).
+  return node ? responseClosed(node.outgoing) : c.req.raw.signal;
+}
+
+/** The 'close' of a Node response as a stop signal: the socket closed, or the answer was sent (then nobody listens any more). */
+export function responseClosed(outgoing: ServerResponse): StopSignal {
   return {
     addEventListener: (_t, f) => {
       outgoing.once('close', f);

@@ -130,10 +130,7 @@ export class HostLiveness {
   }
 
   private decorate(inner: Store): Store {
-    const merge = (row: HostRow): HostRow => {
-      const t = this.seen.get(row.name);
-      return t !== undefined && t > row.lastSeen ? { ...row, lastSeen: t } : row;
-    };
+    const merge = (row: HostRow): HostRow => this.withSeen(row);
     return {
       ...inner,
       migrate: () => inner.migrate(),
@@ -180,8 +177,13 @@ export class HostLiveness {
     const graceOver = cached.row.previousValidUntil !== undefined && cached.row.previousValidUntil <= now;
     if (graceOver || now - cached.verifiedAt >= this.cacheTtlMs) return undefined;
     this.stats.authHits += 1;
-    const t = this.seen.get(cached.row.name);
-    return t !== undefined && t > cached.row.lastSeen ? { ...cached.row, lastSeen: t } : cached.row;
+    return this.withSeen(cached.row);
+  }
+
+  /** The row with the last heartbeat this process heard, when it is newer than the row's. */
+  private withSeen(row: HostRow): HostRow {
+    const t = this.seen.get(row.name);
+    return t !== undefined && t > row.lastSeen ? { ...row, lastSeen: t } : row;
   }
 
   /** The host a credential hash belongs to, from memory when verified recently. */
@@ -190,7 +192,7 @@ export class HostLiveness {
     if (hit) return hit;
     this.stats.authMisses += 1;
     const now = this.now();
-    if (this.byCredential.has(hash)) this.byCredential.delete(hash);
+    this.byCredential.delete(hash);
     const row = await this.lookups.load(hash); // the store's clock: previous credentials in their grace
     if (!row) return null;
     const previous = this.credentialOf.get(row.name);
@@ -200,8 +202,7 @@ export class HostLiveness {
     const allow = row.facts['allow'];
     const slim: HostRow = { ...row, facts: allow !== undefined ? { allow } : {} };
     this.remember(hash, { row: slim, hash, verifiedAt: now });
-    const t = this.seen.get(row.name);
-    return t !== undefined && t > row.lastSeen ? { ...slim, lastSeen: t } : slim;
+    return this.withSeen(slim);
   }
 
   private remember(hash: string, entry: CachedHost): void {

@@ -7,6 +7,7 @@
 // carry a secret that authenticated recently: the real hosts and operators behind a shared
 // address (NAT, a test on 127.0.0.1) keep working. Each map is bounded and drops its oldest key.
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app.ts';
 import { nodeRequest } from './app.ts';
@@ -102,7 +103,12 @@ export class TokenBuckets {
 /** The address a request came from (the socket's peer; X-Forwarded-For is not trusted). */
 export function sourceOf(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
   const node = nodeRequest(c);
-  return node?.incoming.socket.remoteAddress ?? 'unknown';
+  return node ? sourceOfIncoming(node.incoming) : 'unknown';
+}
+
+/** The address a Node request came from, as sourceOf gives it. */
+export function sourceOfIncoming(incoming: IncomingMessage): string {
+  return incoming.socket.remoteAddress ?? 'unknown';
 }
 
 function secretKey(secret: string): string {
